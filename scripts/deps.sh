@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages pam_ion needs to build and test.  Skips
+# apt entirely when everything is already there.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config clang clang-format
+	libpam0g-dev libcurl4-openssl-dev libjansson-dev libqrencode-dev
+	libcjose-dev libssl-dev libmicrohttpd-dev libhiredis-dev
+	libcmocka-dev
+	python3 mandoc curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

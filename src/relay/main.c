@@ -1,0 +1,243 @@
+/*
+ * pam-ion-relay: parses the command line, opens the listening socket, wires
+ * the store, the parked-poll table and the HTTP server together, and waits
+ * for SIGTERM or SIGINT to shut down cleanly.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "opts.h"
+#include "routes.h"
+#include "server.h"
+#include "store.h"
+#include "waiters.h"
+
+#define SHUTDOWN_GRACE_MS 3000
+
+/*
+ * The self-pipe the signal handler writes to.  A signal handler rather than
+ * sigwait(): a runtime may start threads of its own before main() (the
+ * sanitizers do), and a process-directed signal can land on any of them.
+ */
+static int signal_pipe[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+	unsigned char c = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(signal_pipe[1], &c, 1) < 0) {
+		/* The pipe is full: a signal is already on its way. */
+	}
+	errno = saved;
+}
+
+static int
+wait_for_stop(void)
+{
+	unsigned char c;
+
+	for (;;) {
+		ssize_t n = read(signal_pipe[0], &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1)
+			return SIGTERM;
+		if (c == SIGTERM || c == SIGINT)
+			return c;
+		relay_log(RELAY_LOG_INFO,
+		    "SIGHUP ignored: restart to change options");
+	}
+}
+
+/* Raises the soft open-file limit to the hard one; returns the limit. */
+static unsigned long
+raise_open_files(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? 1048576
+					    : (unsigned long)rl.rlim_cur;
+}
+
+/* Opens the listening socket; on failure says why on stderr. */
+static int
+listen_on(const struct relay_opts *o, char *shown, size_t shownlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	int fd = -1, one = 1, r, err = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+	if ((r = getaddrinfo(o->listen_host, o->listen_port, &hints, &res)) !=
+	    0) {
+		/* A usage error: the same line and exit status as opts.c's. */
+		fprintf(stderr,
+		    "pam-ion-relay: --listen: cannot resolve '%s': "
+		    "%s\n",
+		    o->listen_host, gai_strerror(r));
+		return -2;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 4096) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		relay_log(RELAY_LOG_ERR, "cannot listen on %s:%s: %s",
+		    o->listen_host, o->listen_port, strerror(err));
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sslen, host, sizeof(host), port,
+		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(shown, shownlen,
+		    ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	else
+		snprintf(
+		    shown, shownlen, "%s:%s", o->listen_host, o->listen_port);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay_waiters_ops ops;
+	struct relay_server *srv = NULL;
+	struct sigaction sa;
+	struct relay_opts opts;
+	struct relay_app app;
+	char err[512], shown[NI_MAXHOST + NI_MAXSERV + 4];
+	unsigned long open_files;
+	sigset_t sigs;
+	int fd, sig = 0, r, status = 1;
+
+	relay_log_init();
+	open_files = raise_open_files();
+	switch (
+	    relay_opts_parse(argc, argv, open_files, &opts, err, sizeof(err))) {
+	case RELAY_OPTS_EXIT:
+		return 0;
+	case RELAY_OPTS_USAGE:
+		fprintf(stderr, "pam-ion-relay: %s\n", err);
+		return 2;
+	case RELAY_OPTS_RUN:
+		break;
+	}
+
+	/*
+	 * Worker threads inherit a mask that blocks these, so the handler
+	 * runs on the main thread, which unblocks them once they are started.
+	 */
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		relay_log(RELAY_LOG_ERR, "pipe: %s", strerror(errno));
+		return 1;
+	}
+	fcntl(signal_pipe[0], F_SETFL, 0); /* the reading end blocks */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	memset(&app, 0, sizeof(app));
+	app.opts = &opts;
+	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0)
+		return fd == -2 ? 2 : 1;
+	if ((r = relay_store_new(opts.max_pending, opts.ttl, &app.store)) !=
+	    0) {
+		relay_log(RELAY_LOG_ERR, "cannot create the store: %s",
+		    ion_strerror(r));
+		goto out;
+	}
+	if ((r = relay_conns_new(opts.max_connections, &app.conns)) != 0) {
+		relay_log(RELAY_LOG_ERR,
+		    "cannot create the connection table: %s", ion_strerror(r));
+		goto out;
+	}
+	memset(&ops, 0, sizeof(ops));
+	ops.suspend = relay_server_suspend;
+	ops.resume = relay_server_resume;
+	ops.tick = relay_route_tick;
+	ops.tick_arg = &app;
+	if ((r = relay_waiters_new(opts.max_connections, &ops, &app.waiters)) !=
+	    0) {
+		relay_log(RELAY_LOG_ERR, "cannot create the poll table: %s",
+		    ion_strerror(r));
+		goto out;
+	}
+	if ((r = relay_server_start(&app, fd, &srv)) != 0) {
+		relay_log(
+		    RELAY_LOG_ERR, "cannot start the HTTP server on %s", shown);
+		goto out;
+	}
+	fd = -1; /* the server owns it now */
+	relay_log(RELAY_LOG_INFO,
+	    "listening on %s, public URL %s, %zu authorize-URL prefix%s, "
+	    "store memory, ttl %us, max %lu pending, %u threads",
+	    shown, opts.public_url, opts.nprefixes,
+	    opts.nprefixes == 1 ? "" : "es", opts.ttl, opts.max_pending,
+	    opts.threads);
+
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	sig = wait_for_stop();
+	relay_log(RELAY_LOG_INFO, "%s: answering parked polls and stopping",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM");
+	relay_server_quiesce(srv);
+	relay_waiters_shutdown(app.waiters, SHUTDOWN_GRACE_MS);
+	status = 0;
+out:
+	relay_server_stop(&srv);
+	relay_waiters_free(&app.waiters);
+	relay_conns_free(&app.conns);
+	relay_store_free(&app.store);
+	if (fd >= 0)
+		close(fd);
+	if (status == 0)
+		relay_log(RELAY_LOG_INFO, "stopped");
+	return status;
+}

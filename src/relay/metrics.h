@@ -1,0 +1,50 @@
+/*
+ * The relay's counters, exported at GET /metrics in Prometheus' text format.
+ * Counters are atomics: any thread may bump them without a lock.
+ */
+#ifndef RELAY_METRICS_H
+#define RELAY_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+/* Why a request was refused; each has a series of its own. */
+enum relay_reject {
+	RELAY_REJECT_BAD_REQUEST,
+	RELAY_REJECT_BAD_STATE,
+	RELAY_REJECT_UNSUPPORTED_MEDIA_TYPE,
+	RELAY_REJECT_TOO_LARGE,
+	RELAY_REJECT_URL_NOT_ALLOWED,
+	RELAY_REJECT_STATE_MISMATCH,
+	RELAY_REJECT_STATE_EXISTS,
+	RELAY_REJECT_FULL,
+	RELAY_REJECT_UNKNOWN_LOGIN,
+	RELAY_REJECT_ALREADY_USED,
+	RELAY_REJECT_UNAUTHORIZED,
+	RELAY_REJECT_NOT_FOUND,
+	RELAY_REJECT_METHOD_NOT_ALLOWED,
+	RELAY_REJECT_COUNT
+};
+
+struct relay_metrics {
+	atomic_ulong registrations;
+	atomic_ulong callbacks;
+	atomic_ulong results_delivered;
+	atomic_ulong expirations;
+	atomic_ulong polls_timed_out;
+	atomic_ulong polls_gone;
+	atomic_ulong slow_requests;
+	atomic_ulong rejections[RELAY_REJECT_COUNT];
+};
+
+/* The wire name of a reason: also the "error" member of JSON answers. */
+const char *relay_reject_name(enum relay_reject reason);
+
+/*
+ * Renders the exposition text, with the two gauges passed in.  Returns a
+ * malloc'd string (the caller frees it), or NULL when out of memory.
+ */
+char *relay_metrics_render(const struct relay_metrics *m, size_t pending,
+    size_t parked, size_t *ret_len);
+
+#endif

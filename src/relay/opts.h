@@ -1,0 +1,47 @@
+/*
+ * pam-ion-relay's command line, parsed into one validated struct.  Every
+ * error is one line that names the option, so an administrator sees at once
+ * what to change.
+ */
+#ifndef RELAY_OPTS_H
+#define RELAY_OPTS_H
+
+#include <stddef.h>
+
+#include "url.h"
+
+#define RELAY_MAX_PREFIXES 16
+#define RELAY_LINK_MAX 60
+#define RELAY_PUBLIC_URL_MAX 46 /* 60 - strlen("/l/") - 11 */
+
+struct relay_opts {
+	char listen_host[256]; /* numeric address or name, no brackets */
+	char listen_port[8];
+	char public_url[RELAY_PUBLIC_URL_MAX + 1]; /* without trailing '/' */
+	const char *prefixes[RELAY_MAX_PREFIXES];  /* borrowed from argv */
+	struct relay_url prefix_urls[RELAY_MAX_PREFIXES];
+	size_t nprefixes;
+	unsigned ttl;
+	unsigned long max_pending;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned connection_timeout;
+	unsigned threads;
+};
+
+enum relay_opts_result {
+	RELAY_OPTS_RUN,	  /* opts is filled in: start */
+	RELAY_OPTS_EXIT,  /* --help or --version was printed: exit 0 */
+	RELAY_OPTS_USAGE, /* err holds the one-line reason: exit 2 */
+};
+
+/*
+ * Parses argv.  open_files is the process's open-file limit, which bounds
+ * --max-connections.  On RELAY_OPTS_USAGE, err holds a message without the
+ * program name or newline.
+ */
+enum relay_opts_result relay_opts_parse(int argc, char **argv,
+    unsigned long open_files, struct relay_opts *opts, char *err,
+    size_t errlen);
+
+#endif

@@ -1,0 +1,673 @@
+#include "routes.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "b64url.h"
+#include "crypto.h"
+#include "errors.h"
+#include "log.h"
+#include "pages.h"
+#include "url.h"
+
+#define JSON_TYPE "application/json"
+#define HTML_TYPE "text/html; charset=utf-8"
+#define TEXT_TYPE "text/plain; charset=utf-8"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+#define PATH_LOGINS "/v1/logins"
+#define PATH_RESULT "/v1/logins/result"
+#define PATH_CALLBACK "/callback"
+#define PATH_LINK "/l/"
+#define PATH_HEALTHZ "/healthz"
+#define PATH_METRICS "/metrics"
+
+#define CODE_MAX 1024
+#define ERROR_MAX 128
+#define TEXT_MAX 1024
+
+/* Context field caps: a DNS name, a login name, a service name. */
+#define HOST_MAX 255
+#define USER_MAX 256
+#define RHOST_MAX 255
+#define SERVICE_MAX 64
+
+static void
+set_body(struct relay_response *resp, unsigned status, const char *type,
+    char *body, size_t len)
+{
+	free(resp->body);
+	resp->status = body != NULL ? status : 500;
+	resp->content_type = body != NULL ? type : TEXT_TYPE;
+	resp->body = body;
+	resp->body_len = body != NULL ? len : 0;
+}
+
+static void
+json_answer(struct relay_response *resp, unsigned status, json_t *obj)
+{
+	char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	json_decref(obj);
+	set_body(resp, status, JSON_TYPE, text, text ? strlen(text) : 0);
+}
+
+/* A JSON refusal {"error", "error_description"}, counted by reason. */
+static void
+json_reject(struct relay_app *app, struct relay_response *resp, unsigned status,
+    enum relay_reject reason, const char *description)
+{
+	atomic_fetch_add(&app->metrics.rejections[reason], 1);
+	json_answer(resp, status,
+	    json_pack("{s:s, s:s}", "error", relay_reject_name(reason),
+		"error_description", description));
+}
+
+/* An HTML refusal for the phone, counted by reason. */
+static void
+page_reject(struct relay_app *app, struct relay_response *resp, unsigned status,
+    enum relay_reject reason, const char *title, const char *text)
+{
+	size_t len = 0;
+	char *page;
+
+	atomic_fetch_add(&app->metrics.rejections[reason], 1);
+	page = relay_page_message(title, text, &len);
+	set_body(resp, status, HTML_TYPE, page, len);
+}
+
+static bool
+is_state(const char *s)
+{
+	return s != NULL && strlen(s) == RELAY_STATE_LEN &&
+	    ion_b64url_is_alphabet(s, RELAY_STATE_LEN);
+}
+
+/*
+ * Text a person will read on the landing page: valid UTF-8 (jansson checked
+ * that), no control characters, and none of the invisible direction marks
+ * that could make "root" read as something else.
+ */
+static bool
+is_display_text(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+
+	if (len > max)
+		return false;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return false; /* C1 controls */
+		if (p[0] == 0xd8 && p[1] == 0x9c)
+			return false; /* U+061C arabic letter mark */
+		if (p[0] == 0xe2 && p[1] == 0x80 &&
+		    ((p[2] >= 0x8e && p[2] <= 0x8f) ||
+			(p[2] >= 0xaa && p[2] <= 0xae)))
+			return false; /* U+200E/F, U+202A-E */
+		if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
+		    p[2] <= 0xa9)
+			return false; /* U+2066-9 */
+	}
+	return true;
+}
+
+static bool
+is_printable_ascii(const char *s, size_t min, size_t max)
+{
+	size_t len = strlen(s), i;
+
+	if (len < min || len > max)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool
+content_type_is_json(const char *ct)
+{
+	size_t n = strlen(JSON_TYPE);
+
+	if (ct == NULL || strncasecmp(ct, JSON_TYPE, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Reads context.KEY as a display string; absent is "" unless required. */
+static bool
+context_field(
+    json_t *ctx, const char *key, bool required, size_t max, const char **ret)
+{
+	json_t *v = json_object_get(ctx, key);
+
+	if (v == NULL) {
+		*ret = "";
+		return !required;
+	}
+	if (!json_is_string(v))
+		return false;
+	*ret = json_string_value(v);
+	if (required && (*ret)[0] == '\0')
+		return false;
+	return is_display_text(*ret, max);
+}
+
+static bool
+only_keys(json_t *obj, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+	{
+		const char *const *a;
+
+		(void)v;
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, key) == 0)
+				break;
+		if (*a == NULL)
+			return false;
+	}
+	return true;
+}
+
+static void
+route_register(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	static const char *const top_keys[] = { "state", "authorize_url",
+		"context", "confirm", NULL };
+	static const char *const ctx_keys[] = { "host", "user", "rhost",
+		"service", NULL };
+	const struct relay_opts *o = app->opts;
+	struct relay_login_spec spec;
+	char link_id[RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
+	char qhost[80], quser[80];
+	json_t *root = NULL, *v, *ctx;
+	struct relay_url u;
+	json_error_t jerr;
+	unsigned count;
+	bool all_equal, allowed = false;
+	size_t i;
+	int r;
+
+	memset(&spec, 0, sizeof(spec));
+	if (req->body_too_large) {
+		json_reject(app, resp, 413, RELAY_REJECT_TOO_LARGE,
+		    "the body is larger than 8192 bytes");
+		return;
+	}
+	if (!content_type_is_json(req->content_type)) {
+		json_reject(app, resp, 415, RELAY_REJECT_UNSUPPORTED_MEDIA_TYPE,
+		    "Content-Type must be application/json");
+		return;
+	}
+	root =
+	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(root) || !only_keys(root, top_keys)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "expected a JSON object with state, authorize_url, "
+		    "context and optionally confirm");
+		goto out;
+	}
+	v = json_object_get(root, "state");
+	spec.state = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!is_state(spec.state)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
+		    "state must be 43 base64url characters");
+		goto out;
+	}
+	ctx = json_object_get(root, "context");
+	if (!json_is_object(ctx) || !only_keys(ctx, ctx_keys) ||
+	    !context_field(ctx, "host", true, HOST_MAX, &spec.host) ||
+	    !context_field(ctx, "user", false, USER_MAX, &spec.user) ||
+	    !context_field(ctx, "rhost", false, RHOST_MAX, &spec.rhost) ||
+	    !context_field(ctx, "service", true, SERVICE_MAX, &spec.service)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "context must hold host and service (and may hold user "
+		    "and rhost): short strings without control characters");
+		goto out;
+	}
+	v = json_object_get(root, "confirm");
+	if (v != NULL && !json_is_boolean(v)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "confirm must be true or false");
+		goto out;
+	}
+	spec.confirm = v == NULL || json_is_true(v);
+
+	v = json_object_get(root, "authorize_url");
+	spec.authorize_url = json_is_string(v) ? json_string_value(v) : NULL;
+	if (spec.authorize_url == NULL || spec.authorize_url[0] == '\0') {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url must be a non-empty string");
+		goto out;
+	}
+	/* User info and dot segments are ways around a prefix: not allowed. */
+	r = relay_url_parse(spec.authorize_url, &u);
+	if (r == ION_ERR_DENIED) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "authorize_url has user info or dot segments");
+		goto out;
+	}
+	if (r != 0 || u.has_fragment) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url must be an absolute http(s) URL of at most "
+		    "4096 characters without white space, control characters "
+		    "or fragment");
+		goto out;
+	}
+	for (i = 0; i < o->nprefixes && !allowed; i++)
+		allowed = relay_url_under_prefix(&u, &o->prefix_urls[i]);
+	if (!allowed) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "authorize_url is not under an allowed prefix");
+		goto out;
+	}
+	if (relay_url_state_param(&u, spec.state, &count, &all_equal) != 0) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url has a malformed percent escape");
+		goto out;
+	}
+	if (count != 1 || !all_equal) {
+		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
+		    "authorize_url must carry exactly one state parameter, "
+		    "equal to state");
+		goto out;
+	}
+
+	r = relay_store_add(app->store, &spec, link_id);
+	if (r == ION_ERR_EXISTS) {
+		json_reject(app, resp, 409, RELAY_REJECT_STATE_EXISTS,
+		    "a login with this state exists");
+		goto out;
+	}
+	if (r == ION_ERR_FULL) {
+		resp->retry_after = 5;
+		json_reject(app, resp, 503, RELAY_REJECT_FULL,
+		    "too many logins are pending; try again shortly");
+		relay_log(RELAY_LOG_WARN,
+		    "refused a login from %s: "
+		    "--max-pending (%lu) reached",
+		    req->client, o->max_pending);
+		goto out;
+	}
+	if (r != 0) {
+		json_answer(
+		    resp, 500, json_pack("{s:s}", "error", "internal_error"));
+		relay_log(RELAY_LOG_ERR, "could not store a login: %s",
+		    ion_strerror(r));
+		goto out;
+	}
+	atomic_fetch_add(&app->metrics.registrations, 1);
+	snprintf(
+	    link, sizeof(link), "%s" PATH_LINK "%s", o->public_url, link_id);
+	json_answer(resp, 201,
+	    json_pack(
+		"{s:s, s:I}", "link", link, "expires_in", (json_int_t)o->ttl));
+	relay_log(RELAY_LOG_INFO,
+	    "login %s registered by %s for %s on %s as %s", link_id,
+	    req->client, spec.service,
+	    relay_log_quote(spec.host, qhost, sizeof(qhost)),
+	    relay_log_quote(spec.user, quser, sizeof(quser)));
+out:
+	json_decref(root);
+}
+
+static void
+route_link(struct relay_app *app, const char *id, struct relay_response *resp)
+{
+	struct relay_login_view *v = NULL;
+	size_t len = 0;
+	char *page;
+	int r;
+
+	r = relay_store_view_link(app->store, id, &v);
+	if (r == ION_ERR_USED) {
+		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
+		    "Link already used",
+		    "This sign-in link has already been used. Start a new "
+		    "sign-in at the terminal if you need one.");
+		return;
+	}
+	if (r != 0) {
+		page_reject(app, resp, 404, RELAY_REJECT_UNKNOWN_LOGIN,
+		    "Link unknown or expired",
+		    "This sign-in link is unknown or has expired. Start a new "
+		    "sign-in at the terminal; links last a few minutes.");
+		return;
+	}
+	page = relay_page_landing(v, &len);
+	set_body(resp, 200, HTML_TYPE, page, len);
+	relay_log(RELAY_LOG_INFO, "login %s: landing page shown", v->link_id);
+	free(v);
+}
+
+/* Finds a query parameter; more than one of the same name is an error. */
+static bool
+single_arg(const struct relay_request *req, const char *name, const char **ret)
+{
+	size_t i, n = 0;
+
+	*ret = NULL;
+	for (i = 0; i < req->nargs; i++)
+		if (strcmp(req->args[i].name, name) == 0) {
+			*ret = req->args[i].value ? req->args[i].value : "";
+			n++;
+		}
+	return n <= 1;
+}
+
+static void
+route_callback(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	struct relay_login_view *v = NULL;
+	struct relay_result in;
+	const char *state, *code, *error, *desc, *iss;
+	char confirm[ION_CONFIRM_DIGITS + 1];
+	size_t len = 0;
+	char *page;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	if (req->too_many_args || !single_arg(req, "state", &state) ||
+	    !single_arg(req, "code", &code) ||
+	    !single_arg(req, "error", &error) ||
+	    !single_arg(req, "error_description", &desc) ||
+	    !single_arg(req, "iss", &iss)) {
+		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "Bad sign-in response",
+		    "The sign-in response repeats a parameter. Start a new "
+		    "sign-in at the terminal.");
+		return;
+	}
+	if (!is_state(state)) {
+		page_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
+		    "Bad sign-in response",
+		    "The sign-in response does not name a valid sign-in. "
+		    "Start a new sign-in at the terminal.");
+		return;
+	}
+	if ((code == NULL) == (error == NULL) ||
+	    (code != NULL && !is_printable_ascii(code, 1, CODE_MAX)) ||
+	    (error != NULL && !is_printable_ascii(error, 1, ERROR_MAX)) ||
+	    (iss != NULL && !is_printable_ascii(iss, 1, TEXT_MAX))) {
+		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "Bad sign-in response",
+		    "The sign-in response is malformed. Start a new sign-in "
+		    "at the terminal.");
+		return;
+	}
+	/* A description we cannot show safely is dropped, not the result. */
+	if (desc != NULL && !is_printable_ascii(desc, 0, TEXT_MAX))
+		desc = NULL;
+	in.code = code;
+	in.error = error;
+	in.error_description = error != NULL ? desc : NULL;
+	in.iss = iss;
+	r = relay_store_put_result(app->store, state, &in, &v);
+	if (r == ION_ERR_USED) {
+		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
+		    "Sign-in already used",
+		    "This sign-in has already received its answer. If that "
+		    "was not you, tell your administrator.");
+		return;
+	}
+	if (r != 0) {
+		page_reject(app, resp, 404, RELAY_REJECT_UNKNOWN_LOGIN,
+		    "Sign-in unknown or expired",
+		    "This sign-in is unknown or has expired. Start a new "
+		    "sign-in at the terminal.");
+		return;
+	}
+	atomic_fetch_add(&app->metrics.callbacks, 1);
+	relay_waiters_wake(app->waiters, state, RELAY_WAKE_RESULT);
+	if (code != NULL) {
+		if (ion_confirm_code(state, code, confirm) != 0)
+			page = NULL;
+		else
+			page = relay_page_signed_in(v, confirm, &len);
+		relay_log(RELAY_LOG_INFO, "login %s: callback with a code",
+		    v->link_id);
+	} else {
+		char qerr[ERROR_MAX + 3];
+
+		page = relay_page_cancelled(v, error, desc, &len);
+		relay_log(RELAY_LOG_INFO, "login %s: callback with error %s",
+		    v->link_id, relay_log_quote(error, qerr, sizeof(qerr)));
+	}
+	ion_scrub(confirm, sizeof(confirm));
+	set_body(resp, 200, HTML_TYPE, page, len);
+	free(v);
+}
+
+static void
+route_result(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	const char *auth = req->authorization, *wait;
+	unsigned long seconds = 0;
+	char state[RELAY_STATE_LEN + 1];
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
+	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) != 0) {
+		resp->www_authenticate = "Bearer";
+		json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
+		    "send the poll secret as Authorization: Bearer");
+		return;
+	}
+	if (req->too_many_args || !single_arg(req, "wait", &wait)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "wait may be given once");
+		return;
+	}
+	if (wait != NULL) {
+		const char *p = wait;
+
+		if (*p == '\0' || strlen(p) > 9) {
+			if (strspn(p, "0123456789") != strlen(p) ||
+			    *p == '\0') {
+				json_reject(app, resp, 400,
+				    RELAY_REJECT_BAD_REQUEST,
+				    "wait must be a number of seconds");
+				return;
+			}
+			seconds = RELAY_WAIT_MAX; /* a huge number: cap it */
+		} else {
+			for (; *p != '\0'; p++) {
+				if (*p < '0' || *p > '9') {
+					json_reject(app, resp, 400,
+					    RELAY_REJECT_BAD_REQUEST,
+					    "wait must be a number of seconds");
+					return;
+				}
+				seconds =
+				    seconds * 10 + (unsigned long)(*p - '0');
+			}
+		}
+	}
+	if (seconds > RELAY_WAIT_MAX)
+		seconds = RELAY_WAIT_MAX;
+	if (seconds > 0 &&
+	    relay_route_collect(app, state, RELAY_WAKE_NONE, false, resp))
+		return;
+	if (seconds == 0) {
+		relay_route_collect(app, state, RELAY_WAKE_NONE, true, resp);
+		return;
+	}
+	resp->park = true;
+	resp->wait_seconds = (unsigned)seconds;
+	memcpy(resp->state, state, sizeof(state));
+}
+
+bool
+relay_route_collect(struct relay_app *app, const char *state,
+    enum relay_wake why, bool final, struct relay_response *resp)
+{
+	struct relay_result *res = NULL;
+	json_t *obj;
+	int r;
+
+	if (why == RELAY_WAKE_TIMEOUT)
+		atomic_fetch_add(&app->metrics.polls_timed_out, 1);
+	/*
+	 * A poll that was replaced, abandoned or cut short by shutdown must
+	 * not take the result: its client is likely gone, and the result
+	 * belongs to whoever polls next.
+	 */
+	if (why == RELAY_WAKE_GONE || why == RELAY_WAKE_REPLACED ||
+	    why == RELAY_WAKE_SHUTDOWN) {
+		if (why == RELAY_WAKE_GONE)
+			atomic_fetch_add(&app->metrics.polls_gone, 1);
+		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
+		return true;
+	}
+	r = relay_store_take_result(app->store, state, &res);
+	if (r == ION_ERR_PENDING) {
+		if (!final)
+			return false;
+		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
+		return true;
+	}
+	if (r != 0) {
+		json_reject(app, resp, 404, RELAY_REJECT_UNKNOWN_LOGIN,
+		    "no such login: unknown, expired or already collected");
+		return true;
+	}
+	if (res->code != NULL)
+		obj = json_pack("{s:s}", "code", res->code);
+	else
+		obj = json_pack("{s:s}", "error", res->error);
+	if (obj != NULL && res->error_description != NULL)
+		json_object_set_new(obj, "error_description",
+		    json_string(res->error_description));
+	if (obj != NULL && res->iss != NULL)
+		json_object_set_new(obj, "iss", json_string(res->iss));
+	json_answer(resp, 200, obj);
+	relay_log(RELAY_LOG_INFO, "login %s: result collected", res->link_id);
+	relay_result_free(&res);
+	atomic_fetch_add(&app->metrics.results_delivered, 1);
+	return true;
+}
+
+static void
+on_expired(void *arg, const char *state)
+{
+	struct relay_app *app = arg;
+
+	atomic_fetch_add(&app->metrics.expirations, 1);
+	relay_waiters_wake(app->waiters, state, RELAY_WAKE_EXPIRED);
+}
+
+uint64_t
+relay_route_tick(void *arg, uint64_t now_ms)
+{
+	struct relay_app *app = arg;
+	uint64_t next = 0;
+	size_t n;
+
+	unsigned slow;
+
+	n = relay_store_expire(app->store, now_ms, on_expired, app, &next);
+	if (n > 0)
+		relay_log(RELAY_LOG_INFO, "%zu login%s expired", n,
+		    n == 1 ? "" : "s");
+	if (app->conns != NULL &&
+	    (slow = relay_conns_sweep(app->conns, now_ms)) > 0) {
+		atomic_fetch_add(&app->metrics.slow_requests, slow);
+		relay_log(RELAY_LOG_INFO,
+		    "closed %u connection%s whose request took too long", slow,
+		    slow == 1 ? "" : "s");
+	}
+	return next;
+}
+
+static void
+route_metrics(struct relay_app *app, struct relay_response *resp)
+{
+	size_t len = 0;
+	char *text;
+
+	text =
+	    relay_metrics_render(&app->metrics, relay_store_count(app->store),
+		relay_waiters_count(app->waiters), &len);
+	set_body(resp, 200, METRICS_TYPE, text, len);
+}
+
+static bool
+method_is(const struct relay_request *req, const char *m)
+{
+	return strcmp(req->method, m) == 0;
+}
+
+static void
+not_allowed(
+    struct relay_app *app, struct relay_response *resp, const char *allow)
+{
+	resp->allow = allow;
+	json_reject(app, resp, 405, RELAY_REJECT_METHOD_NOT_ALLOWED,
+	    "method not allowed here");
+}
+
+void
+relay_route(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	const char *path = req->path;
+	bool get = method_is(req, "GET"), head = method_is(req, "HEAD");
+
+	memset(resp, 0, sizeof(*resp));
+	if (strcmp(path, PATH_LOGINS) == 0) {
+		if (method_is(req, "POST"))
+			route_register(app, req, resp);
+		else
+			not_allowed(app, resp, "POST");
+	} else if (strcmp(path, PATH_RESULT) == 0) {
+		if (get)
+			route_result(app, req, resp);
+		else
+			not_allowed(app, resp, "GET");
+	} else if (strcmp(path, PATH_CALLBACK) == 0) {
+		/* Only GET: a HEAD must not consume the single-use result. */
+		if (get)
+			route_callback(app, req, resp);
+		else
+			not_allowed(app, resp, "GET");
+	} else if (strncmp(path, PATH_LINK, strlen(PATH_LINK)) == 0) {
+		if (get || head)
+			route_link(app, path + strlen(PATH_LINK), resp);
+		else
+			not_allowed(app, resp, "GET, HEAD");
+	} else if (strcmp(path, PATH_HEALTHZ) == 0) {
+		if (get || head)
+			set_body(resp, 200, TEXT_TYPE, strdup("ok\n"), 3);
+		else
+			not_allowed(app, resp, "GET, HEAD");
+	} else if (strcmp(path, PATH_METRICS) == 0) {
+		if (get || head)
+			route_metrics(app, resp);
+		else
+			not_allowed(app, resp, "GET, HEAD");
+	} else
+		page_reject(app, resp, 404, RELAY_REJECT_NOT_FOUND, "Not found",
+		    "There is nothing at this address.");
+}
+
+void
+relay_response_clear(struct relay_response *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}

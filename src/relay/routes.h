@@ -1,0 +1,86 @@
+/*
+ * What the relay answers, independent of the HTTP library: a request comes
+ * in as struct relay_request, the answer goes out as struct relay_response.
+ * The only thing routes cannot finish on their own is a long-poll that has
+ * to wait; they say so (resp->park) and the server parks the connection,
+ * then calls relay_route_collect() when it has something to answer.
+ */
+#ifndef RELAY_ROUTES_H
+#define RELAY_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conns.h"
+#include "metrics.h"
+#include "opts.h"
+#include "store.h"
+#include "waiters.h"
+
+#define RELAY_BODY_MAX 8192 /* bytes of a request body */
+#define RELAY_MAX_ARGS 32   /* query parameters of one request */
+#define RELAY_WAIT_MAX 25   /* seconds a poll may wait */
+
+struct relay_app {
+	const struct relay_opts *opts;
+	struct relay_store *store;
+	struct relay_waiters *waiters;
+	struct relay_conns *conns;
+	struct relay_metrics metrics;
+};
+
+struct relay_param {
+	const char *name;
+	const char *value; /* NULL for a name without '=' */
+};
+
+struct relay_request {
+	const char *method;
+	const char *path; /* percent-decoded, without the query */
+	const struct relay_param *args;
+	size_t nargs;
+	bool too_many_args;
+	const char *authorization; /* NULL when absent */
+	const char *content_type;  /* NULL when absent */
+	const char *body;
+	size_t body_len;
+	bool body_too_large;
+	const char *client; /* the peer's address, for logs */
+};
+
+struct relay_response {
+	unsigned status;
+	const char *content_type;
+	char *body; /* owned: malloc'd */
+	size_t body_len;
+	const char *allow;	      /* for 405 */
+	const char *www_authenticate; /* for 401 */
+	unsigned retry_after;	      /* seconds, 0 for none */
+	/* set when a poll must wait: the server parks it */
+	bool park;
+	unsigned wait_seconds;
+	char state[RELAY_STATE_LEN + 1];
+};
+
+/* Answers a complete request.  Never fails: errors become responses. */
+void relay_route(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp);
+
+/*
+ * Answers a poll for state.  why says how its wait ended (RELAY_WAKE_NONE
+ * before it waited at all).  When final is false and the login is still
+ * pending, returns false and leaves resp alone: the poll should wait.
+ */
+bool relay_route_collect(struct relay_app *app, const char *state,
+    enum relay_wake why, bool final, struct relay_response *resp);
+
+/*
+ * The periodic tick: expires logins and closes connections whose request is
+ * overdue.  Fits relay_waiters_ops.tick.
+ */
+uint64_t relay_route_tick(void *app, uint64_t now_ms);
+
+/* Frees what a response owns. */
+void relay_response_clear(struct relay_response *resp);
+
+#endif

@@ -1,0 +1,407 @@
+#include "server.h"
+
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <microhttpd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+
+/*
+ * Per-connection memory for request and response headers: it caps a
+ * request's header block (larger ones are refused by libmicrohttpd) and
+ * bounds what each parked poll costs.
+ */
+#define CONN_MEMORY (12 * 1024)
+#define LISTEN_BACKLOG 4096
+
+static const char *const security_headers[][2] = {
+	{ "Content-Security-Policy",
+	    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "Cache-Control", "no-store" },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "X-Frame-Options", "DENY" },
+};
+
+struct relay_server {
+	struct MHD_Daemon *daemon;
+	struct relay_app *app;
+};
+
+/* What one request collects across the handler's calls. */
+struct exchange {
+	char *body;
+	size_t body_len;
+	bool body_too_large;
+	bool parked;
+	unsigned ticket;
+	char state[RELAY_STATE_LEN + 1];
+};
+
+struct arg_list {
+	struct relay_param args[RELAY_MAX_ARGS];
+	size_t n;
+	bool overflow;
+};
+
+static uint64_t
+request_deadline(const struct relay_server *srv)
+{
+	return relay_now_ms() +
+	    (uint64_t)srv->app->opts->connection_timeout * 1000;
+}
+
+/* The connection's ticket in the deadline table, or -1. */
+static long
+conn_ticket(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || ci->socket_context == NULL)
+		return -1;
+	return (long)(intptr_t)ci->socket_context - 1;
+}
+
+static void
+notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct relay_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+	long t;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci == NULL)
+			return;
+		t = relay_conns_track(
+		    srv->app->conns, ci->connect_fd, request_deadline(srv));
+		*socket_context = t >= 0 ? (void *)(intptr_t)(t + 1) : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED &&
+	    *socket_context != NULL) {
+		/* Before libmicrohttpd closes the socket: see conns.c. */
+		relay_conns_untrack(
+		    srv->app->conns, (long)(intptr_t)*socket_context - 1);
+		*socket_context = NULL;
+	}
+}
+
+void
+relay_server_suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+void
+relay_server_resume(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+static enum MHD_Result
+collect_arg(
+    void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct arg_list *l = cls;
+
+	(void)kind;
+	if (l->n == RELAY_MAX_ARGS) {
+		l->overflow = true;
+		return MHD_NO;
+	}
+	l->args[l->n].name = key;
+	l->args[l->n].value = value;
+	l->n++;
+	return MHD_YES;
+}
+
+static void
+client_address(struct MHD_Connection *c, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	strncpy(out, "unknown", outlen);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)outlen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)outlen);
+}
+
+static enum MHD_Result
+send_response(struct MHD_Connection *c, struct relay_response *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char num[16];
+	size_t i;
+
+	r = MHD_create_response_from_buffer(
+	    resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		relay_response_clear(resp);
+		return MHD_NO;
+	}
+	resp->body = NULL; /* transferred */
+	for (i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]);
+	     i++)
+		MHD_add_response_header(
+		    r, security_headers[i][0], security_headers[i][1]);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    resp->content_type ? resp->content_type : "text/plain");
+	if (resp->allow != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+	if (resp->www_authenticate != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    resp->www_authenticate);
+	if (resp->retry_after > 0) {
+		snprintf(num, sizeof(num), "%u", resp->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
+	}
+	ret = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+	relay_response_clear(resp);
+	return ret;
+}
+
+/* Parks a poll, or answers it at once when it need not or cannot wait. */
+static enum MHD_Result
+park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
+    struct relay_response *resp)
+{
+	struct relay_app *app = srv->app;
+	const union MHD_ConnectionInfo *ci;
+	uint64_t wait_ms = (uint64_t)resp->wait_seconds * 1000;
+	enum relay_wake why;
+	int fd = -1;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		fd = ci->connect_fd;
+	memcpy(ex->state, resp->state, sizeof(ex->state));
+	relay_response_clear(resp);
+	if (relay_waiters_park(app->waiters, ex->state, c, fd,
+		relay_now_ms() + wait_ms, &ex->ticket) != 0) {
+		/* No slot (shutting down): the module simply polls again. */
+		relay_route_collect(
+		    app, ex->state, RELAY_WAKE_SHUTDOWN, true, resp);
+		return send_response(c, resp);
+	}
+	ex->parked = true;
+	/* The callback may have come between the first look and parking. */
+	if (!relay_route_collect(
+		app, ex->state, RELAY_WAKE_NONE, false, resp) &&
+	    relay_waiters_suspend(app->waiters, ex->ticket))
+		return MHD_YES;
+	why = relay_waiters_release(app->waiters, ex->ticket);
+	ex->parked = false;
+	if (resp->status == 0)
+		relay_route_collect(app, ex->state, why, true, resp);
+	return send_response(c, resp);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size,
+    void **con_cls)
+{
+	struct relay_server *srv = cls;
+	struct exchange *ex = *con_cls;
+	struct relay_response resp;
+	struct relay_request req;
+	struct arg_list args;
+	char client[INET6_ADDRSTRLEN];
+
+	(void)version;
+	memset(&resp, 0, sizeof(resp));
+	if (ex == NULL) {
+		const char *cl;
+
+		if ((ex = calloc(1, sizeof(*ex))) == NULL)
+			return MHD_NO;
+		*con_cls = ex;
+		/* Refuse an announced oversized body before reading it. */
+		cl = MHD_lookup_connection_value(
+		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > RELAY_BODY_MAX)
+			ex->body_too_large = true;
+		if (!ex->body_too_large)
+			return MHD_YES;
+	}
+	if (ex->parked) {
+		/* Resumed: the wait ended one way or another. */
+		enum relay_wake why =
+		    relay_waiters_why(srv->app->waiters, ex->ticket);
+
+		/*
+		 * At shutdown the slot is held until the answer is out
+		 * (completed() frees it): the relay waits for the slots
+		 * before it closes the connections.
+		 */
+		if (why != RELAY_WAKE_SHUTDOWN) {
+			relay_waiters_release(srv->app->waiters, ex->ticket);
+			ex->parked = false;
+		}
+		relay_route_collect(srv->app, ex->state, why, true, &resp);
+		return send_response(c, &resp);
+	}
+	if (*upload_data_size != 0) {
+		size_t n = *upload_data_size;
+		char *grown;
+
+		*upload_data_size = 0;
+		if (ex->body_too_large || n > RELAY_BODY_MAX - ex->body_len) {
+			ex->body_too_large = true;
+			free(ex->body);
+			ex->body = NULL;
+			ex->body_len = 0;
+			return MHD_YES;
+		}
+		if ((grown = realloc(ex->body, ex->body_len + n + 1)) == NULL)
+			return MHD_NO;
+		ex->body = grown;
+		memcpy(ex->body + ex->body_len, upload_data, n);
+		ex->body_len += n;
+		ex->body[ex->body_len] = '\0';
+		return MHD_YES;
+	}
+
+	/* The request is in: answering (or parking) it has no deadline. */
+	relay_conns_set_deadline(srv->app->conns, conn_ticket(c), 0);
+	memset(&args, 0, sizeof(args));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+	client_address(c, client, sizeof(client));
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = url;
+	req.args = args.args;
+	req.nargs = args.n;
+	req.too_many_args = args.overflow;
+	req.authorization = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.content_type = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.body = ex->body ? ex->body : "";
+	req.body_len = ex->body_len;
+	req.body_too_large = ex->body_too_large;
+	req.client = client;
+	relay_route(srv->app, &req, &resp);
+	if (resp.park)
+		return park(srv, c, ex, &resp);
+	return send_response(c, &resp);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	struct relay_server *srv = cls;
+	struct exchange *ex = *con_cls;
+
+	(void)why;
+	/* The next request on this connection must arrive in time, too. */
+	relay_conns_set_deadline(
+	    srv->app->conns, conn_ticket(c), request_deadline(srv));
+	if (ex == NULL)
+		return;
+	/* Closed while parked (client gone, or the server stopping). */
+	if (ex->parked)
+		relay_waiters_release(srv->app->waiters, ex->ticket);
+	free(ex->body);
+	free(ex);
+	*con_cls = NULL;
+}
+
+/* libmicrohttpd's own messages; its format strings are its own constants. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512], *cut;
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	/* Its error pages follow in "('...')": keep the log line short. */
+	if ((cut = strstr(msg, " ('")) != NULL)
+		strcpy(cut, ")");
+	relay_log(RELAY_LOG_WARN, "http: %s", msg);
+}
+#pragma GCC diagnostic pop
+
+int
+relay_server_start(
+    struct relay_app *app, int listen_fd, struct relay_server **ret)
+{
+	const struct relay_opts *o = app->opts;
+	struct relay_server *srv;
+	unsigned flags;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return ION_ERR_NOMEM;
+	srv->app = app;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	/* clang-format off */
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, LISTEN_BACKLOG,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+	    MHD_OPTION_END);
+	/* clang-format on */
+	if (srv->daemon == NULL) {
+		free(srv);
+		return ION_ERR_SYSTEM;
+	}
+	*ret = srv;
+	return 0;
+}
+
+void
+relay_server_quiesce(struct relay_server *srv)
+{
+	MHD_socket s = MHD_quiesce_daemon(srv->daemon);
+
+	if (s != MHD_INVALID_SOCKET)
+		close(s);
+}
+
+void
+relay_server_stop(struct relay_server **psrv)
+{
+	if (psrv == NULL || *psrv == NULL)
+		return;
+	MHD_stop_daemon((*psrv)->daemon);
+	free(*psrv);
+	*psrv = NULL;
+}

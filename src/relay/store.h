@@ -1,0 +1,115 @@
+/*
+ * Where the relay keeps logins between registration and collection.  One
+ * login is keyed twice: by its state S (the module's poll and iON's callback
+ * find it so) and by the short link id (the phone finds it so).  All
+ * functions are safe to call from any thread.
+ *
+ * Views and results handed out are copies owned by the caller, so pages can
+ * be rendered without holding the store's lock.
+ */
+#ifndef RELAY_STORE_H
+#define RELAY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define RELAY_STATE_LEN 43   /* base64url of 32 bytes */
+#define RELAY_LINK_ID_LEN 11 /* base64url of 8 random bytes */
+
+/* What a registration brings; strings are borrowed for the call. */
+struct relay_login_spec {
+	const char *state;
+	const char *authorize_url;
+	const char *host;
+	const char *user;  /* "" when the service has none yet */
+	const char *rhost; /* "" for a local login */
+	const char *service;
+	bool confirm;
+};
+
+/* A copy of a login's public parts: one allocation, free() it. */
+struct relay_login_view {
+	const char *authorize_url;
+	const char *host;
+	const char *user;
+	const char *rhost;
+	const char *service;
+	bool confirm;
+	time_t created;
+	char link_id[RELAY_LINK_ID_LEN + 1];
+	char strings[]; /* the five strings above point in here */
+};
+
+/* The outcome iON's redirect brought: code or error, never both. */
+struct relay_result {
+	const char *code;		     /* NULL for an error result */
+	const char *error;		     /* NULL for a code result */
+	const char *error_description;	     /* may be NULL */
+	const char *iss;		     /* may be NULL */
+	size_t size;			     /* of the whole allocation */
+	char link_id[RELAY_LINK_ID_LEN + 1]; /* set by take_result */
+	char strings[];
+};
+
+struct relay_store;
+
+/* Creates an empty store.  0 or ION_ERR_NOMEM / ION_ERR_SYSTEM. */
+int relay_store_new(
+    unsigned long max_pending, unsigned ttl_seconds, struct relay_store **ret);
+void relay_store_free(struct relay_store **st);
+
+/*
+ * Registers a login.  On success writes its new link id (NUL-terminated) to
+ * ret_link_id.  ION_ERR_EXISTS when the state is taken, ION_ERR_FULL at
+ * max_pending.
+ */
+int relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
+    char ret_link_id[RELAY_LINK_ID_LEN + 1]);
+
+/*
+ * The landing page's view of the login behind a link id.  ION_ERR_NOT_FOUND
+ * when unknown or expired, ION_ERR_USED when its callback already arrived.
+ */
+int relay_store_view_link(struct relay_store *st, const char *link_id,
+    struct relay_login_view **ret_view);
+
+/*
+ * Stores the first result for a state and returns the login's view for the
+ * callback page.  ION_ERR_NOT_FOUND, or ION_ERR_USED when a result exists.
+ * in->size is ignored.
+ */
+int relay_store_put_result(struct relay_store *st, const char *state,
+    const struct relay_result *in, struct relay_login_view **ret_view);
+
+/*
+ * Takes the result for a state and forgets the login: exactly once.
+ * ION_ERR_PENDING when the login waits for its callback, ION_ERR_NOT_FOUND
+ * when unknown or expired.  Free the result with relay_result_free().
+ */
+int relay_store_take_result(struct relay_store *st, const char *state,
+    struct relay_result **ret_result);
+
+/* True when the state is registered and not expired (with or without result).
+ */
+bool relay_store_exists(struct relay_store *st, const char *state);
+
+/*
+ * Forgets every login whose time is up at now_ms (CLOCK_MONOTONIC), calling
+ * expired(arg, state) for each after the store's lock is released.  Returns
+ * how many, and writes when the next one is due (0 for none) to ret_next_ms.
+ */
+size_t relay_store_expire(struct relay_store *st, uint64_t now_ms,
+    void (*expired)(void *arg, const char *state), void *arg,
+    uint64_t *ret_next_ms);
+
+size_t relay_store_count(struct relay_store *st);
+
+/* Scrubs and frees a result; accepts NULL and clears the pointer. */
+void relay_result_free(struct relay_result **res);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t relay_now_ms(void);
+
+#endif

@@ -1,0 +1,482 @@
+/*
+ * The in-memory store: two keyed hash tables over one set of logins, and a
+ * list in registration order.  The TTL is the same for every login, so that
+ * list is also expiry order and expiring is a walk from its head.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "b64url.h"
+#include "crypto.h"
+#include "errors.h"
+#include "siphash.h"
+#include "store.h"
+
+struct login {
+	struct login *next_by_state;
+	struct login *next_by_link;
+	struct login *older, *newer;
+	struct relay_result *result; /* NULL until the callback */
+	uint64_t expires_ms;
+	time_t created;
+	char state[RELAY_STATE_LEN + 1];
+	char link_id[RELAY_LINK_ID_LEN + 1];
+	bool confirm;
+	unsigned short off_user, off_rhost, off_service, off_url;
+	char strings[]; /* host, user, rhost, service, authorize_url */
+};
+
+struct relay_store {
+	pthread_mutex_t lock;
+	struct login **by_state;
+	struct login **by_link;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+	unsigned long max_pending;
+	uint64_t ttl_ms;
+	struct login *oldest, *newest;
+	unsigned char key[16];
+};
+
+uint64_t
+relay_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+relay_store_new(
+    unsigned long max_pending, unsigned ttl_seconds, struct relay_store **ret)
+{
+	struct relay_store *st;
+	int r = ION_ERR_NOMEM;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return ION_ERR_NOMEM;
+	st->nbuckets = 1024;
+	st->by_state = calloc(st->nbuckets, sizeof(*st->by_state));
+	st->by_link = calloc(st->nbuckets, sizeof(*st->by_link));
+	if (st->by_state == NULL || st->by_link == NULL)
+		goto out;
+	if ((r = ion_random_bytes(st->key, sizeof(st->key))) != 0)
+		goto out;
+	if (pthread_mutex_init(&st->lock, NULL) != 0) {
+		r = ION_ERR_SYSTEM;
+		goto out;
+	}
+	st->max_pending = max_pending;
+	st->ttl_ms = (uint64_t)ttl_seconds * 1000;
+	*ret = st;
+	st = NULL; /* transferred */
+	r = 0;
+out:
+	if (st != NULL) {
+		free(st->by_state);
+		free(st->by_link);
+		free(st);
+	}
+	return r;
+}
+
+static size_t
+bucket(const struct relay_store *st, const char *key, size_t len)
+{
+	return (size_t)relay_siphash(st->key, key, len) & (st->nbuckets - 1);
+}
+
+static struct login **
+find_state(struct relay_store *st, const char *state)
+{
+	struct login **pp = &st->by_state[bucket(st, state, RELAY_STATE_LEN)];
+
+	for (; *pp != NULL; pp = &(*pp)->next_by_state)
+		if (memcmp((*pp)->state, state, RELAY_STATE_LEN) == 0)
+			return pp;
+	return pp;
+}
+
+static struct login **
+find_link(struct relay_store *st, const char *link_id)
+{
+	struct login **pp =
+	    &st->by_link[bucket(st, link_id, RELAY_LINK_ID_LEN)];
+
+	for (; *pp != NULL; pp = &(*pp)->next_by_link)
+		if (memcmp((*pp)->link_id, link_id, RELAY_LINK_ID_LEN) == 0)
+			return pp;
+	return pp;
+}
+
+/* Doubles both tables; on allocation failure they simply stay as they are. */
+static void
+grow(struct relay_store *st)
+{
+	size_t n = st->nbuckets * 2, i;
+	struct login **bs, **bl;
+
+	bs = calloc(n, sizeof(*bs));
+	bl = calloc(n, sizeof(*bl));
+	if (bs == NULL || bl == NULL) {
+		free(bs);
+		free(bl);
+		return;
+	}
+	for (i = 0; i < st->nbuckets; i++) {
+		struct login *l, *next;
+
+		for (l = st->by_state[i]; l != NULL; l = next) {
+			size_t b = (size_t)relay_siphash(
+				       st->key, l->state, RELAY_STATE_LEN) &
+			    (n - 1);
+
+			next = l->next_by_state;
+			l->next_by_state = bs[b];
+			bs[b] = l;
+		}
+		for (l = st->by_link[i]; l != NULL; l = next) {
+			size_t b = (size_t)relay_siphash(
+				       st->key, l->link_id, RELAY_LINK_ID_LEN) &
+			    (n - 1);
+
+			next = l->next_by_link;
+			l->next_by_link = bl[b];
+			bl[b] = l;
+		}
+	}
+	free(st->by_state);
+	free(st->by_link);
+	st->by_state = bs;
+	st->by_link = bl;
+	st->nbuckets = n;
+}
+
+/* Unlinks l from both tables and the age list, and frees it. */
+static void
+remove_login(struct relay_store *st, struct login *l)
+{
+	struct login **pp;
+
+	pp = find_state(st, l->state);
+	if (*pp == l)
+		*pp = l->next_by_state;
+	pp = find_link(st, l->link_id);
+	if (*pp == l)
+		*pp = l->next_by_link;
+	if (l->older != NULL)
+		l->older->newer = l->newer;
+	else
+		st->oldest = l->newer;
+	if (l->newer != NULL)
+		l->newer->older = l->older;
+	else
+		st->newest = l->older;
+	st->count--;
+	relay_result_free(&l->result);
+	free(l);
+}
+
+int
+relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
+    char ret_link_id[RELAY_LINK_ID_LEN + 1])
+{
+	size_t lh = strlen(spec->host) + 1, lu = strlen(spec->user) + 1;
+	size_t lr = strlen(spec->rhost) + 1, ls = strlen(spec->service) + 1;
+	size_t la = strlen(spec->authorize_url) + 1;
+	struct login *l = NULL, **slot;
+	unsigned char rnd[8];
+	int r, tries;
+
+	if (strlen(spec->state) != RELAY_STATE_LEN ||
+	    lh + lu + lr + ls > 0xffff - la)
+		return ION_ERR_RANGE;
+	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + la)) == NULL)
+		return ION_ERR_NOMEM;
+	memcpy(l->state, spec->state, RELAY_STATE_LEN);
+	l->confirm = spec->confirm;
+	l->created = time(NULL);
+	l->off_user = (unsigned short)lh;
+	l->off_rhost = (unsigned short)(lh + lu);
+	l->off_service = (unsigned short)(lh + lu + lr);
+	l->off_url = (unsigned short)(lh + lu + lr + ls);
+	memcpy(l->strings, spec->host, lh);
+	memcpy(l->strings + l->off_user, spec->user, lu);
+	memcpy(l->strings + l->off_rhost, spec->rhost, lr);
+	memcpy(l->strings + l->off_service, spec->service, ls);
+	memcpy(l->strings + l->off_url, spec->authorize_url, la);
+
+	pthread_mutex_lock(&st->lock);
+	if (st->count >= st->max_pending) {
+		r = ION_ERR_FULL;
+		goto out;
+	}
+	slot = find_state(st, l->state);
+	if (*slot != NULL) {
+		r = ION_ERR_EXISTS;
+		goto out;
+	}
+	for (tries = 0;; tries++) {
+		if (tries == 8 || ion_random_bytes(rnd, sizeof(rnd)) != 0) {
+			r = ION_ERR_SYSTEM;
+			goto out;
+		}
+		ion_b64url_encode(rnd, sizeof(rnd), l->link_id);
+		if (*find_link(st, l->link_id) == NULL)
+			break;
+	}
+	*slot = l;
+	*find_link(st, l->link_id) = l;
+	l->expires_ms = relay_now_ms() + st->ttl_ms;
+	l->older = st->newest;
+	if (st->newest != NULL)
+		st->newest->newer = l;
+	else
+		st->oldest = l;
+	st->newest = l;
+	if (++st->count > st->nbuckets)
+		grow(st);
+	memcpy(ret_link_id, l->link_id, RELAY_LINK_ID_LEN + 1);
+	l = NULL; /* transferred */
+	r = 0;
+out:
+	pthread_mutex_unlock(&st->lock);
+	free(l);
+	return r;
+}
+
+static struct relay_login_view *
+make_view(const struct login *l)
+{
+	const char *host = l->strings, *user = l->strings + l->off_user;
+	const char *rhost = l->strings + l->off_rhost;
+	const char *service = l->strings + l->off_service;
+	const char *url = l->strings + l->off_url;
+	size_t total = l->off_url + strlen(url) + 1;
+	struct relay_login_view *v;
+
+	if ((v = malloc(sizeof(*v) + total)) == NULL)
+		return NULL;
+	memcpy(v->strings, l->strings, total);
+	v->host = v->strings + (host - l->strings);
+	v->user = v->strings + (user - l->strings);
+	v->rhost = v->strings + (rhost - l->strings);
+	v->service = v->strings + (service - l->strings);
+	v->authorize_url = v->strings + (url - l->strings);
+	v->confirm = l->confirm;
+	v->created = l->created;
+	memcpy(v->link_id, l->link_id, sizeof(v->link_id));
+	return v;
+}
+
+/* A login past its time is gone even before the timer gets to it. */
+static struct login *
+live(struct login *l)
+{
+	return (l != NULL && l->expires_ms > relay_now_ms()) ? l : NULL;
+}
+
+int
+relay_store_view_link(struct relay_store *st, const char *link_id,
+    struct relay_login_view **ret_view)
+{
+	struct login *l;
+	int r = ION_ERR_NOT_FOUND;
+
+	if (strlen(link_id) != RELAY_LINK_ID_LEN)
+		return ION_ERR_NOT_FOUND;
+	pthread_mutex_lock(&st->lock);
+	if ((l = live(*find_link(st, link_id))) == NULL)
+		goto out;
+	if (l->result != NULL) {
+		r = ION_ERR_USED;
+		goto out;
+	}
+	if ((*ret_view = make_view(l)) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	r = 0;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static struct relay_result *
+copy_result(const struct relay_result *in)
+{
+	const char *parts[4] = { in->code, in->error, in->error_description,
+		in->iss };
+	size_t lens[4], total = 0, i, off = 0;
+	struct relay_result *res;
+	const char **dst[4];
+
+	for (i = 0; i < 4; i++) {
+		lens[i] = parts[i] ? strlen(parts[i]) + 1 : 0;
+		total += lens[i];
+	}
+	if ((res = calloc(1, sizeof(*res) + total)) == NULL)
+		return NULL;
+	dst[0] = &res->code;
+	dst[1] = &res->error;
+	dst[2] = &res->error_description;
+	dst[3] = &res->iss;
+	for (i = 0; i < 4; i++) {
+		if (parts[i] == NULL)
+			continue;
+		memcpy(res->strings + off, parts[i], lens[i]);
+		*dst[i] = res->strings + off;
+		off += lens[i];
+	}
+	res->size = sizeof(*res) + total;
+	return res;
+}
+
+int
+relay_store_put_result(struct relay_store *st, const char *state,
+    const struct relay_result *in, struct relay_login_view **ret_view)
+{
+	struct relay_result *res = NULL;
+	struct relay_login_view *view = NULL;
+	struct login *l;
+	int r = ION_ERR_NOT_FOUND;
+
+	if (strlen(state) != RELAY_STATE_LEN)
+		return ION_ERR_NOT_FOUND;
+	if ((res = copy_result(in)) == NULL)
+		return ION_ERR_NOMEM;
+	pthread_mutex_lock(&st->lock);
+	if ((l = live(*find_state(st, state))) == NULL)
+		goto out;
+	if (l->result != NULL) {
+		r = ION_ERR_USED;
+		goto out;
+	}
+	if ((view = make_view(l)) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	l->result = res;
+	res = NULL; /* transferred */
+	*ret_view = view;
+	r = 0;
+out:
+	pthread_mutex_unlock(&st->lock);
+	relay_result_free(&res);
+	return r;
+}
+
+int
+relay_store_take_result(
+    struct relay_store *st, const char *state, struct relay_result **ret_result)
+{
+	struct login *l;
+	int r = ION_ERR_NOT_FOUND;
+
+	if (strlen(state) != RELAY_STATE_LEN)
+		return ION_ERR_NOT_FOUND;
+	pthread_mutex_lock(&st->lock);
+	if ((l = live(*find_state(st, state))) == NULL)
+		goto out;
+	if (l->result == NULL) {
+		r = ION_ERR_PENDING;
+		goto out;
+	}
+	memcpy(l->result->link_id, l->link_id, sizeof(l->link_id));
+	*ret_result = l->result;
+	l->result = NULL; /* transferred */
+	remove_login(st, l);
+	r = 0;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+bool
+relay_store_exists(struct relay_store *st, const char *state)
+{
+	bool found;
+
+	if (strlen(state) != RELAY_STATE_LEN)
+		return false;
+	pthread_mutex_lock(&st->lock);
+	found = live(*find_state(st, state)) != NULL;
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+size_t
+relay_store_expire(struct relay_store *st, uint64_t now_ms,
+    void (*expired)(void *arg, const char *state), void *arg,
+    uint64_t *ret_next_ms)
+{
+	char(*states)[RELAY_STATE_LEN + 1] = NULL;
+	size_t n = 0, cap = 0, i;
+
+	pthread_mutex_lock(&st->lock);
+	while (st->oldest != NULL && st->oldest->expires_ms <= now_ms) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p = realloc(states, ncap * sizeof(*states));
+
+			/* Out of memory: expire without telling; waiters time
+			 * out. */
+			if (p != NULL) {
+				states = p;
+				cap = ncap;
+			}
+		}
+		if (n < cap)
+			memcpy(
+			    states[n], st->oldest->state, RELAY_STATE_LEN + 1);
+		remove_login(st, st->oldest);
+		n++;
+	}
+	*ret_next_ms = st->oldest != NULL ? st->oldest->expires_ms : 0;
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; i < n && i < cap; i++)
+		expired(arg, states[i]);
+	free(states);
+	return n;
+}
+
+size_t
+relay_store_count(struct relay_store *st)
+{
+	size_t n;
+
+	pthread_mutex_lock(&st->lock);
+	n = st->count;
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
+void
+relay_store_free(struct relay_store **pst)
+{
+	struct relay_store *st;
+
+	if (pst == NULL || (st = *pst) == NULL)
+		return;
+	while (st->oldest != NULL)
+		remove_login(st, st->oldest);
+	pthread_mutex_destroy(&st->lock);
+	free(st->by_state);
+	free(st->by_link);
+	free(st);
+	*pst = NULL;
+}
+
+void
+relay_result_free(struct relay_result **pres)
+{
+	if (pres == NULL || *pres == NULL)
+		return;
+	/* The code is a credential until it is exchanged. */
+	ion_scrub(*pres, (*pres)->size);
+	free(*pres);
+	*pres = NULL;
+}

@@ -1,0 +1,287 @@
+#include "url.h"
+
+#include <arpa/inet.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errors.h"
+
+/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
+static bool
+url_char(char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
+static int
+parse_port(const char *s, size_t len, unsigned *ret)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (len == 0 || len > 5)
+		return ION_ERR_INVALID;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return ION_ERR_INVALID;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return ION_ERR_RANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int
+parse_host(const char *s, size_t len, char host[256])
+{
+	size_t i;
+
+	if (len == 0 || len > 255)
+		return ION_ERR_INVALID;
+	if (s[0] == '[') {
+		/* An IPv6 literal: hex digits, ':' and '.' inside brackets. */
+		if (len < 4 || s[len - 1] != ']')
+			return ION_ERR_INVALID;
+		for (i = 1; i < len - 1; i++)
+			if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
+				return ION_ERR_INVALID;
+	} else {
+		for (i = 0; i < len; i++) {
+			char c = s[i];
+
+			if (!((c >= 'a' && c <= 'z') ||
+				(c >= 'A' && c <= 'Z') ||
+				(c >= '0' && c <= '9') || c == '-' || c == '.'))
+				return ION_ERR_INVALID;
+		}
+		if (s[0] == '.' || s[0] == '-')
+			return ION_ERR_INVALID;
+	}
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		host[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	/* "example.com." and "example.com" name the same host: refuse the dot.
+	 */
+	if (host[len - 1] == '.')
+		return ION_ERR_INVALID;
+	host[len] = '\0';
+	return 0;
+}
+
+/* Refuses "." and ".." segments, plain or percent-encoded, and encoded '/'. */
+static bool
+path_is_clean(const char *p, size_t len)
+{
+	size_t i, seg = 0;
+
+	for (i = 0; i <= len; i++) {
+		if (i < len && p[i] == '%') {
+			char a, b;
+
+			if (i + 2 >= len)
+				return false;
+			a = p[i + 1];
+			b = (char)(p[i + 2] | 0x20);
+			if (a == '2' && (b == 'e' || b == 'f'))
+				return false;
+			if (a == '5' && b == 'c')
+				return false;
+		}
+		if (i == len || p[i] == '/') {
+			size_t slen = i - seg;
+
+			if ((slen == 1 && p[seg] == '.') ||
+			    (slen == 2 && p[seg] == '.' && p[seg + 1] == '.'))
+				return false;
+			seg = i + 1;
+		}
+	}
+	return true;
+}
+
+int
+relay_url_parse(const char *s, struct relay_url *ret)
+{
+	const char *p, *auth, *auth_end, *colon;
+	struct relay_url u;
+	size_t i, len;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	len = strlen(s);
+	if (len == 0 || len > RELAY_URL_MAX)
+		return ION_ERR_RANGE;
+	for (i = 0; i < len; i++)
+		if (!url_char(s[i]))
+			return ION_ERR_INVALID;
+	if (strncasecmp(s, "https://", 8) == 0) {
+		u.https = true;
+		u.port = 443;
+		auth = s + 8;
+	} else if (strncasecmp(s, "http://", 7) == 0) {
+		u.port = 80;
+		auth = s + 7;
+	} else
+		return ION_ERR_INVALID;
+
+	auth_end = auth + strcspn(auth, "/?#");
+	/* User info ("user@host") is how prefix checks get fooled: never. */
+	if (memchr(auth, '@', (size_t)(auth_end - auth)) != NULL)
+		return ION_ERR_DENIED;
+	if (*auth == '[') {
+		const char *close =
+		    memchr(auth, ']', (size_t)(auth_end - auth));
+
+		if (close == NULL)
+			return ION_ERR_INVALID;
+		colon = close + 1 < auth_end ? close + 1 : NULL;
+		if (colon != NULL && *colon != ':')
+			return ION_ERR_INVALID;
+	} else
+		colon = memchr(auth, ':', (size_t)(auth_end - auth));
+	if ((r = parse_host(auth, (size_t)((colon ? colon : auth_end) - auth),
+		 u.host)) != 0)
+		return r;
+	if (colon != NULL &&
+	    (r = parse_port(
+		 colon + 1, (size_t)(auth_end - colon - 1), &u.port)) != 0)
+		return r;
+
+	p = auth_end;
+	u.path = p;
+	u.path_len = strcspn(p, "?#");
+	if (!path_is_clean(u.path, u.path_len))
+		return ION_ERR_DENIED;
+	p += u.path_len;
+	if (*p == '?') {
+		u.query = p + 1;
+		u.query_len = strcspn(u.query, "#");
+		p = u.query + u.query_len;
+	}
+	if (*p == '#')
+		u.has_fragment = true;
+	*ret = u;
+	return 0;
+}
+
+bool
+relay_url_is_loopback(const struct relay_url *u)
+{
+	struct in_addr a;
+
+	/* A dotted quad in 127/8, not a name that merely starts "127." */
+	if (inet_pton(AF_INET, u->host, &a) == 1)
+		return (ntohl(a.s_addr) >> 24) == 127;
+	return strcmp(u->host, "[::1]") == 0 ||
+	    strcmp(u->host, "localhost") == 0;
+}
+
+bool
+relay_url_under_prefix(
+    const struct relay_url *url, const struct relay_url *prefix)
+{
+	const char *pp = prefix->path;
+	size_t plen = prefix->path_len;
+
+	if (url->https != prefix->https || url->port != prefix->port ||
+	    strcmp(url->host, prefix->host) != 0)
+		return false;
+	if (plen == 0 || (plen == 1 && pp[0] == '/'))
+		return true;
+	if (url->path_len < plen || memcmp(url->path, pp, plen) != 0)
+		return false;
+	/* On a boundary: the prefix ends in '/', or the URL's path ends here.
+	 */
+	return pp[plen - 1] == '/' || url->path_len == plen ||
+	    url->path[plen] == '/';
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decodes s[0..len) into out (room for len + 1); '+' stays '+'. */
+static int
+pct_decode(const char *s, size_t len, char *out, size_t *ret_len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			int a, b;
+
+			if (i + 2 >= len)
+				return ION_ERR_INVALID;
+			a = hexval(s[i + 1]);
+			b = hexval(s[i + 2]);
+			if (a < 0 || b < 0)
+				return ION_ERR_INVALID;
+			out[o++] = (char)(a << 4 | b);
+			i += 2;
+		} else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	*ret_len = o;
+	return 0;
+}
+
+int
+relay_url_state_param(const struct relay_url *u, const char *expected,
+    unsigned *ret_count, bool *ret_all_equal)
+{
+	const char *q = u->query, *end;
+	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	unsigned count = 0;
+	bool all_equal = true;
+	int r;
+
+	if (q == NULL) {
+		*ret_count = 0;
+		*ret_all_equal = false;
+		return 0;
+	}
+	end = q + u->query_len;
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *pend = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(pend - q));
+		size_t nlen, vlen = 0;
+
+		r = pct_decode(q, (size_t)((eq ? eq : pend) - q), name, &nlen);
+		if (r != 0)
+			return r;
+		if (eq != NULL) {
+			r = pct_decode(
+			    eq + 1, (size_t)(pend - eq - 1), value, &vlen);
+			if (r != 0)
+				return r;
+		} else
+			value[0] = '\0';
+		if (nlen == 5 && memcmp(name, "state", 5) == 0) {
+			count++;
+			if (vlen != strlen(expected) ||
+			    memcmp(value, expected, vlen) != 0)
+				all_equal = false;
+		}
+		q = pend + (amp ? 1 : 0);
+	}
+	*ret_count = count;
+	*ret_all_equal = count > 0 && all_equal;
+	return 0;
+}

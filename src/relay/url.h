@@ -1,0 +1,52 @@
+/*
+ * Strict parsing of the absolute http(s) URLs the relay deals with: its own
+ * public URL, the allowed authorize-URL prefixes, and the authorize URLs the
+ * module registers.  Anything a browser might read differently from us
+ * (user info, backslashes, white space, control or non-ASCII characters,
+ * percent signs in the host, dot segments) is refused rather than guessed.
+ */
+#ifndef RELAY_URL_H
+#define RELAY_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define RELAY_URL_MAX 4096
+
+struct relay_url {
+	bool https;
+	char host[256];	  /* lower case; IPv6 literals keep their brackets */
+	unsigned port;	  /* explicit or the scheme's default */
+	const char *path; /* points into the parsed string; "" when absent */
+	size_t path_len;
+	const char *query; /* after '?', NULL when absent */
+	size_t query_len;
+	bool has_fragment;
+};
+
+/*
+ * Parses s.  0; ION_ERR_DENIED for user info or dot segments (ways around a
+ * prefix check); ION_ERR_INVALID / ION_ERR_RANGE for anything else wrong.
+ */
+int relay_url_parse(const char *s, struct relay_url *ret);
+
+/* True when the host is 127.0.0.0/8, [::1] or "localhost". */
+bool relay_url_is_loopback(const struct relay_url *u);
+
+/*
+ * True when url lies under prefix on URL boundaries: same scheme, host and
+ * port, and the prefix's path is followed in url by '/', '?' or the end (a
+ * prefix path that ends in '/' matches any path below it).
+ */
+bool relay_url_under_prefix(
+    const struct relay_url *url, const struct relay_url *prefix);
+
+/*
+ * Counts the query parameters of u whose percent-decoded name is "state",
+ * and whether every one of them decodes to expected.  ION_ERR_INVALID for a
+ * malformed percent escape.
+ */
+int relay_url_state_param(const struct relay_url *u, const char *expected,
+    unsigned *ret_count, bool *ret_all_equal);
+
+#endif

@@ -1,0 +1,596 @@
+"""Shared helpers for the pam-ion-relay contract tests.
+
+Only the Python 3 standard library is used.  A test starts the real relay
+binary (RELAY_BIN, else ../../build/src/relay/pam-ion-relay next to this file)
+on 127.0.0.1 with port 0, learns the port from the "listening on" line on
+stderr, keeps every later stderr line in Relay.logs, and stops it with SIGTERM,
+which must end it with exit status 0.
+
+Run one file:   cd tests/relay && RELAY_BIN=/path/to/pam-ion-relay \
+                    python3 -B -m unittest -v test_register
+Run them all:   ctest --test-dir build -L relay -j7 --output-on-failure
+Files: test_cli (flags, signals), test_register (POST /v1/logins),
+test_pages (HTML pages, headers), test_result (polls), test_longpoll (the
+25 s wait cap), test_limits (timeouts, connection limits, header size, TTL),
+test_metrics (/healthz, /metrics, counters, secrets kept out of the log).
+"""
+
+import base64
+import hashlib
+import html.parser
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_BIN = os.path.normpath(
+    os.path.join(HERE, "..", "..", "build", "src", "relay", "pam-ion-relay"))
+
+PUBLIC_URL = "https://relay.example"
+PREFIX = "https://a.example/oauth2"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+LOG_PREFIX = "pam-ion-relay: "
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+REJECTION_REASONS = (
+    "bad_request", "bad_state", "unsupported_media_type", "too_large",
+    "url_not_allowed", "state_mismatch", "state_exists", "full",
+    "unknown_login", "already_used", "unauthorized", "not_found",
+    "method_not_allowed",
+)
+
+METRIC_TYPES = {
+    "pam_ion_relay_pending_logins": "gauge",
+    "pam_ion_relay_parked_polls": "gauge",
+    "pam_ion_relay_registrations_total": "counter",
+    "pam_ion_relay_callbacks_total": "counter",
+    "pam_ion_relay_results_delivered_total": "counter",
+    "pam_ion_relay_expirations_total": "counter",
+    "pam_ion_relay_rejections_total": "counter",
+}
+
+B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
+
+
+def relay_bin():
+    return os.environ.get("RELAY_BIN") or DEFAULT_BIN
+
+
+# ---------------------------------------------------------------- identifiers
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def new_secret():
+    """A poll secret: (bearer value B, state S)."""
+    raw = os.urandom(32)
+    return b64url(raw), state_of_raw(raw)
+
+
+def state_of_raw(raw):
+    return b64url(hashlib.sha256(raw).digest())
+
+
+def state_of_secret(secret):
+    raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+    return state_of_raw(raw)
+
+
+def confirmation_code(state, code):
+    d = hashlib.sha256(b"pam_ion-confirm" + state.encode("ascii")
+                       + code.encode("ascii")).digest()
+    return "%06d" % (int.from_bytes(d[:4], "big") % 1000000)
+
+
+def authorize_url(state, prefix=PREFIX, path="/authorize", extra=""):
+    """An authorize URL under prefix with exactly one state=S parameter."""
+    return (prefix + path + "?response_type=code&client_id=pam-test"
+            "&redirect_uri=https%3A%2F%2Frelay.example%2Fcallback"
+            "&scope=openid%20profile%20email" + extra + "&state=" + state
+            + "&nonce=n0nce&code_challenge=abc&code_challenge_method=S256")
+
+
+def default_context():
+    return {"host": "build01.example", "service": "sshd", "user": "alice",
+            "rhost": "192.0.2.7"}
+
+
+# ---------------------------------------------------------------- HTTP
+
+class Response:
+    def __init__(self, status, reason, headers, body, elapsed):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (name, value)
+        self.body = body
+        self.elapsed = elapsed
+
+    def header(self, name, default=None):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return default
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "<Response %d %r %r>" % (self.status, self.headers,
+                                        self.body[:300])
+
+
+def request(port, method, path, body=None, headers=None, host="127.0.0.1",
+            timeout=30.0):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.reason, r.getheaders(), data,
+                        time.monotonic() - t0)
+    finally:
+        conn.close()
+
+
+def raw_exchange(port, data, timeout=5.0, host="127.0.0.1"):
+    """Send raw bytes, read until the server closes or timeout.
+
+    Returns (bytes received, closed_by_server)."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    try:
+        buf = b""
+        if data:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass        # answered and closed early: read what came
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return buf, False
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                return buf, False
+            except (ConnectionResetError, BrokenPipeError):
+                return buf, True
+            if not chunk:
+                return buf, True
+            buf += chunk
+    finally:
+        s.close()
+
+
+def status_of(raw):
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)
+    return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------- relay
+
+class RelayError(Exception):
+    pass
+
+
+class Relay:
+    """One running relay process."""
+
+    def __init__(self, args=(), public_url=PUBLIC_URL, prefixes=(PREFIX,),
+                 listen="127.0.0.1:0", shell_prefix=None):
+        self.public_url = public_url
+        self.prefixes = list(prefixes)
+        argv = [relay_bin()]
+        if listen is not None:
+            argv += ["--listen", listen]
+        if public_url is not None:
+            argv += ["--public-url", public_url]
+        for p in prefixes:
+            argv += ["--authorize-url-prefix", p]
+        argv += list(args)
+        self.argv = argv
+        if shell_prefix:
+            argv = ["/bin/sh", "-c", shell_prefix + ' && exec "$0" "$@"'] + argv
+        self.logs = []
+        self._lock = threading.Lock()
+        self._listening = threading.Event()
+        self._eof = threading.Event()
+        self.addr = None
+        self.port = None
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._out = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        self._outreader = threading.Thread(target=self._drain_out,
+                                           daemon=True)
+        self._outreader.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._listening.is_set():
+            if self._eof.is_set() or self.proc.poll() is not None:
+                self._eof.wait(1)
+                raise RelayError("relay exited before listening (rc=%r): %s"
+                                 % (self.proc.wait(1), self.log_text()))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RelayError("no 'listening on' line within %.0f s: %s"
+                                 % (START_TIMEOUT, self.log_text()))
+            self._listening.wait(0.05)
+        host = self.addr.strip("[]")
+        if host in ("0.0.0.0",):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        self.host = host
+
+    def _drain(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            text = line.decode("utf-8", "replace").rstrip("\n")
+            with self._lock:
+                self.logs.append(text)
+            if not self._listening.is_set():
+                m = LISTEN_RE.search(text)
+                if m:
+                    self.addr = m.group(1)
+                    self.port = int(m.group(2))
+                    self._listening.set()
+        self._eof.set()
+
+    def _drain_out(self):
+        for line in iter(self.proc.stdout.readline, b""):
+            self._out.append(line.decode("utf-8", "replace"))
+
+    def log_text(self):
+        with self._lock:
+            return "\n".join(self.logs)
+
+    def log_lines(self):
+        with self._lock:
+            return list(self.logs)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signal the relay and return its exit status (None if it hung)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = None
+        self._reader.join(2)
+        self._outreader.join(2)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if not f.closed:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._reader.join(2)
+        self._outreader.join(2)
+
+    # -- HTTP conveniences
+    def req(self, method, path, body=None, headers=None, timeout=30.0):
+        return request(self.port, method, path, body, headers, host=self.host,
+                       timeout=timeout)
+
+    def get(self, path, headers=None, timeout=30.0):
+        return self.req("GET", path, headers=headers, timeout=timeout)
+
+    def register_raw(self, body, content_type="application/json",
+                     headers=None):
+        h = {}
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        h.update(headers or {})
+        return self.req("POST", "/v1/logins", body=body, headers=h)
+
+    def register(self, state=None, url=None, context=None, confirm=None,
+                 extra=None, drop=()):
+        """POST /v1/logins with a well-formed body, optionally altered.
+
+        Returns (response, Login)."""
+        secret = None
+        if state is None:
+            secret, state = new_secret()
+        if url is None:
+            url = authorize_url(state, self.prefixes[0])
+        doc = {"state": state, "authorize_url": url,
+               "context": default_context() if context is None else context}
+        if confirm is not None:
+            doc["confirm"] = confirm
+        if extra:
+            doc.update(extra)
+        for k in drop:
+            doc.pop(k, None)
+        r = self.register_raw(json.dumps(doc))
+        return r, Login(self, secret, state, url, r)
+
+    def new_login(self, **kw):
+        r, login = self.register(**kw)
+        if r.status != 201:
+            raise AssertionError("registration failed: %r" % (r,))
+        return login
+
+    def poll(self, secret, wait=None, headers=None, timeout=40.0):
+        path = "/v1/logins/result"
+        if wait is not None:
+            path += "?wait=" + str(wait)
+        h = {}
+        if secret is not None:
+            h["Authorization"] = "Bearer " + secret
+        h.update(headers or {})
+        return self.get(path, headers=h, timeout=timeout)
+
+    def callback(self, params, timeout=30.0):
+        """params: list of (name, value) pairs or a raw query string."""
+        if isinstance(params, str):
+            q = params
+        else:
+            q = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+        return self.get("/callback?" + q, timeout=timeout)
+
+    def metrics(self):
+        r = self.get("/metrics")
+        if r.status != 200:
+            raise AssertionError("GET /metrics: %r" % (r,))
+        return Metrics(r.text)
+
+    def metric(self, name, **labels):
+        return self.metrics().value(name, **labels)
+
+    def wait_metric(self, name, want, timeout, **labels):
+        """Poll /metrics until name == want; return the last value seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.metric(name, **labels)
+            if v == want or time.monotonic() > deadline:
+                return v
+            time.sleep(0.05)
+
+
+class Login:
+    def __init__(self, relay, secret, state, url, resp):
+        self.relay = relay
+        self.secret = secret
+        self.state = state
+        self.url = url
+        self.resp = resp
+        self.link = self.path = self.id = None
+        if resp.status == 201:
+            doc = resp.json()
+            self.link = doc.get("link")
+            self.expires_in = doc.get("expires_in")
+            if isinstance(self.link, str) and self.link.startswith(
+                    relay.public_url.rstrip("/") + "/l/"):
+                self.id = self.link[len(relay.public_url.rstrip("/") + "/l/"):]
+                self.path = "/l/" + self.id
+
+    def poll(self, wait=None, **kw):
+        return self.relay.poll(self.secret, wait, **kw)
+
+    def callback_code(self, code, iss=None):
+        p = [("state", self.state), ("code", code)]
+        if iss is not None:
+            p.append(("iss", iss))
+        return self.relay.callback(p)
+
+
+class Poller(threading.Thread):
+    """A poll running in the background; .resp / .exc / .elapsed when done."""
+
+    def __init__(self, relay, secret, wait, timeout=40.0):
+        super().__init__(daemon=True)
+        self.relay, self.secret, self.wait = relay, secret, wait
+        self.timeout = timeout
+        self.resp = self.exc = None
+        self.t_done = None
+
+    def run(self):
+        self.t_start = time.monotonic()
+        try:
+            self.resp = self.relay.poll(self.secret, self.wait,
+                                        timeout=self.timeout)
+        except Exception as e:      # noqa: BLE001 - reported by the test
+            self.exc = e
+        self.t_done = time.monotonic()
+
+    @property
+    def elapsed(self):
+        return self.t_done - self.t_start
+
+
+def wait_parked(relay, want, timeout=3.0):
+    return relay.wait_metric("pam_ion_relay_parked_polls", want, timeout)
+
+
+# ---------------------------------------------------------------- metrics
+
+SAMPLE_RE = re.compile(
+    r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+-?\d+)?$")
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+class Metrics:
+    def __init__(self, text):
+        self.text = text
+        self.types = {}
+        self.samples = {}       # (name, frozenset(labels)) -> float
+        self.bad_lines = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                parts = line.split(None, 3)
+                if len(parts) >= 4 and parts[1] == "TYPE":
+                    self.types[parts[2]] = parts[3].strip()
+                continue
+            m = SAMPLE_RE.match(line)
+            if not m:
+                self.bad_lines.append(line)
+                continue
+            labels = frozenset(LABEL_RE.findall(m.group(2) or ""))
+            try:
+                self.samples[(m.group(1), labels)] = float(m.group(3))
+            except ValueError:
+                self.bad_lines.append(line)
+
+    def value(self, name, **labels):
+        return self.samples.get((name, frozenset(labels.items())))
+
+    def rejections(self):
+        return {r: self.value("pam_ion_relay_rejections_total", reason=r)
+                for r in REJECTION_REASONS}
+
+
+# ---------------------------------------------------------------- HTML
+
+class Page(html.parser.HTMLParser):
+    """Collects what the page tests look at."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input",
+            "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.tags = []          # (tag, dict(attrs))
+        self.texts = []
+        self.anchors = []       # [href, text]
+        self.ids = {}           # id -> text inside
+        self._open_a = None
+        self._id_stack = []     # [id, depth, [text]]
+        self._depth = 0
+        self._skip = 0          # inside <style>/<script>: not page text
+        self.feed(text)
+        self.close()
+        self.text = " ".join(" ".join(self.texts).split())
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag in ("style", "script"):
+            self._skip += 1
+        if tag == "a":
+            self._open_a = [a.get("href"), []]
+            self.anchors.append(self._open_a)
+        if tag not in self.VOID:
+            self._depth += 1
+            if "id" in a:
+                self._id_stack.append([a["id"], self._depth, []])
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script") and self._skip:
+            self._skip -= 1
+        if tag == "a" and self._open_a is not None:
+            self._open_a[1] = " ".join("".join(self._open_a[1]).split())
+            self._open_a = None
+        while self._id_stack and self._id_stack[-1][1] >= self._depth:
+            i, _, t = self._id_stack.pop()
+            self.ids[i] = "".join(t)
+        if tag not in self.VOID:
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.texts.append(data)
+        if self._open_a is not None:
+            self._open_a[1].append(data)
+        for entry in self._id_stack:
+            entry[2].append(data)
+
+
+def norm_text(s):
+    """Page text compared loosely: case, whitespace and curly quotes."""
+    return " ".join(s.replace("\u2019", "'").split()).lower()
+
+
+# ---------------------------------------------------------------- test base
+
+class RelayTestCase(unittest.TestCase):
+    """One relay per test class: set relay_args / public_url / prefixes."""
+
+    relay_args = ()
+    public_url = PUBLIC_URL
+    prefixes = (PREFIX,)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.relay = Relay(cls.relay_args, public_url=cls.public_url,
+                          prefixes=cls.prefixes)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.relay.stop()
+        if rc != 0:
+            raise AssertionError("relay did not exit 0 on SIGTERM (rc=%r); "
+                                 "stderr:\n%s" % (rc, cls.relay.log_text()[-4000:]))
+
+    def assertSecurityHeaders(self, r, what=""):
+        for name, want in SECURITY_HEADERS.items():
+            got = r.header_all(name)
+            self.assertEqual(got, [want], "%s header %s on %s %r"
+                             % (what, name, r.status, r))
+
+    def assertJsonError(self, r, status, error=None):
+        self.assertEqual(r.status, status, r)
+        ct = r.header("Content-Type", "")
+        self.assertEqual(ct.split(";")[0].strip().lower(), "application/json",
+                         r)
+        doc = r.json()
+        self.assertIsInstance(doc, dict, r)
+        self.assertIn("error", doc, r)
+        self.assertIn("error_description", doc, r)
+        self.assertIsInstance(doc["error_description"], str, r)
+        if error is not None:
+            if isinstance(error, (tuple, list, set)):
+                self.assertIn(doc["error"], error, r)
+            else:
+                self.assertEqual(doc["error"], error, r)
+        return doc
+
+    def assertHtml(self, r, status):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.header("Content-Type", "").lower().replace(" ", ""),
+                         "text/html;charset=utf-8", r)
+        return Page(r.text)

@@ -25,8 +25,9 @@ void relay_log(enum relay_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Copies at most outlen - 3 printable ASCII characters of s into out inside
- * double quotes; anything else becomes '?', so a client cannot forge lines.
+ * Copies at most outlen - 3 characters of s into out inside double quotes:
+ * printable ASCII stays, anything else and '"' itself become '?', so a
+ * client can neither forge lines nor end the quoted value early.
  */
 const char *relay_log_quote(const char *s, char *out, size_t outlen);
 

@@ -123,7 +123,7 @@ check_public_url(const char *s, struct relay_opts *o)
 	struct relay_url u;
 	size_t len = strlen(s);
 
-	if (len > 0 && s[len - 1] == '/')
+	while (len > 0 && s[len - 1] == '/')
 		len--;
 	if (len > RELAY_PUBLIC_URL_MAX)
 		return "too long: links (URL + \"/l/\" + 11 characters) must "
@@ -181,9 +181,11 @@ relay_opts_parse(int argc, char **argv, unsigned long open_files,
 	o->connection_timeout = 15;
 	o->threads = default_threads();
 	max_conns_limit = open_files > 64 + 16 ? open_files - 64 : 16;
+	if (o->max_connections > max_conns_limit)
+		o->max_connections = (unsigned)max_conns_limit;
 
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then forgets a previous argv fully */
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
@@ -310,7 +312,7 @@ relay_opts_parse(int argc, char **argv, unsigned long open_files,
 				snprintf(err, errlen, "unknown option '-%c'",
 				    optopt);
 			else if (optopt >= OPT_LISTEN)
-				snprintf(err, errlen, "%s: needs a value",
+				snprintf(err, errlen, "%s: takes no value",
 				    argv[optind - 1]);
 			else
 				snprintf(err, errlen,

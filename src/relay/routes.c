@@ -193,7 +193,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	const struct relay_opts *o = app->opts;
 	struct relay_login_spec spec;
 	char link_id[RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
-	char qhost[80], quser[80];
+	char qhost[80], quser[80], qsvc[80];
 	json_t *root = NULL, *v, *ctx;
 	struct relay_url u;
 	json_error_t jerr;
@@ -318,7 +318,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		"{s:s, s:I}", "link", link, "expires_in", (json_int_t)o->ttl));
 	relay_log(RELAY_LOG_INFO,
 	    "login %s registered by %s for %s on %s as %s", link_id,
-	    req->client, spec.service,
+	    req->client, relay_log_quote(spec.service, qsvc, sizeof(qsvc)),
 	    relay_log_quote(spec.host, qhost, sizeof(qhost)),
 	    relay_log_quote(spec.user, quser, sizeof(quser)));
 out:

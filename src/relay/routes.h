@@ -70,6 +70,7 @@ void relay_route(struct relay_app *app, const struct relay_request *req,
  * Answers a poll for state.  why says how its wait ended (RELAY_WAKE_NONE
  * before it waited at all).  When final is false and the login is still
  * pending, returns false and leaves resp alone: the poll should wait.
+ * resp must be zeroed or hold a previous answer (whose body is freed).
  */
 bool relay_route_collect(struct relay_app *app, const char *state,
     enum relay_wake why, bool final, struct relay_response *resp);

@@ -191,7 +191,8 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	unsigned char rnd[8];
 	int r, tries;
 
-	if (strlen(spec->state) != RELAY_STATE_LEN ||
+	/* The offsets are 16 bits: a login's texts stay under 64 KiB. */
+	if (strlen(spec->state) != RELAY_STATE_LEN || la > 0xffff ||
 	    lh + lu + lr + ls > 0xffff - la)
 		return ION_ERR_RANGE;
 	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + la)) == NULL)
@@ -210,13 +211,17 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	memcpy(l->strings + l->off_url, spec->authorize_url, la);
 
 	pthread_mutex_lock(&st->lock);
-	if (st->count >= st->max_pending) {
-		r = ION_ERR_FULL;
-		goto out;
-	}
+	/*
+	 * A state is taken until the timer removes its login, at most a
+	 * second past its TTL; the same holds for the count against the cap.
+	 */
 	slot = find_state(st, l->state);
 	if (*slot != NULL) {
 		r = ION_ERR_EXISTS;
+		goto out;
+	}
+	if (st->count >= st->max_pending) {
+		r = ION_ERR_FULL;
 		goto out;
 	}
 	for (tries = 0;; tries++) {

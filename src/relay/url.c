@@ -45,12 +45,16 @@ parse_host(const char *s, size_t len, char host[256])
 	if (len == 0 || len > 255)
 		return ION_ERR_INVALID;
 	if (s[0] == '[') {
-		/* An IPv6 literal: hex digits, ':' and '.' inside brackets. */
-		if (len < 4 || s[len - 1] != ']')
+		/* An IPv6 literal, as inet_pton reads it (no zone ids). */
+		char inner[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+
+		if (len < 4 || s[len - 1] != ']' || len - 2 >= sizeof(inner))
 			return ION_ERR_INVALID;
-		for (i = 1; i < len - 1; i++)
-			if (strchr("0123456789abcdefABCDEF:.", s[i]) == NULL)
-				return ION_ERR_INVALID;
+		memcpy(inner, s + 1, len - 2);
+		inner[len - 2] = '\0';
+		if (inet_pton(AF_INET6, inner, &a6) != 1)
+			return ION_ERR_INVALID;
 	} else {
 		for (i = 0; i < len; i++) {
 			char c = s[i];
@@ -76,9 +80,13 @@ parse_host(const char *s, size_t len, char host[256])
 	return 0;
 }
 
-/* Refuses "." and ".." segments, plain or percent-encoded, and encoded '/'. */
-static bool
-path_is_clean(const char *p, size_t len)
+/*
+ * ION_ERR_DENIED for "." and ".." segments and for percent-encoded '.', '/'
+ * and '\' (ways to step out of a prefix's path); ION_ERR_INVALID for a
+ * truncated percent escape.
+ */
+static int
+check_path(const char *p, size_t len)
 {
 	size_t i, seg = 0;
 
@@ -87,24 +95,24 @@ path_is_clean(const char *p, size_t len)
 			char a, b;
 
 			if (i + 2 >= len)
-				return false;
+				return ION_ERR_INVALID;
 			a = p[i + 1];
 			b = (char)(p[i + 2] | 0x20);
 			if (a == '2' && (b == 'e' || b == 'f'))
-				return false;
+				return ION_ERR_DENIED;
 			if (a == '5' && b == 'c')
-				return false;
+				return ION_ERR_DENIED;
 		}
 		if (i == len || p[i] == '/') {
 			size_t slen = i - seg;
 
 			if ((slen == 1 && p[seg] == '.') ||
 			    (slen == 2 && p[seg] == '.' && p[seg + 1] == '.'))
-				return false;
+				return ION_ERR_DENIED;
 			seg = i + 1;
 		}
 	}
-	return true;
+	return 0;
 }
 
 int
@@ -158,8 +166,8 @@ relay_url_parse(const char *s, struct relay_url *ret)
 	p = auth_end;
 	u.path = p;
 	u.path_len = strcspn(p, "?#");
-	if (!path_is_clean(u.path, u.path_len))
-		return ION_ERR_DENIED;
+	if ((r = check_path(u.path, u.path_len)) != 0)
+		return r;
 	p += u.path_len;
 	if (*p == '?') {
 		u.query = p + 1;

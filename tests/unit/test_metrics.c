@@ -1,0 +1,99 @@
+/* Unit tests of metrics.h: reason names and the exposition text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka.h wants stdarg.h, stddef.h, stdint.h and setjmp.h first. */
+#include <cmocka.h>
+
+#include "metrics.h"
+
+static void
+test_reject_names(void **state)
+{
+	int i, j;
+
+	(void)state;
+	for (i = 0; i < RELAY_REJECT_COUNT; i++) {
+		const char *n = relay_reject_name((enum relay_reject)i);
+
+		assert_non_null(n);
+		assert_true(strlen(n) > 0);
+		assert_true(
+		    strspn(n, "abcdefghijklmnopqrstuvwxyz_") == strlen(n));
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(
+			    n, relay_reject_name((enum relay_reject)j));
+	}
+	assert_string_equal(
+	    relay_reject_name(RELAY_REJECT_BAD_REQUEST), "bad_request");
+	assert_string_equal(relay_reject_name(RELAY_REJECT_METHOD_NOT_ALLOWED),
+	    "method_not_allowed");
+	assert_string_equal(relay_reject_name(RELAY_REJECT_COUNT), "unknown");
+}
+
+static void
+test_render(void **state)
+{
+	struct relay_metrics m;
+	char line[160];
+	size_t len = 0;
+	char *text;
+	int i;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	atomic_store(&m.registrations, 7);
+	atomic_store(&m.callbacks, 6);
+	atomic_store(&m.results_delivered, 5);
+	atomic_store(&m.expirations, 4);
+	atomic_store(&m.polls_timed_out, 3);
+	atomic_store(&m.polls_gone, 2);
+	atomic_store(&m.slow_requests, 9);
+	for (i = 0; i < RELAY_REJECT_COUNT; i++)
+		atomic_store(&m.rejections[i], 100ul + (unsigned long)i);
+	text = relay_metrics_render(&m, 11, 12, &len);
+	assert_non_null(text);
+	assert_int_equal(len, strlen(text));
+	assert_non_null(strstr(text,
+	    "# TYPE pam_ion_relay_pending_logins gauge\n"
+	    "pam_ion_relay_pending_logins 11\n"));
+	assert_non_null(strstr(text, "\npam_ion_relay_parked_polls 12\n"));
+	assert_non_null(strstr(text,
+	    "# TYPE pam_ion_relay_registrations_total counter\n"
+	    "pam_ion_relay_registrations_total 7\n"));
+	assert_non_null(strstr(text, "\npam_ion_relay_callbacks_total 6\n"));
+	assert_non_null(
+	    strstr(text, "\npam_ion_relay_results_delivered_total 5\n"));
+	assert_non_null(strstr(text, "\npam_ion_relay_expirations_total 4\n"));
+	assert_non_null(
+	    strstr(text, "\npam_ion_relay_polls_timed_out_total 3\n"));
+	assert_non_null(
+	    strstr(text, "\npam_ion_relay_polls_disconnected_total 2\n"));
+	assert_non_null(
+	    strstr(text, "# TYPE pam_ion_relay_rejections_total counter\n"));
+	for (i = 0; i < RELAY_REJECT_COUNT; i++) {
+		snprintf(line, sizeof(line),
+		    "\npam_ion_relay_rejections_total{reason=\"%s\"} %d\n",
+		    relay_reject_name((enum relay_reject)i), 100 + i);
+		assert_non_null(strstr(text, line));
+	}
+	assert_int_equal(text[len - 1], '\n');
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reject_names),
+		cmocka_unit_test(test_render),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,676 @@
+/* Unit tests of store.h through the in-memory store. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka.h wants stdarg.h, stddef.h, stdint.h and setjmp.h first. */
+#include <cmocka.h>
+
+#include "b64url.h"
+#include "errors.h"
+#include "store.h"
+
+#define URL "https://auth.example/oauth2/authorize?state="
+
+/* A distinct 43-character state for each n. */
+static void
+make_state(unsigned n, char out[RELAY_STATE_LEN + 1])
+{
+	snprintf(out, RELAY_STATE_LEN + 1, "state-%037u", n);
+	assert_int_equal(strlen(out), RELAY_STATE_LEN);
+}
+
+static struct relay_login_spec
+spec_for(const char *state)
+{
+	struct relay_login_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.state = state;
+	s.authorize_url = URL "x";
+	s.host = "host.example";
+	s.user = "alice";
+	s.rhost = "192.0.2.7";
+	s.service = "sshd";
+	s.confirm = true;
+	return s;
+}
+
+static int
+add(struct relay_store *st, unsigned n, char link[RELAY_LINK_ID_LEN + 1])
+{
+	char state[RELAY_STATE_LEN + 1];
+	struct relay_login_spec s;
+
+	make_state(n, state);
+	s = spec_for(state);
+	return relay_store_add(st, &s, link);
+}
+
+static struct relay_result
+code_result(const char *code)
+{
+	struct relay_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.code = code;
+	r.iss = "https://auth.example";
+	return r;
+}
+
+static void
+test_add_and_view(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_login_spec s;
+	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char link2[RELAY_LINK_ID_LEN + 1];
+	time_t before = time(NULL);
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(relay_store_count(st), 0);
+	make_state(1, st1);
+	s = spec_for(st1);
+	s.user = "";
+	s.rhost = "";
+	s.confirm = false;
+	memset(link, '#', sizeof(link));
+	assert_int_equal(relay_store_add(st, &s, link), 0);
+	assert_int_equal(strlen(link), RELAY_LINK_ID_LEN);
+	assert_true(ion_b64url_is_alphabet(link, RELAY_LINK_ID_LEN));
+	assert_int_equal(relay_store_count(st), 1);
+	assert_true(relay_store_exists(st, st1));
+
+	assert_int_equal(relay_store_view_link(st, link, &v), 0);
+	assert_non_null(v);
+	assert_string_equal(v->authorize_url, URL "x");
+	assert_string_equal(v->host, "host.example");
+	assert_string_equal(v->user, "");
+	assert_string_equal(v->rhost, "");
+	assert_string_equal(v->service, "sshd");
+	assert_false(v->confirm);
+	assert_string_equal(v->link_id, link);
+	assert_in_range(v->created, before, time(NULL));
+	free(v);
+
+	/* A second login gets another link; views stay apart. */
+	assert_int_equal(add(st, 2, link2), 0);
+	assert_string_not_equal(link, link2);
+	assert_int_equal(relay_store_view_link(st, link2, &v), 0);
+	assert_string_equal(v->user, "alice");
+	assert_string_equal(v->rhost, "192.0.2.7");
+	assert_true(v->confirm);
+	free(v);
+	assert_int_equal(relay_store_count(st), 2);
+	relay_store_free(&st);
+	assert_null(st);
+	relay_store_free(&st); /* NULL is fine */
+	relay_store_free(NULL);
+}
+
+/* The strings are copied: the caller's buffers may change afterwards. */
+static void
+test_add_copies(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_login_spec s;
+	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char host[32] = "h1.example";
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	make_state(1, st1);
+	s = spec_for(st1);
+	s.host = host;
+	assert_int_equal(relay_store_add(st, &s, link), 0);
+	strcpy(host, "changed");
+	st1[0] = 'X';
+	make_state(1, st1);
+	assert_int_equal(relay_store_view_link(st, link, &v), 0);
+	assert_string_equal(v->host, "h1.example");
+	free(v);
+	assert_true(relay_store_exists(st, st1));
+	relay_store_free(&st);
+}
+
+static void
+test_exists_and_full(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_result *res = NULL, in = code_result("c");
+	struct relay_login_view *v = NULL;
+	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(3, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	assert_int_equal(add(st, 1, link), ION_ERR_EXISTS);
+	assert_int_equal(relay_store_count(st), 1);
+	assert_int_equal(add(st, 2, link), 0);
+	assert_int_equal(add(st, 3, link), 0);
+	assert_int_equal(add(st, 4, link), ION_ERR_FULL);
+	assert_int_equal(add(st, 5, link), ION_ERR_FULL);
+	assert_int_equal(relay_store_count(st), 3);
+	make_state(4, st1);
+	assert_false(relay_store_exists(st, st1));
+	/* Taking one makes room again. */
+	make_state(2, st1);
+	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
+	free(v);
+	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	relay_result_free(&res);
+	assert_int_equal(add(st, 4, link), 0);
+	assert_int_equal(relay_store_count(st), 3);
+	relay_store_free(&st);
+}
+
+static void
+test_result_lifecycle(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in;
+	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+	char code[] = "the-code";
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, st1);
+
+	/* No result yet. */
+	assert_int_equal(
+	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+	assert_null(res);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+
+	/* The first result wins and returns the login's view. */
+	memset(&in, 0, sizeof(in));
+	in.code = code;
+	in.iss = "https://auth.example";
+	in.size = 3; /* ignored */
+	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
+	assert_non_null(v);
+	assert_string_equal(v->host, "host.example");
+	assert_string_equal(v->link_id, link);
+	free(v);
+	v = NULL;
+	strcpy(code, "changed!"); /* the store holds its own copy */
+
+	/* A second result, and the landing page, are refused. */
+	in = code_result("other");
+	assert_int_equal(
+	    relay_store_put_result(st, st1, &in, &v), ION_ERR_USED);
+	assert_null(v);
+	assert_int_equal(relay_store_view_link(st, link, &v), ION_ERR_USED);
+	assert_null(v);
+	assert_true(relay_store_exists(st, st1));
+	assert_int_equal(relay_store_count(st), 1);
+
+	/* Taken exactly once, then forgotten. */
+	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	assert_non_null(res);
+	assert_string_equal(res->code, "the-code");
+	assert_null(res->error);
+	assert_null(res->error_description);
+	assert_string_equal(res->iss, "https://auth.example");
+	assert_string_equal(res->link_id, link);
+	relay_result_free(&res);
+	assert_null(res);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, &res), ION_ERR_NOT_FOUND);
+	assert_false(relay_store_exists(st, st1));
+	assert_int_equal(relay_store_count(st), 0);
+	assert_int_equal(
+	    relay_store_view_link(st, link, &v), ION_ERR_NOT_FOUND);
+	in = code_result("late");
+	assert_int_equal(
+	    relay_store_put_result(st, st1, &in, &v), ION_ERR_NOT_FOUND);
+	/* The state is free for a new login. */
+	assert_int_equal(add(st, 1, link), 0);
+	relay_store_free(&st);
+}
+
+static void
+test_error_result(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in;
+	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 7, link), 0);
+	make_state(7, st1);
+	memset(&in, 0, sizeof(in));
+	in.error = "access_denied";
+	in.error_description = "The user said no";
+	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
+	free(v);
+	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	assert_null(res->code);
+	assert_string_equal(res->error, "access_denied");
+	assert_string_equal(res->error_description, "The user said no");
+	assert_null(res->iss);
+	assert_string_equal(res->link_id, link);
+	assert_true(res->size >= sizeof(*res) + strlen("access_denied") +
+		strlen("The user said no") + 2);
+	relay_result_free(&res);
+	relay_store_free(&st);
+}
+
+static void
+test_unknown(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("c");
+	char link[RELAY_LINK_ID_LEN + 1], st9[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(9, st9);
+	assert_false(relay_store_exists(st, st9));
+	assert_int_equal(
+	    relay_store_put_result(st, st9, &in, &v), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_take_result(st, st9, &res), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_view_link(st, "AAAAAAAAAAA", &v), ION_ERR_NOT_FOUND);
+	/* wrong lengths: a prefix or an extension of a real key */
+	assert_int_equal(relay_store_view_link(st, "", &v), ION_ERR_NOT_FOUND);
+	{
+		char shorter[RELAY_LINK_ID_LEN + 2];
+
+		memcpy(shorter, link, RELAY_LINK_ID_LEN - 1);
+		shorter[RELAY_LINK_ID_LEN - 1] = '\0';
+		assert_int_equal(
+		    relay_store_view_link(st, shorter, &v), ION_ERR_NOT_FOUND);
+		memcpy(shorter, link, RELAY_LINK_ID_LEN);
+		shorter[RELAY_LINK_ID_LEN] = 'A';
+		shorter[RELAY_LINK_ID_LEN + 1] = '\0';
+		assert_int_equal(
+		    relay_store_view_link(st, shorter, &v), ION_ERR_NOT_FOUND);
+	}
+	assert_false(relay_store_exists(st, "short"));
+	assert_false(relay_store_exists(st, ""));
+	assert_int_equal(
+	    relay_store_take_result(st, "short", &res), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_put_result(st, "short", &in, &v), ION_ERR_NOT_FOUND);
+	assert_null(v);
+	assert_null(res);
+	relay_store_free(&st);
+}
+
+/* Oversized registrations are refused, and nothing is kept. */
+static void
+test_add_limits(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_spec s;
+	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char *big = malloc(70000);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'h', 69999);
+	big[69999] = '\0';
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	make_state(1, st1);
+	s = spec_for(st1);
+	s.host = big;
+	assert_int_not_equal(relay_store_add(st, &s, link), 0);
+	s = spec_for("too-short");
+	assert_int_not_equal(relay_store_add(st, &s, link), 0);
+	assert_int_equal(relay_store_count(st), 0);
+	free(big);
+	relay_store_free(&st);
+}
+
+/*
+ * Whatever the store accepts it gives back unchanged: long strings are
+ * either refused or kept whole.
+ */
+static void
+test_add_long_fields_kept_or_refused(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_login_spec s;
+	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char *host = malloc(70001), *url = malloc(70001);
+
+	(void)state;
+	assert_non_null(host);
+	assert_non_null(url);
+	memset(host, 'h', 70000);
+	host[70000] = '\0';
+	memset(url, 'u', 70000);
+	url[70000] = '\0';
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	make_state(1, st1);
+	s = spec_for(st1);
+	s.host = host;
+	s.authorize_url = url;
+	if (relay_store_add(st, &s, link) == 0) {
+		assert_int_equal(relay_store_view_link(st, link, &v), 0);
+		if (strcmp(v->host, host) != 0 ||
+		    strcmp(v->authorize_url, url) != 0 ||
+		    strcmp(v->user, "alice") != 0 ||
+		    strcmp(v->service, "sshd") != 0)
+			fail_msg("accepted a 70000-byte host and URL, but the "
+				 "view has host of %zu bytes, user '%.20s', "
+				 "service '%.20s', URL of %zu bytes",
+			    strlen(v->host), v->user, v->service,
+			    strlen(v->authorize_url));
+		free(v);
+	}
+	free(host);
+	free(url);
+	relay_store_free(&st);
+}
+
+struct expired_log {
+	struct relay_store *st;
+	size_t calls;
+	char states[8][RELAY_STATE_LEN + 1];
+};
+
+static void
+on_expired(void *arg, const char *state)
+{
+	struct expired_log *log = arg;
+
+	/* The store's lock is released: calling back in must not hang. */
+	(void)relay_store_count(log->st);
+	if (log->calls < 8)
+		memcpy(log->states[log->calls], state, RELAY_STATE_LEN + 1);
+	log->calls++;
+}
+
+static void
+test_expire(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result in = code_result("c");
+	struct expired_log log;
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	uint64_t now, first, next = 1;
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	log.st = st;
+	now = relay_now_ms();
+
+	/* Nothing to expire in an empty store. */
+	assert_int_equal(
+	    relay_store_expire(st, now + 10000000, on_expired, &log, &next), 0);
+	assert_int_equal(next, 0);
+
+	assert_int_equal(add(st, 1, link), 0);
+	usleep(5000);
+	assert_int_equal(add(st, 2, link), 0);
+	assert_int_equal(add(st, 3, link), 0);
+	/* a login with a result expires too (its result is freed) */
+	make_state(2, s);
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+
+	/* Not yet: next is when the first one is due. */
+	assert_int_equal(
+	    relay_store_expire(st, relay_now_ms(), on_expired, &log, &next), 0);
+	assert_int_equal(log.calls, 0);
+	assert_in_range(next, now + 300000, relay_now_ms() + 300000);
+	first = next;
+
+	/* At exactly that time the first one goes, alone. */
+	assert_int_equal(
+	    relay_store_expire(st, next, on_expired, &log, &next), 1);
+	assert_int_equal(log.calls, 1);
+	make_state(1, s);
+	assert_string_equal(log.states[0], s);
+	assert_false(relay_store_exists(st, s));
+	assert_int_equal(relay_store_count(st), 2);
+	assert_true(next > first);
+
+	/* Far in the future: the rest, in registration order. */
+	assert_int_equal(relay_store_expire(st, now + 1000ull * 1000 * 1000,
+			     on_expired, &log, &next),
+	    2);
+	assert_int_equal(log.calls, 3);
+	make_state(2, s);
+	assert_string_equal(log.states[1], s);
+	make_state(3, s);
+	assert_string_equal(log.states[2], s);
+	assert_int_equal(next, 0);
+	assert_int_equal(relay_store_count(st), 0);
+	assert_false(relay_store_exists(st, s));
+	relay_store_free(&st);
+}
+
+static void
+test_expire_many(void **state)
+{
+	struct relay_store *st = NULL;
+	struct expired_log log;
+	char link[RELAY_LINK_ID_LEN + 1];
+	uint64_t next = 1;
+	unsigned i;
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(relay_store_new(1000, 300, &st), 0);
+	log.st = st;
+	for (i = 0; i < 300; i++)
+		assert_int_equal(add(st, i, link), 0);
+	assert_int_equal(relay_store_expire(st, relay_now_ms() + 400000,
+			     on_expired, &log, &next),
+	    300);
+	assert_int_equal(log.calls, 300);
+	assert_int_equal(next, 0);
+	assert_int_equal(relay_store_count(st), 0);
+	relay_store_free(&st);
+}
+
+/* A login past its time is gone even before expire() runs. */
+static void
+test_ttl_zero_is_gone_at_once(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("c");
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 0, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, s);
+	usleep(2000);
+	assert_false(relay_store_exists(st, s));
+	assert_int_equal(
+	    relay_store_view_link(st, link, &v), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_put_result(st, s, &in, &v), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	relay_store_free(&st); /* frees the unexpired entry */
+}
+
+/* Past the initial 1024 buckets the tables grow; every login stays. */
+static void
+test_growth(void **state)
+{
+	enum { N = 5000 };
+	struct relay_store *st = NULL;
+	char(*links)[RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
+	char s[RELAY_STATE_LEN + 1];
+	unsigned i;
+
+	(void)state;
+	assert_non_null(links);
+	assert_int_equal(relay_store_new(N, 300, &st), 0);
+	for (i = 0; i < N; i++)
+		assert_int_equal(add(st, i, links[i]), 0);
+	assert_int_equal(relay_store_count(st), N);
+	assert_int_equal(add(st, N, links[0]), ION_ERR_FULL);
+	for (i = 0; i < N; i++) {
+		struct relay_login_view *v = NULL;
+
+		make_state(i, s);
+		assert_true(relay_store_exists(st, s));
+		assert_int_equal(relay_store_view_link(st, links[i], &v), 0);
+		assert_string_equal(v->link_id, links[i]);
+		free(v);
+	}
+	/* take every other one, then check the rest are still found */
+	for (i = 0; i < N; i += 2) {
+		struct relay_login_view *v = NULL;
+		struct relay_result *res = NULL, in = code_result("c");
+
+		make_state(i, s);
+		assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+		free(v);
+		assert_int_equal(relay_store_take_result(st, s, &res), 0);
+		assert_string_equal(res->link_id, links[i]);
+		relay_result_free(&res);
+	}
+	assert_int_equal(relay_store_count(st), N / 2);
+	for (i = 0; i < N; i++) {
+		make_state(i, s);
+		assert_int_equal(relay_store_exists(st, s), i % 2 == 1);
+	}
+	free(links);
+	relay_store_free(&st);
+}
+
+/* Link ids are unique across many logins. */
+static void
+test_link_ids_unique(void **state)
+{
+	enum { N = 2000 };
+	struct relay_store *st = NULL;
+	char(*links)[RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
+	unsigned i, j;
+
+	(void)state;
+	assert_non_null(links);
+	assert_int_equal(relay_store_new(N, 300, &st), 0);
+	for (i = 0; i < N; i++)
+		assert_int_equal(add(st, i, links[i]), 0);
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++)
+			assert_true(strcmp(links[i], links[j]) != 0);
+	free(links);
+	relay_store_free(&st);
+}
+
+static void
+test_result_free_null(void **state)
+{
+	struct relay_result *res = NULL;
+
+	(void)state;
+	relay_result_free(NULL);
+	relay_result_free(&res);
+	assert_null(res);
+}
+
+struct worker {
+	struct relay_store *st;
+	unsigned base;
+	int failures;
+};
+
+static void *
+worker(void *arg)
+{
+	struct worker *w = arg;
+	unsigned i;
+
+	for (i = 0; i < 500; i++) {
+		char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+		struct relay_login_spec spec;
+		struct relay_login_view *v = NULL;
+		struct relay_result *res = NULL, in = code_result("c");
+
+		snprintf(s, sizeof(s), "state-%037u", w->base + i);
+		spec = spec_for(s);
+		if (relay_store_add(w->st, &spec, link) != 0 ||
+		    relay_store_view_link(w->st, link, &v) != 0)
+			w->failures++;
+		free(v);
+		v = NULL;
+		if (relay_store_put_result(w->st, s, &in, &v) != 0 ||
+		    relay_store_take_result(w->st, s, &res) != 0 ||
+		    strcmp(res->link_id, link) != 0)
+			w->failures++;
+		free(v);
+		relay_result_free(&res);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct relay_store *st = NULL;
+	struct worker w[4];
+	pthread_t t[4];
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(relay_store_new(100000, 300, &st), 0);
+	for (i = 0; i < 4; i++) {
+		w[i].st = st;
+		w[i].base = i * 1000;
+		w[i].failures = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(relay_store_count(st), 0);
+	relay_store_free(&st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_and_view),
+		cmocka_unit_test(test_add_copies),
+		cmocka_unit_test(test_exists_and_full),
+		cmocka_unit_test(test_result_lifecycle),
+		cmocka_unit_test(test_error_result),
+		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_add_limits),
+		cmocka_unit_test(test_add_long_fields_kept_or_refused),
+		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_expire_many),
+		cmocka_unit_test(test_ttl_zero_is_gone_at_once),
+		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_link_ids_unique),
+		cmocka_unit_test(test_result_free_null),
+		cmocka_unit_test(test_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -97,9 +97,7 @@ listen_on(const struct relay_opts *o, char *shown, size_t shownlen)
 	if ((r = getaddrinfo(o->listen_host, o->listen_port, &hints, &res)) !=
 	    0) {
 		/* A usage error: the same line and exit status as opts.c's. */
-		fprintf(stderr,
-		    "pam-ion-relay: --listen: cannot resolve '%s': "
-		    "%s\n",
+		relay_log(RELAY_LOG_ERR, "--listen: cannot resolve '%s': %s",
 		    o->listen_host, gai_strerror(r));
 		return -2;
 	}
@@ -121,7 +119,9 @@ listen_on(const struct relay_opts *o, char *shown, size_t shownlen)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		relay_log(RELAY_LOG_ERR, "cannot listen on %s:%s: %s",
+		relay_log(RELAY_LOG_ERR,
+		    strchr(o->listen_host, ':') ? "cannot listen on [%s]:%s: %s"
+						: "cannot listen on %s:%s: %s",
 		    o->listen_host, o->listen_port, strerror(err));
 		return -1;
 	}
@@ -156,7 +156,7 @@ main(int argc, char **argv)
 	case RELAY_OPTS_EXIT:
 		return 0;
 	case RELAY_OPTS_USAGE:
-		fprintf(stderr, "pam-ion-relay: %s\n", err);
+		relay_log(RELAY_LOG_ERR, "%s", err);
 		return 2;
 	case RELAY_OPTS_RUN:
 		break;

@@ -132,7 +132,8 @@ check_public_url(const char *s, struct relay_opts *o)
 	memcpy(o->public_url, s, len);
 	o->public_url[len] = '\0';
 	if (relay_url_parse(o->public_url, &u) != 0)
-		return "not an http(s) URL without user info";
+		return "not a plain http(s) URL (no user info, white space, "
+		       "dot segments or encoded '.', '/', '\\')";
 	if (u.query != NULL || u.has_fragment)
 		return "must not have a query or fragment";
 	if (!u.https && !relay_url_is_loopback(&u))
@@ -144,7 +145,8 @@ static const char *
 check_prefix(const char *s, struct relay_url *u)
 {
 	if (relay_url_parse(s, u) != 0)
-		return "not an http(s) URL without user info";
+		return "not a plain http(s) URL (no user info, white space, "
+		       "dot segments or encoded '.', '/', '\\')";
 	if (u->query != NULL || u->has_fragment)
 		return "must not have a query or fragment";
 	if (!u->https && !relay_url_is_loopback(u))
@@ -316,7 +318,8 @@ relay_opts_parse(int argc, char **argv, unsigned long open_files,
 				    argv[optind - 1]);
 			else
 				snprintf(err, errlen,
-				    "unknown option '%s' (see --help)",
+				    "unknown or ambiguous option '%s' (see "
+				    "--help)",
 				    argv[optind - 1]);
 			return RELAY_OPTS_USAGE;
 		}

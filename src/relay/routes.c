@@ -382,7 +382,14 @@ route_callback(struct relay_app *app, const struct relay_request *req,
 	int r;
 
 	memset(&in, 0, sizeof(in));
-	if (req->too_many_args || !single_arg(req, "state", &state) ||
+	if (req->too_many_args) {
+		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "Bad sign-in response",
+		    "The sign-in response has too many parameters. Start a "
+		    "new sign-in at the terminal.");
+		return;
+	}
+	if (!single_arg(req, "state", &state) ||
 	    !single_arg(req, "code", &code) ||
 	    !single_arg(req, "error", &error) ||
 	    !single_arg(req, "error_description", &desc) ||
@@ -520,8 +527,6 @@ relay_route_collect(struct relay_app *app, const char *state,
 	json_t *obj;
 	int r;
 
-	if (why == RELAY_WAKE_TIMEOUT)
-		atomic_fetch_add(&app->metrics.polls_timed_out, 1);
 	/*
 	 * A poll that was replaced, abandoned or cut short by shutdown must
 	 * not take the result: its client is likely gone, and the result
@@ -538,6 +543,8 @@ relay_route_collect(struct relay_app *app, const char *state,
 	if (r == ION_ERR_PENDING) {
 		if (!final)
 			return false;
+		if (why == RELAY_WAKE_TIMEOUT)
+			atomic_fetch_add(&app->metrics.polls_timed_out, 1);
 		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
 		return true;
 	}

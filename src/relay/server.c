@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,13 @@ static const char *const security_headers[][2] = {
 	{ "X-Frame-Options", "DENY" },
 };
 
+#define MHD_LOG_PER_SECOND 10
+
 struct relay_server {
 	struct MHD_Daemon *daemon;
 	struct relay_app *app;
+	/* libmicrohttpd logs every refused connection: rate-limit it */
+	atomic_ulong log_second, log_count, log_suppressed;
 };
 
 /* What one request collects across the handler's calls. */
@@ -57,8 +62,12 @@ struct arg_list {
 static uint64_t
 request_deadline(const struct relay_server *srv)
 {
+	/*
+	 * A second past libmicrohttpd's idle timeout, so that it closes the
+	 * idle connections and the sweep only those that trickle.
+	 */
 	return relay_now_ms() +
-	    (uint64_t)srv->app->opts->connection_timeout * 1000;
+	    (uint64_t)srv->app->opts->connection_timeout * 1000 + 1000;
 }
 
 /* The connection's ticket in the deadline table, or -1. */
@@ -336,10 +345,24 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct relay_server *srv = cls;
+	unsigned long now = (unsigned long)(relay_now_ms() / 1000);
+	unsigned long second = atomic_load(&srv->log_second), dropped;
 	char msg[512], *cut;
 	size_t n;
 
-	(void)cls;
+	/* A flood of refused connections must not become a flood of lines. */
+	if (second != now &&
+	    atomic_compare_exchange_strong(&srv->log_second, &second, now)) {
+		atomic_store(&srv->log_count, 0);
+		if ((dropped = atomic_exchange(&srv->log_suppressed, 0)) > 0)
+			relay_log(RELAY_LOG_WARN,
+			    "http: %lu more messages suppressed", dropped);
+	}
+	if (atomic_fetch_add(&srv->log_count, 1) >= MHD_LOG_PER_SECOND) {
+		atomic_fetch_add(&srv->log_suppressed, 1);
+		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
@@ -366,7 +389,7 @@ relay_server_start(
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	/* clang-format off */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, o->max_connections,

@@ -80,6 +80,17 @@ parse_host(const char *s, size_t len, char host[256])
 	return 0;
 }
 
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 /*
  * ION_ERR_DENIED for "." and ".." segments and for percent-encoded '.', '/'
  * and '\' (ways to step out of a prefix's path); ION_ERR_INVALID for a
@@ -94,7 +105,8 @@ check_path(const char *p, size_t len)
 		if (i < len && p[i] == '%') {
 			char a, b;
 
-			if (i + 2 >= len)
+			if (i + 2 >= len || hexval(p[i + 1]) < 0 ||
+			    hexval(p[i + 2]) < 0)
 				return ION_ERR_INVALID;
 			a = p[i + 1];
 			b = (char)(p[i + 2] | 0x20);
@@ -210,17 +222,6 @@ relay_url_under_prefix(
 	 */
 	return pp[plen - 1] == '/' || url->path_len == plen ||
 	    url->path[plen] == '/';
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Percent-decodes s[0..len) into out (room for len + 1); '+' stays '+'. */

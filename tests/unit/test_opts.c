@@ -546,7 +546,7 @@ test_syntax_errors(void **state)
 	expect_usage(
 	    ARGS(REQUIRED, "--authorize-url-prefix"), "--authorize-url-prefix");
 	/* unknown options */
-	expect_usage(ARGS(REQUIRED, "--bogus"), "unknown option '--bogus'");
+	expect_usage(ARGS(REQUIRED, "--bogus"), "ambiguous option '--bogus'");
 	expect_usage(ARGS("--bogus", REQUIRED), "--bogus");
 	expect_usage(ARGS(REQUIRED, "--bogus=1"), "--bogus");
 	expect_usage(ARGS(REQUIRED, "-x"), "unknown option '-x'");

@@ -29,14 +29,18 @@ def main():
     base, auto = sys.argv[1], sys.argv[2] == "yes"
     secret = os.urandom(32)
     state = b64(hashlib.sha256(secret).digest())
+    # The nonce is tied to the state; the relay checks that it is.
+    nonce = b64(hashlib.sha256(b"pam_ion-nonce" + state.encode()).digest())
     authorize = (base + "/demo-idp/authorize?response_type=code&client_id=demo"
                  "&redirect_uri=" + urllib.parse.quote(base + "/callback", safe="")
-                 + "&scope=openid%20profile%20email&state=" + state)
+                 + "&scope=openid%20profile%20email&state=" + state
+                 + "&nonce=" + nonce)
     body = json.dumps({"state": state, "authorize_url": authorize,
                        "context": {"host": os.uname().nodename, "user": "demo",
                                    "rhost": "127.0.0.1", "service": "demo"}})
     status, text = request(base, "POST", "/v1/logins", body,
-                           {"Content-Type": "application/json"})
+                           {"Content-Type": "application/json",
+                            "Authorization": "Bearer " + b64(secret)})
     print("module: registered the login ->", status, text)
     link = json.loads(text)["link"]
     print("module: the QR code would show", link)

@@ -11,6 +11,7 @@
 #include "errors.h"
 
 #define CONFIRM_LABEL "pam_ion-confirm"
+#define NONCE_LABEL "pam_ion-nonce"
 
 int
 ion_random_bytes(void *buf, size_t len)
@@ -79,6 +80,20 @@ ion_state_from_secret(
 out:
 	ion_scrub(raw, sizeof(raw));
 	return r;
+}
+
+int
+ion_nonce_from_state(const char *state, char nonce[ION_TOKEN_CHARS + 1])
+{
+	unsigned char digest[ION_SHA256_LEN];
+	int r;
+
+	r = ion_sha256(NONCE_LABEL, strlen(NONCE_LABEL), state, strlen(state),
+	    NULL, 0, digest);
+	if (r != 0)
+		return r;
+	ion_b64url_encode(digest, sizeof(digest), nonce);
+	return 0;
 }
 
 int

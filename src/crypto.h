@@ -32,6 +32,15 @@ int ion_state_from_secret(
     const char *secret, size_t len, char state[ION_TOKEN_CHARS + 1]);
 
 /*
+ * The nonce that belongs to state S: b64url(SHA-256("pam_ion-nonce" || S)),
+ * 43 characters.  Deriving it from S binds the id_token to this login: the
+ * relay only accepts an authorize URL whose nonce is this value, so a code
+ * obtained through another login's URL carries another nonce and fails the
+ * module's check.  nonce must hold ION_TOKEN_CHARS + 1 bytes.
+ */
+int ion_nonce_from_state(const char *state, char nonce[ION_TOKEN_CHARS + 1]);
+
+/*
  * The confirmation code for state S and authorization code C: the first four
  * bytes of SHA-256("pam_ion-confirm" || S || C) as a big-endian unsigned
  * integer, modulo 1,000,000, as six digits.  out holds 7 bytes.

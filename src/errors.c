@@ -28,6 +28,22 @@ ion_strerror(int err)
 		return "already used";
 	case ION_ERR_PENDING:
 		return "pending";
+	case ION_ERR_UNAVAIL:
+		return "server unavailable";
+	case ION_ERR_TIMEOUT:
+		return "timed out";
+	case ION_ERR_AUTH:
+		return "verification failed";
+	case ION_ERR_CONFIG:
+		return "bad configuration";
+	case ION_ERR_CONV:
+		return "conversation failed";
+	case ION_ERR_NO_USER:
+		return "no local account";
+	case ION_ERR_REFUSED:
+		return "refused at the provider";
+	case ION_ERR_ABORTED:
+		return "sign-in abandoned";
 	}
 	return "unknown error";
 }

@@ -20,6 +20,14 @@ enum ion_err {
 	ION_ERR_CRYPTO = -9,	/* the crypto library failed */
 	ION_ERR_USED = -10,	/* a single-use thing was used already */
 	ION_ERR_PENDING = -11,	/* not there yet; ask again later */
+	ION_ERR_UNAVAIL = -12,	/* a server could not be reached or failed */
+	ION_ERR_TIMEOUT = -13,	/* a deadline passed */
+	ION_ERR_AUTH = -14,	/* a token or answer failed verification */
+	ION_ERR_CONFIG = -15,	/* the configuration is unusable */
+	ION_ERR_CONV = -16,	/* the conversation with the person failed */
+	ION_ERR_NO_USER = -17,	/* verified, but no local account maps */
+	ION_ERR_REFUSED = -18,	/* the person or the provider said no */
+	ION_ERR_ABORTED = -19,	/* the person gave up or got the code wrong */
 };
 
 /* A short, constant, log-safe name for an error code. */

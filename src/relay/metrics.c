@@ -9,6 +9,7 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_TOO_LARGE] = "too_large",
 	[RELAY_REJECT_URL_NOT_ALLOWED] = "url_not_allowed",
 	[RELAY_REJECT_STATE_MISMATCH] = "state_mismatch",
+	[RELAY_REJECT_NONCE_MISMATCH] = "nonce_mismatch",
 	[RELAY_REJECT_STATE_EXISTS] = "state_exists",
 	[RELAY_REJECT_FULL] = "full",
 	[RELAY_REJECT_UNKNOWN_LOGIN] = "unknown_login",

@@ -113,6 +113,15 @@ is_display_text(const char *s, size_t max)
 		if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 &&
 		    p[2] <= 0xa9)
 			return false; /* U+2066-9 */
+		if (p[0] == 0xe2 && p[1] == 0x80 &&
+		    ((p[2] >= 0x8b && p[2] <= 0x8d) || p[2] == 0xa8 ||
+			p[2] == 0xa9))
+			return false; /* U+200B-D zero width, U+2028/9 */
+		if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+			return false; /* U+FEFF */
+		if (p[0] == 0xf3 && p[1] == 0xa0 &&
+		    (p[2] == 0x80 || p[2] == 0x81))
+			return false; /* U+E0000-E007F tag characters */
 	}
 	return true;
 }
@@ -182,6 +191,16 @@ only_keys(json_t *obj, const char *const *allowed)
 	return true;
 }
 
+/* The state that belongs to the request's "Authorization: Bearer P". */
+static bool
+bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
+{
+	const char *auth = req->authorization;
+
+	return auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0 &&
+	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) == 0;
+}
+
 static void
 route_register(struct relay_app *app, const struct relay_request *req,
     struct relay_response *resp)
@@ -194,6 +213,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	struct relay_login_spec spec;
 	char link_id[RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
 	char qhost[80], quser[80], qsvc[80];
+	char nonce[ION_TOKEN_CHARS + 1], polled[RELAY_STATE_LEN + 1];
 	json_t *root = NULL, *v, *ctx;
 	struct relay_url u;
 	json_error_t jerr;
@@ -226,6 +246,22 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	if (!is_state(spec.state)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
 		    "state must be 43 base64url characters");
+		goto out;
+	}
+	/*
+	 * Only the holder of the poll secret may register its state: nobody
+	 * can then register a state seen on a screen again once its login
+	 * is collected or expired, and give a later poll a second result.
+	 */
+	if (!bearer_state(req, polled)) {
+		resp->www_authenticate = "Bearer";
+		json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
+		    "send the poll secret as Authorization: Bearer");
+		goto out;
+	}
+	if (!ion_ct_equal(polled, spec.state, RELAY_STATE_LEN)) {
+		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
+		    "state is not the SHA-256 of the poll secret");
 		goto out;
 	}
 	ctx = json_object_get(root, "context");
@@ -275,7 +311,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		    "authorize_url is not under an allowed prefix");
 		goto out;
 	}
-	if (relay_url_state_param(&u, spec.state, &count, &all_equal) != 0) {
+	if (relay_url_param(&u, "state", spec.state, &count, &all_equal) != 0) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url has a malformed percent escape");
 		goto out;
@@ -284,6 +320,21 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
 		    "authorize_url must carry exactly one state parameter, "
 		    "equal to state");
+		goto out;
+	}
+	/*
+	 * The nonce must be the one derived from the state.  Otherwise
+	 * anyone could register another state with a copy of this login's
+	 * authorize URL, have the person sign in through it, and bring the
+	 * code over to this login: PKCE and nonce would still match.  With
+	 * the nonce tied to the state, such a code fails the module's check.
+	 */
+	if (ion_nonce_from_state(spec.state, nonce) != 0 ||
+	    relay_url_param(&u, "nonce", nonce, &count, &all_equal) != 0 ||
+	    count != 1 || !all_equal) {
+		json_reject(app, resp, 403, RELAY_REJECT_NONCE_MISMATCH,
+		    "authorize_url must carry exactly one nonce parameter, "
+		    "b64url(SHA-256(\"pam_ion-nonce\" || state))");
 		goto out;
 	}
 
@@ -464,12 +515,11 @@ static void
 route_result(struct relay_app *app, const struct relay_request *req,
     struct relay_response *resp)
 {
-	const char *auth = req->authorization, *wait;
+	const char *wait;
 	unsigned long seconds = 0;
 	char state[RELAY_STATE_LEN + 1];
 
-	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
-	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) != 0) {
+	if (!bearer_state(req, state)) {
 		resp->www_authenticate = "Bearer";
 		json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
 		    "send the poll secret as Authorization: Bearer");
@@ -563,10 +613,33 @@ relay_route_collect(struct relay_app *app, const char *state,
 	if (obj != NULL && res->iss != NULL)
 		json_object_set_new(obj, "iss", json_string(res->iss));
 	json_answer(resp, 200, obj);
-	relay_log(RELAY_LOG_INFO, "login %s: result collected", res->link_id);
+	/* The server calls relay_route_delivered() once the answer is out. */
+	resp->deliver = true;
+	memcpy(resp->state, state, RELAY_STATE_LEN);
+	resp->state[RELAY_STATE_LEN] = '\0';
+	memcpy(resp->link_id, res->link_id, sizeof(resp->link_id));
 	relay_result_free(&res);
-	atomic_fetch_add(&app->metrics.results_delivered, 1);
 	return true;
+}
+
+void
+relay_route_delivered(
+    struct relay_app *app, const char *state, const char *link_id, bool ok)
+{
+	if (ok) {
+		atomic_fetch_add(&app->metrics.results_delivered, 1);
+		relay_store_delivered(app->store, state, true);
+		relay_log(
+		    RELAY_LOG_INFO, "login %s: result collected", link_id);
+		return;
+	}
+	if (relay_store_delivered(app->store, state, false)) {
+		relay_log(RELAY_LOG_INFO,
+		    "login %s: the result did not reach the module; kept for "
+		    "its next poll",
+		    link_id);
+		relay_waiters_wake(app->waiters, state, RELAY_WAKE_RESULT);
+	}
 }
 
 static void

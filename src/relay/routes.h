@@ -60,6 +60,9 @@ struct relay_response {
 	bool park;
 	unsigned wait_seconds;
 	char state[RELAY_STATE_LEN + 1];
+	/* set when the answer carries a result: see relay_route_delivered() */
+	bool deliver;
+	char link_id[RELAY_LINK_ID_LEN + 1];
 };
 
 /* Answers a complete request.  Never fails: errors become responses. */
@@ -74,6 +77,14 @@ void relay_route(struct relay_app *app, const struct relay_request *req,
  */
 bool relay_route_collect(struct relay_app *app, const char *state,
     enum relay_wake why, bool final, struct relay_response *resp);
+
+/*
+ * Says whether an answer that carried a result (resp->deliver) went out
+ * whole: only then is the login forgotten; otherwise the result stays for
+ * the module's next poll.
+ */
+void relay_route_delivered(
+    struct relay_app *app, const char *state, const char *link_id, bool ok);
 
 /*
  * The periodic tick: expires logins and closes connections whose request is

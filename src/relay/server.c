@@ -39,6 +39,7 @@ static const char *const security_headers[][2] = {
 struct relay_server {
 	struct MHD_Daemon *daemon;
 	struct relay_app *app;
+	MHD_socket listen_fd; /* returned by quiesce, closed at stop */
 	/* libmicrohttpd logs every refused connection: rate-limit it */
 	atomic_ulong log_second, log_count, log_suppressed;
 };
@@ -51,6 +52,10 @@ struct exchange {
 	bool parked;
 	unsigned ticket;
 	char state[RELAY_STATE_LEN + 1];
+	/* the answer carries a result: completed() reports how it went */
+	bool delivering;
+	char deliver_state[RELAY_STATE_LEN + 1];
+	char deliver_link[RELAY_LINK_ID_LEN + 1];
 };
 
 struct arg_list {
@@ -191,6 +196,21 @@ send_response(struct MHD_Connection *c, struct relay_response *resp)
 	return ret;
 }
 
+/* Sends resp, remembering a result in it until completed() is called. */
+static enum MHD_Result
+answer(
+    struct MHD_Connection *c, struct exchange *ex, struct relay_response *resp)
+{
+	if (resp->deliver) {
+		ex->delivering = true;
+		memcpy(
+		    ex->deliver_state, resp->state, sizeof(ex->deliver_state));
+		memcpy(
+		    ex->deliver_link, resp->link_id, sizeof(ex->deliver_link));
+	}
+	return send_response(c, resp);
+}
+
 /* Parks a poll, or answers it at once when it need not or cannot wait. */
 static enum MHD_Result
 park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
@@ -212,7 +232,7 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 		/* No slot (shutting down): the module simply polls again. */
 		relay_route_collect(
 		    app, ex->state, RELAY_WAKE_SHUTDOWN, true, resp);
-		return send_response(c, resp);
+		return answer(c, ex, resp);
 	}
 	ex->parked = true;
 	/* The callback may have come between the first look and parking. */
@@ -224,7 +244,7 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	ex->parked = false;
 	if (resp->status == 0)
 		relay_route_collect(app, ex->state, why, true, resp);
-	return send_response(c, resp);
+	return answer(c, ex, resp);
 }
 
 static enum MHD_Result
@@ -270,7 +290,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			ex->parked = false;
 		}
 		relay_route_collect(srv->app, ex->state, why, true, &resp);
-		return send_response(c, &resp);
+		return answer(c, ex, &resp);
 	}
 	if (*upload_data_size != 0) {
 		size_t n = *upload_data_size;
@@ -315,7 +335,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	relay_route(srv->app, &req, &resp);
 	if (resp.park)
 		return park(srv, c, ex, &resp);
-	return send_response(c, &resp);
+	return answer(c, ex, &resp);
 }
 
 static void
@@ -325,7 +345,6 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct relay_server *srv = cls;
 	struct exchange *ex = *con_cls;
 
-	(void)why;
 	/* The next request on this connection must arrive in time, too. */
 	relay_conns_set_deadline(
 	    srv->app->conns, conn_ticket(c), request_deadline(srv));
@@ -334,6 +353,11 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	/* Closed while parked (client gone, or the server stopping). */
 	if (ex->parked)
 		relay_waiters_release(srv->app->waiters, ex->ticket);
+	/* A result counts as collected only when its answer went out whole. */
+	if (ex->delivering)
+		relay_route_delivered(srv->app, ex->deliver_state,
+		    ex->deliver_link,
+		    why == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	free(ex->body);
 	free(ex);
 	*con_cls = NULL;
@@ -385,7 +409,15 @@ relay_server_start(
 	if ((srv = calloc(1, sizeof(*srv))) == NULL)
 		return ION_ERR_NOMEM;
 	srv->app = app;
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	srv->listen_fd = MHD_INVALID_SOCKET;
+	/*
+	 * poll(), not epoll: with epoll (edge-triggered in libmicrohttpd
+	 * 0.9.75) a worker thread was seen to sleep for seconds on
+	 * connections holding unread requests after suspend/resume cycles,
+	 * until the connection timeout woke it.  poll() is level-triggered
+	 * and parked connections are not in its set, so it stays cheap.
+	 */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	/* clang-format off */
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv,
@@ -413,10 +445,12 @@ relay_server_start(
 void
 relay_server_quiesce(struct relay_server *srv)
 {
-	MHD_socket s = MHD_quiesce_daemon(srv->daemon);
-
-	if (s != MHD_INVALID_SOCKET)
-		close(s);
+	/*
+	 * The listening socket comes back to us, but the worker threads
+	 * take it out of their epoll sets only later: close it after
+	 * MHD_stop_daemon(), or libmicrohttpd aborts on EBADF.
+	 */
+	srv->listen_fd = MHD_quiesce_daemon(srv->daemon);
 }
 
 void
@@ -425,6 +459,8 @@ relay_server_stop(struct relay_server **psrv)
 	if (psrv == NULL || *psrv == NULL)
 		return;
 	MHD_stop_daemon((*psrv)->daemon);
+	if ((*psrv)->listen_fd != MHD_INVALID_SOCKET)
+		close((*psrv)->listen_fd);
 	free(*psrv);
 	*psrv = NULL;
 }

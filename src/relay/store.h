@@ -84,12 +84,22 @@ int relay_store_put_result(struct relay_store *st, const char *state,
     const struct relay_result *in, struct relay_login_view **ret_view);
 
 /*
- * Takes the result for a state and forgets the login: exactly once.
- * ION_ERR_PENDING when the login waits for its callback, ION_ERR_NOT_FOUND
- * when unknown or expired.  Free the result with relay_result_free().
+ * Hands out a copy of the result for a state and marks it as being
+ * delivered: until relay_store_delivered() says how that went, further
+ * takes see ION_ERR_PENDING.  ION_ERR_PENDING also while the login waits
+ * for its callback; ION_ERR_NOT_FOUND when unknown or expired.  Free the
+ * copy with relay_result_free().
  */
 int relay_store_take_result(struct relay_store *st, const char *state,
     struct relay_result **ret_result);
+
+/*
+ * Ends a delivery: when the answer went out whole (ok), the login is
+ * forgotten, so a result is handed out exactly once; otherwise the result
+ * waits for the next poll.  Returns true when ok was false and the result
+ * is available again.
+ */
+bool relay_store_delivered(struct relay_store *st, const char *state, bool ok);
 
 /* True when the state is registered and not expired (with or without result).
  */

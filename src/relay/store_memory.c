@@ -24,6 +24,7 @@ struct login {
 	char state[RELAY_STATE_LEN + 1];
 	char link_id[RELAY_LINK_ID_LEN + 1];
 	bool confirm;
+	bool delivering; /* a poll is sending the result out */
 	unsigned short off_user, off_rhost, off_service, off_url;
 	char strings[]; /* host, user, rhost, service, authorize_url */
 };
@@ -386,18 +387,40 @@ relay_store_take_result(
 	pthread_mutex_lock(&st->lock);
 	if ((l = live(*find_state(st, state))) == NULL)
 		goto out;
-	if (l->result == NULL) {
+	if (l->result == NULL || l->delivering) {
 		r = ION_ERR_PENDING;
 		goto out;
 	}
-	memcpy(l->result->link_id, l->link_id, sizeof(l->link_id));
-	*ret_result = l->result;
-	l->result = NULL; /* transferred */
-	remove_login(st, l);
+	if ((*ret_result = copy_result(l->result)) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	memcpy((*ret_result)->link_id, l->link_id, sizeof(l->link_id));
+	l->delivering = true;
 	r = 0;
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+bool
+relay_store_delivered(struct relay_store *st, const char *state, bool ok)
+{
+	struct login *l;
+	bool again = false;
+
+	pthread_mutex_lock(&st->lock);
+	l = *find_state(st, state);
+	if (l != NULL && l->delivering) {
+		if (ok)
+			remove_login(st, l);
+		else {
+			l->delivering = false;
+			again = true;
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return again;
 }
 
 bool

@@ -110,11 +110,18 @@ check_path(const char *p, size_t len)
 				return ION_ERR_INVALID;
 			a = p[i + 1];
 			b = (char)(p[i + 2] | 0x20);
-			if (a == '2' && (b == 'e' || b == 'f'))
+			/* '.', '/', '\', '%' (double decoding), and bytes
+			 * of overlong UTF-8 forms of them */
+			if (a == '2' && (b == 'e' || b == 'f' || b == '5'))
 				return ION_ERR_DENIED;
 			if (a == '5' && b == 'c')
 				return ION_ERR_DENIED;
+			if (hexval(a) >= 8)
+				return ION_ERR_DENIED;
 		}
+		/* "..;" is ".." to some Java servers: no parameters here. */
+		if (i < len && p[i] == ';')
+			return ION_ERR_DENIED;
 		if (i == len || p[i] == '/') {
 			size_t slen = i - seg;
 
@@ -251,9 +258,10 @@ pct_decode(const char *s, size_t len, char *out, size_t *ret_len)
 }
 
 int
-relay_url_state_param(const struct relay_url *u, const char *expected,
-    unsigned *ret_count, bool *ret_all_equal)
+relay_url_param(const struct relay_url *u, const char *pname,
+    const char *expected, unsigned *ret_count, bool *ret_all_equal)
 {
+	size_t plen = strlen(pname);
 	const char *q = u->query, *end;
 	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
 	unsigned count = 0;
@@ -282,7 +290,7 @@ relay_url_state_param(const struct relay_url *u, const char *expected,
 				return r;
 		} else
 			value[0] = '\0';
-		if (nlen == 5 && memcmp(name, "state", 5) == 0) {
+		if (nlen == plen && memcmp(name, pname, plen) == 0) {
 			count++;
 			if (vlen != strlen(expected) ||
 			    memcmp(value, expected, vlen) != 0)

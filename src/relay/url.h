@@ -42,11 +42,11 @@ bool relay_url_under_prefix(
     const struct relay_url *url, const struct relay_url *prefix);
 
 /*
- * Counts the query parameters of u whose percent-decoded name is "state",
- * and whether every one of them decodes to expected.  ION_ERR_INVALID for a
+ * Counts the query parameters of u whose percent-decoded name is pname, and
+ * whether every one of them decodes to expected.  ION_ERR_INVALID for a
  * malformed percent escape.
  */
-int relay_url_state_param(const struct relay_url *u, const char *expected,
-    unsigned *ret_count, bool *ret_all_equal);
+int relay_url_param(const struct relay_url *u, const char *pname,
+    const char *expected, unsigned *ret_count, bool *ret_all_equal);
 
 #endif

@@ -51,8 +51,8 @@ SECURITY_HEADERS = {
 
 REJECTION_REASONS = (
     "bad_request", "bad_state", "unsupported_media_type", "too_large",
-    "url_not_allowed", "state_mismatch", "state_exists", "full",
-    "unknown_login", "already_used", "unauthorized", "not_found",
+    "url_not_allowed", "state_mismatch", "nonce_mismatch", "state_exists",
+    "full", "unknown_login", "already_used", "unauthorized", "not_found",
     "method_not_allowed",
 )
 
@@ -80,10 +80,18 @@ def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+# Every poll secret made here, by its state: registrations of a state made
+# by new_secret() carry its secret as the relay requires, unless a test says
+# otherwise.
+SECRETS = {}
+
+
 def new_secret():
     """A poll secret: (bearer value B, state S)."""
     raw = os.urandom(32)
-    return b64url(raw), state_of_raw(raw)
+    secret, state = b64url(raw), state_of_raw(raw)
+    SECRETS[state] = secret
+    return secret, state
 
 
 def state_of_raw(raw):
@@ -101,12 +109,24 @@ def confirmation_code(state, code):
     return "%06d" % (int.from_bytes(d[:4], "big") % 1000000)
 
 
-def authorize_url(state, prefix=PREFIX, path="/authorize", extra=""):
-    """An authorize URL under prefix with exactly one state=S parameter."""
+def nonce_of_state(state):
+    """The nonce the relay requires for state S:
+    b64url(SHA-256("pam_ion-nonce" || S))."""
+    return b64url(hashlib.sha256(b"pam_ion-nonce"
+                                 + state.encode("ascii")).digest())
+
+
+def authorize_url(state, prefix=PREFIX, path="/authorize", extra="",
+                  nonce=None):
+    """An authorize URL under prefix with exactly one state=S parameter and
+    the nonce that belongs to S."""
+    if nonce is None:
+        nonce = nonce_of_state(state)
     return (prefix + path + "?response_type=code&client_id=pam-test"
             "&redirect_uri=https%3A%2F%2Frelay.example%2Fcallback"
             "&scope=openid%20profile%20email" + extra + "&state=" + state
-            + "&nonce=n0nce&code_challenge=abc&code_challenge_method=S256")
+            + "&nonce=" + nonce
+            + "&code_challenge=abc&code_challenge_method=S256")
 
 
 def default_context():
@@ -223,6 +243,7 @@ class Relay:
         if shell_prefix:
             argv = ["/bin/sh", "-c", shell_prefix + ' && exec "$0" "$@"'] + argv
         self.logs = []
+        self._links = {}        # state -> link id of its latest login
         self._lock = threading.Lock()
         self._listening = threading.Event()
         self._eof = threading.Event()
@@ -316,20 +337,34 @@ class Relay:
 
     def register_raw(self, body, content_type="application/json",
                      headers=None):
+        """POST body as is.  When headers name no Authorization and the
+        body's state came from new_secret(), its secret goes along."""
         h = {}
         if content_type is not None:
             h["Content-Type"] = content_type
+        if headers is None:
+            try:
+                state = json.loads(body).get("state")
+                if isinstance(state, str) and state in SECRETS:
+                    h["Authorization"] = "Bearer " + SECRETS[state]
+            except (ValueError, AttributeError, TypeError, RecursionError):
+                pass
         h.update(headers or {})
         return self.req("POST", "/v1/logins", body=body, headers=h)
 
     def register(self, state=None, url=None, context=None, confirm=None,
-                 extra=None, drop=()):
+                 extra=None, drop=(), secret=None, bearer=None):
         """POST /v1/logins with a well-formed body, optionally altered.
+        The poll secret goes along as Authorization: Bearer (bearer
+        overrides the header value; bearer="" sends none).
 
         Returns (response, Login)."""
-        secret = None
-        if state is None:
+        if state is None and secret is None:
             secret, state = new_secret()
+        elif state is None:
+            state = state_of_secret(secret)
+        elif secret is None and isinstance(state, str):
+            secret = SECRETS.get(state)
         if url is None:
             url = authorize_url(state, self.prefixes[0])
         doc = {"state": state, "authorize_url": url,
@@ -340,8 +375,14 @@ class Relay:
             doc.update(extra)
         for k in drop:
             doc.pop(k, None)
-        r = self.register_raw(json.dumps(doc))
-        return r, Login(self, secret, state, url, r)
+        if bearer is None:
+            bearer = secret
+        headers = {"Authorization": "Bearer " + bearer} if bearer else {}
+        r = self.register_raw(json.dumps(doc), headers=headers)
+        login = Login(self, secret, state, url, r)
+        if login.id is not None and isinstance(state, str):
+            self._links[state] = login.id
+        return r, login
 
     def new_login(self, **kw):
         r, login = self.register(**kw)
@@ -349,7 +390,20 @@ class Relay:
             raise AssertionError("registration failed: %r" % (r,))
         return login
 
+    DELIVERY_LINES = (": result collected",
+                      ": the result did not reach the module")
+
+    def _deliveries(self, link):
+        marks = tuple("login " + link + d for d in self.DELIVERY_LINES)
+        return sum(1 for line in self.log_lines()
+                   if any(m in line for m in marks))
+
     def poll(self, secret, wait=None, headers=None, timeout=40.0):
+        """GET /v1/logins/result.  A 200 answer is a result the relay
+        forgets only once it has sent the answer whole, a moment after the
+        client has it: for a login registered through register(), this
+        waits (up to 3 s) for the relay's log line that says how that
+        went, so that the next request sees the login gone."""
         path = "/v1/logins/result"
         if wait is not None:
             path += "?wait=" + str(wait)
@@ -357,7 +411,20 @@ class Relay:
         if secret is not None:
             h["Authorization"] = "Bearer " + secret
         h.update(headers or {})
-        return self.get(path, headers=h, timeout=timeout)
+        link = None
+        if secret is not None:
+            try:
+                link = self._links.get(state_of_secret(secret))
+            except (ValueError, TypeError):
+                link = None
+        n0 = self._deliveries(link) if link else 0
+        r = self.get(path, headers=h, timeout=timeout)
+        if r.status == 200 and link:
+            deadline = time.monotonic() + 3.0
+            while (self._deliveries(link) <= n0
+                   and time.monotonic() < deadline):
+                time.sleep(0.005)
+        return r
 
     def callback(self, params, timeout=30.0):
         """params: list of (name, value) pairs or a raw query string."""

@@ -148,6 +148,15 @@ class Counters(rt.RelayTestCase):
                                     state=s)[0]),
             ("state_mismatch",
              lambda: relay.register(url=rt.PREFIX + "/a?x=1")[0]),
+            ("state_mismatch",
+             lambda: relay.register(bearer=other_secret)[0]),
+            ("nonce_mismatch",
+             lambda: relay.register(state=s,
+                                    url=rt.PREFIX + "/a?state=" + s)[0]),
+            ("nonce_mismatch",
+             lambda: relay.register(url=rt.authorize_url(
+                 s, nonce=rt.nonce_of_state(login.state)), state=s)[0]),
+            ("unauthorized", lambda: relay.register(bearer="")[0]),
             ("state_exists", lambda: relay.register(state=login.state)[0]),
             ("unknown_login", lambda: relay.poll(other_secret, 0)),
             ("already_used", lambda: used.callback_code("again")),
@@ -158,6 +167,23 @@ class Counters(rt.RelayTestCase):
         for reason, provoke in cases:
             with self.subTest(reason=reason):
                 self.rejection(reason, provoke)
+
+    def test_nonce_mismatch_counted(self):
+        relay = self.relay
+        m0 = relay.metrics()
+        _, s = rt.new_secret()
+        for nonce in ("n0nce", rt.nonce_of_state(s) + "x", s):
+            r, _ = relay.register(state=s,
+                                  url=rt.authorize_url(s, nonce=nonce))
+            self.assertEqual(r.status, 403, r)
+        m1 = relay.metrics()
+        self.assertEqual(self.delta(m0, m1, P + "rejections_total",
+                                    reason="nonce_mismatch"), 3)
+        self.assertEqual(self.delta(m0, m1, P + "rejections_total",
+                                    reason="state_mismatch"), 0)
+        self.assertEqual(self.delta(m0, m1, P + "registrations_total"), 0)
+        self.assertEqual(self.delta(m0, m1, P + "pending_logins"), 0)
+        self.assertEqual(m1.types.get(P + "rejections_total"), "counter")
 
     def test_full_rejection(self):
         # fill a separate relay so this class's relay keeps its places
@@ -217,6 +243,16 @@ class Logs(unittest.TestCase):
             relay.register(state=s, url="https://evil.example/?state=" + s)
             relay.register(state=s, url=rt.PREFIX + "/a?code=UrLcOdE")
             secrets.append("UrLcOdE")
+            # registrations refused for their secret or nonce
+            s4_secret, s4 = rt.new_secret()
+            relay.register(state=s4, bearer="")
+            relay.register(state=s4, bearer=l3.secret)
+            relay.register(state=s4, bearer=s4_secret[:42])
+            relay.register(state=s4, url=rt.authorize_url(
+                s4, nonce="NoNcEvAlUe"))
+            secrets += [s4_secret, s4_secret[:42], "NoNcEvAlUe"]
+            # the nonce of a registered login is no log material either
+            secrets.append(rt.nonce_of_state(login.state))
             self.assertEqual(login.poll(0).status, 404)
         finally:
             rc = relay.stop()

@@ -234,6 +234,32 @@ class Register(rt.RelayTestCase):
                     r, _ = self.relay.register(context=ctx)
                     self.assertJsonError(r, 400, "bad_request")
 
+    def test_context_invisible_characters(self):
+        # zero-width characters, line/paragraph separators, the BOM and
+        # tag characters could make a name read as another
+        chars = ["\u200b", "\u200c", "\u200d", "\u2028", "\u2029",
+                 "\ufeff", "\U000e0000", "\U000e0041", "\U000e007f"]
+        for key in ("host", "service", "user", "rhost"):
+            for ch in chars:
+                for ascii_only in (True, False):
+                    with self.subTest(key=key, ch=ascii(ch),
+                                      escaped=ascii_only):
+                        ctx = dict(rt.default_context())
+                        ctx[key] = "ro" + ch + "ot"
+                        _, s = rt.new_secret()
+                        b = json.dumps(
+                            {"state": s, "authorize_url": rt.authorize_url(s),
+                             "context": ctx}, ensure_ascii=ascii_only)
+                        r = self.relay.register_raw(b)
+                        self.assertJsonError(r, 400, "bad_request")
+        # their neighbours are fine: the ranges are exact
+        for ch in ("\u200a", "\u2027", "\u202f", "\u2030", "\ufffd",
+                   "\u00e9"):
+            with self.subTest(ok=ascii(ch)):
+                ctx = dict(rt.default_context(), user="a" + ch + "b")
+                r, _ = self.relay.register(context=ctx)
+                self.assertCreated(r)
+
     def test_malformed_authorize_url(self):
         _, s = rt.new_secret()
         u = rt.authorize_url(s)
@@ -263,7 +289,8 @@ class Register(rt.RelayTestCase):
             with self.subTest(url=base):
                 _, s = rt.new_secret()
                 r, _ = self.relay.register(
-                    state=s, url=base + "client_id=x&state=" + s)
+                    state=s, url=base + "client_id=x&state=" + s
+                    + "&nonce=" + rt.nonce_of_state(s))
                 self.assertCreated(r)
 
     def test_prefix_boundary_refused(self):
@@ -338,6 +365,217 @@ class Register(rt.RelayTestCase):
         r, _ = self.relay.register(state=s)
         self.assertCreated(r)
 
+    # -------------------------------------------------------------- 401
+
+    def assertUnauthorized(self, r):
+        self.assertJsonError(r, 401, "unauthorized")
+        www = r.header("WWW-Authenticate")
+        self.assertIsNotNone(www, r)
+        self.assertRegex(www, r"\ABearer\b", r)
+        self.assertSecurityHeaders(r)
+
+    def test_no_bearer(self):
+        # only the holder of the poll secret registers its state
+        secret, s = rt.new_secret()
+        r, _ = self.relay.register(state=s, bearer="")
+        self.assertUnauthorized(r)
+        # register_raw with headers={} sends no Authorization either
+        r = self.relay.register_raw(body(s, rt.authorize_url(s)), headers={})
+        self.assertUnauthorized(r)
+        # nothing was registered: the holder still can
+        r, _ = self.relay.register(state=s)
+        self.assertCreated(r)
+
+    def test_malformed_bearer(self):
+        secret, s = rt.new_secret()
+        cases = {
+            "empty": "",
+            "scheme only": "Bearer",
+            "scheme and space": "Bearer ",
+            "no scheme": secret,
+            "basic": "Basic " + secret,
+            "two spaces": "Bearer  " + secret,
+            "42 chars": "Bearer " + secret[:42],
+            "44 chars": "Bearer " + secret + "A",
+            "padded": "Bearer " + secret + "=",
+            "plus": "Bearer " + secret[:42] + "+",
+            "trailing token": "Bearer " + secret + " x",
+        }
+        for name, value in cases.items():
+            with self.subTest(case=name):
+                h = {"Authorization": value} if value else {}
+                r = self.relay.register_raw(body(s, rt.authorize_url(s)),
+                                            headers=h)
+                self.assertUnauthorized(r)
+        # the scheme is case-insensitive
+        r = self.relay.register_raw(
+            body(s, rt.authorize_url(s)),
+            headers={"Authorization": "bEARER " + secret})
+        self.assertCreated(r)
+
+    def test_bad_state_checked_before_bearer(self):
+        # a malformed state is a malformed request, with or without secret
+        secret, s = rt.new_secret()
+        for bad in (s[:42], s[:42] + "+", "A" * 64):
+            for bearer in ("", secret):
+                with self.subTest(state=bad, bearer=bool(bearer)):
+                    r, _ = self.relay.register(
+                        state=bad, url=rt.authorize_url(bad), bearer=bearer)
+                    self.assertJsonError(r, 400, "bad_state")
+                    self.assertIsNone(r.header("WWW-Authenticate"), r)
+
+    def test_bearer_checked_before_the_rest(self):
+        # without the secret nothing else about the body is judged
+        _, s = rt.new_secret()
+        cases = {
+            "bad context": dict(context={"host": "h"}),
+            "url not allowed": dict(
+                url="https://evil.example/a?state=" + s),
+            "state mismatch": dict(url=rt.PREFIX + "/a?x=1"),
+            "no nonce": dict(url=rt.PREFIX + "/a?state=" + s),
+        }
+        for name, kw in cases.items():
+            with self.subTest(case=name):
+                r, _ = self.relay.register(state=s, bearer="", **kw)
+                self.assertUnauthorized(r)
+
+    # -------------------------------------------------------------- 403
+
+    def test_another_secret(self):
+        # a well-formed secret whose SHA-256 is another state
+        secret, s = rt.new_secret()
+        other_secret, other = rt.new_secret()
+        r, _ = self.relay.register(state=s, bearer=other_secret)
+        self.assertJsonError(r, 403, "state_mismatch")
+        self.assertIsNone(r.header("WWW-Authenticate"), r)
+        self.assertSecurityHeaders(r)
+        # the state itself (seen on a screen) is no secret either
+        r, _ = self.relay.register(state=s, bearer=s)
+        self.assertJsonError(r, 403, "state_mismatch")
+        # neither state got registered
+        r, _ = self.relay.register(state=s)
+        self.assertCreated(r)
+        r, _ = self.relay.register(state=other)
+        self.assertCreated(r)
+
+    def test_nonce_mismatch(self):
+        _, s = rt.new_secret()
+        _, other = rt.new_secret()
+        n = rt.nonce_of_state(s)
+        base = (rt.PREFIX + "/authorize?client_id=x&state=" + s)
+        cases = {
+            "no nonce": base,
+            "empty nonce": base + "&nonce=",
+            "bare nonce": base + "&nonce",
+            "constant": base + "&nonce=n0nce",
+            "another state's nonce": base + "&nonce="
+            + rt.nonce_of_state(other),
+            "the state as nonce": base + "&nonce=" + s,
+            "SHA-256 of S without the label": base + "&nonce="
+            + rt.state_of_raw(s.encode("ascii")),
+            "last character changed": base + "&nonce=" + n[:42]
+            + ("A" if n[42] != "A" else "B"),
+            "longer": base + "&nonce=" + n + "A",
+            "two equal nonces": base + "&nonce=" + n + "&nonce=" + n,
+            "two nonces": base + "&nonce=" + n + "&nonce=x",
+            "encoded second name": base + "&nonce=" + n + "&n%6Fnce=" + n,
+            "other name case": base + "&Nonce=" + n,
+            "prefixed name": base + "&xnonce=" + n,
+            "nonce in path": rt.PREFIX + "/nonce=" + n + "?state=" + s,
+        }
+        for name, url in cases.items():
+            with self.subTest(case=name):
+                r, _ = self.relay.register(state=s, url=url)
+                self.assertJsonError(r, 403, "nonce_mismatch")
+                self.assertSecurityHeaders(r)
+        # the state is checked first
+        r, _ = self.relay.register(
+            state=s, url=rt.PREFIX + "/authorize?nonce=" + n)
+        self.assertJsonError(r, 403, "state_mismatch")
+        # nothing above registered S; the nonce may come first, encoded
+        r, _ = self.relay.register(
+            state=s, url=rt.PREFIX + "/authorize?n%6Fnce=" + n
+            + "&client_id=x&state=" + s)
+        self.assertCreated(r)
+
+    def test_code_transplant_refused(self):
+        """The module registers S with U.  An attacker registers S' with
+        U' = U with the state swapped: U' still carries the nonce f(S), and
+        is refused.  The attacker's own URL must carry f(S'), so a code the
+        victim obtains through it is bound to S' and fails the module's
+        nonce check for S."""
+        _, s = rt.new_secret()
+        module = self.relay.new_login(state=s)
+        _, s2 = rt.new_secret()
+        u2 = module.url.replace("state=" + s, "state=" + s2)
+        self.assertNotEqual(u2, module.url)
+        self.assertIn("nonce=" + rt.nonce_of_state(s), u2)
+        r, _ = self.relay.register(state=s2, url=u2)
+        self.assertJsonError(r, 403, "nonce_mismatch")
+        # U under S' unchanged: the state parameter gives it away
+        r, _ = self.relay.register(state=s2, url=module.url)
+        self.assertJsonError(r, 403, "state_mismatch")
+        # S' with a URL of its own: fine, but its nonce is f(S'), not f(S)
+        r, attacker = self.relay.register(state=s2)
+        self.assertCreated(r)
+        self.assertIn("nonce=" + rt.nonce_of_state(s2), attacker.url)
+        self.assertNotEqual(rt.nonce_of_state(s2), rt.nonce_of_state(s))
+        page = rt.Page(self.relay.get(attacker.path).text)
+        hrefs = [h for h, _ in page.anchors if h and h.startswith(rt.PREFIX)]
+        self.assertEqual(len(hrefs), 1, page.anchors)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(hrefs[0]).query)
+        self.assertEqual(q["nonce"], [rt.nonce_of_state(s2)])
+        self.assertEqual(q["state"], [s2])
+        # every registration the relay took carries f(its own state)
+        for login in (module, attacker):
+            page = rt.Page(self.relay.get(login.path).text)
+            href = [h for h, _ in page.anchors
+                    if h and h.startswith(rt.PREFIX)][0]
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(href).query)
+            self.assertEqual(q["nonce"], [rt.nonce_of_state(q["state"][0])])
+        # the module's login is untouched
+        self.assertEqual(module.poll(0).status, 202)
+
+    def test_path_hardening(self):
+        refused = [
+            "/authorize;x",
+            "/authorize/..;/x",
+            "/authorize/.;/x",
+            "/;jsessionid=1/authorize",
+            "/%252e%252e/authorize",
+            "/%252e",
+            "/%25",
+            "/%c0%ae%c0%ae/authorize",
+            "/%C0%AE/authorize",
+            "/%c0%af",
+            "/%80",
+            "/%ff",
+            "/caf%c3%a9",
+        ]
+        for path in refused:
+            with self.subTest(path=path):
+                _, s = rt.new_secret()
+                r, _ = self.relay.register(
+                    state=s, url=rt.authorize_url(s, path=path))
+                self.assertJsonError(r, 403, "url_not_allowed")
+                self.assertSecurityHeaders(r)
+        for path in ("/%zz", "/a%2g", "/a%"):
+            with self.subTest(path=path):
+                _, s = rt.new_secret()
+                r, _ = self.relay.register(
+                    state=s, url=rt.authorize_url(s, path=path))
+                self.assertJsonError(r, 400, "bad_request")
+        # in the query they are the provider's business
+        _, s = rt.new_secret()
+        r, _ = self.relay.register(state=s, url=rt.authorize_url(
+            s, extra="&a=%25&b=x;y&c=%c0%ae&d=..;/"))
+        self.assertCreated(r)
+        # and escapes of other ASCII characters stay allowed in the path
+        _, s = rt.new_secret()
+        r, _ = self.relay.register(
+            state=s, url=rt.authorize_url(s, path="/auth%7Eorize%20x"))
+        self.assertCreated(r)
+
     # -------------------------------------------------------------- 409
 
     def test_duplicate_state(self):
@@ -373,8 +611,12 @@ class Register(rt.RelayTestCase):
         self.assertCreated(r)
 
     def chunked(self, payload, chunk=1000):
+        state = json.loads(payload).get("state")
+        auth = b""
+        if state in rt.SECRETS:
+            auth = b"Authorization: Bearer %s\r\n" % rt.SECRETS[state].encode()
         req = (b"POST /v1/logins HTTP/1.1\r\nHost: relay\r\n"
-               b"Content-Type: application/json\r\n"
+               b"Content-Type: application/json\r\n" + auth +
                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
         for i in range(0, len(payload), chunk):
             part = payload[i:i + chunk]
@@ -437,6 +679,47 @@ class Register(rt.RelayTestCase):
                          (r.header("Allow") or "").split(",")]
                 self.assertIn("POST", allow, r)
                 self.assertSecurityHeaders(r)
+
+
+class ReRegister(rt.RelayTestCase):
+    """A state whose login is collected can be registered again only by the
+    holder of its poll secret -- the module.  A third party who saw S on a
+    screen cannot, so no later poll of the module gets a second result."""
+
+    PENDING = "pam_ion_relay_pending_logins"
+
+    def collect(self, login, code):
+        pending = self.relay.metric(self.PENDING)
+        self.assertEqual(login.callback_code(code).status, 200)
+        r = login.poll(0)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"code": code})
+        # the login is forgotten once the answer went out whole
+        self.assertEqual(self.relay.wait_metric(self.PENDING, pending - 1, 3),
+                         pending - 1)
+
+    def test_collected_state_needs_its_secret(self):
+        secret, s = rt.new_secret()
+        login = self.relay.new_login(state=s)
+        # while it is pending, a third party learns nothing either
+        r, _ = self.relay.register(state=s, bearer="")
+        self.assertJsonError(r, 401, "unauthorized")
+        self.collect(login, "first")
+        # without the secret: 401; with another secret: 403
+        r, _ = self.relay.register(state=s, bearer="")
+        self.assertJsonError(r, 401, "unauthorized")
+        other_secret, _ = rt.new_secret()
+        r, _ = self.relay.register(state=s, bearer=other_secret)
+        self.assertJsonError(r, 403, "state_mismatch")
+        # so a callback with S finds nothing, and the poll gets no result
+        self.assertEqual(login.callback_code("second").status, 404)
+        self.assertJsonError(login.poll(0), 404, "unknown_login")
+        # the secret's holder may start over with it (the module does not,
+        # it makes a new secret for every sign-in)
+        r, again = self.relay.register(state=s)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(again.secret, secret)
+        self.assertEqual(again.poll(0).status, 202)
 
 
 class RegisterPublicUrlWithPath(rt.RelayTestCase):

@@ -1,6 +1,7 @@
 """GET /v1/logins/result: bearer, pending, long-poll, exactly-once."""
 
 import socket
+import struct
 import time
 import unittest
 
@@ -262,6 +263,112 @@ class Result(rt.RelayTestCase):
         r = login.poll(0)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json(), {"code": "after"})
+
+
+class Delivery(rt.RelayTestCase):
+    """A result is handed out in two steps: a poll gets a copy, and the
+    login is forgotten -- and results_delivered_total counted -- only when
+    the relay has sent that answer whole.  An answer that could not be sent
+    leaves the result for the next poll."""
+
+    relay_args = ("--max-pending", "1000")
+
+    DELIVERED = "pam_ion_relay_results_delivered_total"
+    PENDING = "pam_ion_relay_pending_logins"
+    KEPT = "the result did not reach the module; kept for its next poll"
+    COLLECTED = "result collected"
+
+    def logged(self, login, what):
+        return any(login.id in line and what in line
+                   for line in self.relay.log_lines())
+
+    def test_delivered_counted_once_answered(self):
+        login = self.relay.new_login()
+        d0 = self.relay.metric(self.DELIVERED)
+        p0 = self.relay.metric(self.PENDING)
+        self.assertEqual(login.callback_code("c").status, 200)
+        self.assertEqual(self.relay.metric(self.DELIVERED), d0)
+        r = login.poll(0)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.relay.wait_metric(self.DELIVERED, d0 + 1, 2),
+                         d0 + 1)
+        self.assertEqual(self.relay.wait_metric(self.PENDING, p0 - 1, 2),
+                         p0 - 1)
+        deadline = time.monotonic() + 2
+        while (not self.logged(login, self.COLLECTED)
+               and time.monotonic() < deadline):
+            time.sleep(0.02)
+        self.assertTrue(self.logged(login, self.COLLECTED),
+                        self.relay.log_text()[-1000:])
+        self.assertFalse(self.logged(login, self.KEPT))
+        self.assertJsonError(login.poll(0), 404, "unknown_login")
+
+    def outcome(self, login, timeout):
+        """How the relay took a poll for login, from its log: "collected"
+        (the answer went out), "kept" (the answer failed) or None (not yet,
+        or never: the reset came before the request was read)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.logged(login, self.KEPT):
+                return "kept"
+            if self.logged(login, self.COLLECTED):
+                return "collected"
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+
+    def reset_poll(self, login):
+        """Polls and resets the connection at once (SO_LINGER 0)."""
+        s = socket.create_connection((self.relay.host, self.relay.port), 5)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.sendall(("GET /v1/logins/result HTTP/1.1\r\nHost: relay\r\n"
+                   "Authorization: Bearer %s\r\n\r\n"
+                   % login.secret).encode())
+        s.close()
+
+    def test_broken_answer_keeps_the_result(self):
+        """Whether a reset beats the relay's write is a race, so try until
+        one answer fails (about one try in eight does here).  Every try
+        must be consistent: counted and gone, or not counted and there."""
+        seen = {"collected": 0, "kept": 0, None: 0}
+        for attempt in range(300):
+            login = self.relay.new_login()
+            code = "reset-%d" % attempt
+            self.assertEqual(login.callback_code(code).status, 200)
+            d0 = self.relay.metric(self.DELIVERED)
+            self.reset_poll(login)
+            how = self.outcome(login, 0.3)
+            if how is None:
+                r = login.poll(0)
+                if r.status == 200:
+                    # never taken: this poll got it, and it counts
+                    seen[None] += 1
+                    self.assertEqual(r.json(), {"code": code})
+                    self.assertEqual(self.relay.wait_metric(
+                        self.DELIVERED, d0 + 1, 2), d0 + 1)
+                    continue
+                # the relay was slow, not beaten: its answer is under way
+                self.assertEqual(r.status, 202, r)
+                how = self.outcome(login, 3)
+                self.assertIsNotNone(how, "a delivery that never ended")
+            seen[how] += 1
+            d1 = self.relay.metric(self.DELIVERED)
+            r = login.poll(0)
+            if how == "collected":
+                self.assertEqual(d1, d0 + 1)
+                self.assertJsonError(r, 404, "unknown_login")
+                continue
+            # kept: not counted, and the same result for the next poll
+            self.assertEqual(d1, d0, "kept, yet counted as delivered")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), {"code": code})
+            self.assertEqual(
+                self.relay.wait_metric(self.DELIVERED, d0 + 1, 2), d0 + 1)
+            self.assertJsonError(login.poll(0), 404, "unknown_login")
+            self.assertEqual(login.callback_code("again").status, 404)
+            return
+        self.fail("no reset beat the relay's answer in %r" % seen)
 
 
 class ExpiryWhileParked(rt.RelayTestCase):

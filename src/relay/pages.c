@@ -123,11 +123,12 @@ relay_page_signed_in(
 		    "anyone.</p>\n");
 	} else {
 		ion_buf_puts(&b,
-		    "<h1>Return to your terminal; it continues by "
-		    "itself.</h1>\n<p>The sign-in to <b>");
+		    "<h1>Return to your terminal</h1>\n<p>The sign-in to <b>");
 		ion_buf_html(&b, v->host);
-		ion_buf_puts(
-		    &b, "</b> needs nothing more from this phone.</p>\n");
+		ion_buf_puts(&b,
+		    "</b> needs nothing more from this phone: it "
+		    "continues at the terminal by itself, or when "
+		    "you press Enter there if it asks.</p>\n");
 	}
 	return finish(&b, ret_len);
 }

@@ -294,7 +294,8 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	r = relay_url_parse(spec.authorize_url, &u);
 	if (r == ION_ERR_DENIED) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
-		    "authorize_url has user info or dot segments");
+		    "authorize_url has user info, dot segments, ';' or an "
+		    "escaped '.', '/', '\\', '%' or high byte in its path");
 		goto out;
 	}
 	if (r != 0 || u.has_fragment) {

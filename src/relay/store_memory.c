@@ -409,6 +409,8 @@ relay_store_delivered(struct relay_store *st, const char *state, bool ok)
 	struct login *l;
 	bool again = false;
 
+	if (strlen(state) != RELAY_STATE_LEN)
+		return false;
 	pthread_mutex_lock(&st->lock);
 	l = *find_state(st, state);
 	if (l != NULL && l->delivering) {

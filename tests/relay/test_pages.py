@@ -270,7 +270,7 @@ class Callback(PageChecks, rt.RelayTestCase):
         r = login.callback_code("xyz")
         page = self.assertHtml(r, 200)
         self.assertSafePage(r)
-        self.assertIn("return to your terminal; it continues by itself",
+        self.assertIn("return to your terminal the sign-in to build01.example needs nothing more from this phone",
                       rt.norm_text(page.text))
         self.assertNotIn("code", page.ids)
         self.assertNotIn(rt.confirmation_code(login.state, "xyz"), r.text)

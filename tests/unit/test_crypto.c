@@ -6,6 +6,7 @@
  *   state = b64u(hashlib.sha256(raw_secret).digest())
  *   d = hashlib.sha256(b"pam_ion-confirm" + S.encode() + C.encode()).digest()
  *   code = "%06d" % (int.from_bytes(d[:4], "big") % 1000000)
+ *   nonce = b64u(hashlib.sha256(b"pam_ion-nonce" + S.encode()).digest())
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -128,6 +129,59 @@ test_confirm_code(void **state)
 	}
 }
 
+static const struct {
+	const char *state;
+	const char *nonce;
+} nonce_vectors[] = {
+	{ STATE_SEQ, "CH9FUOonY0Pzpni_uZg2uaK6l99aRphhPz_IjZXDXzo" },
+	{ "r5YTdg9yY1-9tEpaCmPDnxKvMPlQpu5clxvhiOicQFE",
+	    "Qf9bG5XfBmF-8VWWafnhiBweRgo28QY15a03hAUGHdQ" },
+	{ "Zmh6rfhivXdsj8GLjp-OIAiXFIVu4jOzkCpZHQ1fKSU",
+	    "nlRa39IJQY9d6sZEtOXmNXC4X8N-8tSiTweNnTTKFWo" },
+};
+
+static void
+test_nonce_from_state(void **state)
+{
+	char out[ION_TOKEN_CHARS + 1], again[ION_TOKEN_CHARS + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(nonce_vectors) / sizeof(nonce_vectors[0]); i++) {
+		memset(out, '#', sizeof(out));
+		assert_int_equal(
+		    ion_nonce_from_state(nonce_vectors[i].state, out), 0);
+		assert_string_equal(out, nonce_vectors[i].nonce);
+		assert_int_equal(strlen(out), ION_TOKEN_CHARS);
+		/* the same state always gives the same nonce */
+		assert_int_equal(
+		    ion_nonce_from_state(nonce_vectors[i].state, again), 0);
+		assert_string_equal(again, out);
+	}
+	/*
+	 * The label keeps the nonce apart from other hashes of S: neither
+	 * SHA-256(S) nor the confirmation hash's prefix (Python, as above).
+	 */
+	assert_int_equal(ion_nonce_from_state(STATE_SEQ, out), 0);
+	assert_string_not_equal(
+	    out, "tMpo9CipQKcfUmeA1OLGioO2NE2cCDcT4-1kT2j2ySI");
+	assert_string_not_equal(
+	    out, "igy7vQLWDmzLWxP0oktXGMRJovh9mExURt37LuWvZLM");
+	/* Every character of the state counts. */
+	{
+		char s[ION_TOKEN_CHARS + 1];
+
+		memcpy(s, STATE_SEQ, sizeof(s));
+		s[ION_TOKEN_CHARS - 1] = 'M';
+		assert_int_equal(ion_nonce_from_state(s, again), 0);
+		assert_string_not_equal(again, out);
+		memcpy(s, STATE_SEQ, sizeof(s));
+		s[0] = 'Z';
+		assert_int_equal(ion_nonce_from_state(s, again), 0);
+		assert_string_not_equal(again, out);
+	}
+}
+
 static void
 test_sha256(void **state)
 {
@@ -212,6 +266,7 @@ main(void)
 		cmocka_unit_test(test_state_from_secret),
 		cmocka_unit_test(test_state_from_bad_secret),
 		cmocka_unit_test(test_confirm_code),
+		cmocka_unit_test(test_nonce_from_state),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_random_bytes),

@@ -37,6 +37,63 @@ test_reject_names(void **state)
 	assert_string_equal(relay_reject_name(RELAY_REJECT_COUNT), "unknown");
 }
 
+/* Every reason by name: the series names are what dashboards match on. */
+static void
+test_reject_names_all(void **state)
+{
+	static const struct {
+		enum relay_reject r;
+		const char *name;
+	} all[] = {
+		{ RELAY_REJECT_BAD_REQUEST, "bad_request" },
+		{ RELAY_REJECT_BAD_STATE, "bad_state" },
+		{ RELAY_REJECT_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported_media_type" },
+		{ RELAY_REJECT_TOO_LARGE, "too_large" },
+		{ RELAY_REJECT_URL_NOT_ALLOWED, "url_not_allowed" },
+		{ RELAY_REJECT_STATE_MISMATCH, "state_mismatch" },
+		{ RELAY_REJECT_NONCE_MISMATCH, "nonce_mismatch" },
+		{ RELAY_REJECT_STATE_EXISTS, "state_exists" },
+		{ RELAY_REJECT_FULL, "full" },
+		{ RELAY_REJECT_UNKNOWN_LOGIN, "unknown_login" },
+		{ RELAY_REJECT_ALREADY_USED, "already_used" },
+		{ RELAY_REJECT_UNAUTHORIZED, "unauthorized" },
+		{ RELAY_REJECT_NOT_FOUND, "not_found" },
+		{ RELAY_REJECT_METHOD_NOT_ALLOWED, "method_not_allowed" },
+	};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(sizeof(all) / sizeof(all[0]), RELAY_REJECT_COUNT);
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		assert_string_equal(relay_reject_name(all[i].r), all[i].name);
+}
+
+/* A nonce_mismatch series is there from the start, at 0. */
+static void
+test_render_nonce_mismatch(void **state)
+{
+	struct relay_metrics m;
+	size_t len = 0;
+	char *text;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	text = relay_metrics_render(&m, 0, 0, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text,
+	    "\npam_ion_relay_rejections_total{reason=\"nonce_mismatch\"} 0\n"));
+	free(text);
+	atomic_store(&m.rejections[RELAY_REJECT_NONCE_MISMATCH], 3);
+	text = relay_metrics_render(&m, 0, 0, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text,
+	    "\npam_ion_relay_rejections_total{reason=\"nonce_mismatch\"} 3\n"));
+	assert_non_null(strstr(text,
+	    "\npam_ion_relay_rejections_total{reason=\"state_mismatch\"} 0\n"));
+	free(text);
+}
+
 static void
 test_render(void **state)
 {
@@ -93,6 +150,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reject_names),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_reject_names_all),
+		cmocka_unit_test(test_render_nonce_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

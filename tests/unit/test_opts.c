@@ -133,7 +133,7 @@ test_defaults(void **state)
 	assert_int_equal(res.o.max_connections, 4096);
 	assert_int_equal(res.o.max_connections_per_ip, 128);
 	assert_int_equal(res.o.connection_timeout, 15);
-	assert_in_range(res.o.threads, 2, 64);
+	assert_in_range(res.o.threads, 4, 64);
 }
 
 static void

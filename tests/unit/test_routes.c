@@ -34,8 +34,14 @@
 #define JSON_TYPE "application/json"
 #define HTML_TYPE "text/html; charset=utf-8"
 
-/* Bodies and URLs use @S@ for the login's state. */
-#define URL_OK PREFIX "/authorize?client_id=c&state=@S@&scope=openid"
+/* The nonce of login_for(2)'s state, computed with Python's hashlib. */
+#define NONCE_2 "vZQf3AHC1ogI6CIZppJBkvpK9f0E-OOHvh0MAM-r27A"
+
+/*
+ * Bodies and URLs use @S@ for the login's state and @N@ for the nonce that
+ * belongs to it, b64url(SHA-256("pam_ion-nonce" || S)).
+ */
+#define URL_OK PREFIX "/authorize?client_id=c&state=@S@&nonce=@N@&scope=openid"
 #define CTX_OK                                                                 \
 	"{\"host\":\"h.example\",\"user\":\"alice\",\"rhost\":\"192.0.2.1\","  \
 	"\"service\":\"sshd\"}"
@@ -138,26 +144,42 @@ login_for(unsigned n)
 	return l;
 }
 
-/* Replaces every @S@ in tmpl with state; the caller frees the result. */
+/* Replaces every tok in tmpl with val; the caller frees the result. */
 static char *
-fill(const char *tmpl, const char *state)
+replace_all(const char *tmpl, const char *tok, const char *val)
 {
-	size_t n = strlen(tmpl) + 1, sl = strlen(state);
+	size_t n = strlen(tmpl) + 1, vl = strlen(val), tl = strlen(tok);
 	const char *p;
 	char *out, *o;
 
-	for (p = tmpl; (p = strstr(p, "@S@")) != NULL; p += 3)
-		n += sl;
+	for (p = tmpl; (p = strstr(p, tok)) != NULL; p += tl)
+		n += vl;
 	out = o = malloc(n);
 	assert_non_null(out);
-	while ((p = strstr(tmpl, "@S@")) != NULL) {
+	while ((p = strstr(tmpl, tok)) != NULL) {
 		memcpy(o, tmpl, (size_t)(p - tmpl));
 		o += p - tmpl;
-		memcpy(o, state, sl);
-		o += sl;
-		tmpl = p + 3;
+		memcpy(o, val, vl);
+		o += vl;
+		tmpl = p + tl;
 	}
 	strcpy(o, tmpl);
+	return out;
+}
+
+/*
+ * Replaces every @S@ in tmpl with state and every @N@ with its nonce; the
+ * caller frees the result.
+ */
+static char *
+fill(const char *tmpl, const char *state)
+{
+	char nonce[ION_TOKEN_CHARS + 1], *t, *out;
+
+	assert_int_equal(ion_nonce_from_state(state, nonce), 0);
+	t = replace_all(tmpl, "@S@", state);
+	out = replace_all(t, "@N@", nonce);
+	free(t);
 	return out;
 }
 
@@ -175,11 +197,12 @@ request(const char *method, const char *path)
 }
 
 static void
-post_register(struct fixture *f, const char *content_type, const char *body,
-    struct relay_response *resp)
+post_register(struct fixture *f, const char *authorization,
+    const char *content_type, const char *body, struct relay_response *resp)
 {
 	struct relay_request req = request("POST", "/v1/logins");
 
+	req.authorization = authorization;
 	req.content_type = content_type;
 	req.body = body;
 	req.body_len = strlen(body);
@@ -232,7 +255,7 @@ register_login(struct fixture *f, struct login *l, bool confirm)
 		tmpl = strdup("{\"state\":\"@S@\",\"authorize_url\":\"" URL_OK
 			      "\",\"context\":" CTX_OK ",\"confirm\":false}");
 	body = fill(tmpl, l->state);
-	post_register(f, JSON_TYPE, body, &resp);
+	post_register(f, l->bearer, JSON_TYPE, body, &resp);
 	if (resp.status != 201)
 		fail_msg("register: %u %.*s", resp.status, (int)resp.body_len,
 		    resp.body);
@@ -276,6 +299,50 @@ get_result(struct fixture *f, const char *authorization,
 	req.args = args;
 	req.nargs = nargs;
 	relay_route(&f->app, &req, resp);
+}
+
+/* The link id in l's link path. */
+static const char *
+link_id_of(const struct login *l)
+{
+	assert_int_equal(strlen(l->link_path), 3 + RELAY_LINK_ID_LEN);
+	return l->link_path + 3;
+}
+
+/* Sends a code callback for l. */
+static void
+callback_code(struct fixture *f, const struct login *l, const char *code)
+{
+	struct relay_response resp;
+	struct relay_param args[2];
+
+	args[0].name = "state";
+	args[0].value = l->state;
+	args[1].name = "code";
+	args[1].value = code;
+	get_callback(f, args, 2, &resp);
+	assert_int_equal(resp.status, 200);
+	relay_response_clear(&resp);
+}
+
+/* resp is a 200 result for l with this code, to be reported delivered. */
+static void
+expect_result(
+    const struct relay_response *resp, const struct login *l, const char *code)
+{
+	json_t *j;
+
+	if (resp->status != 200)
+		fail_msg("expected a result, got %u %.*s", resp->status,
+		    (int)resp->body_len, resp->body ? resp->body : "");
+	assert_false(resp->park);
+	assert_true(resp->deliver);
+	assert_string_equal(resp->state, l->state);
+	assert_string_equal(resp->link_id, link_id_of(l));
+	j = json_of(resp);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "code")), code);
+	json_decref(j);
 }
 
 static const struct {
@@ -416,6 +483,8 @@ test_healthz_and_metrics(void **state)
 	    "\npam_ion_relay_rejections_total{reason=\"not_found\"} 1\n"));
 	assert_non_null(strstr(resp.body,
 	    "\npam_ion_relay_rejections_total{reason=\"full\"} 0\n"));
+	assert_non_null(strstr(resp.body,
+	    "\npam_ion_relay_rejections_total{reason=\"nonce_mismatch\"} 0\n"));
 	relay_response_clear(&resp);
 	assert_null(resp.body);
 	assert_int_equal(resp.status, 0);
@@ -443,7 +512,7 @@ test_register_happy(void **state)
 	assert_non_null(strstr(resp.body, "h.example"));
 	assert_non_null(strstr(resp.body, "alice"));
 	body = fill("href=\"" PREFIX "/authorize?client_id=c&amp;state=@S@"
-		    "&amp;scope=openid\"",
+		    "&amp;nonce=@N@&amp;scope=openid\"",
 	    l.state);
 	assert_non_null(strstr(resp.body, body));
 	free(body);
@@ -454,10 +523,11 @@ test_register_happy(void **state)
 	relay_response_clear(&resp);
 
 	/* content type parameters and case, a second prefix, no user */
-	body = fill(BODY("@S@", PREFIX2 "x?state=@S@",
+	body = fill(BODY("@S@", PREFIX2 "x?state=@S@&nonce=@N@",
 			"{\"host\":\"h\",\"service\":\"login\"}"),
 	    l2.state);
-	post_register(f, "Application/JSON ; charset=utf-8", body, &resp);
+	post_register(
+	    f, l2.bearer, "Application/JSON ; charset=utf-8", body, &resp);
 	assert_int_equal(resp.status, 201);
 	assert_int_equal(resp.retry_after, 0);
 	relay_response_clear(&resp);
@@ -489,7 +559,7 @@ test_register_log_quotes_client_values(void **state)
 	saved = dup(STDERR_FILENO);
 	assert_true(saved >= 0);
 	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
-	post_register(f, JSON_TYPE, body, &resp);
+	post_register(f, l.bearer, JSON_TYPE, body, &resp);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	free(body);
@@ -610,6 +680,40 @@ static const struct {
 	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
 		     "\"a\\u0085\"}"),
 	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	/* zero-width characters, line and paragraph separators, BOM */
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		     "\"ro\\u200bot\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		     "\"a\\u200c\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		     "\"a\\u200d\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE, BODY_CTX("{\"host\":\"h\\u2028x\",\"service\":\"sshd\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"rhost\":"
+		     "\"a\\u2029\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE, BODY_CTX("{\"host\":\"h\",\"service\":\"\\ufeffsshd\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	/* tag characters U+E0000..U+E007F: first, 'A', last */
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		     "\"a\\udb40\\udc00\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		     "\"root\\udb40\\udc41\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
+	{ JSON_TYPE,
+	    BODY_CTX("{\"host\":\"h\\udb40\\udc7f\",\"service\":"
+		     "\"sshd\"}"),
+	    false, 400, RELAY_REJECT_BAD_REQUEST },
 	/* too long: service over 64 characters */
 	{ JSON_TYPE,
 	    BODY_CTX("{\"host\":\"h\",\"service\":\"sssssssssssssssssssssssss"
@@ -680,6 +784,55 @@ static const struct {
 	    RELAY_REJECT_STATE_MISMATCH },
 	{ JSON_TYPE, BODY_URL(PREFIX "/a?State=@S@"), false, 403,
 	    RELAY_REJECT_STATE_MISMATCH },
+	/* the state is checked before the nonce */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?nonce=@N@"), false, 403,
+	    RELAY_REJECT_STATE_MISMATCH },
+	/* the nonce parameter: exactly one, the state's own */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce="), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=n0nce"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@x"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@S@"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	/* another login's nonce (login 2's, computed with Python) */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=" NONCE_2), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	/* two nonces, even two right ones */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=@N@"), false,
+	    403, RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=x"), false,
+	    403, RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE,
+	    BODY_URL(PREFIX "/a?nonce=" NONCE_2 "&state=@S@&nonce=@N@"), false,
+	    403, RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&n%6fnce=@N@"),
+	    false, 403, RELAY_REJECT_NONCE_MISMATCH },
+	/* not named nonce, or not in the query */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&Nonce=@N@"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce_=@N@"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/nonce=@N@?state=@S@"), false, 403,
+	    RELAY_REJECT_NONCE_MISMATCH },
+	/* the path hardening of url.c: ';', %25, escaped high bytes */
+	{ JSON_TYPE, BODY_URL(PREFIX "/authorize;x?state=@S@&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/authorize/..;/x?state=@S@&nonce=@N@"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/%252e%252e/x?state=@S@&nonce=@N@"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/%c0%ae%c0%ae/x?state=@S@&nonce=@N@"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/%80?state=@S@&nonce=@N@"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/%zz?state=@S@&nonce=@N@"), false, 400,
+	    RELAY_REJECT_BAD_REQUEST },
 };
 
 static void
@@ -698,6 +851,7 @@ test_register_rejections(void **state)
 		unsigned long before = rejections(f, reason);
 		char *body = fill(bad_registrations[i].body, l.state);
 
+		req.authorization = l.bearer;
 		req.content_type = bad_registrations[i].content_type;
 		req.body = body;
 		req.body_len = strlen(body);
@@ -719,6 +873,363 @@ test_register_rejections(void **state)
 	register_login(f, &l, true);
 }
 
+/* Posts BODY_OK for l with the Authorization given; returns the status. */
+static unsigned
+post_as(struct fixture *f, const struct login *l, const char *authorization,
+    const char *tmpl, struct relay_response *resp)
+{
+	char *body = fill(tmpl, l->state);
+
+	post_register(f, authorization, JSON_TYPE, body, resp);
+	free(body);
+	return resp->status;
+}
+
+/*
+ * Only the holder of the poll secret registers its state: no secret, a
+ * malformed one, or another login's secret are refused before anything is
+ * stored.
+ */
+static void
+test_register_unauthorized(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1), other = login_for(2);
+	char state_bearer[64], long_bearer[64], two_spaces[64], no_scheme[64];
+	char basic[64];
+	const char *unauthorized[12];
+	size_t i, n = 0;
+
+	snprintf(state_bearer, sizeof(state_bearer), "Bearer %s", l.state);
+	snprintf(long_bearer, sizeof(long_bearer), "Bearer %sA", l.secret);
+	snprintf(two_spaces, sizeof(two_spaces), "Bearer  %s", l.secret);
+	snprintf(no_scheme, sizeof(no_scheme), "%s", l.secret);
+	snprintf(basic, sizeof(basic), "Basic %s", l.secret);
+	unauthorized[n++] = NULL;
+	unauthorized[n++] = "";
+	unauthorized[n++] = "Bearer";
+	unauthorized[n++] = "Bearer ";
+	unauthorized[n++] = basic;
+	unauthorized[n++] = no_scheme;
+	unauthorized[n++] = long_bearer;
+	unauthorized[n++] = two_spaces;
+	/* non-canonical: the last character's unused bits set */
+	unauthorized[n++] =
+	    "Bearer AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9";
+	for (i = 0; i < n; i++) {
+		struct relay_response resp;
+
+		if (post_as(f, &l, unauthorized[i], BODY_OK, &resp) != 401)
+			fail_msg("Authorization '%s': status %u",
+			    unauthorized[i] ? unauthorized[i] : "(none)",
+			    resp.status);
+		assert_non_null(resp.www_authenticate);
+		assert_string_equal(resp.www_authenticate, "Bearer");
+		expect_json_error(&resp, "unauthorized");
+		relay_response_clear(&resp);
+	}
+	assert_int_equal(rejections(f, RELAY_REJECT_UNAUTHORIZED), n);
+
+	/* a well-formed secret whose state is another one: 403 */
+	{
+		const char *mismatched[2] = { other.bearer, state_bearer };
+
+		for (i = 0; i < 2; i++) {
+			struct relay_response resp;
+
+			assert_int_equal(
+			    post_as(f, &l, mismatched[i], BODY_OK, &resp), 403);
+			assert_null(resp.www_authenticate);
+			expect_json_error(&resp, "state_mismatch");
+			relay_response_clear(&resp);
+		}
+		assert_int_equal(rejections(f, RELAY_REJECT_STATE_MISMATCH), 2);
+	}
+	assert_int_equal(relay_store_count(f->app.store), 0);
+	assert_int_equal(atomic_load(&f->app.metrics.registrations), 0);
+
+	/* the scheme is case-insensitive, as for polls */
+	{
+		struct relay_response resp;
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "bEARER %s", l.secret);
+		assert_int_equal(post_as(f, &l, buf, BODY_OK, &resp), 201);
+		assert_null(resp.www_authenticate);
+		relay_response_clear(&resp);
+	}
+	assert_true(relay_store_exists(f->app.store, l.state));
+	assert_false(relay_store_exists(f->app.store, other.state));
+}
+
+/*
+ * Where the secret is checked: after the body's form and the state's
+ * format, before everything else.
+ */
+static void
+test_register_auth_order(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1), other = login_for(2);
+	struct relay_request req;
+	struct relay_response resp;
+	char *body;
+
+	/* too large, wrong type, not JSON, bad state: those come first */
+	req = request("POST", "/v1/logins");
+	body = fill(BODY_OK, l.state);
+	req.content_type = JSON_TYPE;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.body_too_large = true;
+	relay_route(&f->app, &req, &resp);
+	assert_int_equal(resp.status, 413);
+	relay_response_clear(&resp);
+	free(body);
+	assert_int_equal(post_as(f, &l, NULL, "{", &resp), 400);
+	expect_json_error(&resp, "bad_request");
+	relay_response_clear(&resp);
+	body = fill(BODY_OK, l.state);
+	post_register(f, NULL, "text/plain", body, &resp);
+	free(body);
+	assert_int_equal(resp.status, 415);
+	relay_response_clear(&resp);
+	assert_int_equal(
+	    post_as(f, &l, NULL, BODY("x@S@", URL_OK, CTX_OK), &resp), 400);
+	expect_json_error(&resp, "bad_state");
+	assert_null(resp.www_authenticate);
+	relay_response_clear(&resp);
+	assert_int_equal(
+	    post_as(f, &l, other.bearer, BODY("x@S@", URL_OK, CTX_OK), &resp),
+	    400);
+	expect_json_error(&resp, "bad_state");
+	relay_response_clear(&resp);
+
+	/* a bad context, URL or nonce: the secret is checked first */
+	{
+		static const char *const tmpls[] = {
+			BODY_CTX("{\"host\":\"h\"}"),
+			BODY_URL("https://evil.example/?state=@S@&nonce=@N@"),
+			BODY_URL(PREFIX "/a?state=@S@"),
+			BODY_URL(PREFIX "/a?state=@S@&nonce=" NONCE_2),
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++) {
+			assert_int_equal(
+			    post_as(f, &l, NULL, tmpls[i], &resp), 401);
+			expect_json_error(&resp, "unauthorized");
+			relay_response_clear(&resp);
+			assert_int_equal(
+			    post_as(f, &l, other.bearer, tmpls[i], &resp), 403);
+			expect_json_error(&resp, "state_mismatch");
+			relay_response_clear(&resp);
+		}
+	}
+	assert_int_equal(rejections(f, RELAY_REJECT_NONCE_MISMATCH), 0);
+	assert_int_equal(relay_store_count(f->app.store), 0);
+}
+
+/*
+ * The nonce the relay wants, pinned with values computed apart from the
+ * code under test (Python's hashlib): login_for(1)'s state and nonce.
+ */
+#define STATE_1 "xZHJD-8PF0a82_01BKf78CxjwxL_r4uTNoE3J4r8gbE"
+#define NONCE_1 "4WfyjFbhMCxi-tF0AiFdSeXaQ_UHBAAroo4ro5QZHz0"
+
+static void
+test_register_nonce_vector(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1);
+	struct relay_response resp;
+
+	assert_string_equal(l.state, STATE_1);
+	/* the nonce may come before the state */
+	assert_int_equal(post_as(f, &l, l.bearer,
+			     BODY_URL(PREFIX "/authorize?nonce=" NONCE_1
+					     "&client_id=c&state=" STATE_1),
+			     &resp),
+	    201);
+	relay_response_clear(&resp);
+	assert_int_equal(atomic_load(&f->app.metrics.registrations), 1);
+	/* login 2's nonce with its last character changed: refused */
+	l = login_for(2);
+	assert_int_equal(
+	    post_as(f, &l, l.bearer,
+		BODY_URL(PREFIX "/authorize?state=@S@&nonce="
+				"vZQf3AHC1ogI6CIZppJBkvpK9f0E-OOHvh0"
+				"MAM-r27B"),
+		&resp),
+	    403);
+	expect_json_error(&resp, "nonce_mismatch");
+	relay_response_clear(&resp);
+	/* names and values are compared percent-decoded ('v' is %76) */
+	assert_int_equal(post_as(f, &l, l.bearer,
+			     BODY_URL(PREFIX "/authorize?st%61te=@S@&n%6fnce="
+					     "%76ZQf3AHC1ogI6CIZppJBkvpK9f0E-"
+					     "OOHvh0MAM-r27A"),
+			     &resp),
+	    201);
+	relay_response_clear(&resp);
+	assert_int_equal(atomic_load(&f->app.metrics.registrations), 2);
+}
+
+/* A registration body for state with authorize URL url, verbatim. */
+static char *
+body_for(const char *state, const char *url)
+{
+	char *t = replace_all(BODY("@S@", "@U@", CTX_OK), "@S@", state);
+	char *b = replace_all(t, "@U@", url);
+
+	free(t);
+	return b;
+}
+
+/*
+ * The code transplant: the module registers S with its URL U.  Someone
+ * registering their own S' with a copy of U -- the state swapped, the
+ * nonce f(S) kept -- is refused; with a URL of their own the nonce is
+ * f(S'), so a code obtained through it is bound to S', not to S.
+ */
+static void
+test_register_transplant(void **state)
+{
+	struct fixture *f = *state;
+	struct login victim = login_for(1), attacker = login_for(2);
+	struct relay_response resp;
+	struct relay_request req;
+	char nv[ION_TOKEN_CHARS + 1], na[ION_TOKEN_CHARS + 1];
+	char *u, *tmpl, *u2, *body;
+
+	assert_int_equal(ion_nonce_from_state(victim.state, nv), 0);
+	assert_int_equal(ion_nonce_from_state(attacker.state, na), 0);
+	assert_string_not_equal(na, nv);
+	register_login(f, &victim, true);
+
+	/* U' = U with state=S replaced by S', nonce f(S) kept */
+	u = fill(URL_OK, victim.state);
+	tmpl = replace_all(u, victim.state, "@S@");
+	u2 = replace_all(tmpl, "@S@", attacker.state);
+	assert_non_null(strstr(u2, nv));
+	assert_null(strstr(u2, victim.state));
+	body = body_for(attacker.state, u2);
+	post_register(f, attacker.bearer, JSON_TYPE, body, &resp);
+	assert_int_equal(resp.status, 403);
+	expect_json_error(&resp, "nonce_mismatch");
+	relay_response_clear(&resp);
+	assert_int_equal(rejections(f, RELAY_REJECT_NONCE_MISMATCH), 1);
+	assert_false(relay_store_exists(f->app.store, attacker.state));
+	free(body);
+
+	/* U itself under S': its state parameter gives it away */
+	body = body_for(attacker.state, u);
+	post_register(f, attacker.bearer, JSON_TYPE, body, &resp);
+	assert_int_equal(resp.status, 403);
+	expect_json_error(&resp, "state_mismatch");
+	relay_response_clear(&resp);
+	free(body);
+	assert_int_equal(relay_store_count(f->app.store), 1);
+
+	/* S' with its own nonce is fine: its landing page sends the person
+	 * to a URL whose nonce is f(S'), not f(S) */
+	register_login(f, &attacker, true);
+	req = request("GET", attacker.link_path);
+	relay_route(&f->app, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(resp.body, na));
+	assert_null(strstr(resp.body, nv));
+	relay_response_clear(&resp);
+	/* and the module's login is untouched */
+	req = request("GET", victim.link_path);
+	relay_route(&f->app, &req, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_non_null(strstr(resp.body, nv));
+	relay_response_clear(&resp);
+	free(u2);
+	free(tmpl);
+	free(u);
+}
+
+/*
+ * A collected login's state can be registered again only with its secret:
+ * a state seen on a screen is not enough to give the module a second result.
+ */
+static void
+test_register_again_after_collect(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1), other = login_for(2);
+	struct relay_response resp;
+
+	register_login(f, &l, true);
+	callback_code(f, &l, "c0de");
+	get_result(f, l.bearer, NULL, 0, &resp);
+	expect_result(&resp, &l, "c0de");
+	relay_response_clear(&resp);
+	/* while the answer is on its way the state is still taken */
+	assert_int_equal(post_as(f, &l, l.bearer, BODY_OK, &resp), 409);
+	expect_json_error(&resp, "state_exists");
+	relay_response_clear(&resp);
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), true);
+	assert_false(relay_store_exists(f->app.store, l.state));
+
+	assert_int_equal(post_as(f, &l, NULL, BODY_OK, &resp), 401);
+	relay_response_clear(&resp);
+	assert_int_equal(post_as(f, &l, other.bearer, BODY_OK, &resp), 403);
+	expect_json_error(&resp, "state_mismatch");
+	relay_response_clear(&resp);
+	assert_false(relay_store_exists(f->app.store, l.state));
+	/* the callback for it is then unknown, not a second result */
+	{
+		struct relay_param args[2] = { { "state", l.state },
+			{ "code", "second" } };
+
+		get_callback(f, args, 2, &resp);
+		assert_int_equal(resp.status, 404);
+		relay_response_clear(&resp);
+	}
+	/* the secret's holder -- the module -- may start over with it */
+	register_login(f, &l, true);
+	assert_true(relay_store_exists(f->app.store, l.state));
+}
+
+/* Text next to the refused characters is fine: the ranges are exact. */
+static void
+test_register_display_text_ok(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ctxs[] = {
+		/* U+200A hair space, U+2027, U+202F, U+2030 */
+		"{\"host\":\"h\",\"service\":\"sshd\",\"user\":\"a\\u200a\"}",
+		"{\"host\":\"h\\u2027x\",\"service\":\"sshd\"}",
+		"{\"host\":\"h\",\"service\":\"sshd\",\"rhost\":\"a\\u202fb\"}",
+		"{\"host\":\"h\",\"service\":\"s\\u2030\"}",
+		/* U+FEFE, U+FFFD, an emoji, Latin, Greek */
+		"{\"host\":\"h\",\"service\":\"sshd\",\"user\":\"\\ufefe\"}",
+		"{\"host\":\"h\",\"service\":\"sshd\",\"user\":\"\\ufffd\"}",
+		"{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		"\"\\ud83d\\ude00\"}",
+		"{\"host\":\"h\",\"service\":\"sshd\",\"user\":"
+		"\"Jos\\u00e9 \\u03a9\"}",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ctxs) / sizeof(ctxs[0]); i++) {
+		struct login l = login_for((unsigned)i + 10);
+		struct relay_response resp;
+		char *tmpl = replace_all(BODY_CTX("@C@"), "@C@", ctxs[i]);
+
+		if (post_as(f, &l, l.bearer, tmpl, &resp) != 201)
+			fail_msg("context %s: status %u %.*s", ctxs[i],
+			    resp.status, (int)resp.body_len, resp.body);
+		relay_response_clear(&resp);
+		free(tmpl);
+		/* keep under --max-pending */
+		relay_route_tick(&f->app, relay_now_ms() + 10ull * TTL * 1000);
+	}
+}
+
 static void
 test_register_exists_and_full(void **state)
 {
@@ -732,7 +1243,7 @@ test_register_exists_and_full(void **state)
 	l = login_for(0);
 	register_login(f, &l, true);
 	body = fill(BODY_OK, l.state);
-	post_register(f, JSON_TYPE, body, &resp);
+	post_register(f, l.bearer, JSON_TYPE, body, &resp);
 	free(body);
 	assert_int_equal(resp.status, 409);
 	expect_json_error(&resp, "state_exists");
@@ -745,7 +1256,7 @@ test_register_exists_and_full(void **state)
 	}
 	l = login_for(MAX_PENDING);
 	body = fill(BODY_OK, l.state);
-	post_register(f, JSON_TYPE, body, &resp);
+	post_register(f, l.bearer, JSON_TYPE, body, &resp);
 	free(body);
 	assert_int_equal(resp.status, 503);
 	assert_int_equal(resp.retry_after, 5);
@@ -913,6 +1424,9 @@ test_callback_error(void **state)
 
 	get_result(f, l.bearer, NULL, 0, &resp);
 	assert_int_equal(resp.status, 200);
+	/* an error is a result as well: it is delivered the same way */
+	assert_true(resp.deliver);
+	assert_string_equal(resp.state, l.state);
 	j = json_of(&resp);
 	assert_string_equal(
 	    json_string_value(json_object_get(j, "error")), "access_denied");
@@ -1308,32 +1822,166 @@ test_result_bad_wait(void **state)
 	    sizeof(bad_waits) / sizeof(bad_waits[0]) + 3);
 }
 
-/* Result there already: answered at once, exactly once. */
+/*
+ * Result there already: answered at once, and handed out exactly once --
+ * once the answer is reported as delivered.
+ */
 static void
 test_result_collected_once(void **state)
 {
 	struct fixture *f = *state;
 	struct relay_response resp;
 	struct login l = login_for(1);
-	struct relay_param args[2], wait = { "wait", "20" };
+	struct relay_param wait = { "wait", "20" }, wait0 = { "wait", "0" };
 
 	register_login(f, &l, true);
-	args[0].name = "state";
-	args[0].value = l.state;
-	args[1].name = "code";
-	args[1].value = "c0de";
-	get_callback(f, args, 2, &resp);
-	relay_response_clear(&resp);
+	callback_code(f, &l, "c0de");
 
 	get_result(f, l.bearer, &wait, 1, &resp);
-	assert_int_equal(resp.status, 200);
-	assert_false(resp.park);
-	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 1);
+	expect_result(&resp, &l, "c0de");
+	/* not counted before the server says it went out */
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 0);
+	relay_response_clear(&resp);
+	assert_false(resp.deliver);
+	assert_true(relay_store_exists(f->app.store, l.state));
+
+	/* while it is being delivered, another poll sees it pending */
+	get_result(f, l.bearer, &wait0, 1, &resp);
+	assert_int_equal(resp.status, 202);
+	assert_false(resp.deliver);
 	relay_response_clear(&resp);
 	get_result(f, l.bearer, &wait, 1, &resp);
+	assert_true(resp.park);
+	assert_false(resp.deliver);
+	relay_response_clear(&resp);
+
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), true);
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 1);
+	assert_int_equal(relay_store_count(f->app.store), 0);
+	get_result(f, l.bearer, &wait, 1, &resp);
+	assert_int_equal(resp.status, 404);
+	assert_false(resp.deliver);
+	assert_false(resp.park);
+	relay_response_clear(&resp);
+	get_result(f, l.bearer, &wait0, 1, &resp);
 	assert_int_equal(resp.status, 404);
 	relay_response_clear(&resp);
-	assert_int_equal(relay_store_count(f->app.store), 0);
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 1);
+}
+
+/*
+ * An answer that did not go out whole: the result is kept, a poll parked
+ * meanwhile is woken, and the next collect hands out the same result.
+ */
+static void
+test_delivered_not_ok(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_response resp;
+	struct login l = login_for(1), other = login_for(2);
+	struct relay_param wait0 = { "wait", "0" };
+	unsigned ticket, other_ticket;
+
+	register_login(f, &l, true);
+	register_login(f, &other, true);
+	callback_code(f, &l, "first");
+	get_result(f, l.bearer, &wait0, 1, &resp);
+	expect_result(&resp, &l, "first");
+	relay_response_clear(&resp);
+
+	/* a second poll came meanwhile and was parked; one for another
+	 * login, too */
+	assert_int_equal(relay_waiters_park(f->app.waiters, l.state,
+			     &f->conns[1], -1, relay_now_ms() + 60000, &ticket),
+	    0);
+	assert_true(relay_waiters_suspend(f->app.waiters, ticket));
+	assert_int_equal(
+	    relay_waiters_park(f->app.waiters, other.state, &f->conns[2], -1,
+		relay_now_ms() + 60000, &other_ticket),
+	    0);
+	assert_true(relay_waiters_suspend(f->app.waiters, other_ticket));
+
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 0);
+	assert_true(relay_store_exists(f->app.store, l.state));
+	/* the parked poll for l is woken for the result; the other is not */
+	assert_int_equal(atomic_load(&f->conns[1].resumes), 1);
+	assert_int_equal(atomic_load(&f->conns[2].resumes), 0);
+	assert_int_equal(
+	    relay_waiters_release(f->app.waiters, ticket), RELAY_WAKE_RESULT);
+	assert_true(relay_route_collect(
+	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
+	expect_result(&resp, &l, "first");
+	relay_response_clear(&resp);
+
+	/* failing again, with nobody parked: the next poll gets it */
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	assert_int_equal(atomic_load(&f->conns[1].resumes), 1);
+	get_result(f, l.bearer, NULL, 0, &resp);
+	expect_result(&resp, &l, "first");
+	relay_response_clear(&resp);
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), true);
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 1);
+	assert_false(relay_store_exists(f->app.store, l.state));
+	get_result(f, l.bearer, NULL, 0, &resp);
+	assert_int_equal(resp.status, 404);
+	relay_response_clear(&resp);
+
+	/* a late report changes nothing: nothing is resurrected or woken */
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	assert_false(relay_store_exists(f->app.store, l.state));
+	assert_int_equal(atomic_load(&f->conns[1].resumes), 1);
+	assert_int_equal(atomic_load(&f->conns[2].resumes), 0);
+	assert_true(relay_store_exists(f->app.store, other.state));
+	relay_waiters_release(f->app.waiters, other_ticket);
+}
+
+/* A report for a login that is not delivering changes nothing. */
+static void
+test_delivered_without_collect(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_response resp;
+	struct login l = login_for(1), unknown = login_for(3);
+
+	register_login(f, &l, true);
+	/* before the callback */
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), true);
+	assert_true(relay_store_exists(f->app.store, l.state));
+	/* with a result nobody collected */
+	callback_code(f, &l, "c0de");
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	assert_true(relay_store_exists(f->app.store, l.state));
+	get_result(f, l.bearer, NULL, 0, &resp);
+	expect_result(&resp, &l, "c0de");
+	relay_response_clear(&resp);
+	/* unknown */
+	relay_route_delivered(&f->app, unknown.state, "AAAAAAAAAAA", false);
+	assert_int_equal(relay_store_count(f->app.store), 1);
+	assert_int_equal(atomic_load(&f->conns[0].resumes), 0);
+}
+
+/* Expired while its answer was on the way: a failure does not revive it. */
+static void
+test_delivered_after_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_response resp;
+	struct login l = login_for(1);
+
+	register_login(f, &l, true);
+	callback_code(f, &l, "c0de");
+	get_result(f, l.bearer, NULL, 0, &resp);
+	expect_result(&resp, &l, "c0de");
+	relay_response_clear(&resp);
+	relay_route_tick(&f->app, relay_now_ms() + 10ull * TTL * 1000);
+	assert_int_equal(atomic_load(&f->app.metrics.expirations), 1);
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
+	assert_false(relay_store_exists(f->app.store, l.state));
+	get_result(f, l.bearer, NULL, 0, &resp);
+	assert_int_equal(resp.status, 404);
+	relay_response_clear(&resp);
 }
 
 static void
@@ -1354,11 +2002,12 @@ test_collect(void **state)
 	    &f->app, l.state, RELAY_WAKE_NONE, false, &resp));
 	assert_int_equal(resp.status, 777);
 	assert_null(resp.body);
-	/* pending, final: 202 */
+	/* pending, final: 202, nothing to deliver */
 	memset(&resp, 0, sizeof(resp));
 	assert_true(relay_route_collect(
 	    &f->app, l.state, RELAY_WAKE_NONE, true, &resp));
 	assert_int_equal(resp.status, 202);
+	assert_false(resp.deliver);
 	relay_response_clear(&resp);
 	/* timed out: 202, counted */
 	assert_true(relay_route_collect(
@@ -1378,6 +2027,7 @@ test_collect(void **state)
 	assert_true(relay_route_collect(
 	    &f->app, l.state, RELAY_WAKE_GONE, true, &resp));
 	assert_int_equal(resp.status, 202);
+	assert_false(resp.deliver);
 	assert_int_equal(atomic_load(&f->app.metrics.polls_gone), 1);
 	relay_response_clear(&resp);
 	assert_true(relay_route_collect(
@@ -1392,26 +2042,43 @@ test_collect(void **state)
 	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 0);
 	assert_true(relay_store_exists(f->app.store, l.state));
 
-	/* woken by the result: 200 with the code */
+	/* woken by the result: 200 with the code, to be reported */
 	assert_true(relay_route_collect(
 	    &f->app, l.state, RELAY_WAKE_RESULT, false, &resp));
 	assert_int_equal(resp.status, 200);
+	assert_true(resp.deliver);
+	assert_string_equal(resp.state, l.state);
+	assert_string_equal(resp.link_id, link_id_of(&l));
 	j = json_of(&resp);
 	assert_string_equal(
 	    json_string_value(json_object_get(j, "code")), "c0de");
 	assert_null(json_object_get(j, "iss"));
 	json_decref(j);
 	relay_response_clear(&resp);
+	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 0);
+
+	/* being delivered: pending to everyone else */
+	assert_false(relay_route_collect(
+	    &f->app, l.state, RELAY_WAKE_RESULT, false, &resp));
+	assert_int_equal(resp.status, 0);
+	assert_true(relay_route_collect(
+	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
+	assert_int_equal(resp.status, 202);
+	assert_false(resp.deliver);
+	relay_response_clear(&resp);
+	relay_route_delivered(&f->app, l.state, link_id_of(&l), true);
 	assert_int_equal(atomic_load(&f->app.metrics.results_delivered), 1);
 
 	/* gone now, or never there, or expired: 404 */
 	assert_true(relay_route_collect(
 	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
 	assert_int_equal(resp.status, 404);
+	assert_false(resp.deliver);
 	relay_response_clear(&resp);
 	assert_true(relay_route_collect(
 	    &f->app, unknown.state, RELAY_WAKE_EXPIRED, false, &resp));
 	assert_int_equal(resp.status, 404);
+	assert_false(resp.deliver);
 	expect_json_error(&resp, "unknown_login");
 	relay_response_clear(&resp);
 }
@@ -1435,6 +2102,7 @@ test_collect_timeout_with_result(void **state)
 	assert_true(relay_route_collect(
 	    &f->app, l.state, RELAY_WAKE_TIMEOUT, true, &resp));
 	assert_int_equal(resp.status, 200);
+	assert_true(resp.deliver);
 	relay_response_clear(&resp);
 }
 
@@ -1529,6 +2197,12 @@ main(void)
 		T(test_register_happy),
 		T(test_register_log_quotes_client_values),
 		T(test_register_rejections),
+		T(test_register_unauthorized),
+		T(test_register_auth_order),
+		T(test_register_nonce_vector),
+		T(test_register_transplant),
+		T(test_register_again_after_collect),
+		T(test_register_display_text_ok),
 		T(test_register_exists_and_full),
 		T(test_link),
 		T(test_callback_code_wakes_and_confirms),
@@ -1543,6 +2217,9 @@ main(void)
 		T(test_result_park),
 		T(test_result_bad_wait),
 		T(test_result_collected_once),
+		T(test_delivered_not_ok),
+		T(test_delivered_without_collect),
+		T(test_delivered_after_expiry),
 		T(test_collect),
 		T(test_collect_timeout_with_result),
 		T(test_tick_expires),

@@ -164,12 +164,19 @@ test_exists_and_full(void **state)
 	assert_int_equal(relay_store_count(st), 3);
 	make_state(4, st1);
 	assert_false(relay_store_exists(st, st1));
-	/* Taking one makes room again. */
+	/*
+	 * A result being delivered still holds its place; once it went out
+	 * whole, the login is gone and there is room again.
+	 */
 	make_state(2, st1);
 	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
 	free(v);
 	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
 	relay_result_free(&res);
+	assert_int_equal(add(st, 4, link), ION_ERR_FULL);
+	assert_int_equal(relay_store_count(st), 3);
+	assert_false(relay_store_delivered(st, st1, true));
+	assert_int_equal(relay_store_count(st), 2);
 	assert_int_equal(add(st, 4, link), 0);
 	assert_int_equal(relay_store_count(st), 3);
 	relay_store_free(&st);
@@ -219,7 +226,7 @@ test_result_lifecycle(void **state)
 	assert_true(relay_store_exists(st, st1));
 	assert_int_equal(relay_store_count(st), 1);
 
-	/* Taken exactly once, then forgotten. */
+	/* Taken: a copy goes out, and the login waits for the delivery. */
 	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
 	assert_non_null(res);
 	assert_string_equal(res->code, "the-code");
@@ -229,6 +236,14 @@ test_result_lifecycle(void **state)
 	assert_string_equal(res->link_id, link);
 	relay_result_free(&res);
 	assert_null(res);
+	assert_true(relay_store_exists(st, st1));
+	assert_int_equal(relay_store_count(st), 1);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+	assert_null(res);
+
+	/* Delivered whole: forgotten, so handed out exactly once. */
+	assert_false(relay_store_delivered(st, st1, true));
 	assert_int_equal(
 	    relay_store_take_result(st, st1, &res), ION_ERR_NOT_FOUND);
 	assert_false(relay_store_exists(st, st1));
@@ -550,6 +565,7 @@ test_growth(void **state)
 		assert_int_equal(relay_store_take_result(st, s, &res), 0);
 		assert_string_equal(res->link_id, links[i]);
 		relay_result_free(&res);
+		assert_false(relay_store_delivered(st, s, true));
 	}
 	assert_int_equal(relay_store_count(st), N / 2);
 	for (i = 0; i < N; i++) {
@@ -592,6 +608,303 @@ test_result_free_null(void **state)
 	assert_null(res);
 }
 
+/* Puts a code result for state n and takes it: the login is delivering. */
+static void
+put_and_take(struct relay_store *st, unsigned n, const char *code,
+    struct relay_result **res)
+{
+	struct relay_login_view *v = NULL;
+	struct relay_result in = code_result(code);
+	char s[RELAY_STATE_LEN + 1];
+
+	make_state(n, s);
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+	*res = NULL;
+	assert_int_equal(relay_store_take_result(st, s, res), 0);
+	assert_non_null(*res);
+}
+
+/* ok: the login is forgotten; nothing is left to deliver again. */
+static void
+test_delivered_ok(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("again");
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	assert_int_equal(add(st, 2, link), 0);
+	put_and_take(st, 1, "c1", &res);
+	relay_result_free(&res);
+	make_state(1, s);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_false(relay_store_exists(st, s));
+	assert_int_equal(relay_store_count(st), 1);
+	assert_int_equal(
+	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	assert_null(res);
+	assert_int_equal(
+	    relay_store_put_result(st, s, &in, &v), ION_ERR_NOT_FOUND);
+	assert_null(v);
+	/* Reporting again, either way, changes nothing. */
+	assert_false(relay_store_delivered(st, s, false));
+	assert_false(relay_store_delivered(st, s, true));
+	assert_int_equal(
+	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	/* The other login is untouched. */
+	make_state(2, s);
+	assert_true(relay_store_exists(st, s));
+	assert_int_equal(relay_store_count(st), 1);
+	relay_store_free(&st);
+}
+
+/* !ok: the same result is there for the next take, as often as needed. */
+static void
+test_delivered_not_ok(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in;
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	int round;
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, s);
+	memset(&in, 0, sizeof(in));
+	in.error = "access_denied";
+	in.error_description = "no";
+	in.iss = "https://auth.example";
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+	v = NULL;
+	for (round = 0; round < 3; round++) {
+		assert_int_equal(relay_store_take_result(st, s, &res), 0);
+		assert_null(res->code);
+		assert_string_equal(res->error, "access_denied");
+		assert_string_equal(res->error_description, "no");
+		assert_string_equal(res->iss, "https://auth.example");
+		assert_string_equal(res->link_id, link);
+		/* freeing (and scrubbing) the copy leaves the store's own */
+		relay_result_free(&res);
+		assert_int_equal(
+		    relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+		assert_true(relay_store_delivered(st, s, false));
+		/* still one login, still used: no second result, no page */
+		assert_true(relay_store_exists(st, s));
+		assert_int_equal(relay_store_count(st), 1);
+		in = code_result("late");
+		assert_int_equal(
+		    relay_store_put_result(st, s, &in, &v), ION_ERR_USED);
+		assert_int_equal(
+		    relay_store_view_link(st, link, &v), ION_ERR_USED);
+		assert_null(v);
+		/* not delivering any more: a second !ok is no news */
+		assert_false(relay_store_delivered(st, s, false));
+	}
+	assert_int_equal(relay_store_take_result(st, s, &res), 0);
+	assert_string_equal(res->error, "access_denied");
+	relay_result_free(&res);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_false(relay_store_exists(st, s));
+	assert_int_equal(relay_store_count(st), 0);
+	relay_store_free(&st);
+}
+
+/* Only a take starts a delivery: a report without one changes nothing. */
+static void
+test_delivered_without_take(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("c");
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, s);
+	/* waiting for its callback */
+	assert_false(relay_store_delivered(st, s, true));
+	assert_false(relay_store_delivered(st, s, false));
+	assert_true(relay_store_exists(st, s));
+	assert_int_equal(relay_store_view_link(st, link, &v), 0);
+	free(v);
+	v = NULL;
+	/* with a result nobody took yet */
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_false(relay_store_delivered(st, s, false));
+	assert_true(relay_store_exists(st, s));
+	assert_int_equal(relay_store_take_result(st, s, &res), 0);
+	assert_string_equal(res->code, "c");
+	relay_result_free(&res);
+	/* unknown states */
+	make_state(9, s);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_false(relay_store_delivered(st, s, false));
+	assert_int_equal(relay_store_count(st), 1);
+	relay_store_free(&st);
+}
+
+/* While one take is delivering, every other take waits; others unaffected. */
+static void
+test_take_while_delivering(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_result *res = NULL, *res2 = NULL;
+	char link[RELAY_LINK_ID_LEN + 1], s1[RELAY_STATE_LEN + 1];
+	char s2[RELAY_STATE_LEN + 1];
+	int i;
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	assert_int_equal(add(st, 2, link), 0);
+	make_state(1, s1);
+	make_state(2, s2);
+	put_and_take(st, 1, "one", &res);
+	for (i = 0; i < 5; i++) {
+		struct relay_result *again = NULL;
+
+		assert_int_equal(
+		    relay_store_take_result(st, s1, &again), ION_ERR_PENDING);
+		assert_null(again);
+	}
+	/* Another login's result is handed out meanwhile. */
+	put_and_take(st, 2, "two", &res2);
+	assert_string_equal(res2->code, "two");
+	assert_string_equal(res->code, "one");
+	assert_false(relay_store_delivered(st, s2, true));
+	assert_true(relay_store_exists(st, s1));
+	assert_int_equal(
+	    relay_store_take_result(st, s1, &res2), ION_ERR_PENDING);
+	relay_result_free(&res);
+	relay_result_free(&res2);
+	relay_store_free(&st); /* frees a login that is delivering */
+}
+
+/*
+ * A login that expires while delivering is gone: a failed delivery does
+ * not bring it back, and a late report does not touch a new login that
+ * took its state meanwhile.
+ */
+static void
+test_expire_while_delivering(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_result *res = NULL;
+	struct expired_log log;
+	char link[RELAY_LINK_ID_LEN + 1], link2[RELAY_LINK_ID_LEN + 1];
+	char s[RELAY_STATE_LEN + 1];
+	uint64_t next = 1;
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	log.st = st;
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, s);
+	put_and_take(st, 1, "c", &res);
+	assert_int_equal(relay_store_expire(st, relay_now_ms() + 400000,
+			     on_expired, &log, &next),
+	    1);
+	assert_int_equal(log.calls, 1);
+	assert_string_equal(log.states[0], s);
+	assert_int_equal(relay_store_count(st), 0);
+	/* the copy handed out is the caller's and still whole */
+	assert_string_equal(res->code, "c");
+	assert_string_equal(res->link_id, link);
+	relay_result_free(&res);
+	assert_false(relay_store_delivered(st, s, false));
+	assert_false(relay_store_exists(st, s));
+	assert_int_equal(
+	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+
+	/* A new login with the same state, then the old delivery's report. */
+	assert_int_equal(add(st, 1, link2), 0);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_true(relay_store_exists(st, s));
+	assert_int_equal(relay_store_count(st), 1);
+	assert_int_equal(relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+	assert_false(relay_store_delivered(st, s, false));
+	relay_store_free(&st);
+}
+
+struct racer {
+	struct relay_store *st;
+	const char *state;
+	pthread_barrier_t *go;
+	int got;
+};
+
+static void *
+racer(void *arg)
+{
+	struct racer *r = arg;
+	struct relay_result *res = NULL;
+	int i;
+
+	pthread_barrier_wait(r->go);
+	for (i = 0; i < 100; i++) {
+		int rc = relay_store_take_result(r->st, r->state, &res);
+
+		if (rc == 0) {
+			r->got++;
+			relay_result_free(&res);
+		} else if (rc != ION_ERR_PENDING)
+			r->got += 1000; /* neither: a failure */
+	}
+	return NULL;
+}
+
+/* Many polls at once: exactly one take gets the result. */
+static void
+test_take_race(void **state)
+{
+	enum { T = 8 };
+	struct relay_store *st = NULL;
+	struct relay_result *res = NULL;
+	struct racer r[T];
+	pthread_t t[T];
+	pthread_barrier_t go;
+	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	struct relay_login_view *v = NULL;
+	struct relay_result in = code_result("c");
+	int i, total = 0;
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	make_state(1, s);
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+	assert_int_equal(pthread_barrier_init(&go, NULL, T), 0);
+	for (i = 0; i < T; i++) {
+		r[i].st = st;
+		r[i].state = s;
+		r[i].go = &go;
+		r[i].got = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, racer, &r[i]), 0);
+	}
+	for (i = 0; i < T; i++) {
+		pthread_join(t[i], NULL);
+		total += r[i].got;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(total, 1);
+	assert_int_equal(relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+	assert_false(relay_store_delivered(st, s, true));
+	assert_int_equal(relay_store_count(st), 0);
+	relay_store_free(&st);
+}
+
 struct worker {
 	struct relay_store *st;
 	unsigned base;
@@ -620,6 +933,16 @@ worker(void *arg)
 		if (relay_store_put_result(w->st, s, &in, &v) != 0 ||
 		    relay_store_take_result(w->st, s, &res) != 0 ||
 		    strcmp(res->link_id, link) != 0)
+			w->failures++;
+		/* every other delivery fails once and is taken again */
+		if (i % 2 == 1) {
+			relay_result_free(&res);
+			if (!relay_store_delivered(w->st, s, false) ||
+			    relay_store_take_result(w->st, s, &res) != 0 ||
+			    strcmp(res->code, "c") != 0)
+				w->failures++;
+		}
+		if (relay_store_delivered(w->st, s, true))
 			w->failures++;
 		free(v);
 		relay_result_free(&res);
@@ -670,6 +993,12 @@ main(void)
 		cmocka_unit_test(test_link_ids_unique),
 		cmocka_unit_test(test_result_free_null),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_delivered_ok),
+		cmocka_unit_test(test_delivered_not_ok),
+		cmocka_unit_test(test_delivered_without_take),
+		cmocka_unit_test(test_take_while_delivering),
+		cmocka_unit_test(test_expire_while_delivering),
+		cmocka_unit_test(test_take_race),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,8 +81,16 @@ static const struct {
 	    "/a.b/..c/c../.../.x", NO_QUERY, false },
 	{ "https://a.example//x//", true, "a.example", 443, "//x//", NO_QUERY,
 	    false },
-	{ "https://a.example/~user/;p=1,2+3!$'()*", true, "a.example", 443,
-	    "/~user/;p=1,2+3!$'()*", NO_QUERY, false },
+	{ "https://a.example/~user/p=1,2+3!$'()*", true, "a.example", 443,
+	    "/~user/p=1,2+3!$'()*", NO_QUERY, false },
+	/* escapes of bytes below 0x80 other than '.', '/', backslash, '%' */
+	{ "https://a.example/%7e%7E%24%2d%2C", true, "a.example", 443,
+	    "/%7e%7E%24%2d%2C", NO_QUERY, false },
+	/* ';', "%25" and escapes of high bytes are fine in a query */
+	{ "https://a.example/p?a=;b&c=%25&d=%c0%ae&e=%ff&f=..;", true,
+	    "a.example", 443, "/p", "a=;b&c=%25&d=%c0%ae&e=%ff&f=..;", false },
+	{ "https://a.example/p#;%25%c0", true, "a.example", 443, "/p", NO_QUERY,
+	    true },
 };
 
 static void
@@ -247,6 +255,39 @@ static const struct {
 	{ "https://a.example/x%2F..%2Fy", ANY_ERROR, "%2F" },
 	{ "https://a.example/x%5cy", ANY_ERROR, "%5c" },
 	{ "https://a.example/x%5C..%5Cy", ANY_ERROR, "%5C" },
+	/* path parameters: "..;" is ".." to some servers, so no ';' at all */
+	{ "https://a.example/authorize;x", ION_ERR_DENIED, "';' in path" },
+	{ "https://a.example/authorize/..;/x", ION_ERR_DENIED, "..;" },
+	{ "https://a.example/x/.;/y", ION_ERR_DENIED, ".;" },
+	{ "https://a.example/;", ION_ERR_DENIED, "';' alone" },
+	{ "https://a.example/x;", ION_ERR_DENIED, "trailing ';'" },
+	{ "https://a.example/~user/;p=1,2+3!$'()*", ION_ERR_DENIED,
+	    "matrix parameter" },
+	{ "https://a.example/x;?q=1", ION_ERR_DENIED, "';' before query" },
+	/* an escaped '%' is decoded twice by some: %252e is '.' then */
+	{ "https://a.example/%25", ION_ERR_DENIED, "%25" },
+	{ "https://a.example/%252e%252e/x", ION_ERR_DENIED, "%252e%252e" },
+	{ "https://a.example/x/%252f", ION_ERR_DENIED, "%252f" },
+	{ "https://a.example/x%2541", ION_ERR_DENIED, "%2541" },
+	/* escaped bytes >= 0x80: overlong UTF-8 forms of '.' and '/' */
+	{ "https://a.example/%c0%ae/x", ION_ERR_DENIED, "%c0%ae" },
+	{ "https://a.example/%C0%AE%C0%AE/x", ION_ERR_DENIED, "%C0%AE%C0%AE" },
+	{ "https://a.example/x%c0%afy", ION_ERR_DENIED, "%c0%af" },
+	{ "https://a.example/%e0%80%ae/x", ION_ERR_DENIED, "%e0%80%ae" },
+	{ "https://a.example/%80", ION_ERR_DENIED, "%80" },
+	{ "https://a.example/x%8f", ION_ERR_DENIED, "%8f" },
+	{ "https://a.example/x%9F", ION_ERR_DENIED, "%9F" },
+	{ "https://a.example/x%a0", ION_ERR_DENIED, "%a0" },
+	{ "https://a.example/x%ff", ION_ERR_DENIED, "%ff" },
+	{ "https://a.example/x%FF", ION_ERR_DENIED, "%FF" },
+	{ "https://a.example/%c3%a9", ION_ERR_DENIED, "escaped UTF-8" },
+	/* invalid escapes are malformed */
+	{ "https://a.example/x%zz", ION_ERR_INVALID, "%zz" },
+	{ "https://a.example/%zz/x", ION_ERR_INVALID, "%zz segment" },
+	{ "https://a.example/x%2g", ION_ERR_INVALID, "%2g" },
+	{ "https://a.example/x%g2", ION_ERR_INVALID, "%g2" },
+	{ "https://a.example/x%-1", ION_ERR_INVALID, "%-1" },
+	{ "https://a.example/x%%41", ION_ERR_INVALID, "%%" },
 	/* a truncated escape is malformed, not a dot segment */
 	{ "https://a.example/x%2", ION_ERR_INVALID, "truncated escape" },
 	{ "https://a.example/x%", ION_ERR_INVALID, "truncated escape" },
@@ -527,7 +568,7 @@ test_state_param(void **state)
 		int r;
 
 		assert_int_equal(relay_url_parse(state_params[i].url, &u), 0);
-		r = relay_url_state_param(&u, S, &count, &all_equal);
+		r = relay_url_param(&u, "state", S, &count, &all_equal);
 		if (r != state_params[i].r)
 			fail_msg("'%s': got %d, expected %d",
 			    state_params[i].url, r, state_params[i].r);
@@ -558,10 +599,68 @@ test_state_param_long(void **state)
 	memset(s + n, 'p', RELAY_URL_MAX - n);
 	s[RELAY_URL_MAX] = '\0';
 	assert_int_equal(relay_url_parse(s, &u), 0);
-	assert_int_equal(relay_url_state_param(&u, S, &count, &all_equal), 0);
+	assert_int_equal(
+	    relay_url_param(&u, "state", S, &count, &all_equal), 0);
 	assert_int_equal(count, 1);
 	assert_true(all_equal);
 	free(s);
+}
+
+/* The nonce of S: b64url(SHA-256("pam_ion-nonce" || S)), from Python. */
+#define N "CH9FUOonY0Pzpni_uZg2uaK6l99aRphhPz_IjZXDXzo"
+/* The nonce of another state */
+#define N2 "Qf9bG5XfBmF-8VWWafnhiBweRgo28QY15a03hAUGHdQ"
+
+/* relay_url_param counts the parameter it is asked about, by exact name. */
+static const struct {
+	const char *url;
+	unsigned count;
+	bool all_equal;
+} nonce_params[] = {
+	{ B "?state=" S, 0, false },
+	{ B "?state=" S "&nonce=" N, 1, true },
+	{ B "?nonce=" N "&state=" S, 1, true },
+	{ B "?nonce=" N2 "&state=" S, 1, false },
+	{ B "?nonce=" N "&nonce=" N, 2, true },
+	{ B "?nonce=" N "&nonce=" N2, 2, false },
+	{ B "?nonce=" N2 "&nonce=" N, 2, false },
+	{ B "?nonce=" N "&n%6fnce=" N, 2, true },
+	{ B "?n%6Fnce=" N, 1, true },
+	{ B "?nonce=", 1, false },
+	{ B "?nonce", 1, false },
+	{ B "?nonce=" N "x", 1, false },
+	{ B "?nonce=n0nce", 1, false },
+	/* the state's value under the name nonce is no nonce */
+	{ B "?nonce=" S, 1, false },
+	/* other names */
+	{ B "?Nonce=" N, 0, false },
+	{ B "?nonces=" N "&xnonce=" N "&non=" N "&nonc=" N, 0, false },
+	{ B "?state=" N, 0, false },
+	{ B "?a=1%26nonce%3D" N, 0, false },
+};
+
+static void
+test_nonce_param(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(nonce_params) / sizeof(nonce_params[0]); i++) {
+		struct relay_url u;
+		unsigned count = 99;
+		bool all_equal = !nonce_params[i].all_equal;
+		int r;
+
+		assert_int_equal(relay_url_parse(nonce_params[i].url, &u), 0);
+		r = relay_url_param(&u, "nonce", N, &count, &all_equal);
+		if (r != 0)
+			fail_msg("'%s': got %d", nonce_params[i].url, r);
+		if (count != nonce_params[i].count ||
+		    all_equal != nonce_params[i].all_equal)
+			fail_msg("'%s': count %u all_equal %d, expected %u %d",
+			    nonce_params[i].url, count, all_equal,
+			    nonce_params[i].count, nonce_params[i].all_equal);
+	}
 }
 
 int
@@ -576,6 +675,7 @@ main(void)
 		cmocka_unit_test(test_under_prefix),
 		cmocka_unit_test(test_state_param),
 		cmocka_unit_test(test_state_param_long),
+		cmocka_unit_test(test_nonce_param),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,7 @@ packages=(
 	libpam0g-dev libcurl4-openssl-dev libjansson-dev libqrencode-dev
 	libcjose-dev libssl-dev libmicrohttpd-dev libhiredis-dev
 	libcmocka-dev
-	python3 mandoc curl procps
+	python3 mandoc curl procps openssh-server openssh-client zbar-tools
 )
 
 missing=()
@@ -16,6 +16,9 @@ for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing+=("$p")
 done
+# Node.js runs the stand-in provider (tests/provider); Debian's will do.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive

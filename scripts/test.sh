@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 bash scripts/deps.sh
+echo "== the stand-in provider's packages (npm ci)"
+(cd tests/provider && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== lint: man pages"
 lint=$(mandoc -Tlint -W warning man/*.[0-9] 2>&1 | grep -v 'outdated mandoc.db' || true)

@@ -1,0 +1,1287 @@
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "errors.h"
+
+#define CFG_FILE_MAX (64 * 1024)
+#define CFG_LINE_MAX 4096
+#define CFG_ARGS_MAX 128
+#define SECRET_FILE_MAX 4096
+#define URL_MAX 4096
+#define PATH_LEN_MAX 4095
+#define CLIENT_ID_MAX 1024
+#define SCOPE_MAX 1024
+#define CLAIM_MAX 64
+#define ECHO_MAX 160 /* characters of an argument quoted in a message */
+
+#define DEFAULT_ISSUER "https://auth.ionelectricity.com"
+#define DEFAULT_SCOPE "openid profile email"
+#define DEFAULT_USER_CLAIM "email"
+#define DEFAULT_USER_MAP "/etc/security/pam_ion.users"
+#define DEFAULT_ALGS "RS256 PS256 ES256"
+#define DEFAULT_CA_PATH "/etc/ssl/certs"
+#define DEFAULT_CACHE_DIR "/var/cache/pam_ion"
+#define CALLBACK_PATH "/callback"
+#define CONFIG_ARG "config="
+#define EMPTY_VALUE "empty value (leave the key out for its default)"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} algs[] = {
+	{ "RS256", ION_ALG_RS256 },
+	{ "RS384", ION_ALG_RS384 },
+	{ "RS512", ION_ALG_RS512 },
+	{ "PS256", ION_ALG_PS256 },
+	{ "PS384", ION_ALG_PS384 },
+	{ "PS512", ION_ALG_PS512 },
+	{ "ES256", ION_ALG_ES256 },
+	{ "ES384", ION_ALG_ES384 },
+	{ "ES512", ION_ALG_ES512 },
+};
+
+unsigned
+ion_alg_from_name(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return 0;
+	/* JOSE algorithm names are case-sensitive (RFC 7515 4.1.1). */
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (strcmp(name, algs[i].name) == 0)
+			return algs[i].bit;
+	return 0;
+}
+
+const char *
+ion_alg_name(unsigned alg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+		if (alg == algs[i].bit)
+			return algs[i].name;
+	return NULL;
+}
+
+/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
+static bool
+url_char(char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
+static bool
+is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char inner[INET6_ADDRSTRLEN];
+	size_t len = strlen(host);
+
+	/*
+	 * A real dotted quad in 127/8 (inet_pton takes exactly four decimal
+	 * parts), never a name that merely starts "127.": that could be
+	 * "127.0.0.1.evil.example".
+	 */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (host[0] == '[') {
+		if (len < 4 || len - 2 >= sizeof(inner))
+			return false;
+		memcpy(inner, host + 1, len - 2);
+		inner[len - 2] = '\0';
+		return inet_pton(AF_INET6, inner, &a6) == 1 &&
+		    memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+	}
+	return strcasecmp(host, "localhost") == 0;
+}
+
+/*
+ * Why url may not be used for a request, or NULL when it may.  The same
+ * strict reading as the relay's: no user info (the classic way to make
+ * "http://127.0.0.1@evil.example" look local), no white space, control or
+ * non-ASCII characters, no fragment, a plain host and port.  *ret_query is
+ * set when the URL has a query.
+ */
+static const char *
+url_problem(const char *url, bool *ret_query, bool any_http)
+{
+	const char *auth, *end, *hend, *p;
+	char host[256];
+	size_t len, hlen, i;
+	unsigned long port;
+	bool https;
+
+	len = strnlen(url, URL_MAX + 1);
+	if (len > URL_MAX)
+		return "longer than 4096 characters";
+	for (i = 0; i < len; i++)
+		if (!url_char(url[i]))
+			return "holds white space, control, non-ASCII or "
+			       "other characters a URL may not hold";
+	if (strncasecmp(url, "https://", 8) == 0) {
+		https = true;
+		auth = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		https = false;
+		auth = url + 7;
+	} else
+		return "not an http:// or https:// URL";
+
+	end = auth + strcspn(auth, "/?#");
+	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
+		return "user info ('user@') is not allowed in a URL";
+	if (*auth == '[') {
+		const char *close = memchr(auth, ']', (size_t)(end - auth));
+
+		if (close == NULL)
+			return "bad IPv6 address";
+		hend = close + 1;
+	} else {
+		hend = memchr(auth, ':', (size_t)(end - auth));
+		if (hend == NULL)
+			hend = end;
+		for (p = auth; p < hend; p++)
+			if (!((*p >= 'a' && *p <= 'z') ||
+				(*p >= 'A' && *p <= 'Z') ||
+				(*p >= '0' && *p <= '9') || *p == '-' ||
+				*p == '.'))
+				return "bad host name";
+		if (hend > auth &&
+		    (auth[0] == '.' || auth[0] == '-' || hend[-1] == '.'))
+			return "bad host name";
+	}
+	hlen = (size_t)(hend - auth);
+	if (hlen == 0)
+		return "no host";
+	if (hlen >= sizeof(host))
+		return "host name too long";
+	memcpy(host, auth, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[') {
+		struct in6_addr a6;
+		char inner[INET6_ADDRSTRLEN];
+
+		if (hlen < 4 || hlen - 2 >= sizeof(inner))
+			return "bad IPv6 address";
+		memcpy(inner, host + 1, hlen - 2);
+		inner[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, inner, &a6) != 1)
+			return "bad IPv6 address";
+	} else if (strstr(host, "..") != NULL)
+		return "bad host name";
+	if (hend < end) {
+		if (*hend != ':' || end - hend < 2 || end - hend > 6)
+			return "bad port";
+		port = 0;
+		for (p = hend + 1; p < end; p++) {
+			if (*p < '0' || *p > '9')
+				return "bad port";
+			port = port * 10 + (unsigned long)(*p - '0');
+		}
+		if (port == 0 || port > 65535)
+			return "bad port";
+	}
+	if (strchr(end, '#') != NULL)
+		return "a fragment ('#') is not allowed";
+	if (!https && !any_http && !is_loopback(host))
+		return "http:// is allowed only to a loopback address "
+		       "(127.0.0.0/8, [::1], localhost); use https://";
+	if (ret_query != NULL)
+		*ret_query = strchr(end, '?') != NULL;
+	return NULL;
+}
+
+bool
+ion_url_allowed(const char *url)
+{
+	return url != NULL && url_problem(url, NULL, false) == NULL;
+}
+
+/* One entry per key; parse() checks a value and stores it in the struct. */
+struct key {
+	const char *name;
+	int (*parse)(
+	    const struct key *, const char *, struct ion_cfg *, char *, size_t);
+	size_t off;	 /* of the field in struct ion_cfg */
+	const char *def; /* default value, parsed like a given one */
+	unsigned flags;
+	unsigned lo, hi; /* seconds: the range */
+};
+
+#define KEY_REQUIRED 1u	   /* no default: must be given */
+#define URL_STRIP_SLASH 2u /* drop trailing '/' */
+#define URL_NO_QUERY 4u	   /* a base URL: no '?' */
+/*
+ * A proxy may be http:// anywhere: TLS to the provider runs end to end
+ * through it (CONNECT), and its certificates are still verified.
+ */
+#define URL_PROXY 8u
+
+static void why_set(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static char **
+str_field(struct ion_cfg *cfg, const struct key *k)
+{
+	return (char **)(void *)((char *)cfg + k->off);
+}
+
+static int
+set_str(struct ion_cfg *cfg, const struct key *k, const char *v, size_t len)
+{
+	char **field = str_field(cfg, k);
+	char *s;
+
+	if ((s = strndup(v, len)) == NULL)
+		return ION_ERR_NOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int
+parse_url(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	const char *problem;
+	char *s = NULL;
+	size_t len = strlen(v);
+	bool query = false;
+	int r = ION_ERR_CONFIG;
+
+	if ((k->flags & URL_STRIP_SLASH) != 0)
+		while (len > 0 && v[len - 1] == '/')
+			len--;
+	if ((s = strndup(v, len)) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	if ((problem = url_problem(s, &query, (k->flags & URL_PROXY) != 0)) !=
+	    NULL) {
+		why_set(why, whylen, "%s", problem);
+		goto out;
+	}
+	if (query && (k->flags & URL_NO_QUERY) != 0) {
+		why_set(why, whylen, "must not have a query ('?')");
+		goto out;
+	}
+	free(*str_field(cfg, k));
+	*str_field(cfg, k) = s;
+	s = NULL; /* transferred */
+	r = 0;
+out:
+	free(s);
+	return r;
+}
+
+static int
+parse_client_id(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	size_t i, len = strlen(v);
+
+	if (len > CLIENT_ID_MAX) {
+		why_set(
+		    why, whylen, "longer than %d characters", CLIENT_ID_MAX);
+		return ION_ERR_CONFIG;
+	}
+	/* RFC 6749 appendix A.1: client_id = *VSCHAR (%x20-7E). */
+	for (i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e) {
+			why_set(why, whylen,
+			    "only printable ASCII characters are allowed");
+			return ION_ERR_CONFIG;
+		}
+	return set_str(cfg, k, v, len);
+}
+
+static bool
+check_path(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/') {
+		why_set(why, whylen, "not an absolute path");
+		return false;
+	}
+	if (strlen(v) > PATH_LEN_MAX) {
+		why_set(why, whylen, "longer than %d characters", PATH_LEN_MAX);
+		return false;
+	}
+	return true;
+}
+
+static int
+parse_path(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	if (!check_path(v, why, whylen))
+		return ION_ERR_CONFIG;
+	return set_str(cfg, k, v, strlen(v));
+}
+
+static const char *
+open_problem(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return "does not exist";
+	case ELOOP:
+		return "is a symbolic link";
+	case EACCES:
+		return "permission denied";
+	case ENOTDIR:
+		return "a part of the path is not a directory";
+	default:
+		return "cannot be opened";
+	}
+}
+
+/* Reads up to cap + 1 bytes, so that the caller sees a file that grew. */
+static int
+read_all(int fd, char *buf, size_t cap, size_t *ret_len)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < cap + 1) {
+		n = read(fd, buf + len, cap + 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ION_ERR_SYSTEM;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+/*
+ * The client secret: the first line of a regular, root-owned file of mode
+ * 0600 or 0400, without trailing white space.  Messages never quote it.
+ */
+static int
+read_secret(const char *path, char **ret, char *why, size_t whylen)
+{
+	char buf[SECRET_FILE_MAX + 1];
+	const char *nl;
+	struct stat st;
+	size_t len = 0, n, i;
+	mode_t mode;
+	char *s = NULL;
+	int fd = -1, r = ION_ERR_CONFIG;
+
+	fd = open(
+	    path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		why_set(why, whylen, "%s: %s", path, open_problem(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		why_set(why, whylen, "%s: cannot stat", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		why_set(why, whylen, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_uid != 0) {
+		why_set(why, whylen, "%s: owned by uid %lu, not root", path,
+		    (unsigned long)st.st_uid);
+		goto out;
+	}
+	mode = st.st_mode & 07777;
+	if (mode != 0600 && mode != 0400) {
+		why_set(why, whylen, "%s: mode %04o; it must be 0600 or 0400",
+		    path, (unsigned)mode);
+		goto out;
+	}
+	if (read_all(fd, buf, SECRET_FILE_MAX, &len) != 0) {
+		why_set(why, whylen, "%s: cannot be read", path);
+		goto out;
+	}
+	if (st.st_size > SECRET_FILE_MAX || len > SECRET_FILE_MAX) {
+		why_set(why, whylen, "%s: larger than %d bytes", path,
+		    SECRET_FILE_MAX);
+		goto out;
+	}
+	nl = memchr(buf, '\n', len);
+	n = nl != NULL ? (size_t)(nl - buf) : len;
+	while (n > 0 &&
+	    (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r' ||
+		buf[n - 1] == '\v' || buf[n - 1] == '\f'))
+		n--;
+	if (n == 0) {
+		why_set(
+		    why, whylen, "%s: the secret (first line) is empty", path);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			why_set(why, whylen,
+			    "%s: the secret holds a control character", path);
+			goto out;
+		}
+	if ((s = malloc(n + 1)) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(s, buf, n);
+	s[n] = '\0';
+	*ret = s;
+	s = NULL; /* transferred */
+	r = 0;
+out:
+	ion_scrub(buf, sizeof(buf));
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static void
+free_secret(char **s)
+{
+	if (*s != NULL) {
+		ion_scrub(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+static int
+parse_secret_file(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	char *secret = NULL;
+	int r;
+
+	if (!check_path(v, why, whylen))
+		return ION_ERR_CONFIG;
+	if ((r = read_secret(v, &secret, why, whylen)) != 0)
+		return r;
+	if ((r = set_str(cfg, k, v, strlen(v))) != 0) {
+		free_secret(&secret);
+		return r;
+	}
+	free_secret(&cfg->client_secret);
+	cfg->client_secret = secret;
+	return 0;
+}
+
+/* RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+static bool
+scope_char(char c)
+{
+	return c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+	    (c >= 0x5d && c <= 0x7e);
+}
+
+static int
+parse_scope(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	char out[SCOPE_MAX + 1];
+	size_t o = 0, tlen;
+	bool openid = false;
+	const char *p = v;
+
+	if (strlen(v) > SCOPE_MAX) {
+		why_set(why, whylen, "longer than %d characters", SCOPE_MAX);
+		return ION_ERR_CONFIG;
+	}
+	/* Tokens separated by spaces, stored with single spaces. */
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (tlen = 0; p[tlen] != '\0' && p[tlen] != ' '; tlen++)
+			if (!scope_char(p[tlen])) {
+				why_set(why, whylen,
+				    "scopes are separated by spaces and hold "
+				    "no '\"', '\\' or control characters");
+				return ION_ERR_CONFIG;
+			}
+		if (tlen == 6 && memcmp(p, "openid", 6) == 0)
+			openid = true;
+		if (o > 0)
+			out[o++] = ' ';
+		memcpy(out + o, p, tlen);
+		o += tlen;
+		p += tlen;
+	}
+	if (!openid) {
+		why_set(why, whylen, "must contain 'openid'");
+		return ION_ERR_CONFIG;
+	}
+	return set_str(cfg, k, out, o);
+}
+
+static int
+parse_claim(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	size_t i, len = strlen(v);
+
+	for (i = 0; i < len; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') ||
+			(v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
+			v[i] == '.' || v[i] == '-'))
+			break;
+	if (len == 0 || len > CLAIM_MAX || i < len) {
+		why_set(why, whylen,
+		    "a claim name of up to %d characters a-z 0-9 _ . -",
+		    CLAIM_MAX);
+		return ION_ERR_CONFIG;
+	}
+	return set_str(cfg, k, v, len);
+}
+
+static int
+parse_bool(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	static const char *const yes[] = { "yes", "true", "1", "on" };
+	static const char *const no[] = { "no", "false", "0", "off" };
+	bool *field = (bool *)(void *)((char *)cfg + k->off);
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*field = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*field = false;
+			return 0;
+		}
+	}
+	why_set(why, whylen, "expected yes or no (true/false, on/off, 1/0)");
+	return ION_ERR_CONFIG;
+}
+
+static int
+parse_seconds(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	unsigned *field = (unsigned *)(void *)((char *)cfg + k->off);
+	unsigned long n = 0;
+	size_t i, len = strlen(v);
+
+	for (i = 0; i < len && len <= 10; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	}
+	if (len == 0 || len > 10 || i < len || n < k->lo || n > k->hi) {
+		why_set(
+		    why, whylen, "expected seconds in %u..%u", k->lo, k->hi);
+		return ION_ERR_CONFIG;
+	}
+	*field = (unsigned)n;
+	return 0;
+}
+
+static int
+parse_algs(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	char tok[16];
+	const char *p = v;
+	unsigned bits = 0, bit;
+	size_t tlen;
+
+	(void)k;
+	for (;;) {
+		p += strspn(p, " ,");
+		if (*p == '\0')
+			break;
+		tlen = strcspn(p, " ,");
+		if (tlen >= sizeof(tok)) {
+			why_set(why, whylen, "unknown algorithm '%.*s...'",
+			    (int)sizeof(tok), p);
+			return ION_ERR_CONFIG;
+		}
+		memcpy(tok, p, tlen);
+		tok[tlen] = '\0';
+		p += tlen;
+		/*
+		 * An unsigned token proves nothing, and an HMAC one only
+		 * that its maker knew a shared secret (this machine's client
+		 * secret, so anyone who can read it could mint tokens):
+		 * neither is proof that the provider signed the person in.
+		 */
+		if (strcasecmp(tok, "none") == 0) {
+			why_set(why, whylen,
+			    "'%s' is never accepted (unsigned tokens)", tok);
+			return ION_ERR_CONFIG;
+		}
+		if (strcasecmp(tok, "HS256") == 0 ||
+		    strcasecmp(tok, "HS384") == 0 ||
+		    strcasecmp(tok, "HS512") == 0) {
+			why_set(why, whylen,
+			    "'%s' is never accepted (HMAC with a shared "
+			    "secret)",
+			    tok);
+			return ION_ERR_CONFIG;
+		}
+		if ((bit = ion_alg_from_name(tok)) == 0) {
+			why_set(why, whylen,
+			    "unknown algorithm '%s' (expected RS256 RS384 "
+			    "RS512 PS256 PS384 PS512 ES256 ES384 ES512)",
+			    tok);
+			return ION_ERR_CONFIG;
+		}
+		bits |= bit;
+	}
+	if (bits == 0) {
+		why_set(why, whylen, "the list is empty");
+		return ION_ERR_CONFIG;
+	}
+	cfg->allowed_algs = bits;
+	return 0;
+}
+
+static int
+parse_qr(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	(void)k;
+	if (strcmp(v, "utf8") == 0)
+		cfg->qr = ION_QR_UTF8;
+	else if (strcmp(v, "ascii") == 0)
+		cfg->qr = ION_QR_ASCII;
+	else if (strcmp(v, "off") == 0)
+		cfg->qr = ION_QR_OFF;
+	else {
+		why_set(why, whylen, "expected utf8, ascii or off");
+		return ION_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int
+parse_prompt(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	(void)k;
+	if (strcmp(v, "enter") == 0)
+		cfg->prompt = ION_PROMPT_ENTER;
+	else if (strcmp(v, "auto") == 0)
+		cfg->prompt = ION_PROMPT_AUTO;
+	else {
+		why_set(why, whylen, "expected enter or auto");
+		return ION_ERR_CONFIG;
+	}
+	return 0;
+}
+
+#define F(field) offsetof(struct ion_cfg, field)
+
+static const struct key keys[] = {
+	{ .name = "issuer",
+	    .parse = parse_url,
+	    .off = F(issuer),
+	    .def = DEFAULT_ISSUER,
+	    .flags = URL_STRIP_SLASH | URL_NO_QUERY },
+	{ .name = "authorize_endpoint",
+	    .parse = parse_url,
+	    .off = F(authorize_endpoint) },
+	{ .name = "token_endpoint",
+	    .parse = parse_url,
+	    .off = F(token_endpoint) },
+	{ .name = "jwks_uri", .parse = parse_url, .off = F(jwks_uri) },
+	{ .name = "userinfo_endpoint",
+	    .parse = parse_url,
+	    .off = F(userinfo_endpoint) },
+	{ .name = "client_id",
+	    .parse = parse_client_id,
+	    .off = F(client_id),
+	    .flags = KEY_REQUIRED },
+	{ .name = "client_secret_file",
+	    .parse = parse_secret_file,
+	    .off = F(client_secret_file),
+	    .flags = KEY_REQUIRED },
+	{ .name = "relay_url",
+	    .parse = parse_url,
+	    .off = F(relay_url),
+	    .flags = KEY_REQUIRED | URL_STRIP_SLASH | URL_NO_QUERY },
+	{ .name = "redirect_uri", .parse = parse_url, .off = F(redirect_uri) },
+	{ .name = "scope",
+	    .parse = parse_scope,
+	    .off = F(scope),
+	    .def = DEFAULT_SCOPE },
+	{ .name = "user_claim",
+	    .parse = parse_claim,
+	    .off = F(user_claim),
+	    .def = DEFAULT_USER_CLAIM },
+	{ .name = "user_map_file",
+	    .parse = parse_path,
+	    .off = F(user_map_file),
+	    .def = DEFAULT_USER_MAP },
+	{ .name = "user_from_token",
+	    .parse = parse_bool,
+	    .off = F(user_from_token),
+	    .def = "no" },
+	{ .name = "login_timeout",
+	    .parse = parse_seconds,
+	    .off = F(login_timeout),
+	    .def = "110",
+	    .lo = 10,
+	    .hi = 3600 },
+	{ .name = "http_timeout",
+	    .parse = parse_seconds,
+	    .off = F(http_timeout),
+	    .def = "10",
+	    .lo = 1,
+	    .hi = 120 },
+	{ .name = "allowed_algs",
+	    .parse = parse_algs,
+	    .off = F(allowed_algs),
+	    .def = DEFAULT_ALGS },
+	{ .name = "qr", .parse = parse_qr, .off = F(qr), .def = "utf8" },
+	{ .name = "ca_file", .parse = parse_path, .off = F(ca_file) },
+	{ .name = "ca_path", .parse = parse_path, .off = F(ca_path) },
+	{ .name = "proxy",
+	    .parse = parse_url,
+	    .off = F(proxy),
+	    .flags = URL_PROXY | URL_NO_QUERY },
+	{ .name = "prompt",
+	    .parse = parse_prompt,
+	    .off = F(prompt),
+	    .def = "enter" },
+	/* No default here: it follows prompt (see finish()). */
+	{ .name = "confirm", .parse = parse_bool, .off = F(confirm) },
+	{ .name = "debug", .parse = parse_bool, .off = F(debug), .def = "no" },
+	{ .name = "cache_dir",
+	    .parse = parse_path,
+	    .off = F(cache_dir),
+	    .def = DEFAULT_CACHE_DIR },
+};
+
+#undef F
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* The state of one ion_cfg_load(): where each key was last given. */
+struct loader {
+	const char *path;
+	char *err;
+	unsigned line[NKEYS];	/* in the file; 0: not there */
+	const char *arg[NKEYS]; /* the argument; NULL: none */
+	struct ion_cfg *cfg;
+};
+
+static void fail(struct loader *ld, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+fail(struct loader *ld, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ld->err, ION_CFG_ERR_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * An argument as quoted in a message: control characters as '?', cut at
+ * ECHO_MAX.  For an unknown key only the key is shown, in case someone put a
+ * secret on the module's command line ("client_secret=...").
+ */
+static void
+echo_arg(const char *arg, bool key_only, char out[ECHO_MAX + 4])
+{
+	size_t i, n;
+	bool cut;
+
+	n = key_only ? strcspn(arg, "=") : strlen(arg);
+	if (key_only && arg[n] == '=')
+		n++;
+	cut = arg[n] != '\0';
+	if (n > ECHO_MAX) {
+		n = ECHO_MAX;
+		cut = true;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (cut) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+}
+
+/* Reports why as the error of key idx, at the place it was last given. */
+static void
+fail_key(struct loader *ld, size_t idx, const char *why)
+{
+	char echo[ECHO_MAX + 4];
+
+	if (ld->arg[idx] != NULL) {
+		echo_arg(ld->arg[idx], false, echo);
+		fail(ld, "argument '%s': %s", echo, why);
+	} else if (ld->line[idx] != 0)
+		fail(ld, "%s:%u: %s: %s", ld->path, ld->line[idx],
+		    keys[idx].name, why);
+	else
+		fail(ld, "%s: %s: %s", ld->path, keys[idx].name, why);
+}
+
+static const struct key *
+find_key(const char *name, size_t len, size_t *ret_idx)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strlen(keys[i].name) == len &&
+		    memcmp(keys[i].name, name, len) == 0) {
+			*ret_idx = i;
+			return &keys[i];
+		}
+	return NULL;
+}
+
+static bool
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static int
+apply(struct loader *ld, size_t idx, const char *value)
+{
+	char why[ION_CFG_ERR_MAX];
+	int r;
+
+	why[0] = '\0';
+	r = keys[idx].parse(&keys[idx], value, ld->cfg, why, sizeof(why));
+	if (r == ION_ERR_NOMEM)
+		fail(ld, "out of memory");
+	else if (r != 0)
+		fail_key(ld, idx, why);
+	return r;
+}
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static const char *
+unknown_key(const char *key, size_t len)
+{
+	if (len == 13 && memcmp(key, "client_secret", 13) == 0)
+		return "unknown key (the secret goes in the file named by "
+		       "client_secret_file)";
+	return "unknown key";
+}
+
+/* One line of the file, NUL-terminated in place. */
+static int
+file_line(struct loader *ld, char *s, unsigned lineno)
+{
+	char *eq, *key, *value, *end;
+	size_t klen, i, idx;
+
+	while (is_blank(*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && is_blank(end[-1]))
+		*--end = '\0';
+	if (*s == '\0' || *s == '#')
+		return 0;
+	if ((eq = strchr(s, '=')) == NULL) {
+		fail(ld, "%s:%u: expected 'key = value'", ld->path, lineno);
+		return ION_ERR_CONFIG;
+	}
+	key = s;
+	for (klen = (size_t)(eq - s); klen > 0 && is_blank(key[klen - 1]);)
+		klen--;
+	for (i = 0; i < klen; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') ||
+			(key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+			break;
+	if (klen == 0 || i < klen) {
+		fail(ld, "%s:%u: expected 'key = value'", ld->path, lineno);
+		return ION_ERR_CONFIG;
+	}
+	key[klen] = '\0';
+	value = eq + 1;
+	while (is_blank(*value))
+		value++;
+	if (find_key(key, klen, &idx) == NULL) {
+		fail(ld, "%s:%u: %s: %s", ld->path, lineno, key,
+		    strcmp(key, "config") == 0 ? "only as a module argument"
+					       : unknown_key(key, klen));
+		return ION_ERR_CONFIG;
+	}
+	if (ld->line[idx] != 0) {
+		fail(ld, "%s:%u: %s: given twice (first on line %u)", ld->path,
+		    lineno, key, ld->line[idx]);
+		return ION_ERR_CONFIG;
+	}
+	ld->line[idx] = lineno;
+	/*
+	 * Comments take whole lines.  A '#' after a value is refused rather
+	 * than guessed at: cutting there could shorten a value silently, and
+	 * keeping it would turn "client_id = abc # note" into a wrong id.
+	 */
+	if (strchr(value, '#') != NULL) {
+		fail_key(
+		    ld, idx, "'#' in a value (comments take a whole line)");
+		return ION_ERR_CONFIG;
+	}
+	if (*value == '\0') {
+		fail_key(ld, idx, EMPTY_VALUE);
+		return ION_ERR_CONFIG;
+	}
+	if (has_control(value)) {
+		fail_key(ld, idx, "control character in the value");
+		return ION_ERR_CONFIG;
+	}
+	return apply(ld, idx, value);
+}
+
+static int
+load_file(struct loader *ld, bool missing_ok)
+{
+	struct stat st;
+	char *buf = NULL, *p, *eol;
+	size_t len = 0, linelen;
+	unsigned lineno;
+	int fd = -1, line_r, r = ION_ERR_CONFIG;
+
+	fd = open(ld->path,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		if (errno == ENOENT && missing_ok)
+			r = 0;
+		else
+			fail(ld, "%s: %s", ld->path, open_problem(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		fail(ld, "%s: cannot stat", ld->path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(ld, "%s: not a regular file", ld->path);
+		goto out;
+	}
+	if (st.st_uid != 0) {
+		fail(ld, "%s: owned by uid %lu, not root", ld->path,
+		    (unsigned long)st.st_uid);
+		goto out;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fail(ld, "%s: writable by group or others", ld->path);
+		goto out;
+	}
+	if (st.st_size > CFG_FILE_MAX) {
+		fail(ld, "%s: larger than %d bytes", ld->path, CFG_FILE_MAX);
+		goto out;
+	}
+	if ((buf = malloc(CFG_FILE_MAX + 2)) == NULL) {
+		r = ION_ERR_NOMEM;
+		fail(ld, "out of memory");
+		goto out;
+	}
+	if (read_all(fd, buf, CFG_FILE_MAX, &len) != 0) {
+		fail(ld, "%s: cannot be read", ld->path);
+		goto out;
+	}
+	if (len > CFG_FILE_MAX) {
+		fail(ld, "%s: larger than %d bytes", ld->path, CFG_FILE_MAX);
+		goto out;
+	}
+	buf[len] = '\0';
+	for (p = buf, lineno = 1; p < buf + len; lineno++) {
+		eol = memchr(p, '\n', (size_t)(buf + len - p));
+		linelen =
+		    eol != NULL ? (size_t)(eol - p) : (size_t)(buf + len - p);
+		if (linelen > CFG_LINE_MAX) {
+			fail(ld, "%s:%u: line longer than %d characters",
+			    ld->path, lineno, CFG_LINE_MAX);
+			goto out;
+		}
+		if (memchr(p, '\0', linelen) != NULL) {
+			fail(ld, "%s:%u: NUL character", ld->path, lineno);
+			goto out;
+		}
+		p[linelen] = '\0';
+		if ((line_r = file_line(ld, p, lineno)) != 0) {
+			r = line_r;
+			goto out;
+		}
+		p += linelen + 1;
+	}
+	r = 0;
+out:
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static size_t
+key_index(const char *name)
+{
+	size_t idx = 0;
+
+	(void)find_key(name, strlen(name), &idx);
+	return idx;
+}
+
+static bool
+given(const struct loader *ld, size_t idx)
+{
+	return ld->line[idx] != 0 || ld->arg[idx] != NULL;
+}
+
+static int
+apply_arg(struct loader *ld, const char *arg)
+{
+	char echo[ECHO_MAX + 4];
+	const char *eq, *value;
+	size_t idx = 0;
+
+	if (strcmp(arg, "debug") == 0) {
+		value = "yes";
+		idx = key_index("debug");
+	} else {
+		if ((eq = strchr(arg, '=')) == NULL) {
+			echo_arg(arg, false, echo);
+			fail(ld, "argument '%s': expected key=value", echo);
+			return ION_ERR_CONFIG;
+		}
+		if (strncmp(arg, CONFIG_ARG, strlen(CONFIG_ARG)) == 0)
+			return 0; /* read before the file */
+		if (find_key(arg, (size_t)(eq - arg), &idx) == NULL) {
+			echo_arg(arg, true, echo);
+			fail(ld, "argument '%s': %s", echo,
+			    unknown_key(arg, (size_t)(eq - arg)));
+			return ION_ERR_CONFIG;
+		}
+		value = eq + 1;
+	}
+	if (ld->arg[idx] != NULL) {
+		echo_arg(arg, false, echo);
+		fail(ld, "argument '%s': %s given twice in the arguments", echo,
+		    keys[idx].name);
+		return ION_ERR_CONFIG;
+	}
+	ld->arg[idx] = arg;
+	if (strlen(arg) > CFG_LINE_MAX) {
+		fail_key(ld, idx, "longer than 4096 characters");
+		return ION_ERR_CONFIG;
+	}
+	if (*value == '\0') {
+		fail_key(ld, idx, EMPTY_VALUE);
+		return ION_ERR_CONFIG;
+	}
+	if (has_control(value)) {
+		fail_key(ld, idx, "control character in the value");
+		return ION_ERR_CONFIG;
+	}
+	return apply(ld, idx, value);
+}
+
+/* Defaults, values derived from others, and checks across keys. */
+static int
+finish(struct loader *ld)
+{
+	struct ion_cfg *cfg = ld->cfg;
+	size_t i, login_idx, http_idx;
+	char why[ION_CFG_ERR_MAX];
+	int r;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (given(ld, i))
+			continue;
+		if ((keys[i].flags & KEY_REQUIRED) != 0) {
+			fail(ld,
+			    "%s: %s: required, but set neither in the "
+			    "file nor in the arguments",
+			    ld->path, keys[i].name);
+			return ION_ERR_CONFIG;
+		}
+		if (keys[i].def != NULL && (r = apply(ld, i, keys[i].def)) != 0)
+			return r;
+	}
+	if (cfg->redirect_uri == NULL &&
+	    asprintf(&cfg->redirect_uri, "%s%s", cfg->relay_url,
+		CALLBACK_PATH) == -1) {
+		cfg->redirect_uri = NULL;
+		fail(ld, "out of memory");
+		return ION_ERR_NOMEM;
+	}
+	/*
+	 * The code typed at the terminal is what stops consent phishing; with
+	 * prompt = auto nobody is asked, so there is nothing to type.  Decided
+	 * here, after every key is in, so the order of keys does not matter.
+	 */
+	if (!given(ld, key_index("confirm")))
+		cfg->confirm = cfg->prompt == ION_PROMPT_ENTER;
+	if (cfg->ca_file == NULL && cfg->ca_path == NULL &&
+	    (cfg->ca_path = strdup(DEFAULT_CA_PATH)) == NULL) {
+		fail(ld, "out of memory");
+		return ION_ERR_NOMEM;
+	}
+	if (cfg->http_timeout >= cfg->login_timeout) {
+		login_idx = key_index("login_timeout");
+		http_idx = key_index("http_timeout");
+		if (given(ld, http_idx)) {
+			why_set(why, sizeof(why),
+			    "must be less than login_timeout (%u)",
+			    cfg->login_timeout);
+			fail_key(ld, http_idx, why);
+		} else {
+			why_set(why, sizeof(why),
+			    "must be more than http_timeout (%u)",
+			    cfg->http_timeout);
+			fail_key(ld, login_idx, why);
+		}
+		return ION_ERR_CONFIG;
+	}
+	return 0;
+}
+
+int
+ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
+    char err[ION_CFG_ERR_MAX])
+{
+	struct loader ld;
+	char echo[ECHO_MAX + 4];
+	const char *path = NULL, *path_arg = NULL;
+	int i, r = ION_ERR_CONFIG;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.err = err;
+	if (err != NULL)
+		err[0] = '\0';
+	if (ret == NULL || argc < 0 || argc > CFG_ARGS_MAX ||
+	    (argc > 0 && argv == NULL)) {
+		fail(&ld, "bad argument list (at most %d arguments)",
+		    CFG_ARGS_MAX);
+		goto out;
+	}
+	for (i = 0; i < argc; i++) {
+		if (argv[i] == NULL) {
+			fail(&ld, "argument %d is NULL", i + 1);
+			goto out;
+		}
+		if (strncmp(argv[i], CONFIG_ARG, strlen(CONFIG_ARG)) != 0)
+			continue;
+		echo_arg(argv[i], false, echo);
+		if (path_arg != NULL) {
+			fail(&ld,
+			    "argument '%s': config given twice in the "
+			    "arguments",
+			    echo);
+			goto out;
+		}
+		path_arg = argv[i];
+		path = argv[i] + strlen(CONFIG_ARG);
+		if (path[0] != '/' || strlen(path) > PATH_LEN_MAX ||
+		    has_control(path)) {
+			fail(&ld, "argument '%s': not an absolute path", echo);
+			goto out;
+		}
+	}
+	ld.path = path != NULL ? path : ION_CFG_DEFAULT_PATH;
+	if ((ld.cfg = calloc(1, sizeof(*ld.cfg))) == NULL ||
+	    (ld.cfg->config_path = strdup(ld.path)) == NULL) {
+		r = ION_ERR_NOMEM;
+		fail(&ld, "out of memory");
+		goto out;
+	}
+	/*
+	 * Without a config= argument the default file may be absent: then
+	 * everything comes from the arguments.  A file named explicitly must
+	 * exist.
+	 */
+	if ((r = load_file(&ld, path == NULL)) != 0)
+		goto out;
+	for (i = 0; i < argc; i++)
+		if ((r = apply_arg(&ld, argv[i])) != 0)
+			goto out;
+	if ((r = finish(&ld)) != 0)
+		goto out;
+	*ret = ld.cfg;
+	ld.cfg = NULL; /* transferred */
+	r = 0;
+out:
+	ion_cfg_free(&ld.cfg);
+	return r;
+}
+
+void
+ion_cfg_free(struct ion_cfg **cfgp)
+{
+	struct ion_cfg *cfg;
+
+	if (cfgp == NULL || (cfg = *cfgp) == NULL)
+		return;
+	free_secret(&cfg->client_secret);
+	free(cfg->issuer);
+	free(cfg->authorize_endpoint);
+	free(cfg->token_endpoint);
+	free(cfg->jwks_uri);
+	free(cfg->userinfo_endpoint);
+	free(cfg->client_id);
+	free(cfg->client_secret_file);
+	free(cfg->relay_url);
+	free(cfg->redirect_uri);
+	free(cfg->scope);
+	free(cfg->user_claim);
+	free(cfg->user_map_file);
+	free(cfg->ca_file);
+	free(cfg->ca_path);
+	free(cfg->proxy);
+	free(cfg->cache_dir);
+	free(cfg->config_path);
+	free(cfg);
+	*cfgp = NULL;
+}

@@ -1,0 +1,118 @@
+/*
+ * pam_ion's configuration: /etc/security/pam_ion.conf ("key = value" lines,
+ * '#' comments) and the module's arguments ("key=value", which win over the
+ * file; "config=PATH" picks another file), validated into one struct.
+ *
+ * Strict: an unknown key, a bad value, a repeated key in the file, a config
+ * file that is a symlink, not owned by root or writable by group or others,
+ * or a client secret file that is not root-owned and 0600/0400 is an error
+ * whose message names the file, the line and the key.  Never PAM-aware: the
+ * caller logs the message and returns PAM_SERVICE_ERR.
+ *
+ * The file: at most 64 KiB, lines of at most 4096 characters; white space
+ * around keys, '=' and values is ignored; blank lines are fine.  A comment
+ * takes a whole line (its first non-blank character is '#').  A '#' later
+ * in a line is refused, not read as a comment and not kept in the value:
+ * "client_id = abc # note" would otherwise yield a wrong id one way or a
+ * silently shortened path the other.  Empty values and control characters
+ * (tabs included) inside a value are refused.
+ *
+ * Arguments: "key=value", or "debug" alone for debug=yes.  A key may repeat
+ * one from the file (the argument wins, but the file's value must still be
+ * valid); a key given twice among the arguments is an error.  An unknown
+ * key's value is never quoted in a message (it might be a secret someone
+ * put there).  Without config=PATH, a missing default file is not an error
+ * (everything then comes from the arguments); a file named by config= must
+ * exist.
+ *
+ * Booleans take yes/no, true/false, on/off, 1/0 (any case); other words
+ * (utf8, enter, RS256 ...) are case-sensitive.  confirm defaults to yes
+ * with prompt = enter and no with prompt = auto, whatever the order of the
+ * keys.  ca_path defaults to /etc/ssl/certs only when neither ca_file nor
+ * ca_path is given.  http_timeout must be less than login_timeout.
+ */
+#ifndef ION_CONFIG_H
+#define ION_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ION_CFG_DEFAULT_PATH "/etc/security/pam_ion.conf"
+#define ION_CFG_ERR_MAX 512
+
+/* Signing algorithms, each tied to one key type (and curve). */
+enum ion_alg {
+	ION_ALG_RS256 = 1 << 0,
+	ION_ALG_RS384 = 1 << 1,
+	ION_ALG_RS512 = 1 << 2,
+	ION_ALG_PS256 = 1 << 3,
+	ION_ALG_PS384 = 1 << 4,
+	ION_ALG_PS512 = 1 << 5,
+	ION_ALG_ES256 = 1 << 6,
+	ION_ALG_ES384 = 1 << 7,
+	ION_ALG_ES512 = 1 << 8,
+};
+
+enum ion_qr_mode { ION_QR_UTF8, ION_QR_ASCII, ION_QR_OFF };
+enum ion_prompt_mode { ION_PROMPT_ENTER, ION_PROMPT_AUTO };
+
+struct ion_cfg {
+	char *issuer;		  /* without a trailing '/' */
+	char *authorize_endpoint; /* NULL: from discovery */
+	char *token_endpoint;	  /* NULL: from discovery */
+	char *jwks_uri;		  /* NULL: from discovery */
+	char *userinfo_endpoint;  /* NULL: from discovery */
+	char *client_id;
+	char *client_secret_file;
+	char *client_secret; /* the file's content, trimmed; scrubbed on free */
+	char *relay_url;     /* without a trailing '/' */
+	char *redirect_uri;  /* default relay_url + "/callback" */
+	char *scope;
+	char *user_claim;
+	char *user_map_file;
+	bool user_from_token;
+	unsigned login_timeout; /* seconds */
+	unsigned http_timeout;	/* seconds */
+	unsigned allowed_algs;	/* enum ion_alg bits */
+	enum ion_qr_mode qr;
+	char *ca_file; /* NULL: none */
+	char *ca_path; /* NULL: none */
+	char *proxy;   /* NULL: no proxy, whatever the environment says */
+	enum ion_prompt_mode prompt;
+	bool confirm;
+	bool debug;
+	char *cache_dir;
+	/* the file read; the default path also when that file is absent */
+	char *config_path;
+};
+
+/*
+ * Loads the file named by a "config=PATH" argument (else the default
+ * path), then applies the other arguments.  On success *ret is the caller's
+ * (free it with ion_cfg_free()).  On failure returns ION_ERR_CONFIG (or
+ * ION_ERR_NOMEM), leaves *ret alone and writes one line to err
+ * ("FILE:LINE: key: reason", "FILE: reason" for the file as a whole or a
+ * missing required key, or "argument 'key=value': reason"; never the
+ * secret).  Reads no environment and keeps no state between calls.
+ */
+int ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
+    char err[ION_CFG_ERR_MAX]);
+
+/* Scrubs the secret and frees everything; accepts NULL, clears the pointer. */
+void ion_cfg_free(struct ion_cfg **cfg);
+
+/* "RS256" → ION_ALG_RS256; 0 for a name not supported (or never allowed). */
+unsigned ion_alg_from_name(const char *name);
+const char *ion_alg_name(unsigned alg);
+
+/*
+ * True when url may be used for a request: https://, or http:// to a
+ * loopback address (127.0.0.0/8 as a real dotted quad, so not
+ * "127.0.0.1.evil.example"; [::1]; localhost).  Also false for anything
+ * parsed loosely elsewhere: user info ("user@"), a fragment, white space,
+ * control or non-ASCII characters, a bad host or port, more than 4096
+ * characters.
+ */
+bool ion_url_allowed(const char *url);
+
+#endif

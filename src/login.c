@@ -1,0 +1,468 @@
+#include "login.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "b64url.h"
+#include "crypto.h"
+#include "errors.h"
+#include "http.h"
+#include "oidc.h"
+#include "relayc.h"
+#include "usermap.h"
+
+#define CONFIRM_TRIES 3
+#define ANSWER_WAIT_S 5 /* after an answer, how long the result may take */
+#define POLL_WAIT_MAX_S 25
+
+#define PROMPT_CODE "After signing in, type the code shown on your phone: "
+#define PROMPT_ENTER "After signing in on your phone, press Enter: "
+#define PROMPT_AGAIN_CODE                                                      \
+	"Not signed in yet. Finish signing in on your phone, then type the "   \
+	"code shown there: "
+#define PROMPT_AGAIN_ENTER                                                     \
+	"Not signed in yet. Finish signing in on your phone, then press "      \
+	"Enter: "
+#define PROMPT_WRONG                                                           \
+	"That code does not match. Type the code shown on your phone: "
+
+/* Everything one sign-in holds; secrets are scrubbed in login_clear(). */
+struct login {
+	const struct ion_cfg *cfg;
+	const struct ion_login_env *env;
+	const struct ion_conv *conv;
+	struct ion_http *http;
+	struct ion_provider *provider;
+	uint64_t deadline_ms;
+	time_t started;
+	char secret[ION_TOKEN_CHARS + 1]; /* poll secret P, encoded */
+	char state[ION_TOKEN_CHARS + 1];
+	char nonce[ION_TOKEN_CHARS + 1];
+	char verifier[ION_TOKEN_CHARS + 1];
+	char challenge[ION_TOKEN_CHARS + 1];
+	char *authorize_url;
+	char *link;
+	unsigned link_valid;
+	struct ion_relay_result result;
+	struct ion_tokens tokens;
+	json_t *claims;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned
+seconds_left(const struct login *l)
+{
+	uint64_t now = now_ms();
+
+	return now >= l->deadline_ms
+	    ? 0
+	    : (unsigned)((l->deadline_ms - now) / 1000);
+}
+
+static void
+login_clear(struct login *l)
+{
+	ion_scrub(l->secret, sizeof(l->secret));
+	ion_scrub(l->verifier, sizeof(l->verifier));
+	ion_relay_result_clear(&l->result);
+	ion_tokens_clear(&l->tokens);
+	json_decref(l->claims);
+	free(l->authorize_url);
+	free(l->link);
+	ion_provider_free(&l->provider);
+	ion_http_free(&l->http);
+}
+
+/* Poll secret, state, nonce and PKCE verifier/challenge, from the CSPRNG. */
+static int
+make_secrets(struct login *l)
+{
+	unsigned char raw[ION_SECRET_LEN], digest[ION_SHA256_LEN];
+	int r;
+
+	if ((r = ion_random_bytes(raw, sizeof(raw))) != 0)
+		goto out;
+	ion_b64url_encode(raw, sizeof(raw), l->secret);
+	if ((r = ion_state_from_secret(
+		 l->secret, strlen(l->secret), l->state)) != 0 ||
+	    (r = ion_nonce_from_state(l->state, l->nonce)) != 0)
+		goto out;
+	if ((r = ion_random_bytes(raw, sizeof(raw))) != 0)
+		goto out;
+	ion_b64url_encode(raw, sizeof(raw), l->verifier);
+	/* RFC 7636 S256: the challenge hashes the verifier's ASCII form. */
+	if ((r = ion_sha256(l->verifier, strlen(l->verifier), NULL, 0, NULL, 0,
+		 digest)) != 0)
+		goto out;
+	ion_b64url_encode(digest, sizeof(digest), l->challenge);
+out:
+	ion_scrub(raw, sizeof(raw));
+	return r;
+}
+
+/* One message to the person; failures to show it do not matter. */
+static void
+tell(const struct login *l, enum ion_msg_style style, const char *text)
+{
+	struct ion_msg m = { style, text };
+
+	if (l->conv->silent)
+		return;
+	(void)l->conv->converse(l->conv->arg, &m, 1, NULL);
+}
+
+/*
+ * Polls the relay until a result, wait_s at most.  0 with l->result set,
+ * ION_ERR_PENDING, or a failure.
+ */
+static int
+collect(struct login *l, unsigned wait_s, const char **why)
+{
+	unsigned left = seconds_left(l);
+	int r;
+
+	if (left == 0) {
+		*why = "login_timeout reached";
+		return ION_ERR_TIMEOUT;
+	}
+	if (wait_s > left)
+		wait_s = left;
+	if (wait_s > POLL_WAIT_MAX_S)
+		wait_s = POLL_WAIT_MAX_S;
+	ion_relay_result_clear(&l->result);
+	r = ion_relay_poll(
+	    l->http, l->cfg->relay_url, l->secret, wait_s, &l->result, why);
+	/* The relay forgot the sign-in: its TTL ran out (or it restarted). */
+	return r == ION_ERR_NOT_FOUND ? ION_ERR_TIMEOUT : r;
+}
+
+/* Checks a typed confirmation code against the one for state and code. */
+static bool
+code_matches(const struct login *l, const char *typed)
+{
+	char want[ION_CONFIRM_DIGITS + 1], got[ION_CONFIRM_DIGITS + 1];
+	bool ok;
+
+	if (!ion_prompt_parse_code(typed, got) ||
+	    ion_confirm_code(l->state, l->result.code, want) != 0)
+		return false;
+	ok = ion_ct_equal(want, got, ION_CONFIRM_DIGITS);
+	ion_scrub(want, sizeof(want));
+	return ok;
+}
+
+/*
+ * prompt = enter: the QR code goes out with a prompt (sshd holds info
+ * messages until one); each answer makes us collect the result, and with
+ * confirm the answer must be the code the phone shows.
+ */
+static int
+wait_with_prompt(
+    struct login *l, struct ion_msg *msgs, size_t n, const char **why)
+{
+	const char *again =
+	    l->cfg->confirm ? PROMPT_AGAIN_CODE : PROMPT_AGAIN_ENTER;
+	struct ion_msg single = { ION_MSG_PROMPT, NULL };
+	const struct ion_msg *show = msgs;
+	size_t nshow = n;
+	unsigned wrong = 0;
+	int r;
+
+	for (;;) {
+		char *answer = NULL;
+
+		r = l->conv->converse(l->conv->arg, show, nshow, &answer);
+		if (r != 0 || answer == NULL) {
+			free(answer);
+			*why = "conversation failed or was cancelled";
+			return ION_ERR_CONV;
+		}
+		if (seconds_left(l) == 0) {
+			ion_scrub(answer, strlen(answer));
+			free(answer);
+			*why = "login_timeout reached";
+			return ION_ERR_TIMEOUT;
+		}
+		/* The code may still be on its way when the answer comes. */
+		if (l->result.code == NULL && l->result.error == NULL) {
+			r = collect(
+			    l, answer[0] != '\0' ? ANSWER_WAIT_S : 0, why);
+			if (r != 0 && r != ION_ERR_PENDING) {
+				ion_scrub(answer, strlen(answer));
+				free(answer);
+				return r;
+			}
+		}
+		if (l->result.error != NULL) {
+			free(answer);
+			*why = "the provider answered with an error";
+			return ION_ERR_REFUSED;
+		}
+		if (l->result.code == NULL) {
+			single.text = again;
+		} else if (!l->cfg->confirm || code_matches(l, answer)) {
+			ion_scrub(answer, strlen(answer));
+			free(answer);
+			return 0;
+		} else if (++wrong == CONFIRM_TRIES) {
+			ion_scrub(answer, strlen(answer));
+			free(answer);
+			*why = "confirmation code wrong 3 times";
+			return ION_ERR_ABORTED;
+		} else
+			single.text = PROMPT_WRONG;
+		ion_scrub(answer, strlen(answer));
+		free(answer);
+		show = &single;
+		nshow = 1;
+	}
+}
+
+/*
+ * prompt = auto: the QR code is shown and the module waits for the relay
+ * by itself (console, kiosk); with confirm, the code is asked afterwards.
+ */
+static int
+wait_by_itself(
+    struct login *l, struct ion_msg *msgs, size_t n, const char **why)
+{
+	struct ion_msg ask = { ION_MSG_PROMPT, PROMPT_CODE };
+	unsigned wrong = 0;
+	int r;
+
+	/* Shown even with PAM_SILENT: without it there is no sign-in. */
+	if (l->conv->converse(l->conv->arg, msgs, n, NULL) != 0) {
+		*why = "conversation failed";
+		return ION_ERR_CONV;
+	}
+	for (;;) {
+		uint64_t asked = now_ms();
+
+		if ((r = collect(l, POLL_WAIT_MAX_S, why)) != ION_ERR_PENDING)
+			break;
+		/* A relay that answers "pending" at once (stopping) must not
+		 * make us spin. */
+		if (now_ms() - asked < 1000) {
+			struct timespec pause = { 0, 500 * 1000 * 1000 };
+
+			nanosleep(&pause, NULL);
+		}
+	}
+	if (r != 0)
+		return r;
+	if (l->result.error != NULL) {
+		*why = "the provider answered with an error";
+		return ION_ERR_REFUSED;
+	}
+	while (l->cfg->confirm) {
+		char *answer = NULL;
+		bool ok;
+
+		if (l->conv->converse(l->conv->arg, &ask, 1, &answer) != 0 ||
+		    answer == NULL) {
+			free(answer);
+			*why = "conversation failed or was cancelled";
+			return ION_ERR_CONV;
+		}
+		ok = code_matches(l, answer);
+		ion_scrub(answer, strlen(answer));
+		free(answer);
+		if (ok)
+			break;
+		if (++wrong == CONFIRM_TRIES) {
+			*why = "confirmation code wrong 3 times";
+			return ION_ERR_ABORTED;
+		}
+		ask.text = PROMPT_WRONG;
+	}
+	return 0;
+}
+
+/* Claims the mapping needs that the id_token may leave to userinfo. */
+static bool
+needs_userinfo(const struct login *l)
+{
+	const char *claim = l->cfg->user_claim;
+
+	if (json_object_get(l->claims, claim) == NULL)
+		return true;
+	return strcmp(claim, "email") == 0 &&
+	    json_object_get(l->claims, "email_verified") == NULL;
+}
+
+/* The verified sub, printable, for the log (admins map by it). */
+static void
+subject_of(const json_t *claims, char *out, size_t outlen)
+{
+	const char *sub = json_string_value(json_object_get(claims, "sub"));
+	size_t i;
+
+	for (i = 0; sub != NULL && sub[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (sub[i] > 0x20 && sub[i] < 0x7f) ? sub[i] : '?';
+	out[i] = '\0';
+}
+
+static const char *
+person_message(int r)
+{
+	switch (r) {
+	case ION_ERR_UNAVAIL:
+		return "iON sign-in is not available right now.";
+	case ION_ERR_TIMEOUT:
+		return "iON sign-in took too long. Start again.";
+	case ION_ERR_REFUSED:
+		return "iON sign-in was cancelled or refused.";
+	case ION_ERR_ABORTED:
+		return "The code did not match. iON sign-in stopped.";
+	case ION_ERR_NO_USER:
+		return "Your iON account is not allowed on this machine.";
+	default:
+		return "iON sign-in failed.";
+	}
+}
+
+int
+ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
+    const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
+    struct ion_login_stats *stats)
+{
+	struct ion_msg msgs[ION_CONV_MAX_MSGS];
+	struct ion_relay_login reg;
+	struct ion_http_opts hopts;
+	struct login l;
+	const char *reason = "internal error";
+	char *text = NULL, *user = NULL, maperr[256];
+	uint64_t t0 = now_ms();
+	size_t n = 0;
+	int r;
+
+	memset(&l, 0, sizeof(l));
+	l.cfg = cfg;
+	l.env = env;
+	l.conv = conv;
+	l.started = time(NULL);
+	l.deadline_ms = t0 + (uint64_t)cfg->login_timeout * 1000;
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.ca_file = cfg->ca_file;
+	hopts.ca_path = cfg->ca_path;
+	hopts.proxy = cfg->proxy;
+	hopts.timeout_ms = cfg->http_timeout * 1000;
+	hopts.deadline_ms = l.deadline_ms;
+	if ((r = ion_http_new(&hopts, &l.http)) != 0) {
+		reason = "cannot set up HTTP";
+		goto out;
+	}
+	if ((r = make_secrets(&l)) != 0) {
+		reason = "no random bytes";
+		goto out;
+	}
+	if ((r = ion_oidc_discover(l.http, cfg, &l.provider, &reason)) != 0)
+		goto out;
+	r = ION_ERR_NOMEM;
+	l.authorize_url = ion_oidc_authorize_url(
+	    cfg, l.provider, l.state, l.nonce, l.challenge);
+	if (l.authorize_url == NULL)
+		goto out;
+	memset(&reg, 0, sizeof(reg));
+	reg.secret = l.secret;
+	reg.state = l.state;
+	reg.authorize_url = l.authorize_url;
+	reg.host = env->host;
+	reg.user = env->user != NULL ? env->user : "";
+	reg.rhost = env->rhost != NULL ? env->rhost : "";
+	reg.service = env->service;
+	reg.confirm = cfg->confirm;
+	if ((r = ion_relay_register(l.http, cfg->relay_url, &reg, &l.link,
+		 &l.link_valid, &reason)) != 0) {
+		if (r == ION_ERR_INVALID) {
+			/* The relay refused what we sent: a config problem. */
+			r = ION_ERR_CONFIG;
+		} else if (r != ION_ERR_TIMEOUT)
+			r = ION_ERR_UNAVAIL;
+		goto out;
+	}
+	/* The link is good for as long as both the relay and we wait. */
+	if (l.link_valid > seconds_left(&l))
+		l.link_valid = seconds_left(&l);
+	r = ion_prompt_link_msgs(cfg, l.link, l.link_valid,
+	    cfg->prompt == ION_PROMPT_ENTER
+		? (cfg->confirm ? PROMPT_CODE : PROMPT_ENTER)
+		: NULL,
+	    msgs, &n, &text);
+	if (r != 0) {
+		reason = "cannot render the QR code";
+		goto out;
+	}
+	if (stats != NULL)
+		stats->time_to_qr_us = (unsigned long)((now_ms() - t0) * 1000);
+	r = cfg->prompt == ION_PROMPT_ENTER
+	    ? wait_with_prompt(&l, msgs, n, &reason)
+	    : wait_by_itself(&l, msgs, n, &reason);
+	if (r != 0)
+		goto out;
+	/* RFC 9207: an iss in the authorization response must be ours. */
+	if (l.result.iss != NULL &&
+	    strcmp(l.result.iss, l.provider->issuer) != 0) {
+		r = ION_ERR_AUTH;
+		reason = "authorization response from another issuer (iss)";
+		goto out;
+	}
+	if ((r = ion_oidc_exchange(l.http, cfg, l.provider, l.result.code,
+		 l.verifier, &l.tokens, &reason)) != 0)
+		goto out;
+	if ((r = ion_oidc_verify(l.http, cfg, l.provider, l.tokens.id_token,
+		 l.nonce, l.started, &l.claims, &reason)) != 0)
+		goto out;
+	if (stats != NULL)
+		subject_of(l.claims, stats->subject, sizeof(stats->subject));
+	if (needs_userinfo(&l) && l.tokens.access_token != NULL &&
+	    l.provider->userinfo_endpoint != NULL &&
+	    (r = ion_oidc_userinfo(l.http, l.provider, l.tokens.access_token,
+		 l.claims, &reason)) != 0)
+		goto out;
+	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, l.claims,
+	    &user, maperr, sizeof(maperr));
+	if (r != 0) {
+		reason = r == ION_ERR_NO_USER
+		    ? "no local account for this identity"
+		    : r == ION_ERR_AUTH ? "email not verified"
+					: maperr;
+		goto out;
+	}
+	if (env->user != NULL && strcmp(env->user, user) != 0) {
+		/* sshd refuses a login whose user a module changed. */
+		r = ION_ERR_AUTH;
+		reason = "the identity maps to another account";
+		goto out;
+	}
+	if (env->user == NULL && !cfg->user_from_token) {
+		r = ION_ERR_CONFIG;
+		reason = "no user given and user_from_token = no";
+		goto out;
+	}
+	*ret_user = user;
+	user = NULL; /* transferred */
+	r = 0;
+	reason = "signed in";
+out:
+	if (r != 0 && r != ION_ERR_CONV)
+		tell(&l, ION_MSG_ERROR, person_message(r));
+	if (stats != NULL && l.http != NULL)
+		stats->http_requests = ion_http_request_count(l.http);
+	snprintf(why, whylen, "%s", reason);
+	free(user);
+	free(text);
+	login_clear(&l);
+	return r;
+}

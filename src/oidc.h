@@ -1,0 +1,86 @@
+/*
+ * The provider side of a sign-in, in plain OAuth 2.0 / OpenID Connect:
+ * discovery (cached on disk), the authorize URL, the token exchange with
+ * client_secret_basic and PKCE, the key set (cached, refetched once for an
+ * unknown kid), id_token verification, and userinfo.
+ */
+#ifndef ION_OIDC_H
+#define ION_OIDC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "http.h"
+
+#define ION_OIDC_MAX_DOC (256 * 1024) /* discovery, JWKS, userinfo */
+#define ION_OIDC_MAX_TOKEN_RESP (64 * 1024)
+
+struct ion_provider {
+	char *issuer;
+	char *authorization_endpoint;
+	char *token_endpoint;
+	char *jwks_uri;
+	char *userinfo_endpoint; /* NULL when the provider has none */
+};
+
+/*
+ * The provider's endpoints: the configured ones, the rest from discovery
+ * ({issuer}/.well-known/openid-configuration, whose "issuer" must equal the
+ * configured issuer exactly), through the disk cache.  No request is made
+ * when every endpoint is configured or the cache is fresh.
+ * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when discovery cannot be fetched;
+ * ION_ERR_AUTH when it is malformed or names another issuer; *why says
+ * which, log-safe.
+ */
+int ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
+    struct ion_provider **ret, const char **why);
+void ion_provider_free(struct ion_provider **p);
+
+/*
+ * The authorize URL: response_type=code, client_id, redirect_uri, scope,
+ * state, nonce, code_challenge (S256).  malloc'd, NULL when out of memory.
+ */
+char *ion_oidc_authorize_url(const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *state, const char *nonce,
+    const char *code_challenge);
+
+struct ion_tokens {
+	char *id_token;	    /* scrubbed on clear */
+	char *access_token; /* NULL when absent; scrubbed on clear */
+};
+
+/*
+ * Exchanges code at the token endpoint: form body grant_type, client_id,
+ * code, redirect_uri, code_verifier; HTTP Basic client authentication.
+ * ION_ERR_REFUSED for an OAuth error answer (invalid_grant, …),
+ * ION_ERR_AUTH for a malformed answer or one without id_token,
+ * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when the endpoint cannot be reached or
+ * answers 5xx.
+ */
+int ion_oidc_exchange(struct ion_http *h, const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *code, const char *verifier,
+    struct ion_tokens *ret, const char **why);
+void ion_tokens_clear(struct ion_tokens *t);
+
+/*
+ * Verifies id_token: signature against the provider's key set (from the
+ * cache, refetched once when the token names an unknown kid and the cached
+ * set is older than a minute), then the claims (src/idtoken.h).  On success
+ * *ret_claims holds the claims (new reference).  ION_ERR_AUTH for an
+ * invalid token, ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when the key set cannot
+ * be fetched.
+ */
+int ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *id_token, const char *nonce,
+    time_t login_started, json_t **ret_claims, const char **why);
+
+/*
+ * Fetches userinfo with the access token and merges the claims the
+ * id_token lacks (its sub must match).  Errors as ion_oidc_exchange().
+ */
+int ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
+    const char *access_token, json_t *claims, const char **why);
+
+#endif

@@ -1,0 +1,180 @@
+#include "relayc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "errors.h"
+
+#define RELAY_ANSWER_MAX (16 * 1024)
+#define RELAY_URL_MAX 1024
+
+static char *
+endpoint(const char *relay_url, const char *path)
+{
+	char *url;
+
+	if (strlen(relay_url) > RELAY_URL_MAX ||
+	    (url = malloc(strlen(relay_url) + strlen(path) + 1)) == NULL)
+		return NULL;
+	strcpy(url, relay_url);
+	strcat(url, path);
+	return url;
+}
+
+/* The relay's own refusals that mean "try later", not "you are wrong". */
+static bool
+unavailable(long status)
+{
+	return status == 429 || status >= 500;
+}
+
+int
+ion_relay_register(struct ion_http *h, const char *relay_url,
+    const struct ion_relay_login *login, char **ret_link,
+    unsigned *ret_expires_in, const char **why)
+{
+	struct ion_http_resp resp;
+	json_t *body = NULL, *ans = NULL, *v;
+	char *url = NULL, *text = NULL, *link = NULL;
+	json_int_t expires;
+	int r = ION_ERR_NOMEM;
+
+	memset(&resp, 0, sizeof(resp));
+	*why = "out of memory";
+	body = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:b}", "state",
+	    login->state, "authorize_url", login->authorize_url, "context",
+	    "host", login->host, "user", login->user, "rhost", login->rhost,
+	    "service", login->service, "confirm", login->confirm);
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL ||
+	    (url = endpoint(relay_url, "/v1/logins")) == NULL)
+		goto out;
+	r = ion_http_post_bearer(h, url, "application/json", text, strlen(text),
+	    login->secret, RELAY_ANSWER_MAX, &resp);
+	if (r != 0) {
+		*why = "relay unreachable";
+		goto out;
+	}
+	if (resp.status != 201) {
+		r = unavailable(resp.status) ? ION_ERR_UNAVAIL
+					     : ION_ERR_INVALID;
+		*why = unavailable(resp.status) ? "relay full or failing"
+						: "relay refused the login";
+		goto out;
+	}
+	r = ION_ERR_INVALID;
+	*why = "relay answer malformed";
+	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	v = json_object_get(ans, "link");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 256 ||
+	    !json_is_integer(json_object_get(ans, "expires_in")))
+		goto out;
+	expires = json_integer_value(json_object_get(ans, "expires_in"));
+	if (expires <= 0 || expires > 86400 ||
+	    (link = strdup(json_string_value(v))) == NULL)
+		goto out;
+	*ret_link = link;
+	*ret_expires_in = (unsigned)expires;
+	r = 0;
+	*why = "registered";
+out:
+	ion_http_resp_clear(&resp);
+	json_decref(body);
+	json_decref(ans);
+	free(text);
+	free(url);
+	return r;
+}
+
+/* Copies an optional string member; false when present but not a string. */
+static bool
+opt_string(json_t *obj, const char *key, size_t max, char **ret)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*ret = NULL;
+	if (v == NULL)
+		return true;
+	if (!json_is_string(v) || json_string_length(v) > max ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return false;
+	return (*ret = strdup(json_string_value(v))) != NULL;
+}
+
+int
+ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
+    unsigned wait, struct ion_relay_result *ret, const char **why)
+{
+	struct ion_relay_result res;
+	struct ion_http_resp resp;
+	char path[64], *url = NULL;
+	json_t *ans = NULL;
+	int r = ION_ERR_NOMEM;
+
+	memset(&res, 0, sizeof(res));
+	memset(&resp, 0, sizeof(resp));
+	*why = "out of memory";
+	snprintf(path, sizeof(path), "/v1/logins/result?wait=%u", wait);
+	if ((url = endpoint(relay_url, path)) == NULL)
+		goto out;
+	/* The relay answers within wait seconds; allow for the network. */
+	r = ion_http_get(
+	    h, url, secret, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
+	if (r != 0) {
+		*why = r == ION_ERR_TIMEOUT ? "relay poll timed out"
+					    : "relay unreachable";
+		goto out;
+	}
+	if (resp.status == 202) {
+		r = ION_ERR_PENDING;
+		*why = "pending";
+		goto out;
+	}
+	if (resp.status == 404) {
+		r = ION_ERR_NOT_FOUND;
+		*why = "the relay no longer knows this sign-in (expired)";
+		goto out;
+	}
+	if (resp.status != 200) {
+		r = unavailable(resp.status) ? ION_ERR_UNAVAIL
+					     : ION_ERR_INVALID;
+		*why = "relay refused the poll";
+		goto out;
+	}
+	r = ION_ERR_INVALID;
+	*why = "relay answer malformed";
+	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(ans) || !opt_string(ans, "code", 2048, &res.code) ||
+	    !opt_string(ans, "error", 256, &res.error) ||
+	    !opt_string(
+		ans, "error_description", 2048, &res.error_description) ||
+	    !opt_string(ans, "iss", 2048, &res.iss) ||
+	    (res.code == NULL) == (res.error == NULL))
+		goto out;
+	*ret = res;
+	memset(&res, 0, sizeof(res)); /* transferred */
+	r = 0;
+	*why = "result";
+out:
+	ion_relay_result_clear(&res);
+	ion_http_resp_clear(&resp);
+	json_decref(ans);
+	free(url);
+	return r;
+}
+
+void
+ion_relay_result_clear(struct ion_relay_result *r)
+{
+	if (r->code != NULL) {
+		ion_scrub(r->code, strlen(r->code));
+		free(r->code);
+	}
+	free(r->error);
+	free(r->error_description);
+	free(r->iss);
+	memset(r, 0, sizeof(*r));
+}

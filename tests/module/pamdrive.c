@@ -1,0 +1,102 @@
+/*
+ * pamdrive: one PAM transaction through the real libpam, driven over
+ * stdin/stdout, so tests can play the person at the terminal.
+ *
+ *   pamdrive CONFDIR SERVICE [USER] [RHOST]
+ *
+ * Loads the service's stack from CONFDIR (pam_start_confdir), calls
+ * pam_authenticate and prints, one line each:
+ *   INFO <text>     ERROR <text>     PROMPT <text>
+ * (newlines in a message become "\n", backslashes "\\").  After a PROMPT it
+ * reads one line from stdin as the answer; end of input cancels the
+ * conversation.  Last it prints "RESULT <code> <name>" and "USER <name>",
+ * and exits 0 when pam_authenticate succeeded, 1 otherwise.
+ */
+#include <security/pam_appl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+print_escaped(const char *tag, const char *s)
+{
+	fputs(tag, stdout);
+	fputc(' ', stdout);
+	for (; *s != '\0'; s++) {
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else if (*s == '\\')
+			fputs("\\\\", stdout);
+		else
+			fputc(*s, stdout);
+	}
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static int
+conv(int n, const struct pam_message **msg, struct pam_response **resp,
+    void *arg)
+{
+	struct pam_response *r;
+	char line[4096];
+	int i;
+
+	(void)arg;
+	if (n <= 0 || (r = calloc((size_t)n, sizeof(*r))) == NULL)
+		return PAM_CONV_ERR;
+	for (i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_TEXT_INFO:
+			print_escaped("INFO", msg[i]->msg);
+			break;
+		case PAM_ERROR_MSG:
+			print_escaped("ERROR", msg[i]->msg);
+			break;
+		case PAM_PROMPT_ECHO_ON:
+		case PAM_PROMPT_ECHO_OFF:
+			print_escaped("PROMPT", msg[i]->msg);
+			if (fgets(line, sizeof(line), stdin) == NULL) {
+				free(r);
+				return PAM_CONV_ERR;
+			}
+			line[strcspn(line, "\n")] = '\0';
+			r[i].resp = strdup(line);
+			break;
+		default:
+			free(r);
+			return PAM_CONV_ERR;
+		}
+	}
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pam_conv c = { conv, NULL };
+	pam_handle_t *pamh = NULL;
+	const void *user = NULL;
+	int r;
+
+	if (argc < 3 || argc > 5) {
+		fprintf(
+		    stderr, "usage: pamdrive CONFDIR SERVICE [USER] [RHOST]\n");
+		return 2;
+	}
+	r = pam_start_confdir(argv[2], argc > 3 && argv[3][0] ? argv[3] : NULL,
+	    &c, argv[1], &pamh);
+	if (r != PAM_SUCCESS) {
+		printf("RESULT %d %s\n", r, pam_strerror(NULL, r));
+		return 1;
+	}
+	if (argc > 4)
+		pam_set_item(pamh, PAM_RHOST, argv[4]);
+	r = pam_authenticate(pamh, 0);
+	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
+	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
+		printf("USER %s\n", (const char *)user);
+	pam_end(pamh, r);
+	return r == PAM_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,898 @@
+#!/usr/bin/env node
+// Stand-in for the iON OpenID provider, for pam_ion's tests: a real
+// oidc-provider configured like iON's documented behaviour, on loopback,
+// plus a small control API under /__test/.  See README.md.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+import { applyTokenMisbehaviour, validateMisbehaviour } from './misbehave.js';
+
+// stdout carries exactly one line ("provider listening on ..."); everything
+// else, oidc-provider's own notices included, goes to stderr.
+const log = (...args) => {
+  process.stderr.write(`provider: ${args.join(' ')}\n`);
+};
+console.log = (...a) => console.error(...a);
+console.info = (...a) => console.error(...a);
+
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: node provider.js [--port N] [--issuer-host HOST] [options]
+
+  --port N                 port on 127.0.0.1 (0: the kernel picks; default 0)
+  --bind ADDR              address to listen on (default 127.0.0.1)
+  --issuer-host HOST       host part of the issuer URL (default 127.0.0.1)
+  --client ID:SECRET:URI   a client (confidential, client_secret_basic) with one
+                           redirect_uri; repeatable
+  --account SUB:EMAIL:VERIFIED:NAME
+                           an account (VERIFIED is true or false; NAME may hold
+                           colons); preferred_username = SUB; repeatable
+  --config FILE            JSON {"clients": [...], "accounts": [...]}
+  --state-file FILE        keep keys (and write issuer, port, pid) here
+  --auto-consent           skip the consent page for every client
+  --require-pkce           refuse authorization requests without PKCE
+  --allow-client-secret-post
+                           also accept client_secret in the token request body
+  --cache-control VALUE    Cache-Control of discovery and JWKS
+                           (default "public, max-age=300")
+  --help                   show this text
+`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', default: '0' },
+      bind: { type: 'string', default: '127.0.0.1' },
+      'issuer-host': { type: 'string', default: '127.0.0.1' },
+      client: { type: 'string', multiple: true, default: [] },
+      account: { type: 'string', multiple: true, default: [] },
+      config: { type: 'string' },
+      'state-file': { type: 'string' },
+      'auto-consent': { type: 'boolean', default: false },
+      'require-pkce': { type: 'boolean', default: false },
+      'allow-client-secret-post': { type: 'boolean', default: false },
+      'cache-control': { type: 'string', default: 'public, max-age=300' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port: expected 0..65535, got ${values.port}`);
+  }
+
+  const clients = [];
+  const firstParty = new Set();
+  const accounts = new Map();
+
+  const addClient = (meta, source) => {
+    const m = { ...meta };
+    if (!m.client_id || !m.client_secret || !Array.isArray(m.redirect_uris) || !m.redirect_uris.length) {
+      throw new Error(`${source}: a client needs client_id, client_secret and redirect_uris`);
+    }
+    if (m.first_party || values['auto-consent']) {
+      firstParty.add(m.client_id);
+    }
+    delete m.first_party;
+    clients.push({
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+      ...m,
+    });
+  };
+  const addAccount = (a, source) => {
+    if (!a.sub || typeof a.sub !== 'string') {
+      throw new Error(`${source}: an account needs a sub`);
+    }
+    accounts.set(a.sub, {
+      sub: a.sub,
+      email: a.email,
+      email_verified: a.email_verified,
+      name: a.name,
+      preferred_username: a.preferred_username ?? a.sub,
+    });
+  };
+
+  if (values.config) {
+    const cfg = JSON.parse(fs.readFileSync(values.config, 'utf8'));
+    (cfg.clients ?? []).forEach((c) => addClient(c, values.config));
+    (cfg.accounts ?? []).forEach((a) => addAccount(a, values.config));
+  }
+  for (const spec of values.client) {
+    const i = spec.indexOf(':');
+    const j = spec.indexOf(':', i + 1);
+    if (i < 1 || j < i + 2 || j === spec.length - 1) {
+      throw new Error(`--client '${spec}': expected ID:SECRET:REDIRECT_URI`);
+    }
+    addClient({
+      client_id: spec.slice(0, i),
+      client_secret: spec.slice(i + 1, j),
+      redirect_uris: [spec.slice(j + 1)],
+    }, '--client');
+  }
+  for (const spec of values.account) {
+    const parts = spec.split(':');
+    if (parts.length < 4 || !['true', 'false'].includes(parts[2])) {
+      throw new Error(`--account '${spec}': expected SUB:EMAIL:true|false:NAME`);
+    }
+    addAccount({
+      sub: parts[0],
+      email: parts[1],
+      email_verified: parts[2] === 'true',
+      name: parts.slice(3).join(':'),
+    }, '--account');
+  }
+  if (!clients.length) {
+    log('warning: no clients configured (--client or --config)');
+  }
+  if (!accounts.size) {
+    log('warning: no accounts configured (--account or --config)');
+  }
+  return {
+    port,
+    bind: values.bind,
+    issuerHost: values['issuer-host'],
+    clients,
+    firstParty,
+    accounts,
+    stateFile: values['state-file'],
+    requirePkce: values['require-pkce'],
+    allowPost: values['allow-client-secret-post'],
+    cacheControl: values['cache-control'],
+  };
+}
+
+// ---------------------------------------------------------------- keys
+
+function thumbprint(jwk) {
+  const members = jwk.kty === 'RSA'
+    ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+    : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  return crypto.createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+// A key: { jwk (private, with kid and use), privateKey, publicKey }.
+function keyFromJwk(jwk) {
+  const privateKey = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+  return { jwk, privateKey, publicKey: crypto.createPublicKey(privateKey) };
+}
+
+function newKey(type) {
+  const { privateKey } = type === 'RSA'
+    ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  jwk.kid = thumbprint(jwk);
+  jwk.use = 'sig';
+  return keyFromJwk(jwk);
+}
+
+const PUBLIC_MEMBERS = ['kty', 'kid', 'use', 'alg', 'n', 'e', 'crv', 'x', 'y'];
+
+// The keys the provider signs with, those retired by the last rotation
+// (kept for misbehaviours) and unpublished ones (for "wrong_key").
+const keyring = {
+  signing: [],
+  retired: [],
+  published: [], // signing keys plus, after rotate-keys {"keep_old": true}, the old ones
+  unpublished: [newKey('RSA'), newKey('EC')],
+  current() { return this.signing; },
+  previous() { return this.retired; },
+  wrong() { return this.unpublished; },
+  publicJwk(k) {
+    return Object.fromEntries(PUBLIC_MEMBERS.filter((m) => k.jwk[m] !== undefined).map((m) => [m, k.jwk[m]]));
+  },
+};
+
+// ---------------------------------------------------------------- storage
+
+// oidc-provider adapter over one Map, so that /__test/reset can clear every
+// session, interaction, grant and code, and a rebuilt provider (after a key
+// rotation) keeps them.
+let storage = new Map();
+const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode',
+  'BackchannelAuthenticationRequest']);
+
+function getEntry(key) {
+  const e = storage.get(key);
+  if (!e) {
+    return undefined;
+  }
+  if (e.expiresAt !== undefined && e.expiresAt <= Date.now()) {
+    storage.delete(key);
+    return undefined;
+  }
+  return e.value;
+}
+
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+  }
+
+  key(id) {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+    const key = this.key(id);
+    storage.set(key, { value: payload, expiresAt });
+    if (this.model === 'Session' && payload.uid) {
+      storage.set(`sessionUid:${payload.uid}`, { value: id, expiresAt });
+    }
+    if (payload.userCode) {
+      storage.set(`userCode:${payload.userCode}`, { value: id, expiresAt });
+    }
+    if (GRANTABLE.has(this.model) && payload.grantId) {
+      const gk = `grant:${payload.grantId}`;
+      const members = getEntry(gk) ?? new Set();
+      members.add(key);
+      storage.set(gk, { value: members, expiresAt: undefined });
+    }
+  }
+
+  async find(id) {
+    const v = getEntry(this.key(id));
+    return v === undefined ? undefined : structuredClone(v);
+  }
+
+  async findByUid(uid) {
+    const id = getEntry(`sessionUid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = getEntry(`userCode:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const v = getEntry(this.key(id));
+    if (v) {
+      v.consumed = Math.floor(Date.now() / 1000);
+    }
+  }
+
+  async destroy(id) {
+    storage.delete(this.key(id));
+  }
+
+  async revokeByGrantId(grantId) {
+    const gk = `grant:${grantId}`;
+    for (const key of getEntry(gk) ?? []) {
+      storage.delete(key);
+    }
+    storage.delete(gk);
+  }
+}
+
+setInterval(() => {
+  for (const key of storage.keys()) {
+    getEntry(key);
+  }
+}, 60000).unref();
+
+// ---------------------------------------------------------------- test state
+
+const STAT_NAMES = ['discovery', 'jwks', 'authorize', 'authorize_resume', 'token', 'userinfo',
+  'interaction', 'other'];
+const RECENT_MAX = 20;
+let stats;
+let misbehaviours; // FIFO; each entry is used by one token response
+let applied;
+let recentToken;
+let recentAuthorize;
+const hung = new Set(); // responses parked by the "hang" misbehaviours
+
+function resetTestState() {
+  stats = Object.fromEntries(STAT_NAMES.map((n) => [n, 0]));
+  misbehaviours = [];
+  applied = [];
+  recentToken = [];
+  recentAuthorize = [];
+  for (const res of hung) {
+    res.destroy();
+  }
+  hung.clear();
+}
+resetTestState();
+
+const remember = (list, item) => {
+  list.push(item);
+  if (list.length > RECENT_MAX) {
+    list.shift();
+  }
+};
+
+// ---------------------------------------------------------------- pages
+
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({
+  '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+}[c]));
+
+function page(title, body) {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:26em;margin:2em auto;padding:0 1em}
+input,button{display:block;width:100%;margin:.4em 0;padding:.6em;font-size:1em;box-sizing:border-box}
+.error{color:#b00020}</style></head>
+<body><h1>${esc(title)}</h1>
+${body}
+</body></html>
+`;
+}
+
+function loginPage(uid, client, error, loginHint) {
+  return page('Sign in to iON (test stand-in)', `<p>${esc(client.clientName ?? client.clientId)} asks you to sign in.</p>
+${error ? `<p class="error" id="error">${esc(error)}</p>` : ''}
+<form id="login-form" method="post" action="/interaction/${esc(uid)}/login">
+<input type="text" name="login" placeholder="account" value="${esc(loginHint ?? '')}" autofocus>
+<input type="password" name="password" placeholder="password (anything)">
+<button type="submit">Sign in</button>
+</form>
+<form id="cancel-form" method="post" action="/interaction/${esc(uid)}/abort">
+<button type="submit">Cancel</button>
+</form>`);
+}
+
+function consentPage(uid, client, details, account) {
+  const scopes = (details.missingOIDCScope ?? []).filter((s) => s !== 'openid');
+  return page('Allow access?', `<p>Signed in as <b id="account">${esc(account)}</b>.</p>
+<p><b>${esc(client.clientName ?? client.clientId)}</b> would like:</p>
+<ul id="scopes">${scopes.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>
+<form id="consent-form" method="post" action="/interaction/${esc(uid)}/confirm">
+<button type="submit">Allow</button>
+</form>
+<form id="deny-form" method="post" action="/interaction/${esc(uid)}/abort">
+<button type="submit">Deny</button>
+</form>`);
+}
+
+async function readForm(ctx) {
+  const chunks = [];
+  let n = 0;
+  for await (const chunk of ctx.req) {
+    n += chunk.length;
+    if (n > 65536) {
+      ctx.throw(413, 'request body too large');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function findAccountByLogin(login) {
+  const l = String(login ?? '').trim();
+  if (opts.accounts.has(l)) {
+    return opts.accounts.get(l);
+  }
+  for (const a of opts.accounts.values()) {
+    if (a.email && a.email.toLowerCase() === l.toLowerCase()) {
+      return a;
+    }
+  }
+  return undefined;
+}
+
+async function grantConsent(provider, ctx, interaction) {
+  const { prompt: { details }, params, session } = interaction;
+  let grant;
+  if (interaction.grantId) {
+    grant = await provider.Grant.find(interaction.grantId);
+  } else {
+    grant = new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  }
+  if (details.missingOIDCScope) {
+    grant.addOIDCScope(details.missingOIDCScope.join(' '));
+  }
+  if (details.missingOIDCClaims) {
+    grant.addOIDCClaims(details.missingOIDCClaims);
+  }
+  if (details.missingResourceScopes) {
+    for (const [indicator, scope] of Object.entries(details.missingResourceScopes)) {
+      grant.addResourceScope(indicator, scope.join(' '));
+    }
+  }
+  const grantId = await grant.save();
+  return finish(provider, ctx, { consent: { grantId } }, true);
+}
+
+async function finish(provider, ctx, result, merge) {
+  const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  ctx.status = 303;
+  ctx.set('Location', to);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = '';
+}
+
+// GET /interaction/:uid, POST /interaction/:uid/{login,confirm,abort}
+async function interactionRoute(provider, ctx, uid, action) {
+  ctx.set('Cache-Control', 'no-store');
+  let interaction;
+  try {
+    interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch (err) {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = page('Sign-in expired', `<p class="error" id="error">${esc(err.message)}</p>`);
+    return;
+  }
+  if (interaction.uid !== uid) {
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = page('Sign-in mismatch', '<p class="error" id="error">interaction does not match the cookie</p>');
+    return;
+  }
+  const client = await provider.Client.find(interaction.params.client_id);
+  const { prompt } = interaction;
+
+  if (ctx.method === 'GET' && action === '') {
+    if (prompt.name === 'login') {
+      ctx.type = 'html';
+      ctx.body = loginPage(uid, client, undefined, interaction.params.login_hint);
+      return;
+    }
+    if (prompt.name === 'consent') {
+      if (opts.firstParty.has(client.clientId)) {
+        log(`consent auto-approved for first-party client ${client.clientId}`);
+        await grantConsent(provider, ctx, interaction);
+        return;
+      }
+      ctx.type = 'html';
+      ctx.body = consentPage(uid, client, prompt.details, interaction.session?.accountId);
+      return;
+    }
+    ctx.throw(501, `prompt ${prompt.name} not implemented`);
+  }
+  if (ctx.method !== 'POST') {
+    ctx.throw(405, 'method not allowed');
+  }
+  const form = new URLSearchParams(await readForm(ctx));
+  switch (action) {
+    case '/login': {
+      if (prompt.name !== 'login') {
+        ctx.throw(400, 'not at the login step');
+      }
+      const account = findAccountByLogin(form.get('login'));
+      if (!account) {
+        log(`login refused: unknown account '${form.get('login') ?? ''}'`);
+        ctx.status = 200;
+        ctx.type = 'html';
+        ctx.body = loginPage(uid, client, 'Unknown account.', form.get('login'));
+        return;
+      }
+      await finish(provider, ctx, { login: { accountId: account.sub } }, false);
+      return;
+    }
+    case '/confirm':
+      if (prompt.name !== 'consent') {
+        ctx.throw(400, 'not at the consent step');
+      }
+      await grantConsent(provider, ctx, interaction);
+      return;
+    case '/abort':
+      await finish(provider, ctx, {
+        error: 'access_denied',
+        error_description: 'End-User aborted interaction',
+      }, false);
+      return;
+    default:
+      ctx.throw(404, 'not found');
+  }
+}
+
+// ---------------------------------------------------------------- control API
+
+async function readJson(ctx) {
+  const text = await readForm(ctx);
+  if (!text.trim()) {
+    return {};
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    ctx.throw(400, `body is not JSON: ${err.message}`);
+  }
+  return undefined;
+}
+
+const isLoopback = (addr) => /^(127\.|::1$|::ffff:127\.)/.test(addr ?? '');
+
+async function controlRoute(ctx) {
+  ctx.set('Cache-Control', 'no-store');
+  const reply = (status, obj) => {
+    ctx.status = status;
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = `${JSON.stringify(obj, null, 1)}\n`;
+  };
+  if (!isLoopback(ctx.req.socket.remoteAddress)) {
+    reply(403, { error: 'the control API answers loopback clients only' });
+    return;
+  }
+  const route = `${ctx.method} ${ctx.path}`;
+  switch (route) {
+    case 'GET /__test/stats':
+      reply(200, {
+        ...stats,
+        misbehaviours_pending: misbehaviours.length,
+        misbehaviours_applied: applied,
+        token_requests: recentToken,
+        authorize_requests: recentAuthorize,
+        kids: keyring.published.map((k) => k.jwk.kid),
+        signing_kids: keyring.signing.map((k) => k.jwk.kid),
+        hung: hung.size,
+      });
+      return;
+    case 'POST /__test/reset': {
+      const body = await readJson(ctx);
+      resetTestState();
+      if (body.sessions !== false) {
+        storage = new Map();
+      }
+      log('test state reset');
+      reply(200, { ok: true });
+      return;
+    }
+    case 'POST /__test/rotate-keys': {
+      const body = await readJson(ctx);
+      rotateKeys(Boolean(body.keep_old));
+      reply(200, { ok: true, kids: keyring.published.map((k) => k.jwk.kid) });
+      return;
+    }
+    case 'POST /__test/misbehave': {
+      const body = await readJson(ctx);
+      try {
+        validateMisbehaviour(body, keyring);
+      } catch (err) {
+        reply(400, { error: err.message });
+        return;
+      }
+      misbehaviours.push(body);
+      log(`misbehaviour queued: ${JSON.stringify(body).slice(0, 200)}`);
+      reply(200, { ok: true, pending: misbehaviours.length });
+      return;
+    }
+    case 'POST /__test/misbehave/clear':
+      misbehaviours = [];
+      reply(200, { ok: true });
+      return;
+    default:
+      reply(404, { error: `no such control route: ${route}` });
+  }
+}
+
+// ---------------------------------------------------------------- provider
+
+let opts;
+let issuer;
+let current = null; // { provider, handler }
+const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
+
+const ROUTES = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  jwks: '/oauth2/jwks',
+  userinfo: '/oauth2/userinfo',
+};
+
+function statName(p) {
+  if (p === '/.well-known/openid-configuration') return 'discovery';
+  if (p === ROUTES.jwks) return 'jwks';
+  if (p === ROUTES.authorization) return 'authorize';
+  if (p.startsWith(`${ROUTES.authorization}/`)) return 'authorize_resume';
+  if (p === ROUTES.token) return 'token';
+  if (p === ROUTES.userinfo) return 'userinfo';
+  if (p.startsWith('/interaction/')) return 'interaction';
+  return 'other';
+}
+
+// The token endpoint: record what the client sent (never the secrets) and,
+// unless --allow-client-secret-post, insist on HTTP Basic as iON does.
+async function tokenPrelude(ctx) {
+  const raw = await readForm(ctx);
+  const form = new URLSearchParams(raw);
+  const authz = ctx.get('authorization');
+  let auth = 'none';
+  if (/^basic /i.test(authz)) {
+    auth = 'client_secret_basic';
+  } else if (form.has('client_secret')) {
+    auth = 'client_secret_post';
+  } else if (authz) {
+    auth = 'other';
+  }
+  const record = {
+    auth,
+    grant_type: form.get('grant_type'),
+    client_id_in_body: form.has('client_id'),
+    client_secret_in_body: form.has('client_secret'),
+    redirect_uri: form.get('redirect_uri'),
+    has_code: form.has('code'),
+    has_code_verifier: form.has('code_verifier'),
+    content_type: ctx.get('content-type'),
+  };
+  remember(recentToken, record);
+  if (form.has('client_secret') && !opts.allowPost) {
+    ctx.status = 401;
+    ctx.set('WWW-Authenticate', 'Basic realm="token"');
+    ctx.type = 'application/json; charset=utf-8';
+    ctx.body = JSON.stringify({
+      error: 'invalid_client',
+      error_description: 'client authentication must use HTTP Basic (client_secret_basic)',
+    });
+    record.status = 401;
+    return false;
+  }
+  // oidc-provider reads an already consumed body from req.body.
+  ctx.req.body = raw;
+  return record;
+}
+
+function hang(ctx, afterHeaders) {
+  ctx.respond = false;
+  const { res } = ctx;
+  hung.add(res);
+  res.on('close', () => hung.delete(res));
+  if (afterHeaders) {
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.write('{"access_token":"');
+  }
+  log(`token response hangs${afterHeaders ? ' after the headers' : ''}`);
+}
+
+function clientSecret(clientId) {
+  return opts.clients.find((c) => c.client_id === clientId)?.client_secret;
+}
+
+function buildProvider() {
+  const configuration = {
+    adapter: MapAdapter,
+    clients: opts.clients,
+    jwks: { keys: keyring.published.map((k) => k.jwk) },
+    findAccount(ctx, sub) {
+      const a = opts.accounts.get(sub);
+      if (!a) {
+        return undefined;
+      }
+      return {
+        accountId: sub,
+        async claims() {
+          return Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined));
+        },
+      };
+    },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username'],
+    },
+    scopes: ['openid', 'profile', 'email'],
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic'],
+    conformIdTokenClaims: false,
+    allowOmittingSingleRegisteredRedirectUri: false,
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: false },
+      claimsParameter: { enabled: false },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
+    },
+    interactions: {
+      url(ctx, interaction) {
+        return `/interaction/${interaction.uid}`;
+      },
+    },
+    cookies: { keys: cookieKeys },
+    routes: ROUTES,
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+    },
+    async renderError(ctx, out, error) {
+      ctx.type = 'html';
+      ctx.body = page('Sign-in error', `<p class="error" id="error">${esc(out.error)}: ${esc(out.error_description)}</p>`);
+      if (error?.status >= 500) {
+        log(`server error: ${error.stack ?? error}`);
+      }
+    },
+  };
+  // PKCE: S256 only; a code whose request carried a code_challenge needs
+  // the code_verifier.  Requests without PKCE pass unless --require-pkce
+  // (iON's page does not mention PKCE; oidc-provider 8 requires it always).
+  configuration.pkce = { methods: ['S256'], required: () => opts.requirePkce };
+
+  const provider = new Provider(issuer, configuration);
+
+  provider.use(async (ctx, next) => {
+    const t0 = Date.now();
+    const name = ctx.path.startsWith('/__test/') ? null : statName(ctx.path);
+    if (name) {
+      stats[name] += 1;
+    }
+    try {
+      if (name === null) {
+        await controlRoute(ctx);
+        return;
+      }
+      const im = /^\/interaction\/([A-Za-z0-9_-]+)(\/[a-z]+)?$/.exec(ctx.path);
+      if (im) {
+        await interactionRoute(provider, ctx, im[1], im[2] ?? '');
+        return;
+      }
+      if (name === 'authorize') {
+        remember(recentAuthorize, { ...ctx.query });
+      }
+      let record = null;
+      if (name === 'token' && ctx.method === 'POST') {
+        record = await tokenPrelude(ctx);
+        if (record === false) {
+          return;
+        }
+      }
+
+      await next();
+
+      if ((name === 'discovery' || name === 'jwks') && ctx.status === 200) {
+        ctx.set('Cache-Control', opts.cacheControl);
+      }
+      if (record) {
+        record.status = ctx.status;
+        if (misbehaviours.length) {
+          const spec = misbehaviours.shift();
+          applied.push(spec);
+          log(`token response misbehaves: ${JSON.stringify(spec).slice(0, 200)}`);
+          await applyTokenMisbehaviour(ctx, spec, keyring, { hang, clientSecret });
+        }
+      }
+    } finally {
+      if (ctx.respond !== false) {
+        log(`${ctx.method} ${ctx.path} -> ${ctx.status} (${Date.now() - t0} ms)`);
+      }
+    }
+  });
+
+  for (const ev of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error',
+    'jwks.error', 'discovery.error']) {
+    provider.on(ev, (ctx, err) => {
+      log(`${ev}: ${err?.error ?? ''} ${err?.error_description ?? err?.message ?? err}`);
+    });
+  }
+  return { provider, handler: provider.callback() };
+}
+
+// ---------------------------------------------------------------- state file
+
+function writeStateFile(port) {
+  if (!opts.stateFile) {
+    return;
+  }
+  const state = {
+    issuer,
+    port,
+    pid: process.pid,
+    keys: keyring.signing.map((k) => k.jwk),
+    retired_keys: keyring.retired.map((k) => k.jwk),
+    published_kids: keyring.published.map((k) => k.jwk.kid),
+  };
+  const tmp = `${opts.stateFile}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, opts.stateFile);
+}
+
+function loadKeys() {
+  if (opts.stateFile && fs.existsSync(opts.stateFile)) {
+    try {
+      const state = JSON.parse(fs.readFileSync(opts.stateFile, 'utf8'));
+      const signing = (state.keys ?? []).map(keyFromJwk);
+      if (signing.some((k) => k.jwk.kty === 'RSA') && signing.some((k) => k.jwk.kty === 'EC')) {
+        keyring.signing = signing;
+        keyring.retired = (state.retired_keys ?? []).map(keyFromJwk);
+        keyring.published = [...signing];
+        log(`keys loaded from ${opts.stateFile}: ${signing.map((k) => k.jwk.kid).join(' ')}`);
+        return;
+      }
+      log(`${opts.stateFile}: no usable keys; making new ones`);
+    } catch (err) {
+      log(`${opts.stateFile}: ${err.message}; making new keys`);
+    }
+  }
+  keyring.signing = [newKey('RSA'), newKey('EC')];
+  keyring.published = [...keyring.signing];
+}
+
+let listenPort;
+
+function rotateKeys(keepOld) {
+  const old = keyring.signing;
+  keyring.signing = [newKey('RSA'), newKey('EC')];
+  keyring.retired = old;
+  keyring.published = keepOld ? [...keyring.signing, ...old] : [...keyring.signing];
+  current = buildProvider();
+  writeStateFile(listenPort);
+  log(`keys rotated: signing ${keyring.signing.map((k) => k.jwk.kid).join(' ')}${keepOld ? ' (old keys still published)' : ''}`);
+}
+
+// ---------------------------------------------------------------- main
+
+function main() {
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`provider: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  loadKeys();
+
+  const server = http.createServer((req, res) => {
+    if (!current) {
+      res.writeHead(503, { 'Content-Type': 'text/plain' });
+      res.end('starting\n');
+      return;
+    }
+    current.handler(req, res);
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    }
+  });
+  server.on('error', (err) => {
+    log(`cannot listen on ${opts.bind}:${opts.port}: ${err.message}`);
+    process.exit(1);
+  });
+  server.listen(opts.port, opts.bind, () => {
+    listenPort = server.address().port;
+    issuer = `http://${opts.issuerHost}:${listenPort}`;
+    try {
+      current = buildProvider();
+    } catch (err) {
+      log(`configuration refused: ${err.message}`);
+      process.exit(2);
+    }
+    writeStateFile(listenPort);
+    log(`issuer ${issuer}; clients ${opts.clients.map((c) => c.client_id).join(', ') || '(none)'}; `
+      + `accounts ${[...opts.accounts.keys()].join(', ') || '(none)'}; kids ${keyring.published.map((k) => k.jwk.kid).join(' ')}`);
+    process.stdout.write(`provider listening on ${issuer}\n`);
+  });
+
+  const stop = (sig) => {
+    log(`${sig}: stopping`);
+    for (const res of hung) {
+      res.destroy();
+    }
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err}`));
+  process.on('unhandledRejection', (err) => log(`unhandled rejection: ${err?.stack ?? err}`));
+}
+
+main();

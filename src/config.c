@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "errors.h"
+#include "rootfile.h"
 
 #define CFG_FILE_MAX (64 * 1024)
 #define CFG_LINE_MAX 4096
@@ -348,45 +349,6 @@ parse_path(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 	return set_str(cfg, k, v, strlen(v));
 }
 
-static const char *
-open_problem(int e)
-{
-	switch (e) {
-	case ENOENT:
-		return "does not exist";
-	case ELOOP:
-		return "is a symbolic link";
-	case EACCES:
-		return "permission denied";
-	case ENOTDIR:
-		return "a part of the path is not a directory";
-	default:
-		return "cannot be opened";
-	}
-}
-
-/* Reads up to cap + 1 bytes, so that the caller sees a file that grew. */
-static int
-read_all(int fd, char *buf, size_t cap, size_t *ret_len)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	while (len < cap + 1) {
-		n = read(fd, buf + len, cap + 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return ION_ERR_SYSTEM;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*ret_len = len;
-	return 0;
-}
-
 /*
  * The client secret: the first line of a regular, root-owned file of mode
  * 0600 or 0400, without trailing white space.  Messages never quote it.
@@ -394,48 +356,19 @@ read_all(int fd, char *buf, size_t cap, size_t *ret_len)
 static int
 read_secret(const char *path, char **ret, char *why, size_t whylen)
 {
-	char buf[SECRET_FILE_MAX + 1];
+	char *buf = NULL, *s = NULL;
 	const char *nl;
-	struct stat st;
 	size_t len = 0, n, i;
-	mode_t mode;
-	char *s = NULL;
-	int fd = -1, r = ION_ERR_CONFIG;
+	int r;
 
-	fd = open(
-	    path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		why_set(why, whylen, "%s: %s", path, open_problem(errno));
+	r = ion_rootfile_read(path, ION_ROOTFILE_PRIVATE, SECRET_FILE_MAX, &buf,
+	    &len, why, whylen);
+	if (r != 0) {
+		if (r == ION_ERR_NOT_FOUND)
+			r = ION_ERR_CONFIG;
 		goto out;
 	}
-	if (fstat(fd, &st) == -1) {
-		why_set(why, whylen, "%s: cannot stat", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		why_set(why, whylen, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_uid != 0) {
-		why_set(why, whylen, "%s: owned by uid %lu, not root", path,
-		    (unsigned long)st.st_uid);
-		goto out;
-	}
-	mode = st.st_mode & 07777;
-	if (mode != 0600 && mode != 0400) {
-		why_set(why, whylen, "%s: mode %04o; it must be 0600 or 0400",
-		    path, (unsigned)mode);
-		goto out;
-	}
-	if (read_all(fd, buf, SECRET_FILE_MAX, &len) != 0) {
-		why_set(why, whylen, "%s: cannot be read", path);
-		goto out;
-	}
-	if (st.st_size > SECRET_FILE_MAX || len > SECRET_FILE_MAX) {
-		why_set(why, whylen, "%s: larger than %d bytes", path,
-		    SECRET_FILE_MAX);
-		goto out;
-	}
+	r = ION_ERR_CONFIG;
 	nl = memchr(buf, '\n', len);
 	n = nl != NULL ? (size_t)(nl - buf) : len;
 	while (n > 0 &&
@@ -463,9 +396,10 @@ read_secret(const char *path, char **ret, char *why, size_t whylen)
 	s = NULL; /* transferred */
 	r = 0;
 out:
-	ion_scrub(buf, sizeof(buf));
-	if (fd != -1)
-		close(fd);
+	if (buf != NULL) {
+		ion_scrub(buf, len);
+		free(buf);
+	}
 	return r;
 }
 
@@ -987,56 +921,24 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 static int
 load_file(struct loader *ld, bool missing_ok)
 {
-	struct stat st;
-	char *buf = NULL, *p, *eol;
+	char *buf = NULL, *p, *eol, why[ION_CFG_ERR_MAX];
 	size_t len = 0, linelen;
 	unsigned lineno;
-	int fd = -1, line_r, r = ION_ERR_CONFIG;
+	int line_r, r;
 
-	fd = open(ld->path,
-	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		if (errno == ENOENT && missing_ok)
-			r = 0;
-		else
-			fail(ld, "%s: %s", ld->path, open_problem(errno));
+	r = ion_rootfile_read(
+	    ld->path, 0, CFG_FILE_MAX, &buf, &len, why, sizeof(why));
+	if (r == ION_ERR_NOT_FOUND && missing_ok) {
+		r = 0;
 		goto out;
 	}
-	if (fstat(fd, &st) == -1) {
-		fail(ld, "%s: cannot stat", ld->path);
+	if (r != 0) {
+		fail(ld, "%s", why);
+		if (r == ION_ERR_NOT_FOUND)
+			r = ION_ERR_CONFIG;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(ld, "%s: not a regular file", ld->path);
-		goto out;
-	}
-	if (st.st_uid != 0) {
-		fail(ld, "%s: owned by uid %lu, not root", ld->path,
-		    (unsigned long)st.st_uid);
-		goto out;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		fail(ld, "%s: writable by group or others", ld->path);
-		goto out;
-	}
-	if (st.st_size > CFG_FILE_MAX) {
-		fail(ld, "%s: larger than %d bytes", ld->path, CFG_FILE_MAX);
-		goto out;
-	}
-	if ((buf = malloc(CFG_FILE_MAX + 2)) == NULL) {
-		r = ION_ERR_NOMEM;
-		fail(ld, "out of memory");
-		goto out;
-	}
-	if (read_all(fd, buf, CFG_FILE_MAX, &len) != 0) {
-		fail(ld, "%s: cannot be read", ld->path);
-		goto out;
-	}
-	if (len > CFG_FILE_MAX) {
-		fail(ld, "%s: larger than %d bytes", ld->path, CFG_FILE_MAX);
-		goto out;
-	}
-	buf[len] = '\0';
+	r = ION_ERR_CONFIG;
 	for (p = buf, lineno = 1; p < buf + len; lineno++) {
 		eol = memchr(p, '\n', (size_t)(buf + len - p));
 		linelen =
@@ -1060,8 +962,6 @@ load_file(struct loader *ld, bool missing_ok)
 	r = 0;
 out:
 	free(buf);
-	if (fd != -1)
-		close(fd);
 	return r;
 }
 

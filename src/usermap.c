@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "rootfile.h"
 
 #define MAP_FILE_MAX (1024 * 1024)
 #define MAP_LINE_MAX 4096
@@ -168,82 +169,19 @@ parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
 	return 0;
 }
 
-static const char *
-open_problem(int e)
-{
-	switch (e) {
-	case ENOENT:
-		return "does not exist";
-	case ELOOP:
-		return "is a symbolic link";
-	case EACCES:
-		return "permission denied";
-	default:
-		return "cannot be opened";
-	}
-}
-
 static int
 read_map(struct map *m, const char *path, char *err, size_t errlen)
 {
-	struct stat st;
 	char *p, *eol;
 	size_t len = 0, linelen;
-	ssize_t n;
 	unsigned line;
-	int fd = -1, r = ION_ERR_CONFIG, line_r;
+	int r, line_r;
 
-	fd = open(
-	    path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd == -1) {
-		set_err(err, errlen, "%s: %s", path, open_problem(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		set_err(err, errlen, "%s: cannot stat", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		set_err(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_uid != 0) {
-		set_err(err, errlen, "%s: owned by uid %lu, not root", path,
-		    (unsigned long)st.st_uid);
-		goto out;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		set_err(err, errlen, "%s: writable by group or others", path);
-		goto out;
-	}
-	if (st.st_size > MAP_FILE_MAX) {
-		set_err(err, errlen, "%s: larger than %d bytes", path,
-		    MAP_FILE_MAX);
-		goto out;
-	}
-	if ((m->buf = malloc((size_t)st.st_size + 2)) == NULL) {
-		set_err(err, errlen, "out of memory");
-		r = ION_ERR_NOMEM;
-		goto out;
-	}
-	/* Up to one byte more than fstat said, to see a file that grew. */
-	while (len < (size_t)st.st_size + 1) {
-		n = read(fd, m->buf + len, (size_t)st.st_size + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			set_err(err, errlen, "%s: cannot be read", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len != (size_t)st.st_size) {
-		set_err(err, errlen, "%s: changed while being read", path);
-		goto out;
-	}
-	m->buf[len] = '\0';
+	r = ion_rootfile_read(
+	    path, 0, MAP_FILE_MAX, &m->buf, &len, err, errlen);
+	if (r != 0)
+		return r == ION_ERR_NOMEM ? r : ION_ERR_CONFIG;
+	r = ION_ERR_CONFIG;
 	for (p = m->buf, line = 1; p < m->buf + len; line++) {
 		eol = memchr(p, '\n', (size_t)(m->buf + len - p));
 		linelen = eol != NULL ? (size_t)(eol - p)
@@ -268,8 +206,6 @@ read_map(struct map *m, const char *path, char *err, size_t errlen)
 	}
 	r = 0;
 out:
-	if (fd != -1)
-		close(fd);
 	return r;
 }
 

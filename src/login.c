@@ -60,6 +60,15 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static unsigned
 seconds_left(const struct login *l)
 {
@@ -343,7 +352,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	struct login l;
 	const char *reason = "internal error";
 	char *text = NULL, *user = NULL, maperr[256];
-	uint64_t t0 = now_ms();
+	uint64_t t0 = now_us();
 	size_t n = 0;
 	int r;
 
@@ -352,7 +361,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	l.env = env;
 	l.conv = conv;
 	l.started = time(NULL);
-	l.deadline_ms = t0 + (uint64_t)cfg->login_timeout * 1000;
+	l.deadline_ms = now_ms() + (uint64_t)cfg->login_timeout * 1000;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;
 	hopts.ca_path = cfg->ca_path;
@@ -405,7 +414,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 		goto out;
 	}
 	if (stats != NULL)
-		stats->time_to_qr_us = (unsigned long)((now_ms() - t0) * 1000);
+		stats->time_to_qr_us = (unsigned long)(now_us() - t0);
 	r = cfg->prompt == ION_PROMPT_ENTER
 	    ? wait_with_prompt(&l, msgs, n, &reason)
 	    : wait_by_itself(&l, msgs, n, &reason);

@@ -66,8 +66,9 @@ void ion_tokens_clear(struct ion_tokens *t);
 
 /*
  * Verifies id_token: signature against the provider's key set (from the
- * cache, refetched once when the token names an unknown kid and the cached
- * set is older than a minute), then the claims (src/idtoken.h).  On success
+ * cache, refetched once when the token names an unknown kid and the set
+ * came from the cache, never twice in one sign-in), then the claims
+ * (src/idtoken.h).  On success
  * *ret_claims holds the claims (new reference).  ION_ERR_AUTH for an
  * invalid token, ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when the key set cannot
  * be fetched.

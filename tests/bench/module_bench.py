@@ -1,0 +1,754 @@
+#!/usr/bin/env python3
+"""module_bench: benchmark of the pam_ion module through the real libpam.
+
+Starts the stand-in provider (tests/provider/provider.js) and a relay
+(pam-ion-relay) on 127.0.0.1, writes a pam_ion configuration in a private
+directory (prompt = auto, confirm = no, debug = yes), and runs sign-ins with
+module_bench_drive (PAM transactions in one process, timed and CPU-accounted)
+as the terminal and a scripted phone (tests/provider/phone.py) as the person.
+Prints one table; see tests/bench/README.md, "pam_ion module benchmark".
+
+Phases (all on loopback, every wait bounded, --time-limit overall):
+  baseline  the same driver with a pam_permit.so stack: CPU of libpam and
+            the driver alone, in one process and in fresh processes
+  cold      N sign-ins in one process, the cache directory emptied before
+            each (discovery and JWKS fetched every time)
+  warm      N sign-ins in the same process, cache kept
+  fresh     K sign-ins, each in a new driver process, cache warm (what a
+            forking server pays: the module and libcurl are loaded for
+            every connection)
+  sshd      as fresh, with the shared libraries /usr/sbin/sshd links
+            (ldd) preloaded, as they are in sshd's per-connection process:
+            libcrypto, krb5/GSSAPI, zlib ... are then not the module's cost
+
+Python 3 standard library only.  Needs root (the module refuses files root
+does not own), `npm ci` in tests/provider, and a build with pam_ion.so,
+pam-ion-relay and tests/bench/module_bench_drive.
+"""
+import argparse
+import json
+import math
+import os
+import queue
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
+PROVIDER_DIR = os.path.join(SRC, "tests", "provider")
+sys.path.insert(0, PROVIDER_DIR)
+import phone  # noqa: E402  (tests/provider/phone.py)
+
+CLIENT_ID = "pam-bench"
+CLIENT_SECRET = "bench-s3cret-Qm7vX2kP9w"
+ACCOUNT = "alice:alice@example.org:true:Alice Example"
+LOCAL_USER = "root"
+SERVICE = "ion-bench"
+PERMIT_SERVICE = "permit-bench"
+LOGIN_TIMEOUT_S = 30  # the module gives up by itself after this
+STEP_TIMEOUT_S = 40.0  # any one wait of the bench
+DEBUG_RE = re.compile(r"(\d+) HTTP requests, (\d+) us to the QR code")
+TOKEN_LOG_RE = re.compile(r"POST /oauth2/token -> (\d+) \((\d+) ms\)")
+LINK_RE = re.compile(r"(https?://\S+/l/[A-Za-z0-9_-]+)")
+PERMIT_SO = "pam_permit.so"
+
+PROCS = []  # every process this bench started, killed at the end
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(*msg):
+    print("module_bench:", *msg, file=sys.stderr, flush=True)
+
+
+class Clock:
+    """The overall time limit."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self, cap=STEP_TIMEOUT_S):
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise BenchError("--time-limit reached")
+        return min(left, cap)
+
+
+CLOCK = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=10.0):
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+class Lines:
+    """A child's stdout, line by line, with timeouts (a reader thread)."""
+
+    def __init__(self, stream):
+        self.q = queue.Queue()
+        t = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        t.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.q.put(line.rstrip("\n"))
+        self.q.put(None)
+
+    def get(self, what):
+        try:
+            line = self.q.get(timeout=CLOCK.left())
+        except queue.Empty:
+            raise BenchError("timed out waiting for %s" % what)
+        if line is None:
+            raise BenchError("end of output while waiting for %s" % what)
+        return line
+
+
+def spawn(argv, errpath, **kw):
+    p = subprocess.Popen(argv, stdin=kw.pop("stdin", subprocess.DEVNULL),
+                         stdout=subprocess.PIPE,
+                         stderr=open(errpath, "w"), text=True, **kw)
+    PROCS.append(p)
+    return p
+
+
+def stop(p, grace=5.0):
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
+def tail(path, n=30):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+# ------------------------------------------------------------ the daemons
+
+class Provider:
+    def __init__(self, logdir, relay_url, cache_control):
+        self.errpath = os.path.join(logdir, "provider.log")
+        self.proc = spawn(
+            ["node", os.path.join(PROVIDER_DIR, "provider.js"),
+             "--port", "0", "--issuer-host", "127.0.0.1", "--auto-consent",
+             "--cache-control", cache_control,
+             "--client", "%s:%s:%s/callback" % (CLIENT_ID, CLIENT_SECRET,
+                                                relay_url),
+             "--account", ACCOUNT], self.errpath)
+        lines = Lines(self.proc.stdout)
+        m = re.search(r"listening on (http://\S+)", lines.get("the provider"))
+        if not m:
+            raise BenchError("provider: unexpected first line")
+        self.issuer = m.group(1)
+        self.log_offset = 0
+
+    def stats(self):
+        status, body = http_get(self.issuer + "/__test/stats")
+        if status != 200:
+            raise BenchError("provider /__test/stats answered %d" % status)
+        return json.loads(body)
+
+    def new_log_lines(self):
+        with open(self.errpath, errors="replace") as f:
+            f.seek(self.log_offset)
+            text = f.read()
+            self.log_offset = f.tell()
+        return text.splitlines()
+
+
+class Relay:
+    def __init__(self, binary, logdir, port, issuer):
+        self.errpath = os.path.join(logdir, "relay.log")
+        self.url = "http://127.0.0.1:%d" % port
+        self.proc = spawn(
+            [binary, "--listen", "127.0.0.1:%d" % port,
+             "--public-url", self.url,
+             "--authorize-url-prefix", issuer + "/oauth2/authorize"],
+            self.errpath)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError("the relay exited:\n" + tail(self.errpath))
+            try:
+                if http_get(self.url + "/healthz", 1.0)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise BenchError("the relay did not answer /healthz")
+
+    def metrics(self):
+        status, body = http_get(self.url + "/metrics")
+        if status != 200:
+            raise BenchError("relay /metrics answered %d" % status)
+        out = {}
+        for line in body.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = int(value)
+        return out
+
+
+# ------------------------------------------------------------ setup
+
+def private(path, text, mode):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def write_config(tmp, module, issuer, relay_url):
+    """pam.d directory with the pam_ion and pam_permit services."""
+    secret = private(os.path.join(tmp, "secret"), CLIENT_SECRET + "\n", 0o600)
+    users = private(os.path.join(tmp, "users"),
+                    "alice@example.org %s\n" % LOCAL_USER, 0o644)
+    cache = os.path.join(tmp, "cache")
+    os.mkdir(cache, 0o700)
+    conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
+        "issuer = " + issuer,
+        "client_id = " + CLIENT_ID,
+        "client_secret_file = " + secret,
+        "relay_url = " + relay_url,
+        "user_map_file = " + users,
+        "cache_dir = " + cache,
+        "prompt = auto",
+        "confirm = no",
+        "login_timeout = %d" % LOGIN_TIMEOUT_S,
+        "debug = yes", ""]), 0o644)
+    confdir = os.path.join(tmp, "pam.d")
+    os.mkdir(confdir, 0o755)
+    private(os.path.join(confdir, SERVICE),
+            "auth required %s config=%s\n" % (module, conf), 0o644)
+    private(os.path.join(confdir, PERMIT_SERVICE),
+            "auth required %s\n" % PERMIT_SO, 0o644)
+    # libpam reads "other" as the default stack; empty: nothing loaded.
+    private(os.path.join(confdir, "other"), "", 0o644)
+    return confdir, cache
+
+
+def sshd_libraries(sshd="/usr/sbin/sshd"):
+    """The shared libraries sshd links (ldd), or None without sshd."""
+    if not os.access(sshd, os.X_OK) or shutil.which("ldd") is None:
+        return None
+    out = subprocess.run(["ldd", sshd], capture_output=True, text=True,
+                         timeout=10).stdout
+    libs = re.findall(r"=> (/\S+) \(", out)
+    return [p for p in libs if "/libc.so" not in p] or None
+
+
+def empty_dir(path):
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+
+
+# ------------------------------------------------------------ the driver
+
+def unescape(s):
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 1 < len(s):
+            out.append("\n" if s[i + 1] == "n" else s[i + 1])
+            i += 2
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def kv(text):
+    return {k: int(v) for k, v in (f.split("=", 1) for f in text.split())}
+
+
+class Driver:
+    """One module_bench_drive process."""
+
+    def __init__(self, binary, confdir, service, logdir, tag, wrap=None,
+                 preload=None):
+        argv = [binary, confdir, service, LOCAL_USER, "127.0.0.1"]
+        if wrap:
+            argv = shlex.split(wrap) + argv
+        env = dict(os.environ)
+        if preload:
+            env["LD_PRELOAD"] = ":".join(preload)
+        self.proc = spawn(argv, os.path.join(logdir, "drive-%s.log" % tag),
+                          stdin=subprocess.PIPE, env=env)
+        self.lines = Lines(self.proc.stdout)
+        first = self.lines.get("the driver")
+        if not first.startswith("READY "):
+            raise BenchError("driver: unexpected first line %r" % first)
+
+    def login(self, on_link=None):
+        """One PAM transaction; on_link(link) plays the phone."""
+        self.proc.stdin.write("login\n")
+        self.proc.stdin.flush()
+        res = {"msgs": [], "logs": [], "phone": None}
+        while True:
+            line = self.lines.get("the sign-in")
+            tag, _, rest = line.partition(" ")
+            if tag == "MSG":
+                t, style, text = rest.split(" ", 2)
+                text = unescape(text)
+                res["msgs"].append((int(t), style, text))
+                if style == "PROMPT":
+                    raise BenchError("unexpected prompt %r (the bench "
+                                     "runs prompt = auto, confirm = no)"
+                                     % text)
+                m = LINK_RE.search(text)
+                if m and on_link is not None and res["phone"] is None:
+                    res["phone"] = on_link(m.group(1))
+            elif tag == "LOG":
+                res["logs"].append(unescape(rest.split(" ", 1)[1]))
+            elif tag == "RESULT":
+                res.update(kv(rest))
+                return res
+            else:
+                raise BenchError("driver: unexpected line %r" % line)
+
+    def quit(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.lines.get("the driver's exit")
+            if line.startswith("EXIT "):
+                exit_kv = kv(line[5:])
+                self.proc.wait(CLOCK.left())
+                return exit_kv
+
+
+# ------------------------------------------------------------ the phone
+
+class BenchPhone(phone.Phone):
+    """phone.py's flow, stopping before the provider's last redirect: the
+    callback URL is returned, so the bench can time that request itself."""
+
+    def _callback(self, url, iss_override, drop_iss):
+        return ("CALLBACK", url)
+
+
+def play_phone(link):
+    """Signs in on link; returns (t_callback_ns, t_answer_ns)."""
+    p = BenchPhone()
+    got = p.sign_in(link, "alice")
+    if not (isinstance(got, tuple) and got[0] == "CALLBACK"):
+        raise BenchError("phone: did not reach the callback: %r" % (got,))
+    t_cb = time.monotonic_ns()  # CLOCK_MONOTONIC, as the driver's
+    status, _, body = p.fetch(got[1])
+    t_answer = time.monotonic_ns()
+    if status != 200 or "terminal" not in body.lower():
+        raise BenchError("the relay's callback answered %d: %s" %
+                         (status, body[:200]))
+    return t_cb, t_answer
+
+
+# ------------------------------------------------------------ one sign-in
+
+STAT_KEYS = ("discovery", "jwks", "token", "userinfo", "authorize",
+             "interaction")
+RELAY_KEYS = ("pam_ion_relay_registrations_total",
+              "pam_ion_relay_results_delivered_total",
+              "pam_ion_relay_polls_timed_out_total",
+              "pam_ion_relay_callbacks_total")
+
+
+def sign_in(driver, provider, relay):
+    s0, m0 = provider.stats(), relay.metrics()
+    provider.new_log_lines()
+    r = driver.login(on_link=play_phone)
+    s1, m1 = provider.stats(), relay.metrics()
+    if r["code"] != 0:
+        raise BenchError("pam_authenticate returned %d; module log:\n  %s" %
+                         (r["code"], "\n  ".join(r["logs"])))
+    if r["phone"] is None or r["t_msg"] == 0:
+        raise BenchError("no link was shown")
+    t_cb, t_answer = r["phone"]
+    sample = {
+        "ttqr": (r["t_msg"] - r["t_auth"]) / 1e6,
+        "cb_ret": (r["t_auth_end"] - t_cb) / 1e6,
+        "cb_answer": (t_answer - t_cb) / 1e6,
+        "cpu": (r["c_end"] - r["c_start"]) / 1e6,
+        "cpu_start": (r["c_auth"] - r["c_start"]) / 1e6,
+        "cpu_qr": (r["c_msg"] - r["c_auth"]) / 1e6,
+        "cpu_after": (r["c_auth_end"] - r["c_msg"]) / 1e6,
+        "cpu_end": (r["c_end"] - r["c_auth_end"]) / 1e6,
+        "ru_user": r["ru_user_us"] / 1e3,
+        "ru_sys": r["ru_sys_us"] / 1e3,
+        "wall": (r["t_end"] - r["t_start"]) / 1e6,
+        "prov": {k: s1[k] - s0[k] for k in STAT_KEYS},
+        "relay": {k: m1.get(k, 0) - m0.get(k, 0) for k in RELAY_KEYS},
+        "http": None, "mod_ttqr": None, "token_ms": None,
+    }
+    for text in r["logs"]:
+        m = DEBUG_RE.search(text)
+        if m:
+            sample["http"] = int(m.group(1))
+            sample["mod_ttqr"] = int(m.group(2)) / 1e3
+    for line in provider.new_log_lines():
+        m = TOKEN_LOG_RE.search(line)
+        if m and m.group(1) == "200":
+            sample["token_ms"] = float(m.group(2))
+    if sample["http"] is None:
+        raise BenchError("no debug line from the module; its log:\n  " +
+                         "\n  ".join(r["logs"]))
+    return sample
+
+
+# ------------------------------------------------------------ statistics
+
+def pct(xs, p):
+    """Nearest-rank percentile (for 50 samples, p99 is the largest)."""
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    return xs[max(0, math.ceil(p / 100.0 * len(xs)) - 1)]
+
+
+def mean(xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def f(v, prec=1):
+    return "-" if v is None else "%.*f" % (prec, v)
+
+
+def col(samples, key, fmt="p50/p99/max", prec=1):
+    if not samples:
+        return "-"
+    xs = [s[key] for s in samples]
+    if fmt == "p50/p99/max":
+        return "%s / %s / %s" % (f(pct(xs, 50), prec), f(pct(xs, 99), prec),
+                                 f(max(x for x in xs if x is not None),
+                                   prec) if any(x is not None for x in xs)
+                                 else "-")
+    if fmt == "p50/p99":
+        return "%s / %s" % (f(pct(xs, 50), prec), f(pct(xs, 99), prec))
+    if fmt == "p50":
+        return f(pct(xs, 50), prec)
+    if fmt == "mean":
+        return f(mean(xs), prec)
+    raise ValueError(fmt)
+
+
+def print_table(cols, extra_rows):
+    """cols: [(title, samples)]; extra_rows: [(label, [cell per col])]."""
+    w0, w = 52, 21
+    print("| %-*s |" % (w0, "sign-ins, prompt = auto, confirm = no") +
+          "".join(" %*s |" % (w, t) for t, _ in cols))
+    print("|" + "-" * (w0 + 2) + "|" + "".join("-" * (w + 1) + ":|"
+                                              for _ in cols))
+
+    def row(label, cells):
+        print("| %-*s |" % (w0, label) +
+              "".join(" %*s |" % (w, c) for c in cells))
+
+    def rows(label, fn):
+        row(label, [fn(s) if s else "-" for _, s in cols])
+
+    rows("sign-ins (all succeeded)", lambda s: str(len(s)))
+    rows("time to QR p50 / p99 / max (ms)",
+         lambda s: col(s, "ttqr", prec=2))
+    rows("  module's own time to QR p50 (ms, debug log)",
+         lambda s: col(s, "mod_ttqr", "p50", 2))
+    rows("callback -> pam_authenticate return p50/p99/max (ms)",
+         lambda s: col(s, "cb_ret", prec=2))
+    rows("  token endpoint inside the provider p50 (ms)",
+         lambda s: col(s, "token_ms", "p50", 0))
+    rows("  relay's answer to the callback p50 (ms)",
+         lambda s: col(s, "cb_answer", "p50", 2))
+    rows("CPU per sign-in, pam_start..pam_end p50/p99 (ms)",
+         lambda s: col(s, "cpu", "p50/p99", 2))
+    rows("  user / sys, mean (ms, getrusage)",
+         lambda s: "%s / %s" % (col(s, "ru_user", "mean", 2),
+                                col(s, "ru_sys", "mean", 2)))
+    rows("  in pam_start (loading the module) p50 (ms)",
+         lambda s: col(s, "cpu_start", "p50", 2))
+    rows("  pam_authenticate up to the QR p50 (ms)",
+         lambda s: col(s, "cpu_qr", "p50", 2))
+    rows("  QR to pam_authenticate return p50 (ms)",
+         lambda s: col(s, "cpu_after", "p50", 2))
+    rows("  in pam_end p50 (ms)", lambda s: col(s, "cpu_end", "p50", 2))
+    for label, cells in extra_rows:
+        row(label, cells)
+    rows("HTTP requests by the module per sign-in (min-max)",
+         lambda s: "%d-%d" % (min(x["http"] for x in s),
+                              max(x["http"] for x in s)))
+
+    def per(key, where="prov"):
+        return lambda s: str(sum(x[where][key] for x in s))
+    rows("  discovery fetches (total, provider)", per("discovery"))
+    rows("  JWKS fetches (total, provider)", per("jwks"))
+    rows("  token / userinfo requests (total, provider)",
+         lambda s: "%d / %d" % (sum(x["prov"]["token"] for x in s),
+                                sum(x["prov"]["userinfo"] for x in s)))
+    rows("  relay registrations / polls answered (total)",
+         lambda s: "%d / %d" % (
+             sum(x["relay"]["pam_ion_relay_registrations_total"] for x in s),
+             sum(x["relay"]["pam_ion_relay_results_delivered_total"] +
+                 x["relay"]["pam_ion_relay_polls_timed_out_total"]
+                 for x in s)))
+    print()
+
+
+# ------------------------------------------------------------ main
+
+def main():
+    global CLOCK
+    build = os.environ.get("BUILD_DIR") or os.path.join(SRC, "build")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", "--logins", type=int, default=50,
+                    help="sign-ins per phase, cold and warm (default 50)")
+    ap.add_argument("-k", "--fresh", type=int, default=10,
+                    help="sign-ins in fresh processes (default 10)")
+    ap.add_argument("--phases", default="baseline,cold,warm,fresh,sshd",
+                    help="comma-separated subset of "
+                    "baseline,cold,warm,fresh,sshd")
+    ap.add_argument("--module", default=os.path.join(build, "pam_ion.so"))
+    ap.add_argument("--relay", default=os.path.join(
+        build, "src", "relay", "pam-ion-relay"))
+    ap.add_argument("--driver", default=os.path.join(
+        build, "tests", "bench", "module_bench_drive"))
+    ap.add_argument("--cache-control", default="public, max-age=3600",
+                    help="Cache-Control of the provider's discovery and "
+                    "JWKS (default: an hour, so the warm phase never sees "
+                    "an entry expire)")
+    ap.add_argument("--wrap", default=None,
+                    help="command prefix for every pam_ion driver process "
+                    "(not the baseline's), e.g. 'strace -ff -o PREFIX' or "
+                    "'perf record -g -o FILE' (with --phases to pick one)")
+    ap.add_argument("--logdir", default=None)
+    ap.add_argument("--time-limit", type=float, default=300.0)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the temporary directory (config, cache)")
+    a = ap.parse_args()
+    CLOCK = Clock(a.time_limit)
+    phases = set(a.phases.split(","))
+    if phases - {"baseline", "cold", "warm", "fresh", "sshd"}:
+        ap.error("unknown phase in --phases")
+    if not 1 <= a.logins <= 1000 or not 0 <= a.fresh <= 100:
+        ap.error("--logins 1..1000, --fresh 0..100")
+    if os.geteuid() != 0:
+        sys.exit("module_bench: needs root (the module refuses files root "
+                 "does not own)")
+    for p in (a.module, a.relay, a.driver):
+        if not os.path.exists(p):
+            sys.exit("module_bench: %s is missing; build first" % p)
+    if not os.path.isdir(os.path.join(PROVIDER_DIR, "node_modules",
+                                      "oidc-provider")):
+        sys.exit("module_bench: run 'npm ci' in %s first" % PROVIDER_DIR)
+
+    tmp = tempfile.mkdtemp(prefix="module-bench.")
+    logdir = a.logdir or tmp
+    os.makedirs(logdir, exist_ok=True)
+    module = os.path.abspath(a.module)
+    results = {}
+    failed = []
+    try:
+        rport = free_port()
+        relay_url = "http://127.0.0.1:%d" % rport
+        provider = Provider(logdir, relay_url, a.cache_control)
+        relay = Relay(a.relay, logdir, rport, provider.issuer)
+        confdir, cache = write_config(tmp, module, provider.issuer,
+                                      relay_url)
+        log("provider %s, relay %s, logs in %s" % (provider.issuer,
+                                                   relay_url, logdir))
+
+        if "baseline" in phases:
+            d = Driver(a.driver, confdir, PERMIT_SERVICE, logdir, "permit")
+            d.login()  # first transaction: loads pam_permit.so once
+            base = [d.login() for _ in range(a.logins)]
+            d.quit()
+            results["permit_cpu"] = [(r["c_end"] - r["c_start"]) / 1e6
+                                     for r in base]
+            procs = []
+            for i in range(max(a.fresh, 3)):
+                d = Driver(a.driver, confdir, PERMIT_SERVICE, logdir,
+                           "permit-fresh")
+                d.login()
+                procs.append(d.quit()["cpu_ns"] / 1e6)
+            results["permit_proc"] = procs
+
+        if phases & {"cold", "warm"}:
+            d = Driver(a.driver, confdir, SERVICE, logdir, "module",
+                       wrap=a.wrap)
+            empty_dir(cache)
+            results["first"] = sign_in(d, provider, relay)
+            if "cold" in phases:
+                cold = []
+                for i in range(a.logins):
+                    empty_dir(cache)
+                    cold.append(sign_in(d, provider, relay))
+                results["cold"] = cold
+            if "warm" in phases:
+                sign_in(d, provider, relay)  # fills the cache if need be
+                results["warm"] = [sign_in(d, provider, relay)
+                                   for _ in range(a.logins)]
+            results["module_exit"] = d.quit()
+
+        preload = sshd_libraries() if "sshd" in phases else None
+        if "sshd" in phases and preload is None:
+            log("no /usr/sbin/sshd here: phase sshd skipped")
+        for phase, pre in (("fresh", None), ("sshd", preload)):
+            if phase not in phases or a.fresh == 0 or \
+                    (phase == "sshd" and pre is None):
+                continue
+            if not os.listdir(cache):
+                d = Driver(a.driver, confdir, SERVICE, logdir, "fill")
+                sign_in(d, provider, relay)
+                d.quit()
+            fresh = []
+            for i in range(a.fresh):
+                d = Driver(a.driver, confdir, SERVICE, logdir, phase,
+                           wrap=a.wrap, preload=pre)
+                s = sign_in(d, provider, relay)
+                s["proc_cpu"] = d.quit()["cpu_ns"] / 1e6
+                fresh.append(s)
+            results[phase] = fresh
+        if preload:
+            results["preload"] = preload
+    except (BenchError, phone.PhoneError, OSError, ValueError) as e:
+        failed.append(str(e))
+        for name in ("provider.log", "relay.log"):
+            log("--- %s (tail)\n%s" % (name, tail(os.path.join(logdir,
+                                                               name))))
+    finally:
+        for p in reversed(PROCS):
+            stop(p)
+        if a.keep or failed:
+            log("kept %s" % tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    report(a, results, failed)
+    return 1 if failed or results.get("verdict_failed") else 0
+
+
+def report(a, res, failed):
+    cold, warm = res.get("cold"), res.get("warm")
+    fresh, sshd = res.get("fresh"), res.get("sshd")
+    cols = [("cold cache", cold or []), ("warm cache", warm or []),
+            ("warm, fresh process", fresh or []),
+            ("fresh, sshd's libs", sshd or [])]
+    permit_proc = pct(res.get("permit_proc", []), 50)
+    extra = []
+    if fresh and permit_proc is not None:
+        d = [s["proc_cpu"] - permit_proc for s in fresh]
+        extra.append(("whole process CPU minus pam_permit's p50/p99 (ms)",
+                      ["-", "-", "%s / %s" % (f(pct(d, 50), 2),
+                                              f(pct(d, 99), 2)), "-"]))
+    if any(c for _, c in cols):
+        print_table(cols, extra)
+    if "permit_cpu" in res:
+        print("baseline, pam_permit.so stack in the same driver: CPU per "
+              "transaction p50 %s ms, p99 %s ms; whole fresh process p50 "
+              "%s ms" % (f(pct(res["permit_cpu"], 50), 3),
+                         f(pct(res["permit_cpu"], 99), 3),
+                         f(permit_proc, 2)))
+    if "first" in res:
+        s = res["first"]
+        print("first sign-in of the cold/warm process (cache cold, not in "
+              "the table): time to QR %.2f ms, CPU %.2f ms (pam_start %.2f)"
+              % (s["ttqr"], s["cpu"], s["cpu_start"]))
+    if "module_exit" in res:
+        e = res["module_exit"]
+        print("cold/warm driver process at exit: CPU %.1f ms, max RSS %d KiB"
+              % (e["cpu_ns"] / 1e6, e["maxrss_kb"]))
+    if "preload" in res:
+        print("sshd's libraries preloaded: %s" % " ".join(
+            os.path.basename(p) for p in res["preload"]))
+    # Consistency: the module's own count against the servers' counters.
+    everything = (cold or []) + (warm or []) + (fresh or []) + (sshd or [])
+    mism = 0
+    for s in everything:
+        seen = (sum(s["prov"][k] for k in ("discovery", "jwks", "token",
+                                           "userinfo")) +
+                s["relay"]["pam_ion_relay_registrations_total"] +
+                s["relay"]["pam_ion_relay_results_delivered_total"] +
+                s["relay"]["pam_ion_relay_polls_timed_out_total"])
+        mism += seen != s["http"]
+    if everything:
+        print("module's request count = provider + relay counters: %s" %
+              ("yes, every sign-in" if mism == 0 else
+               "NO for %d sign-ins (a poll may have ended 404 or the "
+               "counters raced)" % mism))
+    print()
+
+    verdicts = []
+
+    def p(samples, key, q):
+        return pct([x[key] for x in samples], q)
+    if warm:
+        verdicts.append(("time to QR, warm <= 50 ms",
+                         "p50 %.2f, p99 %.2f ms" % (p(warm, "ttqr", 50),
+                                                    p(warm, "ttqr", 99)),
+                         p(warm, "ttqr", 99) <= 50))
+        verdicts.append(("callback -> return p50 <= 60 ms (warm)",
+                         "p50 %.2f ms (p99 %.2f)" % (
+                             p(warm, "cb_ret", 50), p(warm, "cb_ret", 99)),
+                         p(warm, "cb_ret", 50) <= 60))
+    for name, samples in (("warm, one process", warm),
+                          ("fresh process", fresh),
+                          ("fresh, sshd's libs", sshd)):
+        if samples:
+            verdicts.append(("CPU per sign-in <= 10 ms (%s)" % name,
+                             "p50 %.2f ms (p99 %.2f)" % (
+                                 p(samples, "cpu", 50),
+                                 p(samples, "cpu", 99)),
+                             p(samples, "cpu", 50) <= 10))
+    for name, samples in (("warm", warm), ("fresh processes", fresh),
+                          ("sshd's libs", sshd)):
+        if samples:
+            n = sum(x["prov"]["discovery"] + x["prov"]["jwks"]
+                    for x in samples)
+            verdicts.append(("zero discovery/JWKS fetches when warm (%s)"
+                             % name, "%d in %d sign-ins" % (n, len(samples)),
+                             n == 0))
+    if cold:
+        n = [x["prov"]["discovery"] + x["prov"]["jwks"] for x in cold]
+        verdicts.append(("cold: discovery and JWKS fetched once each",
+                         "%d-%d fetches per sign-in" % (min(n), max(n)),
+                         min(n) == max(n) == 2))
+    if verdicts:
+        print("| target | measured | verdict |")
+        print("|---|---|---|")
+        for what, got, ok in verdicts:
+            print("| %s | %s | %s |" % (what, got, "met" if ok
+                                        else "**not met**"))
+        print()
+    res["verdict_failed"] = any(not ok for what, got, ok in verdicts
+                                if what.startswith("zero"))
+    for e in failed:
+        print("FAILED: %s" % e)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -350,9 +350,15 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	    srv->app->conns, conn_ticket(c), request_deadline(srv));
 	if (ex == NULL)
 		return;
-	/* Closed while parked (client gone, or the server stopping). */
-	if (ex->parked)
-		relay_waiters_release(srv->app->waiters, ex->ticket);
+	/*
+	 * Closed while parked (client gone, or the server stopping).  A
+	 * resumed connection whose client left is usually closed without
+	 * another call of the handler, so count the departure here.
+	 */
+	if (ex->parked &&
+	    relay_waiters_release(srv->app->waiters, ex->ticket) ==
+		RELAY_WAKE_GONE)
+		atomic_fetch_add(&srv->app->metrics.polls_gone, 1);
 	/* A result counts as collected only when its answer went out whole. */
 	if (ex->delivering)
 		relay_route_delivered(srv->app, ex->deliver_state,

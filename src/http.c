@@ -40,7 +40,14 @@
 #endif
 
 struct ion_http {
-	CURL *curl;
+	/*
+	 * Connections, DNS and TLS sessions are shared; each request gets an
+	 * easy handle of its own.  Reusing one easy handle exposed libcurl
+	 * 7.88's lingering-header bug (tests/fuzz/crashes/README.md): a
+	 * folded header in one answer was joined onto a freed header of the
+	 * previous answer.  A fresh handle starts with no previous header.
+	 */
+	CURLSH *share;
 	char *ca_file; /* NULL: none */
 	char *ca_path; /* NULL: none */
 	char *proxy;   /* NULL: none, whatever the environment says */
@@ -155,7 +162,13 @@ ion_http_new(const struct ion_http_opts *opts, struct ion_http **ret)
 	h->timeout_ms = opts->timeout_ms;
 	h->deadline_ms = opts->deadline_ms;
 	/* Thread-safe global init since 7.84; see the top of this file. */
-	if ((h->curl = curl_easy_init()) == NULL)
+	if ((h->share = curl_share_init()) == NULL ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+		CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+		CURLSHE_OK ||
+	    curl_share_setopt(h->share, CURLSHOPT_SHARE,
+		CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
 		goto out;
 	*ret = h;
 	h = NULL; /* transferred */
@@ -172,8 +185,8 @@ ion_http_free(struct ion_http **hp)
 
 	if (hp == NULL || (h = *hp) == NULL)
 		return;
-	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
+	if (h->share != NULL)
+		curl_share_cleanup(h->share);
 	free(h->ca_file);
 	free(h->ca_path);
 	free_scrubbed(&h->proxy); /* a proxy URL may carry a password */
@@ -538,13 +551,13 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 {
 	struct xfer x;
 	CURLU *u = NULL;
+	CURL *curl = NULL;
 	CURLcode rc;
 	unsigned t;
 	long status = 0;
 	int r;
 
 	memset(&x, 0, sizeof(x));
-	x.curl = h->curl;
 	x.max_body = max_body;
 	/* Keeps max_body + 1 and the curl_off_t conversion from overflowing. */
 	if (max_body > SIZE_MAX / 2)
@@ -553,25 +566,30 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 		goto out;
 	if ((r = request_timeout(h, timeout_ms, &t)) != 0)
 		goto out;
-	curl_easy_reset(h->curl);
-	if ((r = set_common(h, h->curl, &x, t)) != 0)
+	if ((curl = curl_easy_init()) == NULL) {
+		r = ION_ERR_NOMEM;
+		goto out;
+	}
+	x.curl = curl;
+	if ((r = set_common(h, curl, &x, t)) != 0)
 		goto out;
 	r = ION_ERR_CONFIG;
-	if (curl_easy_setopt(h->curl, CURLOPT_CURLU, u) != CURLE_OK ||
-	    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
+	if (curl_easy_setopt(curl, CURLOPT_SHARE, h->share) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_CURLU, u) != CURLE_OK ||
+	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
 		goto out;
 	if (post_body != NULL) {
 		/* POSTFIELDS, not COPYPOSTFIELDS: no unscrubbed copy. */
-		if (curl_easy_setopt(h->curl, CURLOPT_POST, 1L) != CURLE_OK ||
-		    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, post_body) !=
+		if (curl_easy_setopt(curl, CURLOPT_POST, 1L) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body) !=
 			CURLE_OK ||
-		    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
 			(curl_off_t)post_len) != CURLE_OK)
 			goto out;
-	} else if (curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+	} else if (curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) != CURLE_OK)
 		goto out;
 	h->requests++;
-	rc = curl_easy_perform(h->curl);
+	rc = curl_easy_perform(curl);
 	/* A callback's reason wins over the CURLE_WRITE_ERROR it caused. */
 	if (x.err != 0) {
 		r = x.err;
@@ -579,7 +597,7 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 	}
 	if ((r = map_curl_error(rc)) != 0)
 		goto out;
-	if (curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status) !=
+	if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) !=
 		CURLE_OK ||
 	    status < 100 || status > 999) {
 		r = ION_ERR_UNAVAIL;
@@ -602,8 +620,9 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 	memset(&x, 0, sizeof(x)); /* transferred */
 	r = 0;
 out:
-	/* Drop libcurl's pointers to our URL, headers and body. */
-	curl_easy_reset(h->curl);
+	/* Before the URL, headers and body it points to go. */
+	if (curl != NULL)
+		curl_easy_cleanup(curl);
 	curl_url_cleanup(u);
 	xfer_clear(&x);
 	return r;

@@ -75,8 +75,9 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	memset(&resp, 0, sizeof(resp));
 	r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0) {
-		*why = r == ION_ERR_RANGE ? "provider document too large"
-					  : "provider unreachable";
+		*why = r == ION_ERR_RANGE  ? "provider document too large"
+		    : r == ION_ERR_TIMEOUT ? "provider timed out"
+					   : "provider unreachable";
 		return r == ION_ERR_RANGE  ? ION_ERR_AUTH
 		    : r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT
 					   : ION_ERR_UNAVAIL;
@@ -408,7 +409,9 @@ ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
 	r = ion_http_get(
 	    h, p->userinfo_endpoint, access_token, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0) {
-		*why = "userinfo endpoint unreachable";
+		*why = r == ION_ERR_TIMEOUT ? "userinfo endpoint timed out"
+		    : r == ION_ERR_RANGE    ? "userinfo too large"
+					    : "userinfo endpoint unreachable";
 		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT
 		    : r == ION_ERR_RANGE ? ION_ERR_AUTH
 					 : ION_ERR_UNAVAIL;

@@ -31,6 +31,26 @@ unavailable(long status)
 	return status == 429 || status >= 500;
 }
 
+/*
+ * A refusal of what we sent (4xx other than 429).  Anything else that is
+ * not the expected answer (another 2xx, a 3xx, a body that does not
+ * parse) is a relay that does not work, not a mistake of ours.
+ */
+static bool
+refused(long status)
+{
+	return status >= 400 && status < 500 && !unavailable(status);
+}
+
+/* Why a request to the relay got no usable answer, from ion_http_*(). */
+static const char *
+http_failure(int r)
+{
+	return r == ION_ERR_TIMEOUT ? "relay timed out"
+	    : r == ION_ERR_RANGE    ? "relay answer too large"
+				    : "relay unreachable";
+}
+
 int
 ion_relay_register(struct ion_http *h, const char *relay_url,
     const struct ion_relay_login *login, char **ret_link,
@@ -54,17 +74,19 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
 	r = ion_http_post_bearer(h, url, "application/json", text, strlen(text),
 	    login->secret, RELAY_ANSWER_MAX, &resp);
 	if (r != 0) {
-		*why = "relay unreachable";
+		*why = http_failure(r);
+		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
 		goto out;
 	}
 	if (resp.status != 201) {
-		r = unavailable(resp.status) ? ION_ERR_UNAVAIL
-					     : ION_ERR_INVALID;
-		*why = unavailable(resp.status) ? "relay full or failing"
-						: "relay refused the login";
+		r = refused(resp.status) ? ION_ERR_INVALID : ION_ERR_UNAVAIL;
+		*why = refused(resp.status) ? "relay refused the login"
+		    : unavailable(resp.status)
+		    ? "relay full or failing"
+		    : "relay answered an unexpected status";
 		goto out;
 	}
-	r = ION_ERR_INVALID;
+	r = ION_ERR_UNAVAIL;
 	*why = "relay answer malformed";
 	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(ans, "link");
@@ -125,7 +147,8 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
 	    h, url, secret, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
 	if (r != 0) {
 		*why = r == ION_ERR_TIMEOUT ? "relay poll timed out"
-					    : "relay unreachable";
+					    : http_failure(r);
+		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
 		goto out;
 	}
 	if (resp.status == 202) {
@@ -139,12 +162,13 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
 		goto out;
 	}
 	if (resp.status != 200) {
-		r = unavailable(resp.status) ? ION_ERR_UNAVAIL
-					     : ION_ERR_INVALID;
-		*why = "relay refused the poll";
+		r = refused(resp.status) ? ION_ERR_INVALID : ION_ERR_UNAVAIL;
+		*why = refused(resp.status) || unavailable(resp.status)
+		    ? "relay refused the poll"
+		    : "relay answered an unexpected status";
 		goto out;
 	}
-	r = ION_ERR_INVALID;
+	r = ION_ERR_UNAVAIL;
 	*why = "relay answer malformed";
 	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(ans) || !opt_string(ans, "code", 2048, &res.code) ||

@@ -20,8 +20,10 @@ struct ion_relay_login {
 /*
  * POST {relay_url}/v1/logins.  On success *ret_link is the short link
  * (malloc'd) and *ret_expires_in its lifetime in seconds.  ION_ERR_UNAVAIL
- * / ION_ERR_TIMEOUT when the relay cannot be reached, is full or fails;
- * ION_ERR_INVALID for any other refusal or a malformed answer.
+ * / ION_ERR_TIMEOUT when the relay cannot be reached, is full or fails, or
+ * answers anything but the API's answers (another status than 201 and
+ * 4xx, a malformed or oversized body: a relay that does not work);
+ * ION_ERR_INVALID when it refuses what we sent (4xx other than 429).
  */
 int ion_relay_register(struct ion_http *h, const char *relay_url,
     const struct ion_relay_login *login, char **ret_link,
@@ -38,7 +40,8 @@ struct ion_relay_result {
  * GET {relay_url}/v1/logins/result?wait=SECONDS with the poll secret.
  * 0 with *ret filled for a result; ION_ERR_PENDING when none came within
  * wait; ION_ERR_NOT_FOUND when the relay does not know the login (expired);
- * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT / ION_ERR_INVALID as above.
+ * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT / ION_ERR_INVALID as above (200
+ * with a malformed answer: ION_ERR_UNAVAIL).
  */
 int ion_relay_poll(struct ion_http *h, const char *relay_url,
     const char *secret, unsigned wait, struct ion_relay_result *ret,

@@ -11,9 +11,21 @@
 //   fields:   { name: value }    set top-level fields of the response (null deletes)
 //   delay_ms: N                  wait N ms before answering
 //   token:    "status" | "error" | "invalid_grant" | "not_json" |
-//             "no_id_token" | "huge" | "hang" | "hang_after_headers" |
-//             "redirect" | "wrong_content_type"
+//             "no_id_token" | "huge" | "endless" | "hang" |
+//             "hang_after_headers" | "redirect" | "wrong_content_type"
 //             (response-level action; extra keys per action, see TOKEN_ACTIONS)
+//
+// With "endpoint": "discovery" | "jwks" | "userinfo" the spec is for that
+// endpoint's next answer(s) instead (validateEndpointMisbehaviour,
+// applyEndpointMisbehaviour below):
+//   json:     { name: value }    set top-level members of the JSON answer
+//   jwks:     "no_kid" | "duplicate_kid" | "add_weak_rsa" | "no_keys" |
+//             "private_members" (or a list of them)   reshape the key set
+//   delay_ms: N                  wait N ms before answering
+//   response: one of the TOKEN_ACTIONS names that make sense for a document
+//             ("status", "not_json", "huge", "endless", "hang",
+//             "hang_after_headers", "redirect")
+//   times:    N                  used by the next N requests (default 1)
 //
 // To add a misbehaviour: add a case to TOKEN_ACTIONS (whole response) or an
 // option to rewriteIdToken (token contents and signature), and a line to
@@ -103,6 +115,7 @@ const SIGN_WITH = new Set([
   'hs256_with_rsa_public_key', // HMAC keyed with the published RSA key's SPKI PEM
   'hs256_with_rsa_public_key_jwk', // HMAC keyed with the published RSA key's JWK JSON
   'client_secret', // HMAC keyed with the client's secret (OIDC Core 10.1)
+  'weak_rsa', // a 1024-bit RSA key (published only by the JWKS misbehaviour add_weak_rsa)
 ]);
 
 export function validateIdTokenSpec(spec, keyring) {
@@ -152,6 +165,9 @@ function chooseKey(spec, original, keyring, clientSecret) {
         throw new Error('client has no secret');
       }
       return { alg, key: Buffer.from(clientSecret), kid: undefined };
+    case 'weak_rsa':
+      alg ??= 'RS256';
+      return { alg, key: keyring.weak.privateKey, kid: keyring.weak.jwk.kid };
     case 'ec_key': {
       alg ??= 'ES256';
       const ec = byType('EC', keyring.current());
@@ -309,6 +325,14 @@ export const TOKEN_ACTIONS = {
       ctx.body = Buffer.concat([Buffer.from(head), Buffer.alloc(pad, 'x'), Buffer.from(tail)]);
     },
   },
+  endless: {
+    validate() {},
+    apply(ctx, s, hooks) {
+      // 200 and the start of a JSON object whose string member never ends:
+      // only a size cap (or a timeout) stops a client reading it.
+      hooks.stream(ctx);
+    },
+  },
   hang: {
     validate() {},
     apply(ctx, s, hooks) {
@@ -394,5 +418,114 @@ export async function applyTokenMisbehaviour(ctx, spec, keyring, hooks) {
   if (spec.token) {
     ctx.set('Cache-Control', 'no-store');
     TOKEN_ACTIONS[spec.token].apply(ctx, spec, hooks);
+  }
+}
+
+// ---------------------------------------------------------------- endpoints
+
+export const ENDPOINTS = new Set(['discovery', 'jwks', 'userinfo']);
+const ENDPOINT_RESPONSES = new Set(['status', 'not_json', 'huge', 'endless', 'hang',
+  'hang_after_headers', 'redirect']);
+const ENDPOINT_KEYS = new Set(['endpoint', 'response', 'json', 'jwks', 'delay_ms', 'times',
+  // per-response parameters
+  'status', 'body', 'content_type', 'bytes', 'location']);
+
+// Reshaping the published key set; each gets the JWKS object (a copy) and
+// the keyring.
+export const JWKS_CHANGES = {
+  // every key without its kid
+  no_kid(set) {
+    set.keys.forEach((k) => { delete k.kid; });
+  },
+  // an unpublished RSA key, published under the current RSA key's kid
+  duplicate_kid(set, keyring) {
+    const rsa = set.keys.find((k) => k.kty === 'RSA');
+    const other = keyring.publicJwk(keyring.wrong().find((k) => k.jwk.kty === 'RSA'));
+    set.keys.push({ ...other, kid: rsa.kid });
+  },
+  // the 1024-bit RSA key (sign_with: weak_rsa signs with it)
+  add_weak_rsa(set, keyring) {
+    set.keys.push(keyring.publicJwk(keyring.weak));
+  },
+  // no "keys" member at all
+  no_keys(set) {
+    delete set.keys;
+  },
+  // the signing keys published with their private members ("d" ...)
+  private_members(set, keyring) {
+    set.keys = keyring.current().map((k) => ({ ...k.jwk }));
+  },
+};
+
+function jwksChanges(spec) {
+  if (spec.jwks === undefined) {
+    return [];
+  }
+  return Array.isArray(spec.jwks) ? spec.jwks : [spec.jwks];
+}
+
+export function validateEndpointMisbehaviour(spec) {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new Error('expected a JSON object');
+  }
+  for (const k of Object.keys(spec)) {
+    if (!ENDPOINT_KEYS.has(k)) {
+      throw new Error(`unknown key ${k} (for an endpoint misbehaviour)`);
+    }
+  }
+  if (!ENDPOINTS.has(spec.endpoint)) {
+    throw new Error(`endpoint: one of ${[...ENDPOINTS].join(', ')}`);
+  }
+  if (spec.response === undefined && spec.json === undefined && spec.jwks === undefined
+      && spec.delay_ms === undefined) {
+    throw new Error('nothing to do: give "response", "json", "jwks" or "delay_ms"');
+  }
+  if (spec.response !== undefined) {
+    if (!ENDPOINT_RESPONSES.has(spec.response)) {
+      throw new Error(`response: one of ${[...ENDPOINT_RESPONSES].join(', ')}`);
+    }
+    TOKEN_ACTIONS[spec.response].validate(spec);
+  }
+  if (spec.json !== undefined && (typeof spec.json !== 'object' || spec.json === null
+      || Array.isArray(spec.json))) {
+    throw new Error('json: expected an object');
+  }
+  if (spec.jwks !== undefined) {
+    if (spec.endpoint !== 'jwks') {
+      throw new Error('jwks: only for endpoint jwks');
+    }
+    for (const c of jwksChanges(spec)) {
+      if (!Object.hasOwn(JWKS_CHANGES, c)) {
+        throw new Error(`jwks: one of ${Object.keys(JWKS_CHANGES).join(', ')}`);
+      }
+    }
+  }
+  if (spec.delay_ms !== undefined && (!Number.isInteger(spec.delay_ms) || spec.delay_ms < 0 || spec.delay_ms > 600000)) {
+    throw new Error('delay_ms: an integer 0..600000');
+  }
+  if (spec.times !== undefined && (!Number.isInteger(spec.times) || spec.times < 1 || spec.times > 1000)) {
+    throw new Error('times: an integer 1..1000');
+  }
+}
+
+// Post-process a discovery, JWKS or userinfo answer in ctx; hooks as for
+// applyTokenMisbehaviour.
+export async function applyEndpointMisbehaviour(ctx, spec, keyring, hooks) {
+  let body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : null;
+  if (body && (spec.json || spec.jwks)) {
+    // The provider may hand out a shared object (the JWKS): change a copy.
+    body = structuredClone(body);
+    for (const c of jwksChanges(spec)) {
+      JWKS_CHANGES[c](body, keyring);
+    }
+    applyObject(body, spec.json);
+    ctx.body = body;
+  }
+  if (spec.delay_ms) {
+    await sleep(spec.delay_ms);
+  }
+  if (spec.response) {
+    ctx.set('Cache-Control', 'no-store');
+    TOKEN_ACTIONS[spec.response].apply(ctx, spec, hooks);
   }
 }

@@ -6,11 +6,15 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
 
-import { applyTokenMisbehaviour, validateMisbehaviour } from './misbehave.js';
+import {
+  applyEndpointMisbehaviour, applyTokenMisbehaviour, validateEndpointMisbehaviour,
+  validateMisbehaviour,
+} from './misbehave.js';
 
 // stdout carries exactly one line ("provider listening on ..."); everything
 // else, oidc-provider's own notices included, goes to stderr.
@@ -40,6 +44,9 @@ const USAGE = `usage: node provider.js [--port N] [--issuer-host HOST] [options]
                            also accept client_secret in the token request body
   --cache-control VALUE    Cache-Control of discovery and JWKS
                            (default "public, max-age=300")
+  --tls-cert FILE, --tls-key FILE
+                           serve HTTPS with this certificate chain and key
+                           (PEM); the issuer is then https://HOST:PORT
   --help                   show this text
 `;
 
@@ -58,6 +65,8 @@ function parseOptions(argv) {
       'require-pkce': { type: 'boolean', default: false },
       'allow-client-secret-post': { type: 'boolean', default: false },
       'cache-control': { type: 'string', default: 'public, max-age=300' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -65,6 +74,9 @@ function parseOptions(argv) {
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new Error('--tls-cert and --tls-key go together');
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -151,6 +163,8 @@ function parseOptions(argv) {
     requirePkce: values['require-pkce'],
     allowPost: values['allow-client-secret-post'],
     cacheControl: values['cache-control'],
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
   };
 }
 
@@ -169,9 +183,9 @@ function keyFromJwk(jwk) {
   return { jwk, privateKey, publicKey: crypto.createPublicKey(privateKey) };
 }
 
-function newKey(type) {
+function newKey(type, bits = 2048) {
   const { privateKey } = type === 'RSA'
-    ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+    ? crypto.generateKeyPairSync('rsa', { modulusLength: bits })
     : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = privateKey.export({ format: 'jwk' });
   jwk.kid = thumbprint(jwk);
@@ -188,6 +202,7 @@ const keyring = {
   retired: [],
   published: [], // signing keys plus, after rotate-keys {"keep_old": true}, the old ones
   unpublished: [newKey('RSA'), newKey('EC')],
+  weak: newKey('RSA', 1024), // published only by the JWKS misbehaviour add_weak_rsa
   current() { return this.signing; },
   previous() { return this.retired; },
   wrong() { return this.unpublished; },
@@ -293,6 +308,10 @@ const RECENT_MAX = 20;
 let stats;
 let misbehaviours; // FIFO; each entry is used by one token response
 let applied;
+// Per endpoint (discovery, jwks, userinfo): FIFO of { spec, left }.
+let endpointMisbehaviours;
+let endpointApplied;
+let streams; // bytes sent by each "endless" response, once it ended
 let recentToken;
 let recentAuthorize;
 const hung = new Set(); // responses parked by the "hang" misbehaviours
@@ -301,6 +320,9 @@ function resetTestState() {
   stats = Object.fromEntries(STAT_NAMES.map((n) => [n, 0]));
   misbehaviours = [];
   applied = [];
+  endpointMisbehaviours = { discovery: [], jwks: [], userinfo: [] };
+  endpointApplied = [];
+  streams = [];
   recentToken = [];
   recentAuthorize = [];
   for (const res of hung) {
@@ -535,6 +557,12 @@ async function controlRoute(ctx) {
         authorize_requests: recentAuthorize,
         kids: keyring.published.map((k) => k.jwk.kid),
         signing_kids: keyring.signing.map((k) => k.jwk.kid),
+        signing_keys: keyring.signing.map((k) => ({ kid: k.jwk.kid, kty: k.jwk.kty })),
+        weak_kid: keyring.weak.jwk.kid,
+        endpoint_misbehaviours_pending: Object.values(endpointMisbehaviours)
+          .reduce((n, q) => n + q.length, 0),
+        endpoint_misbehaviours_applied: endpointApplied,
+        streams,
         hung: hung.size,
       });
       return;
@@ -556,6 +584,18 @@ async function controlRoute(ctx) {
     }
     case 'POST /__test/misbehave': {
       const body = await readJson(ctx);
+      if (body && typeof body === 'object' && !Array.isArray(body) && 'endpoint' in body) {
+        try {
+          validateEndpointMisbehaviour(body);
+        } catch (err) {
+          reply(400, { error: err.message });
+          return;
+        }
+        endpointMisbehaviours[body.endpoint].push({ spec: body, left: body.times ?? 1 });
+        log(`${body.endpoint} misbehaviour queued: ${JSON.stringify(body).slice(0, 200)}`);
+        reply(200, { ok: true, pending: endpointMisbehaviours[body.endpoint].length });
+        return;
+      }
       try {
         validateMisbehaviour(body, keyring);
       } catch (err) {
@@ -569,8 +609,29 @@ async function controlRoute(ctx) {
     }
     case 'POST /__test/misbehave/clear':
       misbehaviours = [];
+      endpointMisbehaviours = { discovery: [], jwks: [], userinfo: [] };
       reply(200, { ok: true });
       return;
+    case 'POST /__test/tls': {
+      // {"cert": PEM, "key": PEM}: serve this certificate from now on.
+      const body = await readJson(ctx);
+      if (!server || !(server instanceof https.Server)) {
+        reply(400, { error: 'not serving HTTPS (start with --tls-cert and --tls-key)' });
+        return;
+      }
+      try {
+        server.setSecureContext({ cert: body.cert, key: body.key });
+        // Idle keep-alive connections would go on with the old
+        // certificate: the next request must make a new handshake.
+        server.closeIdleConnections();
+      } catch (err) {
+        reply(400, { error: `cannot use that certificate: ${err.message}` });
+        return;
+      }
+      log('TLS certificate replaced');
+      reply(200, { ok: true });
+      return;
+    }
     default:
       reply(404, { error: `no such control route: ${route}` });
   }
@@ -651,7 +712,42 @@ function hang(ctx, afterHeaders) {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
     res.write('{"access_token":"');
   }
-  log(`token response hangs${afterHeaders ? ' after the headers' : ''}`);
+  log(`response hangs${afterHeaders ? ' after the headers' : ''}`);
+}
+
+// 200 with '{"padding":"xxx...' for as long as the client reads; records the
+// bytes sent in stats.streams when the client goes (or on reset).
+function stream(ctx) {
+  ctx.respond = false;
+  const { res } = ctx;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let sent = 0;
+  let done = false;
+  hung.add(res);
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  const head = Buffer.from('{"padding":"');
+  res.write(head);
+  sent += head.length;
+  // One chunk per turn of the event loop, so that 'close' is seen.
+  const pump = () => {
+    if (done || res.destroyed || res.socket?.destroyed) {
+      return;
+    }
+    sent += chunk.length;
+    if (res.write(chunk)) {
+      setImmediate(pump);
+    } else {
+      res.once('drain', pump);
+    }
+  };
+  res.on('close', () => {
+    done = true;
+    hung.delete(res);
+    streams.push({ bytes: sent });
+    log(`endless response ended by the client after ${sent} bytes`);
+  });
+  log('endless response starts');
+  pump();
 }
 
 function clientSecret(clientId) {
@@ -760,13 +856,24 @@ function buildProvider() {
       if ((name === 'discovery' || name === 'jwks') && ctx.status === 200) {
         ctx.set('Cache-Control', opts.cacheControl);
       }
+      const queue = endpointMisbehaviours[name];
+      if (queue && queue.length && ctx.method === 'GET') {
+        const entry = queue[0];
+        entry.left -= 1;
+        if (entry.left <= 0) {
+          queue.shift();
+        }
+        endpointApplied.push(entry.spec);
+        log(`${name} response misbehaves: ${JSON.stringify(entry.spec).slice(0, 200)}`);
+        await applyEndpointMisbehaviour(ctx, entry.spec, keyring, { hang, stream, clientSecret });
+      }
       if (record) {
         record.status = ctx.status;
         if (misbehaviours.length) {
           const spec = misbehaviours.shift();
           applied.push(spec);
           log(`token response misbehaves: ${JSON.stringify(spec).slice(0, 200)}`);
-          await applyTokenMisbehaviour(ctx, spec, keyring, { hang, clientSecret });
+          await applyTokenMisbehaviour(ctx, spec, keyring, { hang, stream, clientSecret });
         }
       }
     } finally {
@@ -826,6 +933,7 @@ function loadKeys() {
 }
 
 let listenPort;
+let server = null;
 
 function rotateKeys(keepOld) {
   const old = keyring.signing;
@@ -848,14 +956,19 @@ function main() {
   }
   loadKeys();
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     if (!current) {
       res.writeHead(503, { 'Content-Type': 'text/plain' });
       res.end('starting\n');
       return;
     }
     current.handler(req, res);
-  });
+  };
+  server = opts.tlsCert
+    ? https.createServer({
+      cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey),
+    }, onRequest)
+    : http.createServer(onRequest);
   server.on('clientError', (err, socket) => {
     if (socket.writable) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -867,7 +980,7 @@ function main() {
   });
   server.listen(opts.port, opts.bind, () => {
     listenPort = server.address().port;
-    issuer = `http://${opts.issuerHost}:${listenPort}`;
+    issuer = `${opts.tlsCert ? 'https' : 'http'}://${opts.issuerHost}:${listenPort}`;
     try {
       current = buildProvider();
     } catch (err) {

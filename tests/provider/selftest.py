@@ -662,6 +662,137 @@ def t_id_token_misbehaviours(s):
     check(h["alg"] == "PS256" and len(sig) == 256, "PS256")
 
 
+def t_endpoint_misbehaviours(s):
+    """Discovery, JWKS and userinfo misbehaving ("endpoint" specs), the
+    weak RSA key, the endless token answer, and /__test/tls refused on
+    plain HTTP."""
+    disc = s.issuer + "/.well-known/openid-configuration"
+    jwks_url = s.issuer + "/oauth2/jwks"
+    s.control("reset", {})
+
+    # json members, used by exactly `times` requests
+    s.misbehave({"endpoint": "discovery", "times": 2,
+                 "json": {"issuer": "https://evil.example",
+                          "jwks_uri": None}})
+    for i in range(2):
+        d = json.loads(request(disc)[2])
+        check(d["issuer"] == "https://evil.example" and "jwks_uri" not in d,
+              "discovery json %d: %s" % (i, d.get("issuer")))
+    check(json.loads(request(disc)[2])["issuer"] == s.issuer,
+          "the discovery misbehaviour outlived times=2")
+
+    # the JWKS reshaped
+    plain = s.jwks()
+    rsa = [k for k in plain.values() if k["kty"] == "RSA"][0]
+
+    def jwks_with(change):
+        s.misbehave({"endpoint": "jwks", "jwks": change})
+        st, _, text = request(jwks_url)
+        check(st == 200, "JWKS %s answered %d" % (change, st))
+        return json.loads(text)
+
+    keys = jwks_with("no_kid")["keys"]
+    check(keys and all("kid" not in k for k in keys), "no_kid %s" % keys)
+    keys = jwks_with("duplicate_kid")["keys"]
+    same = [k for k in keys if k.get("kid") == rsa["kid"]]
+    check(len(same) == 2 and same[0]["n"] != same[1]["n"],
+          "duplicate_kid: %d keys with the RSA kid" % len(same))
+    weak = [k for k in jwks_with("add_weak_rsa")["keys"]
+            if len(unb64(k.get("n", ""))) == 128]
+    check(len(weak) == 1, "add_weak_rsa: no 1024-bit key")
+    check("keys" not in jwks_with("no_keys"), "no_keys")
+    keys = jwks_with("private_members")["keys"]
+    check(all("d" in k for k in keys), "private_members")
+    check(s.jwks() == plain, "the JWKS stayed changed")
+
+    # signing with the weak key
+    h, p, sig, data = jwt_parts(id_token_with(s, {"sign_with": "weak_rsa"}))
+    check(h["kid"] == weak[0]["kid"] and rsa_verify(weak[0], data, sig),
+          "weak_rsa signature")
+
+    # whole answers
+    s.misbehave({"endpoint": "jwks", "response": "status", "status": 503})
+    check(request(jwks_url)[0] == 503, "JWKS status 503")
+    s.misbehave({"endpoint": "discovery", "response": "not_json"})
+    st, _, body = request(disc)
+    check(st == 200 and body.startswith(b"<html>"), "discovery not_json")
+    s.misbehave({"endpoint": "jwks", "response": "huge", "bytes": 300000})
+    st, _, body = request(jwks_url)
+    check(st == 200 and len(body) >= 300000 and
+          "keys" in json.loads(body), "JWKS huge: %d bytes" % len(body))
+    s.misbehave({"endpoint": "jwks", "response": "hang"})
+    try:
+        request(jwks_url, timeout=1.0)
+        raise Fail("JWKS hang answered")
+    except (socket.timeout, TimeoutError):
+        pass
+    s.misbehave({"endpoint": "discovery", "response": "endless"})
+    u = urllib.parse.urlsplit(disc)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("GET", u.path)
+    r = c.getresponse()
+    first = r.read(1 << 20)
+    c.close()
+    check(r.status == 200 and first.startswith(b'{"padding":"x') and
+          len(first) == 1 << 20, "endless: %d bytes" % len(first))
+    for _ in range(50):
+        streams = s.control("stats")[1]["streams"]
+        if streams:
+            break
+        time.sleep(0.05)
+    check(len(streams) == 1 and streams[0]["bytes"] >= 1 << 20,
+          "endless not recorded: %s" % streams)
+
+    # userinfo: another sub
+    lg, st, _, body = s.tokens()
+    at = json.loads(body)["access_token"]
+    s.misbehave({"endpoint": "userinfo", "json": {"sub": "mallory"}})
+    st, _, body = request(s.issuer + "/oauth2/userinfo",
+                          headers={"Authorization": "Bearer " + at})
+    check(st == 200 and json.loads(body)["sub"] == "mallory",
+          "userinfo json: %d %s" % (st, body[:80]))
+
+    # the endless token answer (read 64 KiB of it, then hang up)
+    s.misbehave({"token": "endless"})
+    lg, code = s.code_for()
+    form = urllib.parse.urlencode({
+        "grant_type": "authorization_code", "code": code,
+        "redirect_uri": s.relay + "/callback", "code_verifier": lg["V"]})
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("POST", "/oauth2/token", form, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()).decode()})
+    r = c.getresponse()
+    first = r.read(65536)
+    c.close()
+    check(r.status == 200 and first.startswith(b'{"padding":"x'),
+          "endless token answer: %d %r" % (r.status, first[:20]))
+
+    _, stats = s.control("stats")
+    check(stats["endpoint_misbehaviours_pending"] == 0 and
+          len(stats["endpoint_misbehaviours_applied"]) >= 12,
+          "endpoint misbehaviours: pending %d, applied %d" % (
+              stats["endpoint_misbehaviours_pending"],
+              len(stats["endpoint_misbehaviours_applied"])))
+
+    # bad specs are refused and nothing is queued
+    for bad in ({"endpoint": "token", "json": {}},
+                {"endpoint": "jwks"},
+                {"endpoint": "jwks", "jwks": "rot13"},
+                {"endpoint": "discovery", "jwks": "no_kid"},
+                {"endpoint": "jwks", "response": "invalid_grant"},
+                {"endpoint": "jwks", "json": {}, "times": 0},
+                {"endpoint": "jwks", "json": [], "x": 1}):
+        st, reply = s.control("misbehave", bad)
+        check(st == 400 and reply.get("error"), "bad spec %s: %d" % (bad, st))
+    _, stats = s.control("stats")
+    check(stats["endpoint_misbehaviours_pending"] == 0, "bad spec queued")
+    st, reply = s.control("tls", {"cert": "x", "key": "y"})
+    check(st == 400, "tls on a plain HTTP provider answered %d" % st)
+    s.control("reset", {})
+
+
 def t_rotate(s):
     before = s.jwks()
     st, reply = s.control("rotate-keys", {})
@@ -734,7 +865,8 @@ def t_bad_requests(s):
 
 CHECKS = [t_discovery, t_jwks, t_round_trip, t_unverified_email, t_pkce,
           t_client_auth, t_deny, t_unknown_account, t_phone_cli,
-          t_token_misbehaviours, t_id_token_misbehaviours, t_rotate,
+          t_token_misbehaviours, t_id_token_misbehaviours,
+          t_endpoint_misbehaviours, t_rotate,
           t_reset, t_state_file, t_bad_requests]
 
 

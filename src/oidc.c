@@ -103,7 +103,7 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 	struct ion_provider *p = NULL;
 	char *url = NULL, *body = NULL;
 	json_t *doc = NULL, *iss;
-	bool cached;
+	bool cached = false, force = false;
 	int r = ION_ERR_NOMEM;
 
 	*why = "out of memory";
@@ -119,19 +119,20 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 			goto out;
 		strcpy(url, cfg->issuer);
 		strcat(url, DISCOVERY_PATH);
-		if ((r = fetch_doc(h, cfg, url, false, &body, &cached, why)) !=
+	again:
+		if ((r = fetch_doc(h, cfg, url, force, &body, &cached, why)) !=
 		    0)
 			goto out;
 		r = ION_ERR_AUTH;
 		*why = "discovery document malformed";
 		doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_object(doc))
-			goto out;
+			goto bad;
 		iss = json_object_get(doc, "issuer");
 		if (!json_is_string(iss) ||
 		    !same_issuer(cfg->issuer, json_string_value(iss))) {
 			*why = "discovery names another issuer";
-			goto out;
+			goto bad;
 		}
 		if ((p->issuer = strdup(json_string_value(iss))) == NULL) {
 			r = ION_ERR_NOMEM;
@@ -162,12 +163,32 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 	if (p->issuer == NULL || p->authorization_endpoint == NULL ||
 	    p->token_endpoint == NULL || p->jwks_uri == NULL) {
 		*why = "discovery lacks an endpoint (or one is not https)";
-		goto out;
+		goto bad;
 	}
 	*ret = p;
 	p = NULL; /* transferred */
 	r = 0;
 	*why = "discovered";
+	goto out;
+bad:
+	/*
+	 * A document from the cache that does not do is fetched again, once:
+	 * a provider's bad answer must not outlive its cache lifetime here.
+	 */
+	if (cached && !force) {
+		force = true;
+		free(body);
+		body = NULL;
+		json_decref(doc);
+		doc = NULL;
+		free(p->issuer);
+		free(p->authorization_endpoint);
+		free(p->token_endpoint);
+		free(p->jwks_uri);
+		free(p->userinfo_endpoint);
+		memset(p, 0, sizeof(*p));
+		goto again;
+	}
 	goto out;
 nomem:
 	r = ION_ERR_NOMEM;
@@ -352,14 +373,14 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 	    0)
 		goto out;
 	r = ion_jws_verify(jws, jwks, cfg->allowed_algs);
-	if (r == ION_ERR_NOT_FOUND && cached) {
+	if ((r == ION_ERR_NOT_FOUND || r == ION_ERR_INVALID) && cached) {
 		/*
-		 * An unknown kid in a key set from the cache: the keys may
-		 * have rotated since.  Fetched once, never when the set was
-		 * fetched during this sign-in, so a sign-in costs at most one
-		 * refetch, however many kids a token invents.  (A minimum age
-		 * of the cached set instead would refuse every sign-in for
-		 * that long after a rotation.)
+		 * An unknown kid, or a malformed set, from the cache: the keys
+		 * may have rotated, or a bad answer was cached.  Fetched once,
+		 * never when the set was fetched during this sign-in, so a
+		 * sign-in costs at most one refetch, however many kids a token
+		 * invents.  (A minimum age of the cached set instead would
+		 * refuse every sign-in for that long after a rotation.)
 		 */
 		free(jwks);
 		jwks = NULL;

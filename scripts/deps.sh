@@ -7,7 +7,7 @@ packages=(
 	build-essential cmake pkg-config clang clang-format
 	libpam0g-dev libcurl4-openssl-dev libjansson-dev libqrencode-dev
 	libcjose-dev libssl-dev libmicrohttpd-dev libhiredis-dev
-	libcmocka-dev
+	libcmocka-dev valgrind
 	python3 mandoc curl procps openssh-server openssh-client zbar-tools
 )
 

@@ -75,12 +75,13 @@ ion_rootfile_read(const char *path, unsigned flags, size_t max, char **ret,
 		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 		goto out;
 	}
+	/* As much as fstat said, and one byte more to notice growth. */
+	max = (size_t)st.st_size;
 	if ((buf = malloc(max + 2)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		r = ION_ERR_NOMEM;
 		goto out;
 	}
-	/* Up to one byte past the cap, to notice a file that grew. */
 	while (len < max + 1) {
 		ssize_t n = read(fd, buf + len, max + 1 - len);
 
@@ -94,8 +95,8 @@ ion_rootfile_read(const char *path, unsigned flags, size_t max, char **ret,
 			break;
 		len += (size_t)n;
 	}
-	if (len > max) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+	if (len != max) {
+		snprintf(err, errlen, "%s: changed while being read", path);
 		goto out;
 	}
 	buf[len] = '\0';

@@ -170,9 +170,9 @@ default_threads(void)
 	return n > 32 ? 64 : (unsigned)(n * 2 < 4 ? 4 : n * 2);
 }
 
-enum relay_opts_result
-relay_opts_parse(int argc, char **argv, unsigned long open_files,
-    struct relay_opts *o, char *err, size_t errlen)
+static enum relay_opts_result
+parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
+    char *err, size_t errlen)
 {
 	unsigned long v, max_conns_limit;
 	bool per_ip_set = false;
@@ -355,4 +355,20 @@ relay_opts_parse(int argc, char **argv, unsigned long open_files,
 		o->max_connections_per_ip = o->max_connections;
 	}
 	return RELAY_OPTS_RUN;
+}
+
+enum relay_opts_result
+relay_opts_parse(int argc, char **argv, unsigned long open_files,
+    struct relay_opts *o, char *err, size_t errlen)
+{
+	enum relay_opts_result r =
+	    parse(argc, argv, open_files, o, err, errlen);
+	char *c;
+
+	/* The message quotes what was typed: keep it one printable line. */
+	if (r == RELAY_OPTS_USAGE)
+		for (c = err; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				*c = '?';
+	return r;
 }

@@ -1,7 +1,8 @@
 /*
- * pam-ion-relay: parses the command line, opens the listening socket, wires
- * the store, the parked-poll table and the HTTP server together, and waits
- * for SIGTERM or SIGINT to shut down cleanly.
+ * pam-ion-relay: parses the command line, reads the client keys, opens the
+ * listening socket, wires the store, the parked-poll table and the HTTP
+ * server together, re-reads the keys on SIGHUP, and waits for SIGTERM or
+ * SIGINT to shut down cleanly.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,9 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "b64url.h"
+#include "clientkeys.h"
+#include "crypto.h"
 #include "errors.h"
 #include "log.h"
 #include "opts.h"
+#include "relay_proto.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -44,8 +49,35 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/*
+ * SIGHUP: re-reads the keys file.  A file that fails keeps the clients in
+ * force (a typo must not lock every host out, nor let anyone in); a line
+ * taken out revokes that host at once, polls already waiting included.
+ */
+static void
+reload_client_keys(struct relay_app *app)
+{
+	struct relay_keyset *set = NULL;
+	char err[512];
+	size_t n;
+
+	if (relay_keyset_load(app->opts->client_keys, &set, err, sizeof(err)) !=
+	    0) {
+		atomic_fetch_add(&app->metrics.client_key_reload_failures, 1);
+		relay_log(RELAY_LOG_ERR,
+		    "SIGHUP: %s; keeping the %zu clients in force", err,
+		    relay_clients_count(app->clients));
+		return;
+	}
+	n = relay_keyset_count(set);
+	relay_clients_replace(app->clients, &set);
+	atomic_fetch_add(&app->metrics.client_key_reloads, 1);
+	relay_log(RELAY_LOG_INFO, "SIGHUP: %zu client%s from %s", n,
+	    n == 1 ? "" : "s", app->opts->client_keys);
+}
+
 static int
-wait_for_stop(void)
+wait_for_stop(struct relay_app *app)
 {
 	unsigned char c;
 
@@ -58,9 +90,31 @@ wait_for_stop(void)
 			return SIGTERM;
 		if (c == SIGTERM || c == SIGINT)
 			return c;
-		relay_log(RELAY_LOG_INFO,
-		    "SIGHUP ignored: restart to change options");
+		reload_client_keys(app);
 	}
+}
+
+/* --new-client-key NAME: the keys-file line, then the key itself. */
+static int
+new_client_key(const char *name)
+{
+	char line[RELAY_CLIENT_NAME_MAX + 2 * ION_SHA256_LEN + 2];
+	char key[ION_B64URL_LEN(ION_RELAY_KEY_RANDOM_BYTES) + 1];
+	int r, status = 1;
+
+	if ((r = relay_clientkeys_new_key(
+		 name, line, sizeof(line), key, sizeof(key))) != 0) {
+		relay_log(
+		    RELAY_LOG_ERR, "cannot make a key: %s", ion_strerror(r));
+		return 1;
+	}
+	if (printf("%s\n%s\n", line, key) < 0 || fflush(stdout) != 0)
+		relay_log(
+		    RELAY_LOG_ERR, "cannot write the key: %s", strerror(errno));
+	else
+		status = 0;
+	ion_scrub(key, sizeof(key));
+	return status;
 }
 
 /* Raises the soft open-file limit to the hard one; returns the limit. */
@@ -144,6 +198,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	struct relay_opts opts;
 	struct relay_app app;
+	struct relay_keyset *keys = NULL;
 	char err[512], shown[NI_MAXHOST + NI_MAXSERV + 4];
 	unsigned long open_files;
 	sigset_t sigs;
@@ -158,8 +213,15 @@ main(int argc, char **argv)
 	case RELAY_OPTS_USAGE:
 		relay_log(RELAY_LOG_ERR, "%s", err);
 		return 2;
+	case RELAY_OPTS_NEW_KEY:
+		return new_client_key(opts.new_client_key);
 	case RELAY_OPTS_RUN:
 		break;
+	}
+	/* A keys file the relay cannot use is a mistake in its setup. */
+	if (relay_keyset_load(opts.client_keys, &keys, err, sizeof(err)) != 0) {
+		relay_log(RELAY_LOG_ERR, "--client-keys %s", err);
+		return 2;
 	}
 
 	/*
@@ -186,8 +248,16 @@ main(int argc, char **argv)
 
 	memset(&app, 0, sizeof(app));
 	app.opts = &opts;
-	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0)
+	if ((r = relay_clients_new(&keys, &app.clients)) != 0) {
+		relay_log(RELAY_LOG_ERR, "cannot hold the client keys: %s",
+		    ion_strerror(r));
+		relay_keyset_free(&keys);
+		return 1;
+	}
+	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0) {
+		relay_clients_free(&app.clients);
 		return fd == -2 ? 2 : 1;
+	}
 	if ((r = relay_store_new(opts.max_pending, opts.ttl, &app.store)) !=
 	    0) {
 		relay_log(RELAY_LOG_ERR, "cannot create the store: %s",
@@ -218,13 +288,15 @@ main(int argc, char **argv)
 	fd = -1; /* the server owns it now */
 	relay_log(RELAY_LOG_INFO,
 	    "listening on %s, public URL %s, %zu authorize-URL prefix%s, "
-	    "store memory, ttl %us, max %lu pending, %u threads",
+	    "%zu client%s from %s, store memory, ttl %us, max %lu pending, "
+	    "%u threads",
 	    shown, opts.public_url, opts.nprefixes,
-	    opts.nprefixes == 1 ? "" : "es", opts.ttl, opts.max_pending,
-	    opts.threads);
+	    opts.nprefixes == 1 ? "" : "es", relay_clients_count(app.clients),
+	    relay_clients_count(app.clients) == 1 ? "" : "s", opts.client_keys,
+	    opts.ttl, opts.max_pending, opts.threads);
 
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-	sig = wait_for_stop();
+	sig = wait_for_stop(&app);
 	relay_log(RELAY_LOG_INFO, "%s: answering parked polls and stopping",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	relay_server_quiesce(srv);
@@ -235,6 +307,7 @@ out:
 	relay_waiters_free(&app.waiters);
 	relay_conns_free(&app.conns);
 	relay_store_free(&app.store);
+	relay_clients_free(&app.clients);
 	if (fd >= 0)
 		close(fd);
 	if (status == 0)

@@ -17,6 +17,8 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_UNAUTHORIZED] = "unauthorized",
 	[RELAY_REJECT_NOT_FOUND] = "not_found",
 	[RELAY_REJECT_METHOD_NOT_ALLOWED] = "method_not_allowed",
+	[RELAY_REJECT_CLIENT_KEY] = "client_key",
+	[RELAY_REJECT_CODE_REUSED] = "code_reused",
 };
 
 const char *
@@ -35,17 +37,22 @@ series(struct ion_buf *b, const char *name, const char *type, const char *help,
 }
 
 char *
-relay_metrics_render(const struct relay_metrics *m, size_t pending,
-    size_t parked, size_t *ret_len)
+relay_metrics_render(const struct relay_metrics *m,
+    const struct relay_gauges *g, size_t *ret_len)
 {
 	struct ion_buf b;
 	int i;
 
 	ion_buf_init(&b, 64 * 1024);
 	series(&b, "pam_ion_relay_pending_logins", "gauge",
-	    "Logins registered and neither collected nor expired.", pending);
+	    "Logins registered and neither collected nor expired.", g->pending);
 	series(&b, "pam_ion_relay_parked_polls", "gauge",
-	    "Result polls waiting for their callback.", parked);
+	    "Result polls waiting for their callback.", g->parked);
+	series(&b, "pam_ion_relay_clients", "gauge",
+	    "Clients in the --client-keys file in force.", g->clients);
+	series(&b, "pam_ion_relay_used_codes", "gauge",
+	    "Authorization codes remembered so none is accepted twice.",
+	    g->used_codes);
 	series(&b, "pam_ion_relay_registrations_total", "counter",
 	    "Logins registered.", atomic_load(&m->registrations));
 	series(&b, "pam_ion_relay_callbacks_total", "counter",
@@ -66,6 +73,13 @@ relay_metrics_render(const struct relay_metrics *m, size_t pending,
 	    "Connections closed because a request took longer than "
 	    "--connection-timeout to arrive.",
 	    atomic_load(&m->slow_requests));
+	series(&b, "pam_ion_relay_client_key_reloads_total", "counter",
+	    "Times SIGHUP re-read the --client-keys file.",
+	    atomic_load(&m->client_key_reloads));
+	series(&b, "pam_ion_relay_client_key_reload_failures_total", "counter",
+	    "Times SIGHUP found the --client-keys file unusable and kept the "
+	    "clients in force.",
+	    atomic_load(&m->client_key_reload_failures));
 	ion_buf_puts(&b,
 	    "# HELP pam_ion_relay_rejections_total Requests refused, by "
 	    "reason.\n"

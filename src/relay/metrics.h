@@ -24,6 +24,8 @@ enum relay_reject {
 	RELAY_REJECT_UNAUTHORIZED,
 	RELAY_REJECT_NOT_FOUND,
 	RELAY_REJECT_METHOD_NOT_ALLOWED,
+	RELAY_REJECT_CLIENT_KEY,  /* no or unknown PAM-Ion-Client-Key */
+	RELAY_REJECT_CODE_REUSED, /* a code already accepted for a login */
 	RELAY_REJECT_COUNT
 };
 
@@ -35,17 +37,27 @@ struct relay_metrics {
 	atomic_ulong polls_timed_out;
 	atomic_ulong polls_gone;
 	atomic_ulong slow_requests;
+	atomic_ulong client_key_reloads;	 /* SIGHUP: the file was read */
+	atomic_ulong client_key_reload_failures; /* SIGHUP: kept the old set */
 	atomic_ulong rejections[RELAY_REJECT_COUNT];
+};
+
+/* The gauges, read when the text is rendered. */
+struct relay_gauges {
+	size_t pending;	   /* logins held */
+	size_t parked;	   /* polls waiting */
+	size_t clients;	   /* lines of the --client-keys file in force */
+	size_t used_codes; /* codes remembered against reuse */
 };
 
 /* The wire name of a reason: also the "error" member of JSON answers. */
 const char *relay_reject_name(enum relay_reject reason);
 
 /*
- * Renders the exposition text, with the two gauges passed in.  Returns a
+ * Renders the exposition text, with the gauges passed in.  Returns a
  * malloc'd string (the caller frees it), or NULL when out of memory.
  */
-char *relay_metrics_render(const struct relay_metrics *m, size_t pending,
-    size_t parked, size_t *ret_len);
+char *relay_metrics_render(const struct relay_metrics *m,
+    const struct relay_gauges *g, size_t *ret_len);
 
 #endif

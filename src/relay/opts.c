@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clientkeys.h"
 #include "store.h"
 
 #ifndef PAM_ION_VERSION
@@ -24,6 +25,8 @@ enum {
 	OPT_MAX_CONNS_IP,
 	OPT_CONN_TIMEOUT,
 	OPT_THREADS,
+	OPT_CLIENT_KEYS,
+	OPT_NEW_CLIENT_KEY,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -39,14 +42,17 @@ static const struct option longopts[] = {
 	{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_CONNS_IP },
 	{ "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "client-keys", required_argument, NULL, OPT_CLIENT_KEYS },
+	{ "new-client-key", required_argument, NULL, OPT_NEW_CLIENT_KEY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char usage_text[] =
-    "usage: pam-ion-relay --public-url URL --authorize-url-prefix PREFIX "
-    "[options]\n"
+    "usage: pam-ion-relay --public-url URL --authorize-url-prefix PREFIX\n"
+    "                     --client-keys FILE [options]\n"
+    "       pam-ion-relay --new-client-key NAME\n"
     "\n"
     "The redirect relay of pam_ion: holds iON's authorization code until\n"
     "the PAM module that started the sign-in collects it.\n"
@@ -55,6 +61,13 @@ static const char usage_text[] =
     "  --public-url URL               base of short links and of /callback\n"
     "  --authorize-url-prefix PREFIX  allowed start of authorize URLs "
     "(repeatable)\n"
+    "  --client-keys FILE             the PAM hosts allowed to use /v1: "
+    "lines\n"
+    "                                 NAME SHA256HEX (required; re-read "
+    "on SIGHUP)\n"
+    "  --new-client-key NAME          print a keys-file line and a new key "
+    "for\n"
+    "                                 a host, and exit\n"
     "  --store memory                 where logins are kept (memory)\n"
     "  --ttl SECONDS                  lifetime of a login (300)\n"
     "  --max-pending N                logins held at once (10000)\n"
@@ -305,6 +318,24 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 			}
 			o->threads = (unsigned)v;
 			break;
+		case OPT_CLIENT_KEYS:
+			if (optarg[0] == '\0') {
+				snprintf(err, errlen,
+				    "--client-keys: expected a file name");
+				return RELAY_OPTS_USAGE;
+			}
+			o->client_keys = optarg;
+			break;
+		case OPT_NEW_CLIENT_KEY:
+			if (!relay_client_name_ok(optarg)) {
+				snprintf(err, errlen,
+				    "--new-client-key: NAME must be 1 to 64 "
+				    "characters of A-Z a-z 0-9 . _ -, got '%s'",
+				    optarg);
+				return RELAY_OPTS_USAGE;
+			}
+			o->new_client_key = optarg;
+			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			return RELAY_OPTS_EXIT;
@@ -335,6 +366,9 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 		    argv[optind]);
 		return RELAY_OPTS_USAGE;
 	}
+	/* Making a key needs nothing else: it runs on a workstation, too. */
+	if (o->new_client_key != NULL)
+		return RELAY_OPTS_NEW_KEY;
 	if (o->public_url[0] == '\0') {
 		snprintf(err, errlen, "--public-url is required");
 		return RELAY_OPTS_USAGE;
@@ -342,6 +376,12 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 	if (o->nprefixes == 0) {
 		snprintf(err, errlen,
 		    "--authorize-url-prefix is required (at least one)");
+		return RELAY_OPTS_USAGE;
+	}
+	/* There is no open mode: an open relay serves code transplants. */
+	if (o->client_keys == NULL) {
+		snprintf(err, errlen,
+		    "--client-keys is required (see --new-client-key)");
 		return RELAY_OPTS_USAGE;
 	}
 	if (o->max_connections_per_ip > o->max_connections) {

@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "log.h"
 #include "pages.h"
+#include "relay_proto.h"
 #include "url.h"
 
 #define JSON_TYPE "application/json"
@@ -18,10 +19,10 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-#define PATH_LOGINS "/v1/logins"
-#define PATH_RESULT "/v1/logins/result"
-#define PATH_CALLBACK "/callback"
-#define PATH_LINK "/l/"
+#define PATH_LOGINS ION_RELAY_PATH_LOGINS
+#define PATH_RESULT ION_RELAY_PATH_RESULT
+#define PATH_CALLBACK ION_RELAY_PATH_CALLBACK
+#define PATH_LINK ION_RELAY_PATH_LINK
 #define PATH_HEALTHZ "/healthz"
 #define PATH_METRICS "/metrics"
 
@@ -55,15 +56,59 @@ json_answer(struct relay_response *resp, unsigned status, json_t *obj)
 	set_body(resp, status, JSON_TYPE, text, text ? strlen(text) : 0);
 }
 
-/* A JSON refusal {"error", "error_description"}, counted by reason. */
+/*
+ * A JSON refusal {"error", "error_description"}, counted by reason; error
+ * is the reason's name unless given.
+ */
+static void
+json_reject_as(struct relay_app *app, struct relay_response *resp,
+    unsigned status, enum relay_reject reason, const char *error,
+    const char *description)
+{
+	atomic_fetch_add(&app->metrics.rejections[reason], 1);
+	json_answer(resp, status,
+	    json_pack("{s:s, s:s}", "error",
+		error != NULL ? error : relay_reject_name(reason),
+		"error_description", description));
+}
+
 static void
 json_reject(struct relay_app *app, struct relay_response *resp, unsigned status,
     enum relay_reject reason, const char *description)
 {
-	atomic_fetch_add(&app->metrics.rejections[reason], 1);
-	json_answer(resp, status,
-	    json_pack("{s:s, s:s}", "error", relay_reject_name(reason),
-		"error_description", description));
+	json_reject_as(app, resp, status, reason, NULL, description);
+}
+
+static void
+reject_client_key(struct relay_app *app, struct relay_response *resp)
+{
+	/* Counted apart from a bad Bearer, answered alike: "unauthorized". */
+	json_reject_as(app, resp, 401, RELAY_REJECT_CLIENT_KEY,
+	    relay_reject_name(RELAY_REJECT_UNAUTHORIZED),
+	    "send this host's relay key as " ION_RELAY_CLIENT_KEY_HEADER);
+}
+
+/*
+ * The client behind the request's key.  Every /v1 request needs one, and
+ * it is checked before anything else is read: only PAM hosts may register
+ * logins (or the relay hosts pages anyone writes and fills up) and
+ * collect codes.  Otherwise answers 401 and returns false.
+ */
+static bool
+authenticate(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp, struct relay_client *ret)
+{
+	if (req->client_key != NULL &&
+	    relay_clients_find(app->clients, req->client_key, ret))
+		return true;
+	reject_client_key(app, resp);
+	/* Never the key itself: a mistyped key is close to the right one. */
+	relay_log(RELAY_LOG_WARN, "refused a request to %s from %s: %s",
+	    strcmp(req->path, PATH_LOGINS) == 0 ? PATH_LOGINS : PATH_RESULT,
+	    req->client,
+	    req->client_key == NULL ? "no " ION_RELAY_CLIENT_KEY_HEADER
+				    : "unknown client key");
+	return false;
 }
 
 /* An HTML refusal for the phone, counted by reason. */
@@ -201,9 +246,47 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
 	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) == 0;
 }
 
+/*
+ * A pushed authorization request's URL (RFC 9126): exactly one request_uri
+ * and one client_id, both non-empty, and nothing else.  ret_par says
+ * whether u is one; false return: refused (answered in resp).
+ */
+static bool
+check_par(struct relay_app *app, const struct relay_url *u,
+    struct relay_response *resp, bool *ret_par)
+{
+	unsigned nreq, ncid, nall;
+	bool req_empty, cid_empty;
+
+	*ret_par = false;
+	if (relay_url_param(u, "request_uri", "", &nreq, &req_empty) != 0 ||
+	    relay_url_param(u, "client_id", "", &ncid, &cid_empty) != 0 ||
+	    relay_url_count_params(u, &nall) != 0) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url has a malformed percent escape");
+		return false;
+	}
+	if (nreq == 0)
+		return true;
+	/*
+	 * Anything next to request_uri would be ignored by the provider or
+	 * read differently by someone: the pushed request alone says what
+	 * is asked for.
+	 */
+	if (nreq != 1 || req_empty || ncid != 1 || cid_empty || nall != 2) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "an authorize_url with request_uri (a pushed "
+		    "authorization request) must carry exactly one "
+		    "request_uri and one client_id and no other parameter");
+		return false;
+	}
+	*ret_par = true;
+	return true;
+}
+
 static void
 route_register(struct relay_app *app, const struct relay_request *req,
-    struct relay_response *resp)
+    const struct relay_client *client, struct relay_response *resp)
 {
 	static const char *const top_keys[] = { "state", "authorize_url",
 		"context", "confirm", NULL };
@@ -218,11 +301,12 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	struct relay_url u;
 	json_error_t jerr;
 	unsigned count;
-	bool all_equal, allowed = false;
+	bool all_equal, allowed = false, par;
 	size_t i;
 	int r;
 
 	memset(&spec, 0, sizeof(spec));
+	spec.client = client->hash;
 	if (req->body_too_large) {
 		json_reject(app, resp, 413, RELAY_REJECT_TOO_LARGE,
 		    "the body is larger than 8192 bytes");
@@ -312,6 +396,17 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		    "authorize_url is not under an allowed prefix");
 		goto out;
 	}
+	if (!check_par(app, &u, resp, &par))
+		goto out;
+	/*
+	 * A pushed request binds state, nonce, PKCE challenge and
+	 * redirect_uri at the provider, which refuses any change to them.
+	 * A client that pushes a request of its own under another state gets
+	 * its code at that state's callback, and the memory of used codes
+	 * keeps it from being brought here.
+	 */
+	if (par)
+		goto checked;
 	if (relay_url_param(&u, "state", spec.state, &count, &all_equal) != 0) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url has a malformed percent escape");
@@ -339,6 +434,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		goto out;
 	}
 
+checked:
 	r = relay_store_add(app->store, &spec, link_id);
 	if (r == ION_ERR_EXISTS) {
 		json_reject(app, resp, 409, RELAY_REJECT_STATE_EXISTS,
@@ -369,8 +465,9 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	    json_pack(
 		"{s:s, s:I}", "link", link, "expires_in", (json_int_t)o->ttl));
 	relay_log(RELAY_LOG_INFO,
-	    "login %s registered by %s for %s on %s as %s", link_id,
-	    req->client, relay_log_quote(spec.service, qsvc, sizeof(qsvc)),
+	    "login %s registered by client %s from %s%s for %s on %s as %s",
+	    link_id, client->name, req->client, par ? " (PAR)" : "",
+	    relay_log_quote(spec.service, qsvc, sizeof(qsvc)),
 	    relay_log_quote(spec.host, qhost, sizeof(qhost)),
 	    relay_log_quote(spec.user, quser, sizeof(quser)));
 out:
@@ -477,6 +574,31 @@ route_callback(struct relay_app *app, const struct relay_request *req,
 	in.error_description = error != NULL ? desc : NULL;
 	in.iss = iss;
 	r = relay_store_put_result(app->store, state, &in, &v);
+	if (r == ION_ERR_DENIED) {
+		/* See relay_store_put_result(): a code transplant, likely. */
+		page_reject(app, resp, 409, RELAY_REJECT_CODE_REUSED,
+		    "Sign-in response already used",
+		    "This sign-in response was already used for another "
+		    "sign-in, so it cannot complete this one. If you did not "
+		    "just sign in twice, tell your administrator.");
+		relay_log(RELAY_LOG_WARN,
+		    "refused a callback from %s: its code was already accepted "
+		    "for another login (a code transplant?)",
+		    req->client);
+		return;
+	}
+	if (r == ION_ERR_FULL) {
+		resp->retry_after = 5;
+		page_reject(app, resp, 503, RELAY_REJECT_FULL,
+		    "Try again shortly",
+		    "The relay is busy. Reload this page in a few seconds.");
+		relay_log(RELAY_LOG_WARN,
+		    "refused a callback from %s: too many used codes "
+		    "remembered (%lu)",
+		    req->client,
+		    app->opts->max_pending * RELAY_USED_CODES_PER_LOGIN);
+		return;
+	}
 	if (r == ION_ERR_USED) {
 		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
 		    "Sign-in already used",
@@ -514,7 +636,7 @@ route_callback(struct relay_app *app, const struct relay_request *req,
 
 static void
 route_result(struct relay_app *app, const struct relay_request *req,
-    struct relay_response *resp)
+    const struct relay_client *client, struct relay_response *resp)
 {
 	const char *wait;
 	unsigned long seconds = 0;
@@ -559,20 +681,24 @@ route_result(struct relay_app *app, const struct relay_request *req,
 	if (seconds > RELAY_WAIT_MAX)
 		seconds = RELAY_WAIT_MAX;
 	if (seconds > 0 &&
-	    relay_route_collect(app, state, RELAY_WAKE_NONE, false, resp))
+	    relay_route_collect(
+		app, state, client->hash, RELAY_WAKE_NONE, false, resp))
 		return;
 	if (seconds == 0) {
-		relay_route_collect(app, state, RELAY_WAKE_NONE, true, resp);
+		relay_route_collect(
+		    app, state, client->hash, RELAY_WAKE_NONE, true, resp);
 		return;
 	}
 	resp->park = true;
 	resp->wait_seconds = (unsigned)seconds;
 	memcpy(resp->state, state, sizeof(state));
+	memcpy(resp->client, client->hash, sizeof(resp->client));
 }
 
 bool
 relay_route_collect(struct relay_app *app, const char *state,
-    enum relay_wake why, bool final, struct relay_response *resp)
+    const unsigned char client[ION_SHA256_LEN], enum relay_wake why, bool final,
+    struct relay_response *resp)
 {
 	struct relay_result *res = NULL;
 	json_t *obj;
@@ -590,7 +716,15 @@ relay_route_collect(struct relay_app *app, const char *state,
 		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
 		return true;
 	}
-	r = relay_store_take_result(app->store, state, &res);
+	/*
+	 * Checked where the result is taken, not only when the poll came
+	 * in: a key removed by SIGHUP while its poll waited takes nothing.
+	 */
+	if (!relay_clients_has(app->clients, client)) {
+		reject_client_key(app, resp);
+		return true;
+	}
+	r = relay_store_take_result(app->store, state, client, &res);
 	if (r == ION_ERR_PENDING) {
 		if (!final)
 			return false;
@@ -678,12 +812,15 @@ relay_route_tick(void *arg, uint64_t now_ms)
 static void
 route_metrics(struct relay_app *app, struct relay_response *resp)
 {
+	struct relay_gauges g;
 	size_t len = 0;
 	char *text;
 
-	text =
-	    relay_metrics_render(&app->metrics, relay_store_count(app->store),
-		relay_waiters_count(app->waiters), &len);
+	g.pending = relay_store_count(app->store);
+	g.parked = relay_waiters_count(app->waiters);
+	g.clients = relay_clients_count(app->clients);
+	g.used_codes = relay_store_used_codes(app->store);
+	text = relay_metrics_render(&app->metrics, &g, &len);
 	set_body(resp, 200, METRICS_TYPE, text, len);
 }
 
@@ -708,16 +845,22 @@ relay_route(struct relay_app *app, const struct relay_request *req,
 {
 	const char *path = req->path;
 	bool get = method_is(req, "GET"), head = method_is(req, "HEAD");
+	bool v1 =
+	    strcmp(path, PATH_LOGINS) == 0 || strcmp(path, PATH_RESULT) == 0;
+	struct relay_client client;
 
 	memset(resp, 0, sizeof(*resp));
+	/* The key first: before the method, the body or the Bearer. */
+	if (v1 && !authenticate(app, req, resp, &client))
+		return;
 	if (strcmp(path, PATH_LOGINS) == 0) {
 		if (method_is(req, "POST"))
-			route_register(app, req, resp);
+			route_register(app, req, &client, resp);
 		else
 			not_allowed(app, resp, "POST");
 	} else if (strcmp(path, PATH_RESULT) == 0) {
 		if (get)
-			route_result(app, req, resp);
+			route_result(app, req, &client, resp);
 		else
 			not_allowed(app, resp, "GET");
 	} else if (strcmp(path, PATH_CALLBACK) == 0) {

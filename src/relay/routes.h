@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clientkeys.h"
 #include "conns.h"
 #include "metrics.h"
 #include "opts.h"
@@ -26,6 +27,7 @@ struct relay_app {
 	struct relay_store *store;
 	struct relay_waiters *waiters;
 	struct relay_conns *conns;
+	struct relay_clients *clients; /* who may use /v1 */
 	struct relay_metrics metrics;
 };
 
@@ -41,6 +43,7 @@ struct relay_request {
 	size_t nargs;
 	bool too_many_args;
 	const char *authorization; /* NULL when absent */
+	const char *client_key;	   /* PAM-Ion-Client-Key, NULL when absent */
 	const char *content_type;  /* NULL when absent */
 	const char *body;
 	size_t body_len;
@@ -60,6 +63,7 @@ struct relay_response {
 	bool park;
 	unsigned wait_seconds;
 	char state[RELAY_STATE_LEN + 1];
+	unsigned char client[ION_SHA256_LEN]; /* whose poll it is */
 	/* set when the answer carries a result: see relay_route_delivered() */
 	bool deliver;
 	char link_id[RELAY_LINK_ID_LEN + 1];
@@ -70,13 +74,17 @@ void relay_route(struct relay_app *app, const struct relay_request *req,
     struct relay_response *resp);
 
 /*
- * Answers a poll for state.  why says how its wait ended (RELAY_WAKE_NONE
- * before it waited at all).  When final is false and the login is still
- * pending, returns false and leaves resp alone: the poll should wait.
- * resp must be zeroed or hold a previous answer (whose body is freed).
+ * Answers a poll for state by the client whose key hashes to client (as
+ * resp->client of the parked poll).  why says how its wait ended
+ * (RELAY_WAKE_NONE before it waited at all).  When final is false and the
+ * login is still pending, returns false and leaves resp alone: the poll
+ * should wait.  A client no longer in the keys file gets 401, another
+ * client's login is unknown (404).  resp must be zeroed or hold a previous
+ * answer (whose body is freed).
  */
 bool relay_route_collect(struct relay_app *app, const char *state,
-    enum relay_wake why, bool final, struct relay_response *resp);
+    const unsigned char client[ION_SHA256_LEN], enum relay_wake why, bool final,
+    struct relay_response *resp);
 
 /*
  * Says whether an answer that carried a result (resp->deliver) went out

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "relay_proto.h"
 
 /*
  * Per-connection memory for request and response headers: it caps a
@@ -52,6 +53,7 @@ struct exchange {
 	bool parked;
 	unsigned ticket;
 	char state[RELAY_STATE_LEN + 1];
+	unsigned char client[ION_SHA256_LEN]; /* the parked poll's client */
 	/* the answer carries a result: completed() reports how it went */
 	bool delivering;
 	char deliver_state[RELAY_STATE_LEN + 1];
@@ -226,24 +228,26 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	if (ci != NULL)
 		fd = ci->connect_fd;
 	memcpy(ex->state, resp->state, sizeof(ex->state));
+	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
 	if (relay_waiters_park(app->waiters, ex->state, c, fd,
 		relay_now_ms() + wait_ms, &ex->ticket) != 0) {
 		/* No slot (shutting down): the module simply polls again. */
-		relay_route_collect(
-		    app, ex->state, RELAY_WAKE_SHUTDOWN, true, resp);
+		relay_route_collect(app, ex->state, ex->client,
+		    RELAY_WAKE_SHUTDOWN, true, resp);
 		return answer(c, ex, resp);
 	}
 	ex->parked = true;
 	/* The callback may have come between the first look and parking. */
 	if (!relay_route_collect(
-		app, ex->state, RELAY_WAKE_NONE, false, resp) &&
+		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp) &&
 	    relay_waiters_suspend(app->waiters, ex->ticket))
 		return MHD_YES;
 	why = relay_waiters_release(app->waiters, ex->ticket);
 	ex->parked = false;
 	if (resp->status == 0)
-		relay_route_collect(app, ex->state, why, true, resp);
+		relay_route_collect(
+		    app, ex->state, ex->client, why, true, resp);
 	return answer(c, ex, resp);
 }
 
@@ -289,7 +293,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			relay_waiters_release(srv->app->waiters, ex->ticket);
 			ex->parked = false;
 		}
-		relay_route_collect(srv->app, ex->state, why, true, &resp);
+		relay_route_collect(
+		    srv->app, ex->state, ex->client, why, true, &resp);
 		return answer(c, ex, &resp);
 	}
 	if (*upload_data_size != 0) {
@@ -328,6 +333,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	req.content_type = MHD_lookup_connection_value(
 	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.client_key = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, ION_RELAY_CLIENT_KEY_HEADER);
 	req.body = ex->body ? ex->body : "";
 	req.body_len = ex->body_len;
 	req.body_too_large = ex->body_too_large;

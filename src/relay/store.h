@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "crypto.h"
+
 #define RELAY_STATE_LEN 43   /* base64url of 32 bytes */
 #define RELAY_LINK_ID_LEN 11 /* base64url of 8 random bytes */
 
@@ -27,6 +29,8 @@ struct relay_login_spec {
 	const char *rhost; /* "" for a local login */
 	const char *service;
 	bool confirm;
+	/* SHA-256 of the registering client's key: only it may collect */
+	const unsigned char *client;
 };
 
 /* A copy of a login's public parts: one allocation, free() it. */
@@ -55,7 +59,12 @@ struct relay_result {
 
 struct relay_store;
 
-/* Creates an empty store.  0 or ION_ERR_NOMEM / ION_ERR_SYSTEM. */
+/*
+ * Creates an empty store.  It also remembers the authorization codes it
+ * accepted (as SHA-256) for ttl_seconds, at most RELAY_USED_CODES_PER_LOGIN
+ * times max_pending of them.  0 or ION_ERR_NOMEM / ION_ERR_SYSTEM.
+ */
+#define RELAY_USED_CODES_PER_LOGIN 4
 int relay_store_new(
     unsigned long max_pending, unsigned ttl_seconds, struct relay_store **ret);
 void relay_store_free(struct relay_store **st);
@@ -63,7 +72,7 @@ void relay_store_free(struct relay_store **st);
 /*
  * Registers a login.  On success writes its new link id (NUL-terminated) to
  * ret_link_id.  ION_ERR_EXISTS when the state is taken, ION_ERR_FULL at
- * max_pending.
+ * max_pending, ION_ERR_INVALID without spec->client.
  */
 int relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
     char ret_link_id[RELAY_LINK_ID_LEN + 1]);
@@ -78,7 +87,10 @@ int relay_store_view_link(struct relay_store *st, const char *link_id,
 /*
  * Stores the first result for a state and returns the login's view for the
  * callback page.  ION_ERR_NOT_FOUND, or ION_ERR_USED when a result exists.
- * in->size is ignored.
+ * A code result is refused with ION_ERR_DENIED when the same code was
+ * accepted for any login within the last ttl seconds, and with
+ * ION_ERR_FULL when the memory of used codes is full; either leaves the
+ * login waiting.  in->size is ignored.
  */
 int relay_store_put_result(struct relay_store *st, const char *state,
     const struct relay_result *in, struct relay_login_view **ret_view);
@@ -87,11 +99,16 @@ int relay_store_put_result(struct relay_store *st, const char *state,
  * Hands out a copy of the result for a state and marks it as being
  * delivered: until relay_store_delivered() says how that went, further
  * takes see ION_ERR_PENDING.  ION_ERR_PENDING also while the login waits
- * for its callback; ION_ERR_NOT_FOUND when unknown or expired.  Free the
- * copy with relay_result_free().
+ * for its callback; ION_ERR_NOT_FOUND when unknown or expired, or when
+ * client (SHA-256 of a client key) is not the one that registered it.
+ * Free the copy with relay_result_free().
  */
 int relay_store_take_result(struct relay_store *st, const char *state,
+    const unsigned char client[ION_SHA256_LEN],
     struct relay_result **ret_result);
+
+/* How many used codes are remembered now. */
+size_t relay_store_used_codes(struct relay_store *st);
 
 /*
  * Ends a delivery: when the answer went out whole (ok), the login is

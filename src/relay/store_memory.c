@@ -1,7 +1,8 @@
 /*
  * The in-memory store: two keyed hash tables over one set of logins, and a
  * list in registration order.  The TTL is the same for every login, so that
- * list is also expiry order and expiring is a walk from its head.
+ * list is also expiry order and expiring is a walk from its head.  A third
+ * table with a list of its own remembers the codes callbacks brought.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,12 +26,26 @@ struct login {
 	char link_id[RELAY_LINK_ID_LEN + 1];
 	bool confirm;
 	bool delivering; /* a poll is sending the result out */
+	unsigned char client[ION_SHA256_LEN]; /* who registered it */
 	unsigned short off_user, off_rhost, off_service, off_url;
 	char strings[]; /* host, user, rhost, service, authorize_url */
 };
 
+/* SHA-256 of a code a callback brought, remembered for the TTL. */
+struct used_code {
+	struct used_code *next_in_bucket;
+	struct used_code *newer;
+	uint64_t expires_ms;
+	unsigned char hash[ION_SHA256_LEN];
+};
+
 struct relay_store {
 	pthread_mutex_t lock;
+	/* used codes: a table, and a list in expiry order */
+	struct used_code **used;
+	size_t used_nbuckets; /* a power of two */
+	size_t used_count, used_max;
+	struct used_code *used_oldest, *used_newest;
 	struct login **by_state;
 	struct login **by_link;
 	size_t nbuckets; /* a power of two */
@@ -62,7 +77,9 @@ relay_store_new(
 	st->nbuckets = 1024;
 	st->by_state = calloc(st->nbuckets, sizeof(*st->by_state));
 	st->by_link = calloc(st->nbuckets, sizeof(*st->by_link));
-	if (st->by_state == NULL || st->by_link == NULL)
+	st->used_nbuckets = 1024;
+	st->used = calloc(st->used_nbuckets, sizeof(*st->used));
+	if (st->by_state == NULL || st->by_link == NULL || st->used == NULL)
 		goto out;
 	if ((r = ion_random_bytes(st->key, sizeof(st->key))) != 0)
 		goto out;
@@ -71,6 +88,7 @@ relay_store_new(
 		goto out;
 	}
 	st->max_pending = max_pending;
+	st->used_max = max_pending * RELAY_USED_CODES_PER_LOGIN;
 	st->ttl_ms = (uint64_t)ttl_seconds * 1000;
 	*ret = st;
 	st = NULL; /* transferred */
@@ -79,6 +97,7 @@ out:
 	if (st != NULL) {
 		free(st->by_state);
 		free(st->by_link);
+		free(st->used);
 		free(st);
 	}
 	return r;
@@ -193,6 +212,8 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	int r, tries;
 
 	/* The offsets are 16 bits: a login's texts stay under 64 KiB. */
+	if (spec->client == NULL)
+		return ION_ERR_INVALID;
 	if (strlen(spec->state) != RELAY_STATE_LEN || la > 0xffff ||
 	    lh + lu + lr + ls > 0xffff - la)
 		return ION_ERR_RANGE;
@@ -200,6 +221,7 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 		return ION_ERR_NOMEM;
 	memcpy(l->state, spec->state, RELAY_STATE_LEN);
 	l->confirm = spec->confirm;
+	memcpy(l->client, spec->client, sizeof(l->client));
 	l->created = time(NULL);
 	l->off_user = (unsigned short)lh;
 	l->off_rhost = (unsigned short)(lh + lu);
@@ -341,29 +363,146 @@ copy_result(const struct relay_result *in)
 	return res;
 }
 
+static size_t
+used_bucket(const struct relay_store *st, const unsigned char *hash)
+{
+	return (size_t)relay_siphash(st->key, hash, ION_SHA256_LEN) &
+	    (st->used_nbuckets - 1);
+}
+
+static bool
+used_find(struct relay_store *st, const unsigned char *hash, uint64_t now_ms)
+{
+	struct used_code *u = st->used[used_bucket(st, hash)];
+
+	for (; u != NULL; u = u->next_in_bucket)
+		if (memcmp(u->hash, hash, ION_SHA256_LEN) == 0 &&
+		    u->expires_ms > now_ms)
+			return true;
+	return false;
+}
+
+/* Doubles the used-code table; on allocation failure it stays as it is. */
+static void
+used_grow(struct relay_store *st)
+{
+	size_t n = st->used_nbuckets * 2, i;
+	struct used_code **b, *u, *next;
+
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return;
+	for (i = 0; i < st->used_nbuckets; i++)
+		for (u = st->used[i]; u != NULL; u = next) {
+			size_t k = (size_t)relay_siphash(
+				       st->key, u->hash, ION_SHA256_LEN) &
+			    (n - 1);
+
+			next = u->next_in_bucket;
+			u->next_in_bucket = b[k];
+			b[k] = u;
+		}
+	free(st->used);
+	st->used = b;
+	st->used_nbuckets = n;
+}
+
+static void
+used_add(struct relay_store *st, struct used_code *u, uint64_t now_ms)
+{
+	size_t b = used_bucket(st, u->hash);
+
+	u->expires_ms = now_ms + st->ttl_ms;
+	u->next_in_bucket = st->used[b];
+	st->used[b] = u;
+	u->newer = NULL;
+	if (st->used_newest != NULL)
+		st->used_newest->newer = u;
+	else
+		st->used_oldest = u;
+	st->used_newest = u;
+	if (++st->used_count > st->used_nbuckets)
+		used_grow(st);
+}
+
+/* Forgets the used codes whose time is up. */
+static void
+used_expire(struct relay_store *st, uint64_t now_ms)
+{
+	struct used_code *u, **pp;
+
+	while ((u = st->used_oldest) != NULL && u->expires_ms <= now_ms) {
+		for (pp = &st->used[used_bucket(st, u->hash)]; *pp != u;
+		     pp = &(*pp)->next_in_bucket)
+			;
+		*pp = u->next_in_bucket;
+		st->used_oldest = u->newer;
+		if (st->used_oldest == NULL)
+			st->used_newest = NULL;
+		st->used_count--;
+		free(u);
+	}
+}
+
 int
 relay_store_put_result(struct relay_store *st, const char *state,
     const struct relay_result *in, struct relay_login_view **ret_view)
 {
 	struct relay_result *res = NULL;
 	struct relay_login_view *view = NULL;
+	struct used_code *used = NULL;
 	struct login *l;
+	uint64_t now_ms;
 	int r = ION_ERR_NOT_FOUND;
 
 	if (strlen(state) != RELAY_STATE_LEN)
 		return ION_ERR_NOT_FOUND;
 	if ((res = copy_result(in)) == NULL)
 		return ION_ERR_NOMEM;
+	if (in->code != NULL) {
+		r = ION_ERR_NOMEM;
+		if ((used = calloc(1, sizeof(*used))) == NULL ||
+		    (r = ion_sha256(in->code, strlen(in->code), NULL, 0, NULL,
+			 0, used->hash)) != 0)
+			goto out_unlocked;
+		r = ION_ERR_NOT_FOUND;
+	}
 	pthread_mutex_lock(&st->lock);
+	now_ms = relay_now_ms();
 	if ((l = live(*find_state(st, state))) == NULL)
 		goto out;
 	if (l->result != NULL) {
 		r = ION_ERR_USED;
 		goto out;
 	}
+	/*
+	 * A code is accepted for one login only.  A client that registered
+	 * a login of its own can send the person through the module's
+	 * authorize URL with only the state changed, collect the code under
+	 * its own state and bring it to the module's: PKCE and nonce would
+	 * match.  The login it is brought to was registered at most a TTL
+	 * before, and the code was issued after that, so remembering codes
+	 * for a TTL catches every such transplant.  Checked and recorded
+	 * under the lock, so two callbacks cannot both pass.
+	 */
+	if (used != NULL) {
+		used_expire(st, now_ms);
+		if (used_find(st, used->hash, now_ms)) {
+			r = ION_ERR_DENIED;
+			goto out;
+		}
+		/* Full: refuse rather than forget a code early. */
+		if (st->used_count >= st->used_max) {
+			r = ION_ERR_FULL;
+			goto out;
+		}
+	}
 	if ((view = make_view(l)) == NULL) {
 		r = ION_ERR_NOMEM;
 		goto out;
+	}
+	if (used != NULL) {
+		used_add(st, used, now_ms);
+		used = NULL; /* transferred */
 	}
 	l->result = res;
 	res = NULL; /* transferred */
@@ -371,21 +510,27 @@ relay_store_put_result(struct relay_store *st, const char *state,
 	r = 0;
 out:
 	pthread_mutex_unlock(&st->lock);
+out_unlocked:
+	free(used);
 	relay_result_free(&res);
 	return r;
 }
 
 int
-relay_store_take_result(
-    struct relay_store *st, const char *state, struct relay_result **ret_result)
+relay_store_take_result(struct relay_store *st, const char *state,
+    const unsigned char client[ION_SHA256_LEN],
+    struct relay_result **ret_result)
 {
 	struct login *l;
 	int r = ION_ERR_NOT_FOUND;
 
-	if (strlen(state) != RELAY_STATE_LEN)
+	if (strlen(state) != RELAY_STATE_LEN || client == NULL)
 		return ION_ERR_NOT_FOUND;
 	pthread_mutex_lock(&st->lock);
 	if ((l = live(*find_state(st, state))) == NULL)
+		goto out;
+	/* Another client's login looks exactly like no login at all. */
+	if (!ion_ct_equal(l->client, client, ION_SHA256_LEN))
 		goto out;
 	if (l->result == NULL || l->delivering) {
 		r = ION_ERR_PENDING;
@@ -465,11 +610,23 @@ relay_store_expire(struct relay_store *st, uint64_t now_ms,
 		remove_login(st, st->oldest);
 		n++;
 	}
+	used_expire(st, now_ms);
 	*ret_next_ms = st->oldest != NULL ? st->oldest->expires_ms : 0;
 	pthread_mutex_unlock(&st->lock);
 	for (i = 0; i < n && i < cap; i++)
 		expired(arg, states[i]);
 	free(states);
+	return n;
+}
+
+size_t
+relay_store_used_codes(struct relay_store *st)
+{
+	size_t n;
+
+	pthread_mutex_lock(&st->lock);
+	n = st->used_count;
+	pthread_mutex_unlock(&st->lock);
 	return n;
 }
 
@@ -493,7 +650,9 @@ relay_store_free(struct relay_store **pst)
 		return;
 	while (st->oldest != NULL)
 		remove_login(st, st->oldest);
+	used_expire(st, UINT64_MAX);
 	pthread_mutex_destroy(&st->lock);
+	free(st->used);
 	free(st->by_state);
 	free(st->by_link);
 	free(st);

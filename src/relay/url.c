@@ -302,3 +302,19 @@ relay_url_param(const struct relay_url *u, const char *pname,
 	*ret_all_equal = count > 0 && all_equal;
 	return 0;
 }
+
+int
+relay_url_count_params(const struct relay_url *u, unsigned *ret_count)
+{
+	const char *q = u->query, *end;
+	unsigned count = 0;
+
+	if (q != NULL && u->query_len > 0) {
+		end = q + u->query_len;
+		for (count = 1; (q = memchr(q, '&', (size_t)(end - q))) != NULL;
+		     q++)
+			count++;
+	}
+	*ret_count = count;
+	return 0;
+}

@@ -49,4 +49,10 @@ bool relay_url_under_prefix(
 int relay_url_param(const struct relay_url *u, const char *pname,
     const char *expected, unsigned *ret_count, bool *ret_all_equal);
 
+/*
+ * Counts the '&'-separated parts of u's query, empty ones included (0 for
+ * no query or an empty one).  Always 0.
+ */
+int relay_url_count_params(const struct relay_url *u, unsigned *ret_count);
+
 #endif

@@ -65,6 +65,14 @@
 
 #define AUTHORIZE_PREFIX "https://idp.example/authorize"
 #define PUBLIC_URL "http://127.0.0.1"
+/*
+ * The bench is the relay's one client: its key, and the keys-file line for
+ * it (SHA-256 of the key, as pam-ion-relay --new-client-key prints it).
+ */
+#define CLIENT_KEY "relay-bench-key-0123456789abcdefghijklmnop"
+#define CLIENT_LINE                                                            \
+	"relay-bench "                                                         \
+	"b204af1843fa64db0be8545b007fccca82e08a56d7d8ac0dee64de9312809252\n"
 #define RELAY_PATH_DEFAULT "/work/main/build/src/relay/pam-ion-relay"
 
 /* Options. */
@@ -316,6 +324,7 @@ req_register(char *b, size_t cap, const struct login *l)
 		die("registration body too long");
 	n = snprintf(b, cap,
 	    "POST /v1/logins HTTP/1.1\r\nHost: %s\r\n"
+	    "PAM-Ion-Client-Key: " CLIENT_KEY "\r\n"
 	    "Authorization: Bearer %s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 	    g_host, l->bearer, bl, body);
@@ -329,6 +338,7 @@ req_poll(char *b, size_t cap, const struct login *l)
 {
 	int n = snprintf(b, cap,
 	    "GET /v1/logins/result?wait=25 HTTP/1.1\r\nHost: %s\r\n"
+	    "PAM-Ion-Client-Key: " CLIENT_KEY "\r\n"
 	    "Authorization: Bearer %s\r\n\r\n",
 	    g_host, l->bearer);
 
@@ -1373,12 +1383,25 @@ static int
 relay_start(const char *logpath)
 {
 	char maxp[32], maxc[32], *argv[32 + MAX_RELAY_ARGS], buf[4096];
+	char keys[4096];
 	const char *p;
 	int lfd, fd, i, argc = 0;
 	int64_t deadline;
 	ssize_t n;
 	pid_t pid;
 
+	/* The keys file the relay requires, next to its log, 0600. */
+	if (strlen(logpath) + sizeof(".clients") > sizeof keys)
+		die("%s: name too long", logpath);
+	memcpy(keys, logpath, strlen(logpath));
+	memcpy(keys + strlen(logpath), ".clients", sizeof(".clients"));
+	fd = open(
+	    keys, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0 ||
+	    write(fd, CLIENT_LINE, strlen(CLIENT_LINE)) !=
+		(ssize_t)strlen(CLIENT_LINE) ||
+	    close(fd) != 0)
+		die("%s: %s", keys, strerror(errno));
 	snprintf(maxp, sizeof maxp, "%" PRIu32, opt.max_pending);
 	snprintf(maxc, sizeof maxc, "%" PRIu32, opt.max_conns);
 	/* execv takes char *const[]; these strings are never written. */
@@ -1397,6 +1420,8 @@ relay_start(const char *logpath)
 	argv[argc++] = strdup(maxc);
 	argv[argc++] = strdup("--ttl");
 	argv[argc++] = strdup("600");
+	argv[argc++] = strdup("--client-keys");
+	argv[argc++] = strdup(keys);
 	for (i = 0; i < opt.nrelay_args; i++)
 		argv[argc++] = strdup(opt.relay_args[i]);
 	argv[argc] = NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clientkeys.h"
 #include "fuzz.h"
 #include "opts.h"
 
@@ -26,6 +27,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = relay_opts_parse(argc, argv, OPEN_FILES, &o, err, sizeof(err));
 	switch (r) {
 	case RELAY_OPTS_RUN:
+		/* no open mode */
+		FUZZ_CHECK(o.client_keys != NULL && o.client_keys[0] != '\0');
+		FUZZ_CHECK(o.new_client_key == NULL);
 		FUZZ_CHECK(o.public_url[0] != '\0' && o.nprefixes >= 1 &&
 		    o.nprefixes <= RELAY_MAX_PREFIXES);
 		FUZZ_CHECK(strlen(o.public_url) <= RELAY_PUBLIC_URL_MAX);
@@ -53,6 +57,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(err[0] != '\0');
 		break;
 	case RELAY_OPTS_EXIT:
+		break;
+	case RELAY_OPTS_NEW_KEY:
+		FUZZ_CHECK(o.new_client_key != NULL &&
+		    relay_client_name_ok(o.new_client_key));
 		break;
 	default:
 		fuzz_fail("unknown result %d", (int)r);

@@ -2,9 +2,11 @@
  * relay_route() on fuzzed requests, several per input against one real
  * store (fresh for each input) and a real waiter table whose suspend and
  * resume are stubs, as in tests/unit/test_routes.c.  A small model of the
- * logins follows along and checks the relay's promises: a login is
- * registered once, its first callback wins, its result goes out once
- * and unchanged, and the store holds exactly the logins the model does.
+ * logins follows along and checks the relay's promises: /v1 answers only
+ * known client keys, a login is registered once, its first callback wins,
+ * a code is accepted for one login only, its result goes out once,
+ * unchanged and only to the client that registered it, and the store
+ * holds exactly the logins the model does.
  *
  * Input: requests separated by a line "%%".  Each is
  *
@@ -15,15 +17,17 @@
  *	body
  *
  * TARGET is a path with an optional query, both percent-decoded as
- * libmicrohttpd does.  Headers read: Authorization, Content-Type, and
- * three that set what the server would: X-Too-Many-Args (more query
+ * libmicrohttpd does.  Headers read: Authorization, Content-Type,
+ * PAM-Ion-Client-Key (@K0@ when absent), and four that set what the server
+ * would: X-No-Client-Key (no such header), X-Too-Many-Args (more query
  * parameters than it keeps), X-Too-Large (a body over the cap) and
  * X-Undelivered (the answer did not go out whole).  A request "TICK"
- * runs the periodic tick as if every login's time were up.
+ * runs the periodic tick as if every login's time were up; "RELOAD" is
+ * SIGHUP, which takes client 0 out of the keys file or puts it back.
  *
  * @P0@ .. @P3@ stand for four poll secrets, @S0@ .. @S3@ for their states
- * and @N0@ .. @N3@ for the nonces of those states; @L@ for the link id of
- * the latest registration.
+ * and @N0@ .. @N3@ for the nonces of those states; @K0@, @K1@ for the keys
+ * of the two clients; @L@ for the link id of the latest registration.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -32,6 +36,7 @@
 #include <strings.h>
 
 #include "b64url.h"
+#include "clientkeys.h"
 #include "crypto.h"
 #include "errors.h"
 #include "fuzz.h"
@@ -46,14 +51,22 @@
 #define NLOGINS 4
 #define MODEL_MAX 16
 #define CODE_MAX 1024
+#define NTOKENS (3 * NLOGINS + 2)
+#define USED_MAX MAX_REQUESTS
+
+static const char *const keys[2] = {
+	"fuzz-client-key-zero-0123456789abcdef",
+	"fuzz-client-key-one-0123456789abcdefg",
+};
 
 static struct relay_opts opts;
 static struct relay_waiters *waiters;
 static char secrets[NLOGINS][ION_TOKEN_CHARS + 1];
 static char states[NLOGINS][ION_TOKEN_CHARS + 1];
 static char nonces[NLOGINS][ION_TOKEN_CHARS + 1];
-static const char *tokens[3 * NLOGINS];
-static const char *values[3 * NLOGINS];
+static const char *tokens[NTOKENS];
+static const char *values[NTOKENS];
+static char key_lines[2][128]; /* "NAME SHA256HEX\n" of each key */
 
 /* What the model knows of one state. */
 struct login {
@@ -61,6 +74,7 @@ struct login {
 	bool registered;
 	bool has_result;
 	bool is_error;
+	int client;		  /* which key registered it */
 	char value[CODE_MAX + 1]; /* the code, or the error */
 };
 
@@ -68,6 +82,9 @@ struct run {
 	struct relay_app app;
 	struct login model[MODEL_MAX];
 	char link_id[RELAY_LINK_ID_LEN + 1];
+	bool revoked0; /* client 0 is out of the keys file */
+	char used[USED_MAX][CODE_MAX + 1]; /* codes accepted */
+	size_t nused;
 };
 
 static void
@@ -93,8 +110,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		.tick = stub_tick,
 	};
 	static char names[3 * NLOGINS][8];
-	unsigned char raw[ION_SECRET_LEN];
-	size_t i, n;
+	unsigned char raw[ION_SECRET_LEN], h[ION_SHA256_LEN];
+	size_t i, n, o;
 
 	(void)argc;
 	(void)argv;
@@ -127,7 +144,58 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		values[3 * n + 1] = states[n];
 		values[3 * n + 2] = nonces[n];
 	}
+	tokens[3 * NLOGINS] = "@K0@";
+	tokens[3 * NLOGINS + 1] = "@K1@";
+	for (n = 0; n < 2; n++) {
+		values[3 * NLOGINS + n] = keys[n];
+		if (ion_sha256(keys[n], strlen(keys[n]), NULL, 0, NULL, 0, h) !=
+		    0)
+			fuzz_fail("sha256");
+		o = (size_t)snprintf(
+		    key_lines[n], sizeof(key_lines[n]), "client-%zu ", n);
+		for (i = 0; i < sizeof(h); i++)
+			o += (size_t)snprintf(key_lines[n] + o,
+			    sizeof(key_lines[n]) - o, "%02x", h[i]);
+		snprintf(key_lines[n] + o, sizeof(key_lines[n]) - o, "\n");
+	}
 	return 0;
+}
+
+/* The keys file with both clients, or with client 1 only. */
+static struct relay_keyset *
+keyset(bool without0)
+{
+	struct relay_keyset *ks = NULL;
+	char text[256], err[256];
+
+	snprintf(text, sizeof(text), "# fuzz\n%s%s",
+	    without0 ? "" : key_lines[0], key_lines[1]);
+	if (relay_keyset_parse(
+		"clients", text, strlen(text), &ks, err, sizeof(err)) != 0)
+		fuzz_fail("keyset: %s", err);
+	return ks;
+}
+
+/* Which client a key is, -1 for none (or one taken out). */
+static int
+client_of(const struct run *run, const char *key)
+{
+	if (key != NULL && strcmp(key, keys[0]) == 0 && !run->revoked0)
+		return 0;
+	if (key != NULL && strcmp(key, keys[1]) == 0)
+		return 1;
+	return -1;
+}
+
+static bool
+code_used(const struct run *run, const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < run->nused; i++)
+		if (strcmp(run->used[i], code) == 0)
+			return true;
+	return false;
 }
 
 static struct login *
@@ -249,8 +317,8 @@ check_response(const struct relay_response *resp)
 	FUZZ_CHECK(strlen(resp->body) == resp->body_len);
 	if (resp->status == 405)
 		FUZZ_CHECK(resp->allow != NULL);
-	if (resp->status == 401)
-		FUZZ_CHECK(resp->www_authenticate != NULL);
+	if (resp->www_authenticate != NULL)
+		FUZZ_CHECK(resp->status == 401);
 	if (strncmp(resp->content_type, "application/json", 16) == 0) {
 		j = json_loadb(resp->body, resp->body_len, 0, NULL);
 		FUZZ_CHECK(json_is_object(j));
@@ -285,7 +353,16 @@ follow(struct run *run, const struct relay_request *req,
 	struct login *m;
 	bool post = strcmp(req->method, "POST") == 0;
 	bool get = strcmp(req->method, "GET") == 0;
+	int client = client_of(run, req->client_key);
 
+	/* No known key, no /v1: whatever else the request holds. */
+	if (strcmp(req->path, "/v1/logins") == 0 ||
+	    strcmp(req->path, "/v1/logins/result") == 0) {
+		FUZZ_CHECK((client < 0) ==
+		    (resp->status == 401 && resp->www_authenticate == NULL));
+		if (client < 0)
+			return;
+	}
 	if (post && strcmp(req->path, "/v1/logins") == 0) {
 		if (resp->status != 201 && resp->status != 409)
 			return;
@@ -300,6 +377,7 @@ follow(struct run *run, const struct relay_request *req,
 		FUZZ_CHECK(m != NULL && !m->registered);
 		m->registered = true;
 		m->has_result = false;
+		m->client = client;
 		FUZZ_CHECK(json_member(
 		    resp->body, resp->body_len, "link", link, sizeof(link)));
 		FUZZ_CHECK(
@@ -313,9 +391,13 @@ follow(struct run *run, const struct relay_request *req,
 		if (resp->status == 404)
 			FUZZ_CHECK(m == NULL || !m->registered);
 		else if (resp->status == 409)
-			FUZZ_CHECK(m != NULL && m->registered && m->has_result);
+			/* Its result is in, or the code went to another. */
+			FUZZ_CHECK(m != NULL && m->registered &&
+			    (m->has_result ||
+				(arg(req, "code") != NULL &&
+				    code_used(run, arg(req, "code")))));
 		else if (resp->status == 200) {
-			/* The first result wins. */
+			/* The first result wins; a code wins once. */
 			FUZZ_CHECK(
 			    m != NULL && m->registered && !m->has_result);
 			m->has_result = true;
@@ -323,6 +405,11 @@ follow(struct run *run, const struct relay_request *req,
 			s = arg(req, m->is_error ? "error" : "code");
 			FUZZ_CHECK(s != NULL && strlen(s) <= CODE_MAX);
 			strcpy(m->value, s);
+			if (!m->is_error) {
+				FUZZ_CHECK(!code_used(run, s));
+				FUZZ_CHECK(run->nused < USED_MAX);
+				strcpy(run->used[run->nused++], s);
+			}
 		}
 	} else if (get && strcmp(req->path, "/v1/logins/result") == 0) {
 		if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 ||
@@ -330,6 +417,9 @@ follow(struct run *run, const struct relay_request *req,
 			0)
 			return;
 		m = model_find(run, state, false);
+		/* Another client's login is no login at all. */
+		if (m != NULL && m->registered && m->client != client)
+			m = NULL;
 		if (resp->status == 404)
 			FUZZ_CHECK(m == NULL || !m->registered);
 		else if (resp->status == 202)
@@ -368,13 +458,27 @@ one_request(struct run *run, char *buf, size_t len)
 	end = text + tlen;
 	memset(&req, 0, sizeof(req));
 	req.client = "192.0.2.99";
+	req.client_key = keys[0];
 	req.args = params;
 	line = next_line(&p, end);
 	if (strcmp(line, "TICK") == 0) {
 		relay_route_tick(&run->app, relay_now_ms() + (TTL + 1) * 1000);
 		fuzz_log("TICK");
 		memset(run->model, 0, sizeof(run->model));
+		run->nused = 0; /* remembered for the TTL only */
 		FUZZ_CHECK(relay_store_count(run->app.store) == 0);
+		FUZZ_CHECK(relay_store_used_codes(run->app.store) == 0);
+		free(text);
+		return;
+	}
+	if (strcmp(line, "RELOAD") == 0) {
+		struct relay_keyset *ks;
+
+		run->revoked0 = !run->revoked0;
+		ks = keyset(run->revoked0);
+		relay_clients_replace(run->app.clients, &ks);
+		fuzz_log(
+		    "RELOAD: client 0 %s", run->revoked0 ? "revoked" : "back");
 		free(text);
 		return;
 	}
@@ -415,6 +519,10 @@ one_request(struct run *run, char *buf, size_t len)
 			req.authorization = v;
 		else if (strcasecmp(line, "Content-Type") == 0)
 			req.content_type = v;
+		else if (strcasecmp(line, "PAM-Ion-Client-Key") == 0)
+			req.client_key = v;
+		else if (strcasecmp(line, "X-No-Client-Key") == 0)
+			req.client_key = NULL;
 		else if (strcasecmp(line, "X-Too-Many-Args") == 0)
 			req.too_many_args = true;
 		else if (strcasecmp(line, "X-Too-Large") == 0)
@@ -435,8 +543,8 @@ one_request(struct run *run, char *buf, size_t len)
 		/* The server parks the poll; say its wait ran out. */
 		FUZZ_CHECK(resp.body == NULL && resp.wait_seconds > 0 &&
 		    resp.wait_seconds <= RELAY_WAIT_MAX);
-		FUZZ_CHECK(relay_route_collect(
-		    &run->app, resp.state, RELAY_WAKE_TIMEOUT, true, &resp));
+		FUZZ_CHECK(relay_route_collect(&run->app, resp.state,
+		    resp.client, RELAY_WAKE_TIMEOUT, true, &resp));
 	}
 	fuzz_log("%s %s -> %u%s", req.method, req.path, resp.status,
 	    resp.deliver ? (undelivered ? " (undelivered)" : " (delivered)")
@@ -454,6 +562,7 @@ one_request(struct run *run, char *buf, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct relay_keyset *ks;
 	struct run *run;
 	char *text, *p, *end, *sep;
 	size_t len, n;
@@ -464,7 +573,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run->app.waiters = waiters;
 	if (relay_store_new(MAX_PENDING, TTL, &run->app.store) != 0)
 		fuzz_fail("relay_store_new");
-	text = fuzz_expand(data, size, tokens, values, 3 * NLOGINS, &len);
+	ks = keyset(false);
+	if (relay_clients_new(&ks, &run->app.clients) != 0)
+		fuzz_fail("relay_clients_new");
+	text = fuzz_expand(data, size, tokens, values, NTOKENS, &len);
 	p = text;
 	end = text + len;
 	for (n = 0; p < end && n < MAX_REQUESTS; n++) {
@@ -474,6 +586,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sep != NULL ? sep + 4 : end;
 	}
 	relay_store_free(&run->app.store);
+	relay_clients_free(&run->app.clients);
 	free(text);
 	free(run);
 	return 0;

@@ -12,7 +12,14 @@ Run them all:   ctest --test-dir build -L relay -j7 --output-on-failure
 Files: test_cli (flags, signals), test_register (POST /v1/logins),
 test_pages (HTML pages, headers), test_result (polls), test_longpoll (the
 25 s wait cap), test_limits (timeouts, connection limits, header size, TTL),
-test_metrics (/healthz, /metrics, counters, secrets kept out of the log).
+test_metrics (/healthz, /metrics, counters, secrets kept out of the log),
+test_clientkeys (--client-keys, PAM-Ion-Client-Key, SIGHUP, a login bound to
+its client, --new-client-key), test_transplant (the code-transplant attack:
+code reuse, PAR URLs).
+
+Every relay starts with a keys file of two clients, CLIENT_A and CLIENT_B
+(unless a test gives its own), and every /v1 request sends CLIENT_A's key
+unless its headers name PAM-Ion-Client-Key (the value None sends none).
 """
 
 import base64
@@ -22,9 +29,11 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -53,7 +62,7 @@ REJECTION_REASONS = (
     "bad_request", "bad_state", "unsupported_media_type", "too_large",
     "url_not_allowed", "state_mismatch", "nonce_mismatch", "state_exists",
     "full", "unknown_login", "already_used", "unauthorized", "not_found",
-    "method_not_allowed",
+    "method_not_allowed", "client_key", "code_reused",
 )
 
 METRIC_TYPES = {
@@ -74,11 +83,71 @@ def relay_bin():
     return os.environ.get("RELAY_BIN") or DEFAULT_BIN
 
 
-# ---------------------------------------------------------------- identifiers
+# ---------------------------------------------------------------- client keys
+
+KEY_HEADER = "PAM-Ion-Client-Key"
+
+
+class Client:
+    """A PAM host as the relay knows it: NAME and SHA-256 of its key."""
+
+    def __init__(self, name, key=None):
+        self.name = name
+        self.key = key if key is not None else b64url(os.urandom(32))
+        self.hash = hashlib.sha256(self.key.encode("ascii")).hexdigest()
+
+    @property
+    def line(self):
+        return "%s %s\n" % (self.name, self.hash)
+
 
 def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
+
+CLIENT_A = Client("host-a.example")
+CLIENT_B = Client("host-b.example")
+DEFAULT = object()
+# The header line raw requests to /v1 carry.
+KEY_LINE = "%s: %s\r\n" % (KEY_HEADER, CLIENT_A.key)
+
+
+def write_keys_file(text, mode=0o600, directory=None, name="clients"):
+    """Writes a keys file (mode as given) in directory, or in a fresh
+    temporary one; returns its path."""
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="relay-keys-")
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def replace_keys_file(path, text, mode=0o600):
+    """Replaces a keys file atomically, as an administrator's editor or
+    configuration tool would."""
+    tmp = path + ".new"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def with_key(path, headers, key):
+    """headers for a request to path: /v1 requests get key unless headers
+    name PAM-Ion-Client-Key already (None there sends none)."""
+    h = dict(headers or {})
+    named = [k for k in h if k.lower() == KEY_HEADER.lower()]
+    if not named and path.startswith("/v1/") and key is not None:
+        h[KEY_HEADER] = key
+    for k in named:
+        if h[k] is None:
+            del h[k]
+    return h
+
+
+# ---------------------------------------------------------------- identifiers
 
 # Every poll secret made here, by its state: registrations of a state made
 # by new_secret() carry its secret as the relay requires, unless a test says
@@ -228,10 +297,22 @@ class Relay:
     """One running relay process."""
 
     def __init__(self, args=(), public_url=PUBLIC_URL, prefixes=(PREFIX,),
-                 listen="127.0.0.1:0", shell_prefix=None):
+                 listen="127.0.0.1:0", shell_prefix=None, client_keys=DEFAULT,
+                 key=DEFAULT):
+        """client_keys: a keys file's path, None for no --client-keys, or
+        by default a fresh file with CLIENT_A and CLIENT_B.  key: what /v1
+        requests send by default (CLIENT_A's key)."""
         self.public_url = public_url
         self.prefixes = list(prefixes)
+        self._keys_dir = None
+        if client_keys is DEFAULT:
+            client_keys = write_keys_file(CLIENT_A.line + CLIENT_B.line)
+            self._keys_dir = os.path.dirname(client_keys)
+        self.keys_path = client_keys
+        self.key = CLIENT_A.key if key is DEFAULT else key
         argv = [relay_bin()]
+        if client_keys is not None:
+            argv += ["--client-keys", client_keys]
         if listen is not None:
             argv += ["--listen", listen]
         if public_url is not None:
@@ -262,6 +343,7 @@ class Relay:
         while not self._listening.is_set():
             if self._eof.is_set() or self.proc.poll() is not None:
                 self._eof.wait(1)
+                self._remove_keys()
                 raise RelayError("relay exited before listening (rc=%r): %s"
                                  % (self.proc.wait(1), self.log_text()))
             if time.monotonic() > deadline:
@@ -312,6 +394,7 @@ class Relay:
             rc = None
         self._reader.join(2)
         self._outreader.join(2)
+        self._remove_keys()
         for f in (self.proc.stdout, self.proc.stderr):
             if not f.closed:
                 try:
@@ -326,10 +409,33 @@ class Relay:
             self.proc.wait(5)
         self._reader.join(2)
         self._outreader.join(2)
+        self._remove_keys()
+
+    def _remove_keys(self):
+        if self._keys_dir is not None:
+            shutil.rmtree(self._keys_dir, ignore_errors=True)
+            self._keys_dir = None
+
+    def reload(self, text=None, wait_for=None, timeout=5.0):
+        """Rewrites the keys file (when text is given), sends SIGHUP and
+        waits for the relay's "SIGHUP:" log line; returns that line."""
+        if text is not None:
+            replace_keys_file(self.keys_path, text)
+        n0 = sum(1 for l in self.log_lines() if "SIGHUP: " in l)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = [l for l in self.log_lines() if "SIGHUP: " in l]
+            if len(lines) > n0:
+                return lines[-1]
+            time.sleep(0.01)
+        raise AssertionError("no SIGHUP line in the log: "
+                             + self.log_text()[-2000:])
 
     # -- HTTP conveniences
     def req(self, method, path, body=None, headers=None, timeout=30.0):
-        return request(self.port, method, path, body, headers, host=self.host,
+        return request(self.port, method, path, body,
+                       with_key(path, headers, self.key), host=self.host,
                        timeout=timeout)
 
     def get(self, path, headers=None, timeout=30.0):
@@ -383,6 +489,14 @@ class Relay:
         if login.id is not None and isinstance(state, str):
             self._links[state] = login.id
         return r, login
+
+    def register_with(self, key, **kw):
+        """register() sending this client key (None: no key at all)."""
+        old, self.key = self.key, key
+        try:
+            return self.register(**kw)
+        finally:
+            self.key = old
 
     def new_login(self, **kw):
         r, login = self.register(**kw)

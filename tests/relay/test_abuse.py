@@ -158,7 +158,8 @@ class AbuseCase(rt.RelayTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.secrets = []
+        # the client keys are secrets, too
+        cls.secrets = [rt.CLIENT_A.key, rt.CLIENT_B.key]
         cls.figures = {}
         super().setUpClass()
 
@@ -381,7 +382,8 @@ class ParkedPollDisconnects(AbuseCase):
                     st, _, data = c.request(
                         "POST", "/v1/logins",
                         (("Content-Type", "application/json"),
-                         ("Authorization", "Bearer " + secret)), body)
+                         ("Authorization", "Bearer " + secret),
+                         (rt.KEY_HEADER, rt.CLIENT_A.key)), body)
                     if st != 201:
                         errors.append((st, data[:200]))
                         return
@@ -406,8 +408,8 @@ class ParkedPollDisconnects(AbuseCase):
         for secret, _ in logins:
             s = connect(self.relay)
             s.sendall(("GET /v1/logins/result?wait=25 HTTP/1.1\r\n"
-                       "Host: relay\r\nAuthorization: Bearer %s\r\n\r\n"
-                       % secret).encode())
+                       "Host: relay\r\nAuthorization: Bearer %s\r\n%s\r\n"
+                       % (secret, rt.KEY_LINE)).encode())
             socks.append(s)
         return socks
 
@@ -557,7 +559,8 @@ class RegistrationFlood(AbuseCase):
             st, hdrs, data = client.request(
                 "POST", "/v1/logins",
                 (("Content-Type", "application/json"),
-                 ("Authorization", "Bearer " + secret)), body)
+                 ("Authorization", "Bearer " + secret),
+                 (rt.KEY_HEADER, rt.CLIENT_A.key)), body)
             made.append((st, hdrs, data, secret, state))
         return made
 

@@ -201,6 +201,7 @@ class OversizedAndRepeated(ab.AbuseCase):
                            "authorize_url": rt.authorize_url(state),
                            "context": rt.default_context()}).encode()
         st = self.refused(b"POST /v1/logins HTTP/1.1\r\nHost: relay\r\n"
+                          + rt.KEY_LINE.encode() +
                           b"Content-Type: application/json\r\n"
                           b"Authorization: Bearer " + secret.encode()
                           + b"\r\nX-Big: " + b"h" * (64 * 1024)
@@ -273,7 +274,7 @@ class OversizedAndRepeated(ab.AbuseCase):
         return rt.raw_exchange(
             self.relay.port,
             b"POST /v1/logins HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nAuthorization: Bearer "
+            + rt.KEY_LINE.encode() + b"Content-Type: application/json\r\nAuthorization: Bearer "
             + secret.encode() + b"\r\n" + head_extra + b"\r\n" + body_bytes,
             timeout=5, host=self.relay.host)
 

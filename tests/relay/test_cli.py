@@ -1,6 +1,9 @@
 """pam-ion-relay command line: every flag, good and bad values, signals."""
 
+import atexit
+import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -9,7 +12,10 @@ import unittest
 
 import relaytest as rt
 
-REQ = ["--public-url", rt.PUBLIC_URL, "--authorize-url-prefix", rt.PREFIX]
+KEYS = rt.write_keys_file(rt.CLIENT_A.line)
+atexit.register(shutil.rmtree, os.path.dirname(KEYS), True)
+REQ = ["--public-url", rt.PUBLIC_URL, "--authorize-url-prefix", rt.PREFIX,
+       "--client-keys", KEYS]
 LISTEN = ["--listen", "127.0.0.1:0"]
 ULIMIT = 1024           # open-file limit for the max-connections range tests
 

@@ -98,7 +98,7 @@ class Counters(rt.RelayTestCase):
         p = rt.Poller(relay, login.secret, 25)
         p.start()
         self.assertEqual(rt.wait_parked(relay, g0 + 1), g0 + 1)
-        login.callback_code("c")
+        login.callback_code("c-parked")
         p.join(5)
         self.assertEqual(p.resp.status, 200)
         self.assertEqual(relay.wait_metric(P + "parked_polls", g0, 2), g0)
@@ -133,7 +133,7 @@ class Counters(rt.RelayTestCase):
         relay = self.relay
         login = relay.new_login()
         used = relay.new_login()
-        self.assertEqual(used.callback_code("c").status, 200)
+        self.assertEqual(used.callback_code("c-used-once").status, 200)
         other_secret, _ = rt.new_secret()
         _, s = rt.new_secret()
         good = rt.authorize_url(s)
@@ -163,6 +163,11 @@ class Counters(rt.RelayTestCase):
             ("unauthorized", lambda: relay.poll(None, 0)),
             ("not_found", lambda: relay.get("/nope")),
             ("method_not_allowed", lambda: relay.req("DELETE", "/v1/logins")),
+            ("client_key", lambda: relay.req(
+                "POST", "/v1/logins", headers={rt.KEY_HEADER: None})),
+            ("client_key", lambda: relay.poll(
+                login.secret, 0, headers={rt.KEY_HEADER: "k" * 43})),
+            ("code_reused", lambda: login.callback_code("c-used-once")),
         ]
         for reason, provoke in cases:
             with self.subTest(reason=reason):

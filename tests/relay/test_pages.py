@@ -187,7 +187,7 @@ class Landing(PageChecks, rt.RelayTestCase):
 
     def test_landing_after_result_is_gone(self):
         login = self.relay.new_login()
-        self.assertEqual(login.callback_code("abc").status, 200)
+        self.assertEqual(login.callback_code("abc-gone").status, 200)
         self.assertEqual(login.poll(0).status, 200)
         r = self.relay.get(login.path)
         self.assertHtml(r, 404)

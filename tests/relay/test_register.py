@@ -616,6 +616,7 @@ class Register(rt.RelayTestCase):
         if state in rt.SECRETS:
             auth = b"Authorization: Bearer %s\r\n" % rt.SECRETS[state].encode()
         req = (b"POST /v1/logins HTTP/1.1\r\nHost: relay\r\n"
+               + rt.KEY_LINE.encode() +
                b"Content-Type: application/json\r\n" + auth +
                b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
         for i in range(0, len(payload), chunk):

@@ -248,8 +248,8 @@ class Result(rt.RelayTestCase):
         login = self.relay.new_login()
         s = socket.create_connection((self.relay.host, self.relay.port), 5)
         s.sendall(("GET /v1/logins/result?wait=25 HTTP/1.1\r\n"
-                   "Host: relay\r\nAuthorization: Bearer %s\r\n\r\n"
-                   % login.secret).encode())
+                   "Host: relay\r\nAuthorization: Bearer %s\r\n%s\r\n"
+                   % (login.secret, rt.KEY_LINE)).encode())
         self.assertParked(1)
         self.assertIsNotNone(self.parked0, "needs the parked polls gauge")
         t0 = time.monotonic()
@@ -323,8 +323,8 @@ class Delivery(rt.RelayTestCase):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                      struct.pack("ii", 1, 0))
         s.sendall(("GET /v1/logins/result HTTP/1.1\r\nHost: relay\r\n"
-                   "Authorization: Bearer %s\r\n\r\n"
-                   % login.secret).encode())
+                   "Authorization: Bearer %s\r\n%s\r\n"
+                   % (login.secret, rt.KEY_LINE)).encode())
         s.close()
 
     def test_broken_answer_keeps_the_result(self):

@@ -60,6 +60,8 @@ test_reject_names_all(void **state)
 		{ RELAY_REJECT_UNAUTHORIZED, "unauthorized" },
 		{ RELAY_REJECT_NOT_FOUND, "not_found" },
 		{ RELAY_REJECT_METHOD_NOT_ALLOWED, "method_not_allowed" },
+		{ RELAY_REJECT_CLIENT_KEY, "client_key" },
+		{ RELAY_REJECT_CODE_REUSED, "code_reused" },
 	};
 	size_t i;
 
@@ -74,18 +76,19 @@ static void
 test_render_nonce_mismatch(void **state)
 {
 	struct relay_metrics m;
+	struct relay_gauges g = { 0, 0, 0, 0 };
 	size_t len = 0;
 	char *text;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
-	text = relay_metrics_render(&m, 0, 0, &len);
+	text = relay_metrics_render(&m, &g, &len);
 	assert_non_null(text);
 	assert_non_null(strstr(text,
 	    "\npam_ion_relay_rejections_total{reason=\"nonce_mismatch\"} 0\n"));
 	free(text);
 	atomic_store(&m.rejections[RELAY_REJECT_NONCE_MISMATCH], 3);
-	text = relay_metrics_render(&m, 0, 0, &len);
+	text = relay_metrics_render(&m, &g, &len);
 	assert_non_null(text);
 	assert_non_null(strstr(text,
 	    "\npam_ion_relay_rejections_total{reason=\"nonce_mismatch\"} 3\n"));
@@ -98,6 +101,7 @@ static void
 test_render(void **state)
 {
 	struct relay_metrics m;
+	struct relay_gauges g = { 11, 12, 13, 14 };
 	char line[160];
 	size_t len = 0;
 	char *text;
@@ -112,15 +116,24 @@ test_render(void **state)
 	atomic_store(&m.polls_timed_out, 3);
 	atomic_store(&m.polls_gone, 2);
 	atomic_store(&m.slow_requests, 9);
+	atomic_store(&m.client_key_reloads, 21);
+	atomic_store(&m.client_key_reload_failures, 22);
 	for (i = 0; i < RELAY_REJECT_COUNT; i++)
 		atomic_store(&m.rejections[i], 100ul + (unsigned long)i);
-	text = relay_metrics_render(&m, 11, 12, &len);
+	text = relay_metrics_render(&m, &g, &len);
 	assert_non_null(text);
 	assert_int_equal(len, strlen(text));
 	assert_non_null(strstr(text,
 	    "# TYPE pam_ion_relay_pending_logins gauge\n"
 	    "pam_ion_relay_pending_logins 11\n"));
 	assert_non_null(strstr(text, "\npam_ion_relay_parked_polls 12\n"));
+	assert_non_null(strstr(text,
+	    "# TYPE pam_ion_relay_clients gauge\npam_ion_relay_clients 13\n"));
+	assert_non_null(strstr(text, "\npam_ion_relay_used_codes 14\n"));
+	assert_non_null(
+	    strstr(text, "\npam_ion_relay_client_key_reloads_total 21\n"));
+	assert_non_null(strstr(
+	    text, "\npam_ion_relay_client_key_reload_failures_total 22\n"));
 	assert_non_null(strstr(text,
 	    "# TYPE pam_ion_relay_registrations_total counter\n"
 	    "pam_ion_relay_registrations_total 7\n"));

@@ -19,7 +19,10 @@
 
 #define PUBLIC "https://relay.example"
 #define PREFIX "https://auth.example/oauth2"
-#define REQUIRED "--public-url", PUBLIC, "--authorize-url-prefix", PREFIX
+#define KEYS "/etc/pam-ion-relay/clients"
+#define REQUIRED                                                               \
+	"--public-url", PUBLIC, "--authorize-url-prefix", PREFIX,              \
+	    "--client-keys", KEYS
 
 /* A NULL-terminated list of arguments, after the program name. */
 #define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -153,7 +156,8 @@ test_all_options(void **state)
 		"b.example",
 		"--store", "memory", "--ttl", "120", "--max-pending", "5",
 		"--max-connections", "100", "--max-connections-per-ip", "7",
-		"--connection-timeout=30", "--threads", "3"));
+		"--connection-timeout=30", "--threads", "3", "--client-keys",
+		KEYS));
 	assert_int_equal(
 	    relay_opts_parse(a.argc, a.argv, OPEN_FILES, &o, err, sizeof(err)),
 	    RELAY_OPTS_RUN);
@@ -411,34 +415,34 @@ test_public_url(void **state)
 	/* http:// is fine for a loopback host */
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url", "http://127.0.0.1:8080/",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_string_equal(res.o.public_url, "http://127.0.0.1:8080");
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url", "http://localhost:8080",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url", "http://[::1]:8080", "--authorize-url-prefix",
-		PREFIX));
+		PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	/* with a path */
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url", "https://relay.example/ion/",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_string_equal(res.o.public_url, "https://relay.example/ion");
 	/* exactly 46 characters, with or without the trailing slash */
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url",
 		"https://relay.example/aaaaaaaaaaaaaaaaaaaaaaaa",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_int_equal(strlen(res.o.public_url), RELAY_PUBLIC_URL_MAX);
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url",
 		"https://relay.example/aaaaaaaaaaaaaaaaaaaaaaaa/",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_string_equal(
 	    res.o.public_url, "https://relay.example/aaaaaaaaaaaaaaaaaaaaaaaa");
@@ -453,7 +457,7 @@ test_public_url_never_ends_in_slash(void **state)
 	(void)state;
 	run(&res, OPEN_FILES,
 	    ARGS("--public-url", "https://relay.example//",
-		"--authorize-url-prefix", PREFIX));
+		"--authorize-url-prefix", PREFIX, "--client-keys", KEYS));
 	if (res.r == RELAY_OPTS_RUN) {
 		size_t len = strlen(res.o.public_url);
 
@@ -481,13 +485,13 @@ test_http_only_for_real_loopback(void **state)
 
 		run(&res, OPEN_FILES,
 		    ARGS("--public-url", names[i], "--authorize-url-prefix",
-			PREFIX));
+			PREFIX, "--client-keys", KEYS));
 		if (res.r != RELAY_OPTS_USAGE)
 			fail_msg(
 			    "--public-url %s: accepted over http", names[i]);
 		run(&res, OPEN_FILES,
 		    ARGS("--public-url", PUBLIC, "--authorize-url-prefix",
-			names[i]));
+			names[i], "--client-keys", KEYS));
 		if (res.r != RELAY_OPTS_USAGE)
 			fail_msg(
 			    "--authorize-url-prefix %s: accepted over http",
@@ -498,13 +502,15 @@ test_http_only_for_real_loopback(void **state)
 static void
 test_prefix_count(void **state)
 {
-	const char *args[2 * (RELAY_MAX_PREFIXES + 1) + 3];
+	const char *args[2 * (RELAY_MAX_PREFIXES + 1) + 5];
 	struct result res;
 	size_t n = 0, i;
 
 	(void)state;
 	args[n++] = "--public-url";
 	args[n++] = PUBLIC;
+	args[n++] = "--client-keys";
+	args[n++] = KEYS;
 	for (i = 0; i < RELAY_MAX_PREFIXES; i++) {
 		args[n++] = "--authorize-url-prefix";
 		args[n++] = PREFIX;
@@ -527,11 +533,64 @@ test_required(void **state)
 	expect_usage(ARGS("--authorize-url-prefix", PREFIX), "--public-url");
 	expect_usage(ARGS("--public-url", PUBLIC), "--authorize-url-prefix");
 	expect_usage(ARGS("--ttl", "60"), "required");
+	/* there is no open mode */
+	expect_usage(
+	    ARGS("--public-url", PUBLIC, "--authorize-url-prefix", PREFIX),
+	    "--client-keys is required");
 	{
 		const char *none[] = { NULL };
 
 		expect_usage(none, "--public-url");
 	}
+}
+
+static void
+test_client_keys(void **state)
+{
+	struct result res;
+
+	(void)state;
+	run(&res, OPEN_FILES, ARGS(REQUIRED));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_string_equal(res.o.client_keys, KEYS);
+	assert_null(res.o.new_client_key);
+	run(&res, OPEN_FILES, ARGS(REQUIRED, "--client-keys=/other"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_string_equal(res.o.client_keys, "/other");
+	expect_usage(ARGS(REQUIRED, "--client-keys", ""), "--client-keys");
+	expect_usage(ARGS(REQUIRED, "--client-keys"), "needs a value");
+}
+
+/* 64 and 65 characters */
+#define NAME64                                                                 \
+	"0123456789012345678901234567890123456789012345678901234567890123"
+#define NAME65 NAME64 "4"
+
+/* --new-client-key needs nothing else, and a valid NAME. */
+static void
+test_new_client_key(void **state)
+{
+	static const char *const good[] = { "a", "host-1.example.org",
+		"A_b.c-9", NAME64 };
+	static const char *const bad[] = { "", "a b", "a/b", "a:b", "h\xc3\xa9",
+		"a\tb", NAME65, "#x" };
+	struct result res;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		run(&res, OPEN_FILES, ARGS("--new-client-key", good[i]));
+		assert_int_equal(res.r, RELAY_OPTS_NEW_KEY);
+		assert_string_equal(res.o.new_client_key, good[i]);
+	}
+	run(&res, OPEN_FILES, ARGS(REQUIRED, "--new-client-key", "h"));
+	assert_int_equal(res.r, RELAY_OPTS_NEW_KEY);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_usage(
+		    ARGS("--new-client-key", bad[i]), "--new-client-key");
+	expect_usage(ARGS("--new-client-key"), "needs a value");
+	/* other options are still checked */
+	expect_usage(ARGS("--new-client-key", "h", "--ttl", "1"), "--ttl");
 }
 
 static void
@@ -690,6 +749,8 @@ main(void)
 		cmocka_unit_test(test_http_only_for_real_loopback),
 		cmocka_unit_test(test_prefix_count),
 		cmocka_unit_test(test_required),
+		cmocka_unit_test(test_client_keys),
+		cmocka_unit_test(test_new_client_key),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_flag_with_value),
 		cmocka_unit_test(test_small_errlen),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "b64url.h"
+#include "clientkeys.h"
 #include "conns.h"
 #include "crypto.h"
 #include "errors.h"
@@ -30,6 +31,11 @@
 #define PREFIX2 "http://127.0.0.1:9000/auth/"
 #define MAX_PENDING 4
 #define TTL 300
+
+/* The two PAM hosts the fixture's relay knows, and one it does not. */
+#define KEY_A "key-of-host-a-0123456789abcdefghijklmnop"
+#define KEY_B "key-of-host-b-0123456789abcdefghijklmnop"
+#define KEY_UNKNOWN "key-of-nobody-0123456789abcdefghijklmnop"
 
 #define JSON_TYPE "application/json"
 #define HTML_TYPE "text/html; charset=utf-8"
@@ -58,6 +64,7 @@ struct conn {
 };
 
 struct fixture {
+	unsigned char hash_a[ION_SHA256_LEN], hash_b[ION_SHA256_LEN];
 	struct relay_opts opts;
 	struct relay_app app;
 	struct relay_waiters_ops ops;
@@ -84,12 +91,46 @@ stub_tick(void *arg, uint64_t now_ms)
 	return 0;
 }
 
+/* A keys file's text: "NAME SHA256HEX" of each name and key given. */
+static struct relay_keyset *
+keyset_of(
+    const char *name1, const char *key1, const char *name2, const char *key2)
+{
+	const char *names[2] = { name1, name2 }, *keys[2] = { key1, key2 };
+	unsigned char h[ION_SHA256_LEN];
+	struct relay_keyset *ks = NULL;
+	char text[512], err[256];
+	size_t i, j, o = 0;
+
+	for (i = 0; i < 2 && names[i] != NULL; i++) {
+		assert_int_equal(
+		    ion_sha256(keys[i], strlen(keys[i]), NULL, 0, NULL, 0, h),
+		    0);
+		o += (size_t)snprintf(
+		    text + o, sizeof(text) - o, "%s ", names[i]);
+		for (j = 0; j < sizeof(h); j++)
+			o += (size_t)snprintf(
+			    text + o, sizeof(text) - o, "%02x", h[j]);
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "\n");
+	}
+	if (relay_keyset_parse("clients", text, o, &ks, err, sizeof(err)) != 0)
+		fail_msg("keyset: %s", err);
+	return ks;
+}
+
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct relay_keyset *ks;
 
 	assert_non_null(f);
+	ks = keyset_of("host-a", KEY_A, "host-b", KEY_B);
+	assert_int_equal(relay_clients_new(&ks, &f->app.clients), 0);
+	assert_int_equal(
+	    ion_sha256(KEY_A, strlen(KEY_A), NULL, 0, NULL, 0, f->hash_a), 0);
+	assert_int_equal(
+	    ion_sha256(KEY_B, strlen(KEY_B), NULL, 0, NULL, 0, f->hash_b), 0);
 	strcpy(f->opts.public_url, PUBLIC);
 	f->opts.prefixes[0] = PREFIX;
 	f->opts.prefixes[1] = PREFIX2;
@@ -115,6 +156,7 @@ teardown(void **state)
 
 	relay_waiters_free(&f->app.waiters);
 	relay_store_free(&f->app.store);
+	relay_clients_free(&f->app.clients);
 	free(f);
 	return 0;
 }
@@ -192,6 +234,7 @@ request(const char *method, const char *path)
 	req.method = method;
 	req.path = path;
 	req.client = "192.0.2.99";
+	req.client_key = KEY_A;
 	req.body = "";
 	return req;
 }
@@ -1599,8 +1642,8 @@ test_callback_rejections(void **state)
 	{
 		struct relay_result *res = NULL;
 
-		assert_int_equal(
-		    relay_store_take_result(f->app.store, l.state, &res),
+		assert_int_equal(relay_store_take_result(
+				     f->app.store, l.state, f->hash_a, &res),
 		    ION_ERR_PENDING);
 	}
 }
@@ -1910,7 +1953,7 @@ test_delivered_not_ok(void **state)
 	assert_int_equal(
 	    relay_waiters_release(f->app.waiters, ticket), RELAY_WAKE_RESULT);
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_RESULT, true, &resp));
 	expect_result(&resp, &l, "first");
 	relay_response_clear(&resp);
 
@@ -1999,19 +2042,19 @@ test_collect(void **state)
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 777;
 	assert_false(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_NONE, false, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_NONE, false, &resp));
 	assert_int_equal(resp.status, 777);
 	assert_null(resp.body);
 	/* pending, final: 202, nothing to deliver */
 	memset(&resp, 0, sizeof(resp));
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_NONE, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_NONE, true, &resp));
 	assert_int_equal(resp.status, 202);
 	assert_false(resp.deliver);
 	relay_response_clear(&resp);
 	/* timed out: 202, counted */
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_TIMEOUT, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_TIMEOUT, true, &resp));
 	assert_int_equal(resp.status, 202);
 	assert_int_equal(atomic_load(&f->app.metrics.polls_timed_out), 1);
 	relay_response_clear(&resp);
@@ -2025,17 +2068,17 @@ test_collect(void **state)
 
 	/* gone, replaced or shut down: 202, and the result stays */
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_GONE, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_GONE, true, &resp));
 	assert_int_equal(resp.status, 202);
 	assert_false(resp.deliver);
 	assert_int_equal(atomic_load(&f->app.metrics.polls_gone), 1);
 	relay_response_clear(&resp);
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_REPLACED, false, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_REPLACED, false, &resp));
 	assert_int_equal(resp.status, 202);
 	relay_response_clear(&resp);
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_SHUTDOWN, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_SHUTDOWN, true, &resp));
 	assert_int_equal(resp.status, 202);
 	relay_response_clear(&resp);
 	assert_int_equal(atomic_load(&f->app.metrics.polls_gone), 1);
@@ -2044,7 +2087,7 @@ test_collect(void **state)
 
 	/* woken by the result: 200 with the code, to be reported */
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_RESULT, false, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_RESULT, false, &resp));
 	assert_int_equal(resp.status, 200);
 	assert_true(resp.deliver);
 	assert_string_equal(resp.state, l.state);
@@ -2059,10 +2102,10 @@ test_collect(void **state)
 
 	/* being delivered: pending to everyone else */
 	assert_false(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_RESULT, false, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_RESULT, false, &resp));
 	assert_int_equal(resp.status, 0);
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_RESULT, true, &resp));
 	assert_int_equal(resp.status, 202);
 	assert_false(resp.deliver);
 	relay_response_clear(&resp);
@@ -2071,12 +2114,12 @@ test_collect(void **state)
 
 	/* gone now, or never there, or expired: 404 */
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_RESULT, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_RESULT, true, &resp));
 	assert_int_equal(resp.status, 404);
 	assert_false(resp.deliver);
 	relay_response_clear(&resp);
-	assert_true(relay_route_collect(
-	    &f->app, unknown.state, RELAY_WAKE_EXPIRED, false, &resp));
+	assert_true(relay_route_collect(&f->app, unknown.state, f->hash_a,
+	    RELAY_WAKE_EXPIRED, false, &resp));
 	assert_int_equal(resp.status, 404);
 	assert_false(resp.deliver);
 	expect_json_error(&resp, "unknown_login");
@@ -2100,7 +2143,7 @@ test_collect_timeout_with_result(void **state)
 	get_callback(f, args, 2, &resp);
 	relay_response_clear(&resp);
 	assert_true(relay_route_collect(
-	    &f->app, l.state, RELAY_WAKE_TIMEOUT, true, &resp));
+	    &f->app, l.state, f->hash_a, RELAY_WAKE_TIMEOUT, true, &resp));
 	assert_int_equal(resp.status, 200);
 	assert_true(resp.deliver);
 	relay_response_clear(&resp);
@@ -2138,7 +2181,7 @@ test_tick_expires(void **state)
 	    relay_waiters_release(f->app.waiters, ticket), RELAY_WAKE_EXPIRED);
 	memset(&resp, 0, sizeof(resp));
 	assert_true(relay_route_collect(
-	    &f->app, a.state, RELAY_WAKE_EXPIRED, true, &resp));
+	    &f->app, a.state, f->hash_a, RELAY_WAKE_EXPIRED, true, &resp));
 	assert_int_equal(resp.status, 404);
 	relay_response_clear(&resp);
 	assert_int_equal(relay_route_tick(&f->app, relay_now_ms()), 0);
@@ -2185,6 +2228,270 @@ test_response_clear(void **state)
 	relay_response_clear(&resp);
 }
 
+/* A poll for l with this client key (NULL: none); wait=0. */
+static void
+get_result_as(struct fixture *f, const struct login *l, const char *key,
+    struct relay_response *resp)
+{
+	struct relay_request req = request("GET", "/v1/logins/result");
+
+	req.client_key = key;
+	req.authorization = l->bearer;
+	relay_route(&f->app, &req, resp);
+}
+
+/*
+ * Every /v1 request needs a known client key, checked before the method,
+ * the body and the Bearer; the refusal is "unauthorized", counted apart.
+ */
+static void
+test_v1_needs_client_key(void **state)
+{
+	static const char *const bad_keys[] = {
+		NULL,
+		"",
+		KEY_UNKNOWN,
+		KEY_A " ",
+		" " KEY_A,
+		"key with spaces in it 0123456789abcdef",
+		"short-key",
+		"key-of-host-a-0123456789abcdefghijklmno\x01",
+	};
+	static const char *const methods_paths[][2] = {
+		{ "POST", "/v1/logins" },
+		{ "GET", "/v1/logins" },
+		{ "GET", "/v1/logins/result" },
+		{ "DELETE", "/v1/logins/result" },
+	};
+	struct fixture *f = *state;
+	struct login l = login_for(1);
+	struct relay_response resp;
+	char *body = fill(BODY_OK, l.state);
+	size_t i, j;
+	unsigned long n = 0;
+
+	for (i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++)
+		for (j = 0;
+		     j < sizeof(methods_paths) / sizeof(methods_paths[0]);
+		     j++) {
+			struct relay_request req =
+			    request(methods_paths[j][0], methods_paths[j][1]);
+
+			req.client_key = bad_keys[i];
+			req.authorization = l.bearer;
+			req.content_type = JSON_TYPE;
+			req.body = body;
+			req.body_len = strlen(body);
+			req.body_too_large = j == 0 && i == 1;
+			relay_route(&f->app, &req, &resp);
+			if (resp.status != 401)
+				fail_msg("key %zu, %s %s: %u", i,
+				    methods_paths[j][0], methods_paths[j][1],
+				    resp.status);
+			expect_json_error(&resp, "unauthorized");
+			assert_false(resp.park);
+			relay_response_clear(&resp);
+			n++;
+		}
+	assert_int_equal(rejections(f, RELAY_REJECT_CLIENT_KEY), n);
+	assert_int_equal(rejections(f, RELAY_REJECT_UNAUTHORIZED), 0);
+	assert_int_equal(relay_store_count(f->app.store), 0);
+	/* the same request with the key goes through */
+	register_login(f, &l, true);
+	assert_int_equal(relay_store_count(f->app.store), 1);
+	/* other paths need no key */
+	{
+		struct relay_request req = request("GET", "/healthz");
+
+		req.client_key = NULL;
+		relay_route(&f->app, &req, &resp);
+		assert_int_equal(resp.status, 200);
+		relay_response_clear(&resp);
+	}
+	free(body);
+}
+
+/*
+ * A login is collected only with the key that registered it: another
+ * known client sees 404 exactly as for an unknown login, and the result
+ * stays for its owner.
+ */
+static void
+test_result_other_client(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1), none = login_for(2);
+	struct relay_response resp, unknown;
+
+	register_login(f, &l, true);
+	get_result_as(f, &none, KEY_B, &unknown);
+	assert_int_equal(unknown.status, 404);
+	get_result_as(f, &l, KEY_B, &resp);
+	assert_int_equal(resp.status, 404);
+	assert_int_equal(resp.body_len, unknown.body_len);
+	assert_memory_equal(resp.body, unknown.body, resp.body_len);
+	relay_response_clear(&resp);
+	callback_code(f, &l, "c0de-for-a");
+	get_result_as(f, &l, KEY_B, &resp);
+	assert_int_equal(resp.status, 404);
+	assert_false(resp.deliver);
+	assert_memory_equal(resp.body, unknown.body, resp.body_len);
+	relay_response_clear(&resp);
+	relay_response_clear(&unknown);
+	/* a parked poll by B is taken as B's, too */
+	assert_true(relay_route_collect(
+	    &f->app, l.state, f->hash_b, RELAY_WAKE_NONE, false, &resp));
+	assert_int_equal(resp.status, 404);
+	relay_response_clear(&resp);
+	assert_true(relay_route_collect(
+	    &f->app, l.state, f->hash_b, RELAY_WAKE_RESULT, true, &resp));
+	assert_int_equal(resp.status, 404);
+	relay_response_clear(&resp);
+	get_result_as(f, &l, KEY_A, &resp);
+	expect_result(&resp, &l, "c0de-for-a");
+	relay_route_delivered(&f->app, resp.state, resp.link_id, true);
+	relay_response_clear(&resp);
+}
+
+/* A parked poll remembers its client; a key revoked meanwhile takes 401. */
+static void
+test_result_revoked_while_parked(void **state)
+{
+	struct fixture *f = *state;
+	struct login l = login_for(1);
+	struct relay_response resp;
+	struct relay_param wait = { "wait", "10" };
+	struct relay_request req = request("GET", "/v1/logins/result");
+	struct relay_keyset *ks;
+
+	register_login(f, &l, true);
+	req.authorization = l.bearer;
+	req.args = &wait;
+	req.nargs = 1;
+	relay_route(&f->app, &req, &resp);
+	assert_true(resp.park);
+	assert_memory_equal(resp.client, f->hash_a, ION_SHA256_LEN);
+	callback_code(f, &l, "c0de");
+	/* SIGHUP with host-a's line taken out */
+	ks = keyset_of("host-b", KEY_B, NULL, NULL);
+	relay_clients_replace(f->app.clients, &ks);
+	assert_true(relay_route_collect(
+	    &f->app, l.state, resp.client, RELAY_WAKE_RESULT, true, &resp));
+	assert_int_equal(resp.status, 401);
+	assert_false(resp.deliver);
+	expect_json_error(&resp, "unauthorized");
+	relay_response_clear(&resp);
+	get_result_as(f, &l, KEY_A, &resp);
+	assert_int_equal(resp.status, 401);
+	relay_response_clear(&resp);
+	/* re-added with the same key: the login is its own again */
+	ks = keyset_of("host-a", KEY_A, "host-b", KEY_B);
+	relay_clients_replace(f->app.clients, &ks);
+	get_result_as(f, &l, KEY_A, &resp);
+	expect_result(&resp, &l, "c0de");
+	relay_route_delivered(&f->app, resp.state, resp.link_id, true);
+	relay_response_clear(&resp);
+}
+
+/*
+ * The code transplant by a key holder: the code a callback brought for its
+ * own login is refused for another, which shows no confirmation code and
+ * stays pending.
+ */
+static void
+test_callback_code_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct login victim = login_for(1), attacker = login_for(2);
+	struct relay_response resp;
+	struct relay_param args[2];
+	char confirm[ION_CONFIRM_DIGITS + 1];
+
+	register_login(f, &victim, true);
+	register_login(f, &attacker, true);
+	callback_code(f, &attacker, "the-victims-code");
+	args[0].name = "state";
+	args[0].value = victim.state;
+	args[1].name = "code";
+	args[1].value = "the-victims-code";
+	get_callback(f, args, 2, &resp);
+	assert_int_equal(resp.status, 409);
+	assert_string_equal(resp.content_type, HTML_TYPE);
+	assert_non_null(strstr(resp.body, "already used"));
+	assert_int_equal(
+	    ion_confirm_code(victim.state, "the-victims-code", confirm), 0);
+	assert_null(strstr(resp.body, confirm));
+	assert_null(strstr(resp.body, "<p id=\"code\">"));
+	relay_response_clear(&resp);
+	assert_int_equal(rejections(f, RELAY_REJECT_CODE_REUSED), 1);
+	assert_int_equal(atomic_load(&f->app.metrics.callbacks), 1);
+	get_result_as(f, &victim, KEY_A, &resp);
+	assert_int_equal(resp.status, 202);
+	relay_response_clear(&resp);
+	/* the rightful callback still completes the victim's login */
+	callback_code(f, &victim, "a-fresh-code");
+	get_result_as(f, &victim, KEY_A, &resp);
+	expect_result(&resp, &victim, "a-fresh-code");
+	relay_route_delivered(&f->app, resp.state, resp.link_id, true);
+	relay_response_clear(&resp);
+}
+
+static const struct {
+	const char *query; /* after PREFIX "/authorize?" */
+	unsigned status;   /* 201 accepted */
+} par_urls[] = {
+	{ "client_id=c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri"
+	  "%3Abwc4JK-ESC0w8acc191e-Y1LTC2",
+	    201 },
+	{ "request_uri=urn:x:1&client_id=c", 201 },
+	{ "client_id=c&request_uri=urn:x:1&state=@S@", 403 },
+	{ "client_id=c&request_uri=urn:x:1&nonce=@N@", 403 },
+	{ "client_id=c&request_uri=urn:x:1&state=@S@&nonce=@N@", 403 },
+	{ "client_id=c&request_uri=urn:x:1&request_uri=urn:x:2", 403 },
+	{ "client_id=c&request_uri=urn:x:1&request_uri=urn:x:1", 403 },
+	{ "client_id=c&client_id=c&request_uri=urn:x:1", 403 },
+	{ "request_uri=urn:x:1", 403 },
+	{ "client_id=&request_uri=urn:x:1", 403 },
+	{ "client_id=c&request_uri=", 403 },
+	{ "client_id=c&request_uri", 403 },
+	{ "client_id=c&request_uri=urn:x:1&", 403 },
+	{ "client_id=c&request_uri=urn:x:1&code_challenge=x", 403 },
+	{ "client_id=c&request_uri=urn:x:1&redirect_uri=https%3A%2F%2Fx", 403 },
+	{ "client_id=c&request_uri=urn:x:1&scope=openid", 403 },
+	{ "client_id=c&request_uri=urn:x:%zz", 400 },
+	/* no request_uri: state and nonce are needed as before */
+	{ "client_id=c", 403 },
+	{ "client_id=c&state=@S@", 403 },
+	{ "client_id=c&state=@S@&nonce=@N@", 201 },
+};
+
+/* Pushed authorization request URLs (RFC 9126): exactly two parameters. */
+static void
+test_register_par(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(par_urls) / sizeof(par_urls[0]); i++) {
+		struct login l = login_for((unsigned)i + 10);
+		struct relay_response resp;
+		char tmpl[1024], *body;
+
+		snprintf(tmpl, sizeof(tmpl),
+		    "{\"state\":\"@S@\",\"authorize_url\":\"" PREFIX
+		    "/authorize?%s\",\"context\":" CTX_OK "}",
+		    par_urls[i].query);
+		body = fill(tmpl, l.state);
+		post_register(f, l.bearer, JSON_TYPE, body, &resp);
+		if (resp.status != par_urls[i].status)
+			fail_msg("%s: %u %.*s", par_urls[i].query, resp.status,
+			    (int)resp.body_len, resp.body);
+		relay_response_clear(&resp);
+		free(body);
+	}
+	assert_int_equal(relay_store_count(f->app.store), 3);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -2224,6 +2531,11 @@ main(void)
 		T(test_collect_timeout_with_result),
 		T(test_tick_expires),
 		T(test_tick_sweeps_slow_requests),
+		T(test_v1_needs_client_key),
+		T(test_result_other_client),
+		T(test_result_revoked_while_parked),
+		T(test_callback_code_reused),
+		T(test_register_par),
 		cmocka_unit_test(test_response_clear),
 	};
 

@@ -15,10 +15,15 @@
 #include <cmocka.h>
 
 #include "b64url.h"
+#include "crypto.h"
 #include "errors.h"
 #include "store.h"
 
 #define URL "https://auth.example/oauth2/authorize?state="
+
+/* SHA-256 of the registering client's key, and of another client's. */
+static const unsigned char CLIENT[ION_SHA256_LEN] = { 1, 2, 3 };
+static const unsigned char OTHER[ION_SHA256_LEN] = { 1, 2, 4 };
 
 /* A distinct 43-character state for each n. */
 static void
@@ -41,6 +46,7 @@ spec_for(const char *state)
 	s.rhost = "192.0.2.7";
 	s.service = "sshd";
 	s.confirm = true;
+	s.client = CLIENT;
 	return s;
 }
 
@@ -171,7 +177,7 @@ test_exists_and_full(void **state)
 	make_state(2, st1);
 	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
 	free(v);
-	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	assert_int_equal(relay_store_take_result(st, st1, CLIENT, &res), 0);
 	relay_result_free(&res);
 	assert_int_equal(add(st, 4, link), ION_ERR_FULL);
 	assert_int_equal(relay_store_count(st), 3);
@@ -198,10 +204,10 @@ test_result_lifecycle(void **state)
 
 	/* No result yet. */
 	assert_int_equal(
-	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+	    relay_store_take_result(st, st1, CLIENT, &res), ION_ERR_PENDING);
 	assert_null(res);
 	assert_int_equal(
-	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+	    relay_store_take_result(st, st1, CLIENT, &res), ION_ERR_PENDING);
 
 	/* The first result wins and returns the login's view. */
 	memset(&in, 0, sizeof(in));
@@ -227,7 +233,7 @@ test_result_lifecycle(void **state)
 	assert_int_equal(relay_store_count(st), 1);
 
 	/* Taken: a copy goes out, and the login waits for the delivery. */
-	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	assert_int_equal(relay_store_take_result(st, st1, CLIENT, &res), 0);
 	assert_non_null(res);
 	assert_string_equal(res->code, "the-code");
 	assert_null(res->error);
@@ -239,13 +245,13 @@ test_result_lifecycle(void **state)
 	assert_true(relay_store_exists(st, st1));
 	assert_int_equal(relay_store_count(st), 1);
 	assert_int_equal(
-	    relay_store_take_result(st, st1, &res), ION_ERR_PENDING);
+	    relay_store_take_result(st, st1, CLIENT, &res), ION_ERR_PENDING);
 	assert_null(res);
 
 	/* Delivered whole: forgotten, so handed out exactly once. */
 	assert_false(relay_store_delivered(st, st1, true));
 	assert_int_equal(
-	    relay_store_take_result(st, st1, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, st1, CLIENT, &res), ION_ERR_NOT_FOUND);
 	assert_false(relay_store_exists(st, st1));
 	assert_int_equal(relay_store_count(st), 0);
 	assert_int_equal(
@@ -275,7 +281,7 @@ test_error_result(void **state)
 	in.error_description = "The user said no";
 	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
 	free(v);
-	assert_int_equal(relay_store_take_result(st, st1, &res), 0);
+	assert_int_equal(relay_store_take_result(st, st1, CLIENT, &res), 0);
 	assert_null(res->code);
 	assert_string_equal(res->error, "access_denied");
 	assert_string_equal(res->error_description, "The user said no");
@@ -303,7 +309,7 @@ test_unknown(void **state)
 	assert_int_equal(
 	    relay_store_put_result(st, st9, &in, &v), ION_ERR_NOT_FOUND);
 	assert_int_equal(
-	    relay_store_take_result(st, st9, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, st9, CLIENT, &res), ION_ERR_NOT_FOUND);
 	assert_int_equal(
 	    relay_store_view_link(st, "AAAAAAAAAAA", &v), ION_ERR_NOT_FOUND);
 	/* wrong lengths: a prefix or an extension of a real key */
@@ -323,8 +329,8 @@ test_unknown(void **state)
 	}
 	assert_false(relay_store_exists(st, "short"));
 	assert_false(relay_store_exists(st, ""));
-	assert_int_equal(
-	    relay_store_take_result(st, "short", &res), ION_ERR_NOT_FOUND);
+	assert_int_equal(relay_store_take_result(st, "short", CLIENT, &res),
+	    ION_ERR_NOT_FOUND);
 	assert_int_equal(
 	    relay_store_put_result(st, "short", &in, &v), ION_ERR_NOT_FOUND);
 	assert_null(v);
@@ -524,7 +530,7 @@ test_ttl_zero_is_gone_at_once(void **state)
 	assert_int_equal(
 	    relay_store_put_result(st, s, &in, &v), ION_ERR_NOT_FOUND);
 	assert_int_equal(
-	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_NOT_FOUND);
 	relay_store_free(&st); /* frees the unexpired entry */
 }
 
@@ -557,12 +563,14 @@ test_growth(void **state)
 	/* take every other one, then check the rest are still found */
 	for (i = 0; i < N; i += 2) {
 		struct relay_login_view *v = NULL;
-		struct relay_result *res = NULL, in = code_result("c");
+		struct relay_result *res = NULL, in;
 
 		make_state(i, s);
+		in = code_result(s); /* each code is accepted once only */
 		assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
 		free(v);
-		assert_int_equal(relay_store_take_result(st, s, &res), 0);
+		assert_int_equal(
+		    relay_store_take_result(st, s, CLIENT, &res), 0);
 		assert_string_equal(res->link_id, links[i]);
 		relay_result_free(&res);
 		assert_false(relay_store_delivered(st, s, true));
@@ -621,7 +629,7 @@ put_and_take(struct relay_store *st, unsigned n, const char *code,
 	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
 	free(v);
 	*res = NULL;
-	assert_int_equal(relay_store_take_result(st, s, res), 0);
+	assert_int_equal(relay_store_take_result(st, s, CLIENT, res), 0);
 	assert_non_null(*res);
 }
 
@@ -645,7 +653,7 @@ test_delivered_ok(void **state)
 	assert_false(relay_store_exists(st, s));
 	assert_int_equal(relay_store_count(st), 1);
 	assert_int_equal(
-	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_NOT_FOUND);
 	assert_null(res);
 	assert_int_equal(
 	    relay_store_put_result(st, s, &in, &v), ION_ERR_NOT_FOUND);
@@ -654,7 +662,7 @@ test_delivered_ok(void **state)
 	assert_false(relay_store_delivered(st, s, false));
 	assert_false(relay_store_delivered(st, s, true));
 	assert_int_equal(
-	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_NOT_FOUND);
 	/* The other login is untouched. */
 	make_state(2, s);
 	assert_true(relay_store_exists(st, s));
@@ -684,7 +692,8 @@ test_delivered_not_ok(void **state)
 	free(v);
 	v = NULL;
 	for (round = 0; round < 3; round++) {
-		assert_int_equal(relay_store_take_result(st, s, &res), 0);
+		assert_int_equal(
+		    relay_store_take_result(st, s, CLIENT, &res), 0);
 		assert_null(res->code);
 		assert_string_equal(res->error, "access_denied");
 		assert_string_equal(res->error_description, "no");
@@ -692,8 +701,8 @@ test_delivered_not_ok(void **state)
 		assert_string_equal(res->link_id, link);
 		/* freeing (and scrubbing) the copy leaves the store's own */
 		relay_result_free(&res);
-		assert_int_equal(
-		    relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+		assert_int_equal(relay_store_take_result(st, s, CLIENT, &res),
+		    ION_ERR_PENDING);
 		assert_true(relay_store_delivered(st, s, false));
 		/* still one login, still used: no second result, no page */
 		assert_true(relay_store_exists(st, s));
@@ -707,7 +716,7 @@ test_delivered_not_ok(void **state)
 		/* not delivering any more: a second !ok is no news */
 		assert_false(relay_store_delivered(st, s, false));
 	}
-	assert_int_equal(relay_store_take_result(st, s, &res), 0);
+	assert_int_equal(relay_store_take_result(st, s, CLIENT, &res), 0);
 	assert_string_equal(res->error, "access_denied");
 	relay_result_free(&res);
 	assert_false(relay_store_delivered(st, s, true));
@@ -742,7 +751,7 @@ test_delivered_without_take(void **state)
 	assert_false(relay_store_delivered(st, s, true));
 	assert_false(relay_store_delivered(st, s, false));
 	assert_true(relay_store_exists(st, s));
-	assert_int_equal(relay_store_take_result(st, s, &res), 0);
+	assert_int_equal(relay_store_take_result(st, s, CLIENT, &res), 0);
 	assert_string_equal(res->code, "c");
 	relay_result_free(&res);
 	/* unknown states */
@@ -774,7 +783,8 @@ test_take_while_delivering(void **state)
 		struct relay_result *again = NULL;
 
 		assert_int_equal(
-		    relay_store_take_result(st, s1, &again), ION_ERR_PENDING);
+		    relay_store_take_result(st, s1, CLIENT, &again),
+		    ION_ERR_PENDING);
 		assert_null(again);
 	}
 	/* Another login's result is handed out meanwhile. */
@@ -784,7 +794,7 @@ test_take_while_delivering(void **state)
 	assert_false(relay_store_delivered(st, s2, true));
 	assert_true(relay_store_exists(st, s1));
 	assert_int_equal(
-	    relay_store_take_result(st, s1, &res2), ION_ERR_PENDING);
+	    relay_store_take_result(st, s1, CLIENT, &res2), ION_ERR_PENDING);
 	relay_result_free(&res);
 	relay_result_free(&res2);
 	relay_store_free(&st); /* frees a login that is delivering */
@@ -825,14 +835,15 @@ test_expire_while_delivering(void **state)
 	assert_false(relay_store_delivered(st, s, false));
 	assert_false(relay_store_exists(st, s));
 	assert_int_equal(
-	    relay_store_take_result(st, s, &res), ION_ERR_NOT_FOUND);
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_NOT_FOUND);
 
 	/* A new login with the same state, then the old delivery's report. */
 	assert_int_equal(add(st, 1, link2), 0);
 	assert_false(relay_store_delivered(st, s, true));
 	assert_true(relay_store_exists(st, s));
 	assert_int_equal(relay_store_count(st), 1);
-	assert_int_equal(relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+	assert_int_equal(
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_PENDING);
 	assert_false(relay_store_delivered(st, s, false));
 	relay_store_free(&st);
 }
@@ -853,7 +864,7 @@ racer(void *arg)
 
 	pthread_barrier_wait(r->go);
 	for (i = 0; i < 100; i++) {
-		int rc = relay_store_take_result(r->st, r->state, &res);
+		int rc = relay_store_take_result(r->st, r->state, CLIENT, &res);
 
 		if (rc == 0) {
 			r->got++;
@@ -899,7 +910,8 @@ test_take_race(void **state)
 	}
 	pthread_barrier_destroy(&go);
 	assert_int_equal(total, 1);
-	assert_int_equal(relay_store_take_result(st, s, &res), ION_ERR_PENDING);
+	assert_int_equal(
+	    relay_store_take_result(st, s, CLIENT, &res), ION_ERR_PENDING);
 	assert_false(relay_store_delivered(st, s, true));
 	assert_int_equal(relay_store_count(st), 0);
 	relay_store_free(&st);
@@ -921,9 +933,10 @@ worker(void *arg)
 		char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
 		struct relay_login_spec spec;
 		struct relay_login_view *v = NULL;
-		struct relay_result *res = NULL, in = code_result("c");
+		struct relay_result *res = NULL, in;
 
 		snprintf(s, sizeof(s), "state-%037u", w->base + i);
+		in = code_result(s); /* a code is accepted once only */
 		spec = spec_for(s);
 		if (relay_store_add(w->st, &spec, link) != 0 ||
 		    relay_store_view_link(w->st, link, &v) != 0)
@@ -931,15 +944,16 @@ worker(void *arg)
 		free(v);
 		v = NULL;
 		if (relay_store_put_result(w->st, s, &in, &v) != 0 ||
-		    relay_store_take_result(w->st, s, &res) != 0 ||
+		    relay_store_take_result(w->st, s, CLIENT, &res) != 0 ||
 		    strcmp(res->link_id, link) != 0)
 			w->failures++;
 		/* every other delivery fails once and is taken again */
 		if (i % 2 == 1) {
 			relay_result_free(&res);
 			if (!relay_store_delivered(w->st, s, false) ||
-			    relay_store_take_result(w->st, s, &res) != 0 ||
-			    strcmp(res->code, "c") != 0)
+			    relay_store_take_result(w->st, s, CLIENT, &res) !=
+				0 ||
+			    strcmp(res->code, s) != 0)
 				w->failures++;
 		}
 		if (relay_store_delivered(w->st, s, true))
@@ -974,6 +988,147 @@ test_threads(void **state)
 	relay_store_free(&st);
 }
 
+static void
+ignore_expired(void *arg, const char *state)
+{
+	(void)arg;
+	(void)state;
+}
+
+/* A login's result goes only to the client that registered it. */
+static void
+test_take_other_client(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("bound");
+	struct relay_login_spec s;
+	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	make_state(1, st1);
+	s = spec_for(st1);
+	s.client = NULL;
+	assert_int_equal(relay_store_add(st, &s, link), ION_ERR_INVALID);
+	s.client = CLIENT;
+	assert_int_equal(relay_store_add(st, &s, link), 0);
+	/* pending for its client, unknown to the other */
+	assert_int_equal(
+	    relay_store_take_result(st, st1, OTHER, &res), ION_ERR_NOT_FOUND);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, CLIENT, &res), ION_ERR_PENDING);
+	assert_int_equal(relay_store_put_result(st, st1, &in, &v), 0);
+	free(v);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, OTHER, &res), ION_ERR_NOT_FOUND);
+	assert_null(res);
+	assert_int_equal(
+	    relay_store_take_result(st, st1, NULL, &res), ION_ERR_NOT_FOUND);
+	/* the other client's attempt changed nothing */
+	assert_int_equal(relay_store_take_result(st, st1, CLIENT, &res), 0);
+	assert_string_equal(res->code, "bound");
+	relay_result_free(&res);
+	relay_store_delivered(st, st1, true);
+	relay_store_free(&st);
+}
+
+/*
+ * A code accepted for one login is refused for any other within the TTL
+ * (the code transplant), and the refused login keeps waiting.
+ */
+static void
+test_code_reuse(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in = code_result("victim-code");
+	struct relay_result err;
+	char s1[RELAY_STATE_LEN + 1], s2[RELAY_STATE_LEN + 1];
+	char s3[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	uint64_t next;
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add(st, 1, link), 0);
+	assert_int_equal(add(st, 2, link), 0);
+	assert_int_equal(add(st, 3, link), 0);
+	make_state(1, s1);
+	make_state(2, s2);
+	make_state(3, s3);
+	assert_int_equal(relay_store_put_result(st, s1, &in, &v), 0);
+	free(v);
+	v = NULL;
+	assert_int_equal(relay_store_used_codes(st), 1);
+	assert_int_equal(
+	    relay_store_put_result(st, s2, &in, &v), ION_ERR_DENIED);
+	assert_null(v);
+	assert_int_equal(
+	    relay_store_take_result(st, s2, CLIENT, &res), ION_ERR_PENDING);
+	/* still refused once the first login is collected and gone */
+	assert_int_equal(relay_store_take_result(st, s1, CLIENT, &res), 0);
+	relay_result_free(&res);
+	relay_store_delivered(st, s1, true);
+	assert_int_equal(
+	    relay_store_put_result(st, s2, &in, &v), ION_ERR_DENIED);
+	/* an error result is no code: not remembered, not refused */
+	memset(&err, 0, sizeof(err));
+	err.error = "access_denied";
+	assert_int_equal(relay_store_put_result(st, s3, &err, &v), 0);
+	free(v);
+	v = NULL;
+	assert_int_equal(relay_store_used_codes(st), 1);
+	/* another code is fine */
+	in = code_result("other-code");
+	assert_int_equal(relay_store_put_result(st, s2, &in, &v), 0);
+	free(v);
+	v = NULL;
+	assert_int_equal(relay_store_used_codes(st), 2);
+	/* forgotten after the TTL */
+	relay_store_expire(
+	    st, relay_now_ms() + 301 * 1000, ignore_expired, NULL, &next);
+	assert_int_equal(relay_store_used_codes(st), 0);
+	relay_store_free(&st);
+}
+
+/* The memory of used codes is capped: full refuses, never forgets early. */
+static void
+test_code_memory_full(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in;
+	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char code[32];
+	unsigned i, max = 2 * RELAY_USED_CODES_PER_LOGIN;
+
+	(void)state;
+	assert_int_equal(relay_store_new(2, 300, &st), 0);
+	for (i = 0; i <= max; i++) {
+		assert_int_equal(add(st, i, link), 0);
+		make_state(i, s);
+		snprintf(code, sizeof(code), "code-%u", i);
+		in = code_result(code);
+		if (i < max) {
+			assert_int_equal(
+			    relay_store_put_result(st, s, &in, &v), 0);
+			free(v);
+			v = NULL;
+			assert_int_equal(
+			    relay_store_take_result(st, s, CLIENT, &res), 0);
+			relay_result_free(&res);
+			relay_store_delivered(st, s, true);
+		} else
+			assert_int_equal(relay_store_put_result(st, s, &in, &v),
+			    ION_ERR_FULL);
+	}
+	assert_int_equal(relay_store_used_codes(st), max);
+	in = code_result("code-0");
+	assert_int_equal(
+	    relay_store_put_result(st, s, &in, &v), ION_ERR_DENIED);
+	relay_store_free(&st);
+}
+
 int
 main(void)
 {
@@ -999,6 +1154,9 @@ main(void)
 		cmocka_unit_test(test_take_while_delivering),
 		cmocka_unit_test(test_expire_while_delivering),
 		cmocka_unit_test(test_take_race),
+		cmocka_unit_test(test_take_other_client),
+		cmocka_unit_test(test_code_reuse),
+		cmocka_unit_test(test_code_memory_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,30 @@
+/*
+ * The relay's /v1 protocol, as both ends speak it: the module (relayc.c)
+ * and pam-ion-relay (src/relay/).  One place for the wire names, so the
+ * two cannot drift apart.
+ */
+#ifndef ION_RELAY_PROTO_H
+#define ION_RELAY_PROTO_H
+
+#define ION_RELAY_PATH_LOGINS "/v1/logins"
+#define ION_RELAY_PATH_RESULT "/v1/logins/result"
+#define ION_RELAY_PATH_CALLBACK "/callback"
+#define ION_RELAY_PATH_LINK "/l/"
+
+/*
+ * Every /v1 request names the PAM host that sends it with this header.
+ * The value is the host's relay key: the relay holds only SHA-256 of it,
+ * as lowercase hex, in its --client-keys file.
+ */
+#define ION_RELAY_CLIENT_KEY_HEADER "PAM-Ion-Client-Key"
+
+/* A key as pam-ion-relay --new-client-key makes it: b64url of 32 bytes. */
+#define ION_RELAY_KEY_RANDOM_BYTES 32
+/* What either end accepts as a key: printable ASCII, no white space. */
+#define ION_RELAY_KEY_MIN 32
+#define ION_RELAY_KEY_MAX 256
+
+/* The longest wait= a poll may ask for; the relay caps longer ones. */
+#define ION_RELAY_WAIT_MAX_S 25
+
+#endif

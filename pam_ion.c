@@ -18,6 +18,8 @@
 #include "prompt.h"
 
 #define WHY_MAX 256
+/* Appended to the outcome line when confirm = no was overruled. */
+#define CONFIRM_FORCED " (confirm = no not honoured: remote or PAM_RUSER)"
 
 static int
 msg_style(enum ion_msg_style s)
@@ -121,9 +123,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct ion_login_env env;
 	struct ion_conv conv;
 	struct ion_cfg *cfg = NULL;
-	const char *user = NULL, *rhost = NULL, *service = NULL;
+	const char *user = NULL, *rhost = NULL, *ruser = NULL, *service = NULL;
 	char err[ION_CFG_ERR_MAX], why[WHY_MAX], host[HOST_NAME_MAX + 1];
 	char *mapped = NULL, quser[64];
+	const char *forced;
 	int r, pr;
 
 	if ((r = ion_cfg_load(argc, argv, &cfg, err)) != 0) {
@@ -145,6 +148,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		user = NULL;
 	if (pam_get_item(pamh, PAM_RHOST, (const void **)&rhost) != PAM_SUCCESS)
 		rhost = NULL;
+	if (pam_get_item(pamh, PAM_RUSER, (const void **)&ruser) != PAM_SUCCESS)
+		ruser = NULL;
 	if (pam_get_item(pamh, PAM_SERVICE, (const void **)&service) !=
 		PAM_SUCCESS ||
 	    service == NULL)
@@ -157,6 +162,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	env.host = host;
 	env.user = user;
 	env.rhost = rhost;
+	env.ruser = ruser;
 	env.service = service;
 	memset(&conv, 0, sizeof(conv));
 	conv.converse = converse;
@@ -169,26 +175,28 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (pr == PAM_SUCCESS && user == NULL &&
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
+	forced = stats.confirm_forced ? CONFIRM_FORCED : "";
 	if (pr == PAM_SUCCESS)
 		pam_syslog(pamh, LOG_INFO,
-		    "signed in %s with iON (sub %s, service %s)", mapped,
-		    stats.subject, service);
+		    "signed in %s with iON (sub %s, service %s)%s", mapped,
+		    stats.subject, service, forced);
 	else if (stats.subject[0] != '\0')
 		pam_syslog(pamh, LOG_NOTICE,
-		    "iON sign-in for %s failed: %s (sub %s; %s)",
+		    "iON sign-in for %s failed: %s (sub %s; %s)%s",
 		    user != NULL ? printable(user, quser, sizeof(quser))
 				 : "(user from token)",
-		    why, stats.subject, pam_strerror(pamh, pr));
+		    why, stats.subject, pam_strerror(pamh, pr), forced);
 	else
 		pam_syslog(pamh, LOG_NOTICE,
-		    "iON sign-in for %s failed: %s (%s)",
+		    "iON sign-in for %s failed: %s (%s)%s",
 		    user != NULL ? printable(user, quser, sizeof(quser))
 				 : "(user from token)",
-		    why, pam_strerror(pamh, pr));
+		    why, pam_strerror(pamh, pr), forced);
 	if (cfg->debug)
 		pam_syslog(pamh, LOG_DEBUG,
-		    "%u HTTP requests, %lu us to the QR code",
-		    stats.http_requests, stats.time_to_qr_us);
+		    "%u HTTP requests, %lu us to the QR code, PAR %s",
+		    stats.http_requests, stats.time_to_qr_us,
+		    stats.pushed ? "yes" : "no");
 	free(mapped);
 	ion_cfg_free(&cfg);
 	return pr;

@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "errors.h"
+#include "relay_proto.h"
 #include "rootfile.h"
 
 #define CFG_FILE_MAX (64 * 1024)
@@ -350,11 +351,13 @@ parse_path(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 }
 
 /*
- * The client secret: the first line of a regular, root-owned file of mode
- * 0600 or 0400, without trailing white space.  Messages never quote it.
+ * A secret (the client secret, the relay key): the first line of a regular,
+ * root-owned file of mode 0600 or 0400, without trailing white space.  what
+ * names it in messages ("the secret", "the key"), which never quote it.
  */
 static int
-read_secret(const char *path, char **ret, char *why, size_t whylen)
+read_secret(
+    const char *path, const char *what, char **ret, char *why, size_t whylen)
 {
 	char *buf = NULL, *s = NULL;
 	const char *nl;
@@ -377,13 +380,13 @@ read_secret(const char *path, char **ret, char *why, size_t whylen)
 		n--;
 	if (n == 0) {
 		why_set(
-		    why, whylen, "%s: the secret (first line) is empty", path);
+		    why, whylen, "%s: %s (first line) is empty", path, what);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
-			why_set(why, whylen,
-			    "%s: the secret holds a control character", path);
+			why_set(why, whylen, "%s: %s holds a control character",
+			    path, what);
 			goto out;
 		}
 	if ((s = malloc(n + 1)) == NULL) {
@@ -422,7 +425,7 @@ parse_secret_file(const struct key *k, const char *v, struct ion_cfg *cfg,
 
 	if (!check_path(v, why, whylen))
 		return ION_ERR_CONFIG;
-	if ((r = read_secret(v, &secret, why, whylen)) != 0)
+	if ((r = read_secret(v, "the secret", &secret, why, whylen)) != 0)
 		return r;
 	if ((r = set_str(cfg, k, v, strlen(v))) != 0) {
 		free_secret(&secret);
@@ -431,6 +434,52 @@ parse_secret_file(const struct key *k, const char *v, struct ion_cfg *cfg,
 	free_secret(&cfg->client_secret);
 	cfg->client_secret = secret;
 	return 0;
+}
+
+/*
+ * This host's relay key (pam-ion-relay --new-client-key prints it): kept
+ * like the client secret, and it goes out as a header, so printable ASCII
+ * without spaces, of a length the relay accepts.  The messages say what is
+ * wrong with it and never quote it.
+ */
+static int
+parse_relay_key_file(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	char *key = NULL;
+	size_t i, n;
+	int r;
+
+	if (!check_path(v, why, whylen))
+		return ION_ERR_CONFIG;
+	if ((r = read_secret(v, "the key", &key, why, whylen)) != 0)
+		return r;
+	r = ION_ERR_CONFIG;
+	n = strlen(key);
+	for (i = 0; i < n; i++)
+		if (key[i] <= 0x20 || key[i] >= 0x7f) {
+			why_set(why, whylen,
+			    "%s: the key holds a space or a character that is "
+			    "not printable ASCII",
+			    v);
+			goto out;
+		}
+	if (n < ION_RELAY_KEY_MIN || n > ION_RELAY_KEY_MAX) {
+		why_set(why, whylen,
+		    "%s: the key is %zu characters long; it must have %d to "
+		    "%d (make one with pam-ion-relay --new-client-key)",
+		    v, n, ION_RELAY_KEY_MIN, ION_RELAY_KEY_MAX);
+		goto out;
+	}
+	if ((r = set_str(cfg, k, v, strlen(v))) != 0)
+		goto out;
+	free_secret(&cfg->relay_key);
+	cfg->relay_key = key;
+	key = NULL; /* transferred */
+	r = 0;
+out:
+	free_secret(&key);
+	return r;
 }
 
 /* RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
@@ -626,6 +675,24 @@ parse_qr(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 }
 
 static int
+parse_par(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
+{
+	(void)k;
+	if (strcmp(v, "auto") == 0)
+		cfg->par = ION_PAR_AUTO;
+	else if (strcmp(v, "required") == 0)
+		cfg->par = ION_PAR_REQUIRED;
+	else if (strcmp(v, "off") == 0)
+		cfg->par = ION_PAR_OFF;
+	else {
+		why_set(why, whylen, "expected auto, required or off");
+		return ION_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int
 parse_prompt(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
     size_t whylen)
 {
@@ -671,6 +738,10 @@ static const struct key keys[] = {
 	    .parse = parse_url,
 	    .off = F(relay_url),
 	    .flags = KEY_REQUIRED | URL_STRIP_SLASH | URL_NO_QUERY },
+	{ .name = "relay_key_file",
+	    .parse = parse_relay_key_file,
+	    .off = F(relay_key_file),
+	    .flags = KEY_REQUIRED },
 	{ .name = "redirect_uri", .parse = parse_url, .off = F(redirect_uri) },
 	{ .name = "scope",
 	    .parse = parse_scope,
@@ -715,8 +786,15 @@ static const struct key keys[] = {
 	    .parse = parse_prompt,
 	    .off = F(prompt),
 	    .def = "enter" },
-	/* No default here: it follows prompt (see finish()). */
-	{ .name = "confirm", .parse = parse_bool, .off = F(confirm) },
+	/*
+	 * yes whatever prompt is: an unconfirmed sign-in could be one that
+	 * someone else started.  login.c honours no only for local logins.
+	 */
+	{ .name = "confirm",
+	    .parse = parse_bool,
+	    .off = F(confirm),
+	    .def = "yes" },
+	{ .name = "par", .parse = parse_par, .off = F(par), .def = "auto" },
 	{ .name = "debug", .parse = parse_bool, .off = F(debug), .def = "no" },
 	{ .name = "cache_dir",
 	    .parse = parse_path,
@@ -1057,13 +1135,6 @@ finish(struct loader *ld)
 		fail(ld, "out of memory");
 		return ION_ERR_NOMEM;
 	}
-	/*
-	 * The code typed at the terminal is what stops consent phishing; with
-	 * prompt = auto nobody is asked, so there is nothing to type.  Decided
-	 * here, after every key is in, so the order of keys does not matter.
-	 */
-	if (!given(ld, key_index("confirm")))
-		cfg->confirm = cfg->prompt == ION_PROMPT_ENTER;
 	if (cfg->ca_file == NULL && cfg->ca_path == NULL &&
 	    (cfg->ca_path = strdup(DEFAULT_CA_PATH)) == NULL) {
 		fail(ld, "out of memory");
@@ -1165,6 +1236,7 @@ ion_cfg_free(struct ion_cfg **cfgp)
 	if (cfgp == NULL || (cfg = *cfgp) == NULL)
 		return;
 	free_secret(&cfg->client_secret);
+	free_secret(&cfg->relay_key);
 	free(cfg->issuer);
 	free(cfg->authorize_endpoint);
 	free(cfg->token_endpoint);
@@ -1173,6 +1245,7 @@ ion_cfg_free(struct ion_cfg **cfgp)
 	free(cfg->client_id);
 	free(cfg->client_secret_file);
 	free(cfg->relay_url);
+	free(cfg->relay_key_file);
 	free(cfg->redirect_uri);
 	free(cfg->scope);
 	free(cfg->user_claim);

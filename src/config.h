@@ -5,7 +5,8 @@
  *
  * Strict: an unknown key, a bad value, a repeated key in the file, a config
  * file that is a symlink, not owned by root or writable by group or others,
- * or a client secret file that is not root-owned and 0600/0400 is an error
+ * or a client secret or relay key file that is not root-owned and 0600/0400
+ * (or a symlink) is an error
  * whose message names the file, the line and the key.  Never PAM-aware: the
  * caller logs the message and returns PAM_SERVICE_ERR.
  *
@@ -27,9 +28,12 @@
  *
  * Booleans take yes/no, true/false, on/off, 1/0 (any case); other words
  * (utf8, enter, RS256 ...) are case-sensitive.  confirm defaults to yes
- * with prompt = enter and no with prompt = auto, whatever the order of the
- * keys.  ca_path defaults to /etc/ssl/certs only when neither ca_file nor
- * ca_path is given.  http_timeout must be less than login_timeout.
+ * whatever prompt is (login.c honours confirm = no only for local logins).
+ * The relay key: the first line of relay_key_file, trailing white space
+ * dropped, printable ASCII without spaces, ION_RELAY_KEY_MIN to
+ * ION_RELAY_KEY_MAX characters (relay_proto.h).  ca_path defaults to
+ * /etc/ssl/certs only when neither ca_file nor ca_path is given.  http_timeout
+ * must be less than login_timeout.
  */
 #ifndef ION_CONFIG_H
 #define ION_CONFIG_H
@@ -55,6 +59,8 @@ enum ion_alg {
 
 enum ion_qr_mode { ION_QR_UTF8, ION_QR_ASCII, ION_QR_OFF };
 enum ion_prompt_mode { ION_PROMPT_ENTER, ION_PROMPT_AUTO };
+/* RFC 9126 pushed authorization requests. */
+enum ion_par_mode { ION_PAR_AUTO, ION_PAR_REQUIRED, ION_PAR_OFF };
 
 struct ion_cfg {
 	char *issuer;		  /* without a trailing '/' */
@@ -66,7 +72,9 @@ struct ion_cfg {
 	char *client_secret_file;
 	char *client_secret; /* the file's content, trimmed; scrubbed on free */
 	char *relay_url;     /* without a trailing '/' */
-	char *redirect_uri;  /* default relay_url + "/callback" */
+	char *relay_key_file;
+	char *relay_key;    /* the file's first line; scrubbed on free */
+	char *redirect_uri; /* default relay_url + "/callback" */
 	char *scope;
 	char *user_claim;
 	char *user_map_file;
@@ -80,6 +88,7 @@ struct ion_cfg {
 	char *proxy;   /* NULL: no proxy, whatever the environment says */
 	enum ion_prompt_mode prompt;
 	bool confirm;
+	enum ion_par_mode par;
 	bool debug;
 	char *cache_dir;
 	/* the file read; the default path also when that file is absent */
@@ -98,7 +107,7 @@ struct ion_cfg {
 int ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
     char err[ION_CFG_ERR_MAX]);
 
-/* Scrubs the secret and frees everything; accepts NULL, clears the pointer. */
+/* Scrubs the secrets and frees everything; accepts NULL, clears the pointer. */
 void ion_cfg_free(struct ion_cfg **cfg);
 
 /* "RS256" → ION_ALG_RS256; 0 for a name not supported (or never allowed). */

@@ -655,19 +655,76 @@ add_bearer(struct curl_slist **headers, const char *bearer, char **line)
 	return 0;
 }
 
+/* RFC 9110 section 5.6.2: a header name is a token of tchars. */
+static bool
+header_name_ok(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (i >= 64 ||
+		    !((name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= 'A' && name[i] <= 'Z') ||
+			(name[i] >= '0' && name[i] <= '9') ||
+			strchr("!#$%&'*+-.^_`|~", name[i]) != NULL))
+			return false;
+	return i > 0;
+}
+
+/*
+ * Appends "Name: value" to *headers; the line (the value may be a secret,
+ * such as the relay key) is returned in *line for the caller to scrub once
+ * the request is done.  libcurl's own copy in the list is scrubbed by
+ * slist_free().
+ */
+static int
+add_extra(struct curl_slist **headers, const struct ion_http_header *extra,
+    char **line)
+{
+	struct curl_slist *l;
+	size_t len;
+
+	if (extra->name == NULL || extra->value == NULL ||
+	    !header_name_ok(extra->name) || *extra->value == '\0' ||
+	    !header_safe(extra->value))
+		return ION_ERR_INVALID;
+	len = strlen(extra->name) + 2 + strlen(extra->value) + 1;
+	if ((*line = malloc(len)) == NULL)
+		return ION_ERR_NOMEM;
+	strcpy(*line, extra->name);
+	strcat(*line, ": ");
+	strcat(*line, extra->value);
+	if ((l = curl_slist_append(*headers, *line)) == NULL)
+		return ION_ERR_NOMEM;
+	*headers = l;
+	return 0;
+}
+
 int
 ion_http_get(struct ion_http *h, const char *url, const char *bearer,
     unsigned timeout_ms, size_t max_body, struct ion_http_resp *ret)
 {
+	return ion_http_get_with(
+	    h, url, bearer, NULL, timeout_ms, max_body, ret);
+}
+
+int
+ion_http_get_with(struct ion_http *h, const char *url, const char *bearer,
+    const struct ion_http_header *extra, unsigned timeout_ms, size_t max_body,
+    struct ion_http_resp *ret)
+{
 	struct curl_slist *headers = NULL;
-	char *line = NULL;
+	char *line = NULL, *xline = NULL;
 	int r;
 
 	if (bearer != NULL && (r = add_bearer(&headers, bearer, &line)) != 0)
 		goto out;
+	if (extra != NULL && (r = add_extra(&headers, extra, &xline)) != 0)
+		goto out;
 	r = perform(h, url, timeout_ms, max_body, headers, NULL, 0, ret);
 out:
 	free_scrubbed(&line);
+	free_scrubbed(&xline);
 	slist_free(&headers);
 	return r;
 }
@@ -675,10 +732,11 @@ out:
 int
 ion_http_post_bearer(struct ion_http *h, const char *url,
     const char *content_type, const char *body, size_t len, const char *bearer,
-    size_t max_body, struct ion_http_resp *ret)
+    const struct ion_http_header *extra, size_t max_body,
+    struct ion_http_resp *ret)
 {
 	struct curl_slist *headers = NULL;
-	char *line = NULL;
+	char *line = NULL, *xline = NULL;
 	int r;
 
 	if (bearer == NULL) {
@@ -687,9 +745,12 @@ ion_http_post_bearer(struct ion_http *h, const char *url,
 	}
 	if ((r = add_bearer(&headers, bearer, &line)) != 0)
 		goto out;
+	if (extra != NULL && (r = add_extra(&headers, extra, &xline)) != 0)
+		goto out;
 	r = post(h, url, content_type, body, len, headers, max_body, ret);
 out:
 	free_scrubbed(&line);
+	free_scrubbed(&xline);
 	slist_free(&headers);
 	return r;
 }

@@ -36,6 +36,16 @@ struct ion_http_resp {
 struct ion_http;
 
 /*
+ * One extra request header (the relay key).  Its value is handled as a
+ * secret: refused with control characters, scrubbed once the request is
+ * done, never logged.  name must be an RFC 9110 token.
+ */
+struct ion_http_header {
+	const char *name;
+	const char *value;
+};
+
+/*
  * One handle per login, reused for every request (keeps connections).
  * opts is copied.  A timeout_ms of 0 means 10 seconds.  With neither
  * ca_file nor ca_path no certificate is trusted.  ION_ERR_CONFIG when
@@ -66,6 +76,14 @@ int ion_http_get(struct ion_http *h, const char *url, const char *bearer,
     unsigned timeout_ms, size_t max_body, struct ion_http_resp *ret);
 
 /*
+ * ion_http_get() with one extra header (NULL for none); a bad header name
+ * or value is ION_ERR_INVALID, before any request.
+ */
+int ion_http_get_with(struct ion_http *h, const char *url, const char *bearer,
+    const struct ion_http_header *extra, unsigned timeout_ms, size_t max_body,
+    struct ion_http_resp *ret);
+
+/*
  * POST body (of content_type) to url.  With basic_user, HTTP Basic
  * authentication with basic_user:basic_pass, each form-encoded first as
  * RFC 6749 section 2.3.1 asks.  Errors as for ion_http_get().
@@ -76,11 +94,13 @@ int ion_http_post(struct ion_http *h, const char *url, const char *content_type,
 
 /*
  * POST body (of content_type) to url with "Authorization: Bearer bearer"
- * (the relay's registration).  Errors as for ion_http_get().
+ * and, unless NULL, one extra header (the relay's registration).  Errors
+ * as for ion_http_get_with().
  */
 int ion_http_post_bearer(struct ion_http *h, const char *url,
     const char *content_type, const char *body, size_t len, const char *bearer,
-    size_t max_body, struct ion_http_resp *ret);
+    const struct ion_http_header *extra, size_t max_body,
+    struct ion_http_resp *ret);
 
 /*
  * application/x-www-form-urlencoded escaping: RFC 3986 unreserved

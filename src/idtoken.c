@@ -213,6 +213,7 @@ ion_idtoken_merge_userinfo(
 	json_t *copy = NULL, *v;
 	const json_t *sub, *usub;
 	const char *key, *reason = NULL;
+	bool id_pair, ui_pair;
 	int r = ION_ERR_INVALID;
 
 	if (!json_is_object(claims)) {
@@ -241,6 +242,25 @@ ion_idtoken_merge_userinfo(
 	if ((copy = json_deep_copy(userinfo)) == NULL) {
 		reason = "out of memory";
 		goto out;
+	}
+	/*
+	 * email and email_verified are one fact: "this address, verified".
+	 * Taken from one source, so a verified flag from one answer never
+	 * vouches for an address from the other.  The id_token's pair wins;
+	 * without a whole pair there, userinfo's whole pair replaces what the
+	 * id_token had, or neither is kept.
+	 */
+	id_pair = json_object_get(claims, "email") != NULL &&
+	    json_object_get(claims, "email_verified") != NULL;
+	ui_pair = json_object_get(copy, "email") != NULL &&
+	    json_object_get(copy, "email_verified") != NULL;
+	if (!id_pair) {
+		(void)json_object_del(claims, "email");
+		(void)json_object_del(claims, "email_verified");
+	}
+	if (id_pair || !ui_pair) {
+		(void)json_object_del(copy, "email");
+		(void)json_object_del(copy, "email_verified");
 	}
 	json_object_foreach(copy, key, v)
 	{

@@ -40,9 +40,12 @@ int ion_idtoken_check(const char *payload, size_t len,
 /*
  * Merges userinfo claims into the verified claims: only claims the
  * id_token lacks are taken, and userinfo's sub must equal the id_token's
- * (else ION_ERR_AUTH, claims untouched).  userinfo is copied, not shared.
- * On ION_ERR_NOMEM claims may hold part of the merge: fail the login.
- * why as for ion_idtoken_check().
+ * (else ION_ERR_AUTH, claims untouched).  email and email_verified go as a
+ * pair from one source: when the id_token has both, userinfo changes
+ * neither; else both come from userinfo (replacing the id_token's one)
+ * when it has both, and otherwise the claims end up with neither.  userinfo is
+ * copied, not shared. On ION_ERR_NOMEM claims may hold part of the merge: fail
+ * the login. why as for ion_idtoken_check().
  */
 int ion_idtoken_merge_userinfo(
     json_t *claims, const json_t *userinfo, const char **why);

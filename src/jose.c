@@ -328,16 +328,19 @@ key_fits(const json_t *key, const struct alg *a)
 
 /*
  * The one key of the set that may verify this token.  With a kid, the keys
- * of that kid (ION_ERR_NOT_FOUND when there are none); without, all keys;
- * among those exactly one must fit the algorithm.
+ * of that kid (ION_ERR_NOT_FOUND when there are none, ION_ERR_EXISTS when
+ * two of them have the key type the algorithm needs: the set is ambiguous,
+ * perhaps half-way through a rotation, and worth one refetch); without,
+ * all keys; among those exactly one must fit the algorithm.
  */
 static int
 choose_key(const json_t *set, const struct ion_jws *jws, const struct alg *a,
     const json_t **ret)
 {
 	const json_t *keys, *key, *found = NULL;
+	const char *kty = a->kty == KTY_RSA ? "RSA" : "EC";
 	bool kid_seen = false;
-	size_t i, nfit = 0;
+	size_t i, nfit = 0, nkty = 0;
 
 	keys = json_object_get(set, "keys");
 	if (!json_is_array(keys) || json_array_size(keys) > MAX_KEYS)
@@ -351,6 +354,12 @@ choose_key(const json_t *set, const struct ion_jws *jws, const struct alg *a,
 			if (!string_member_is(key, "kid", jws->kid))
 				continue;
 			kid_seen = true;
+			/*
+			 * RFC 7517 4.5 lets keys of different types share a
+			 * kid; two of one type under one kid name no key.
+			 */
+			if (string_member_is(key, "kty", kty))
+				nkty++;
 		}
 		if (!key_fits(key, a))
 			continue;
@@ -359,6 +368,8 @@ choose_key(const json_t *set, const struct ion_jws *jws, const struct alg *a,
 	}
 	if (jws->kid != NULL && !kid_seen)
 		return ION_ERR_NOT_FOUND;
+	if (nkty > 1)
+		return ION_ERR_EXISTS;
 	if (nfit != 1)
 		return ION_ERR_AUTH;
 	*ret = found;

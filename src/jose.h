@@ -37,6 +37,7 @@ const char *ion_jws_kid(const struct ion_jws *jws); /* NULL when absent */
  * Verifies the signature with a key from jwks_json (a JWK Set document)
  * for an algorithm in allowed_algs (enum ion_alg bits, config.h).
  * 0 when it verifies; ION_ERR_NOT_FOUND when no key has the token's kid
+ * and ION_ERR_EXISTS when two keys of the type its algorithm needs have it
  * (the caller may refetch the key set once); ION_ERR_AUTH for anything
  * else: an algorithm not allowed, a key of the wrong type, several
  * candidate keys, a bad signature; ION_ERR_INVALID for a malformed key set

@@ -38,6 +38,7 @@ struct login {
 	struct ion_provider *provider;
 	uint64_t deadline_ms;
 	time_t started;
+	bool confirm; /* ask for the confirmation code (see ion_login_run) */
 	char secret[ION_TOKEN_CHARS + 1]; /* poll secret P, encoded */
 	char state[ION_TOKEN_CHARS + 1];
 	char nonce[ION_TOKEN_CHARS + 1];
@@ -150,8 +151,8 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	if (wait_s > POLL_WAIT_MAX_S)
 		wait_s = POLL_WAIT_MAX_S;
 	ion_relay_result_clear(&l->result);
-	r = ion_relay_poll(
-	    l->http, l->cfg->relay_url, l->secret, wait_s, &l->result, why);
+	r = ion_relay_poll(l->http, l->cfg->relay_url, l->cfg->relay_key,
+	    l->secret, wait_s, &l->result, why);
 	/* The relay forgot the sign-in: its TTL ran out (or it restarted). */
 	return r == ION_ERR_NOT_FOUND ? ION_ERR_TIMEOUT : r;
 }
@@ -180,8 +181,7 @@ static int
 wait_with_prompt(
     struct login *l, struct ion_msg *msgs, size_t n, const char **why)
 {
-	const char *again =
-	    l->cfg->confirm ? PROMPT_AGAIN_CODE : PROMPT_AGAIN_ENTER;
+	const char *again = l->confirm ? PROMPT_AGAIN_CODE : PROMPT_AGAIN_ENTER;
 	struct ion_msg single = { ION_MSG_PROMPT, NULL };
 	const struct ion_msg *show = msgs;
 	size_t nshow = n;
@@ -220,7 +220,7 @@ wait_with_prompt(
 		}
 		if (l->result.code == NULL) {
 			single.text = again;
-		} else if (!l->cfg->confirm || code_matches(l, answer)) {
+		} else if (!l->confirm || code_matches(l, answer)) {
 			ion_scrub(answer, strlen(answer));
 			free(answer);
 			return 0;
@@ -274,7 +274,7 @@ wait_by_itself(
 		*why = "the provider answered with an error";
 		return ION_ERR_REFUSED;
 	}
-	while (l->cfg->confirm) {
+	while (l->confirm) {
 		char *answer = NULL;
 		bool ok;
 
@@ -296,6 +296,25 @@ wait_by_itself(
 		ask.text = PROMPT_WRONG;
 	}
 	return 0;
+}
+
+static bool
+nonempty(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+/*
+ * confirm = no is for a kiosk or a console greeter, where whoever sees the
+ * QR code started the login.  With PAM_RHOST (sshd) or PAM_RUSER (su,
+ * sudo) someone else may have, and could send the QR code to a victim:
+ * without the code typed here, the victim's sign-in would let them in.
+ */
+bool
+ion_login_must_confirm(
+    const struct ion_cfg *cfg, const struct ion_login_env *env)
+{
+	return cfg->confirm || nonempty(env->rhost) || nonempty(env->ruser);
 }
 
 /* Claims the mapping needs that the id_token may leave to userinfo. */
@@ -354,6 +373,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	char *text = NULL, *user = NULL, maperr[256];
 	uint64_t t0 = now_us();
 	size_t n = 0;
+	bool pushed = false;
 	int r;
 
 	memset(&l, 0, sizeof(l));
@@ -361,6 +381,9 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	l.env = env;
 	l.conv = conv;
 	l.started = time(NULL);
+	l.confirm = ion_login_must_confirm(cfg, env);
+	if (stats != NULL)
+		stats->confirm_forced = l.confirm && !cfg->confirm;
 	l.deadline_ms = now_ms() + (uint64_t)cfg->login_timeout * 1000;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;
@@ -378,12 +401,14 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	}
 	if ((r = ion_oidc_discover(l.http, cfg, &l.provider, &reason)) != 0)
 		goto out;
-	r = ION_ERR_NOMEM;
-	l.authorize_url = ion_oidc_authorize_url(
-	    cfg, l.provider, l.state, l.nonce, l.challenge);
-	if (l.authorize_url == NULL)
+	/* With PAR, before the relay sees the URL: it cannot change it. */
+	if ((r = ion_oidc_authorize(l.http, cfg, l.provider, l.state, l.nonce,
+		 l.challenge, &l.authorize_url, &pushed, &reason)) != 0)
 		goto out;
+	if (stats != NULL)
+		stats->pushed = pushed;
 	memset(&reg, 0, sizeof(reg));
+	reg.key = cfg->relay_key;
 	reg.secret = l.secret;
 	reg.state = l.state;
 	reg.authorize_url = l.authorize_url;
@@ -391,13 +416,16 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	reg.user = env->user != NULL ? env->user : "";
 	reg.rhost = env->rhost != NULL ? env->rhost : "";
 	reg.service = env->service;
-	reg.confirm = cfg->confirm;
+	reg.confirm = l.confirm;
 	if ((r = ion_relay_register(l.http, cfg->relay_url, &reg, &l.link,
 		 &l.link_valid, &reason)) != 0) {
-		if (r == ION_ERR_INVALID) {
-			/* The relay refused what we sent: a config problem. */
+		/*
+		 * The relay refused what we sent, or this host's key: a
+		 * config problem.  Anything else: a relay that does not work.
+		 */
+		if (r == ION_ERR_INVALID)
 			r = ION_ERR_CONFIG;
-		} else if (r != ION_ERR_TIMEOUT)
+		else if (r != ION_ERR_TIMEOUT && r != ION_ERR_CONFIG)
 			r = ION_ERR_UNAVAIL;
 		goto out;
 	}
@@ -406,7 +434,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 		l.link_valid = seconds_left(&l);
 	r = ion_prompt_link_msgs(cfg, l.link, l.link_valid,
 	    cfg->prompt == ION_PROMPT_ENTER
-		? (cfg->confirm ? PROMPT_CODE : PROMPT_ENTER)
+		? (l.confirm ? PROMPT_CODE : PROMPT_ENTER)
 		: NULL,
 	    msgs, &n, &text);
 	if (r != 0) {
@@ -420,13 +448,8 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	    : wait_by_itself(&l, msgs, n, &reason);
 	if (r != 0)
 		goto out;
-	/* RFC 9207: an iss in the authorization response must be ours. */
-	if (l.result.iss != NULL &&
-	    strcmp(l.result.iss, l.provider->issuer) != 0) {
-		r = ION_ERR_AUTH;
-		reason = "authorization response from another issuer (iss)";
+	if ((r = ion_oidc_check_iss(l.provider, l.result.iss, &reason)) != 0)
 		goto out;
-	}
 	if ((r = ion_oidc_exchange(l.http, cfg, l.provider, l.result.code,
 		 l.verifier, &l.tokens, &reason)) != 0)
 		goto out;

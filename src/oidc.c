@@ -12,6 +12,23 @@
 
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
 #define FORM_MAX (16 * 1024)
+#define PAR_RESP_MAX (16 * 1024)
+
+/* Discovery members (OpenID Connect Discovery 1.0, RFC 9126, RFC 9207). */
+#define DISC_PAR "pushed_authorization_request_endpoint"
+#define DISC_ISS "authorization_response_iss_parameter_supported"
+
+static void
+provider_clear(struct ion_provider *p)
+{
+	free(p->issuer);
+	free(p->authorization_endpoint);
+	free(p->token_endpoint);
+	free(p->jwks_uri);
+	free(p->userinfo_endpoint);
+	free(p->par_endpoint);
+	memset(p, 0, sizeof(*p));
+}
 
 void
 ion_provider_free(struct ion_provider **pp)
@@ -20,11 +37,7 @@ ion_provider_free(struct ion_provider **pp)
 
 	if (pp == NULL || (p = *pp) == NULL)
 		return;
-	free(p->issuer);
-	free(p->authorization_endpoint);
-	free(p->token_endpoint);
-	free(p->jwks_uri);
-	free(p->userinfo_endpoint);
+	provider_clear(p);
 	free(p);
 	*pp = NULL;
 }
@@ -102,7 +115,7 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 {
 	struct ion_provider *p = NULL;
 	char *url = NULL, *body = NULL;
-	json_t *doc = NULL, *iss;
+	json_t *doc = NULL, *iss, *v;
 	bool cached = false, force = false;
 	int r = ION_ERR_NOMEM;
 
@@ -143,6 +156,22 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 		p->token_endpoint = url_member(doc, "token_endpoint");
 		p->jwks_uri = url_member(doc, "jwks_uri");
 		p->userinfo_endpoint = url_member(doc, "userinfo_endpoint");
+		/*
+		 * Optional, but when there, as strict as the others: a PAR
+		 * endpoint we could not use must not quietly turn into "no
+		 * PAR", nor a promise of iss into none.
+		 */
+		if (json_object_get(doc, DISC_PAR) != NULL &&
+		    (p->par_endpoint = url_member(doc, DISC_PAR)) == NULL) {
+			*why = "discovery has a bad " DISC_PAR;
+			goto bad;
+		}
+		v = json_object_get(doc, DISC_ISS);
+		if (v != NULL && !json_is_boolean(v)) {
+			*why = "discovery has a bad " DISC_ISS;
+			goto bad;
+		}
+		p->iss_parameter_supported = json_is_true(v);
 	}
 	/* Configured endpoints win over discovered ones. */
 #define OVERRIDE(field, key)                                                   \
@@ -181,12 +210,7 @@ bad:
 		body = NULL;
 		json_decref(doc);
 		doc = NULL;
-		free(p->issuer);
-		free(p->authorization_endpoint);
-		free(p->token_endpoint);
-		free(p->jwks_uri);
-		free(p->userinfo_endpoint);
-		memset(p, 0, sizeof(*p));
+		provider_clear(p);
 		goto again;
 	}
 	goto out;
@@ -219,12 +243,12 @@ form_param(struct ion_buf *b, const char *name, const char *value)
 	free(esc);
 }
 
-char *
-ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
-    const char *state, const char *nonce, const char *code_challenge)
+/* The authorization request's parameters, form-encoded (malloc'd). */
+static char *
+request_params(const struct ion_cfg *cfg, const char *state, const char *nonce,
+    const char *code_challenge, size_t *ret_len)
 {
-	struct ion_buf q, url;
-	char *query;
+	struct ion_buf q;
 
 	ion_buf_init(&q, FORM_MAX);
 	form_param(&q, "response_type", "code");
@@ -235,15 +259,191 @@ ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
 	form_param(&q, "nonce", nonce);
 	form_param(&q, "code_challenge", code_challenge);
 	form_param(&q, "code_challenge_method", "S256");
-	if ((query = ion_buf_steal(&q, NULL)) == NULL)
-		return NULL;
+	return ion_buf_steal(&q, ret_len);
+}
+
+/* {authorization_endpoint}?query, or &query when it has a query already. */
+static char *
+with_query(const struct ion_provider *p, const char *query)
+{
+	struct ion_buf url;
+
 	ion_buf_init(&url, FORM_MAX);
 	ion_buf_puts(&url, p->authorization_endpoint);
 	ion_buf_puts(
 	    &url, strchr(p->authorization_endpoint, '?') != NULL ? "&" : "?");
 	ion_buf_puts(&url, query);
-	free(query);
 	return ion_buf_steal(&url, NULL);
+}
+
+char *
+ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
+    const char *state, const char *nonce, const char *code_challenge)
+{
+	char *query, *url;
+
+	if ((query = request_params(cfg, state, nonce, code_challenge, NULL)) ==
+	    NULL)
+		return NULL;
+	url = with_query(p, query);
+	free(query);
+	return url;
+}
+
+/* RFC 9126 2.2: request_uri is a string; we also want it short and plain. */
+static bool
+request_uri_ok(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t i, n;
+
+	if (!json_is_string(v))
+		return false;
+	n = json_string_length(v);
+	if (n == 0 || n > ION_OIDC_REQUEST_URI_MAX || strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Pushes the authorization request (RFC 9126 section 2) and returns its
+ * request_uri (malloc'd).  Client authentication as at the token endpoint.
+ */
+static int
+push_request(struct ion_http *h, const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *params, size_t plen,
+    char **ret_uri, const char **why)
+{
+	struct ion_http_resp resp;
+	json_t *ans = NULL, *exp;
+	char *uri = NULL;
+	int r;
+
+	memset(&resp, 0, sizeof(resp));
+	r = ion_http_post(h, p->par_endpoint,
+	    "application/x-www-form-urlencoded", params, plen, cfg->client_id,
+	    cfg->client_secret, PAR_RESP_MAX, &resp);
+	if (r != 0) {
+		*why = r == ION_ERR_RANGE  ? "PAR response too large"
+		    : r == ION_ERR_TIMEOUT ? "PAR endpoint timed out"
+					   : "PAR endpoint unreachable";
+		r = r == ION_ERR_RANGE ? ION_ERR_AUTH : ION_ERR_UNAVAIL;
+		goto out;
+	}
+	if (resp.status >= 500) {
+		r = ION_ERR_UNAVAIL;
+		*why = "PAR endpoint failed (5xx)";
+		goto out;
+	}
+	r = ION_ERR_AUTH;
+	/* 201 per RFC 9126 2.2; some providers answer 200. */
+	if (resp.status != 201 && resp.status != 200) {
+		*why = resp.status >= 400 && resp.status < 500
+		    ? "PAR endpoint refused the request"
+		    : "PAR endpoint answered an unexpected status";
+		goto out;
+	}
+	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(ans)) {
+		*why = "PAR response is not a JSON object";
+		goto out;
+	}
+	exp = json_object_get(ans, "expires_in");
+	if (!request_uri_ok(json_object_get(ans, "request_uri")) ||
+	    !json_is_integer(exp) || json_integer_value(exp) <= 0) {
+		*why = "PAR response lacks a good request_uri or expires_in";
+		goto out;
+	}
+	if ((uri = strdup(json_string_value(
+		 json_object_get(ans, "request_uri")))) == NULL) {
+		r = ION_ERR_NOMEM;
+		*why = "out of memory";
+		goto out;
+	}
+	*ret_uri = uri;
+	r = 0;
+	*why = "pushed";
+out:
+	ion_http_resp_clear(&resp);
+	json_decref(ans);
+	return r;
+}
+
+int
+ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *state, const char *nonce,
+    const char *code_challenge, char **ret_url, bool *ret_pushed,
+    const char **why)
+{
+	struct ion_buf q;
+	char *params = NULL, *uri = NULL, *query = NULL, *url = NULL;
+	size_t plen = 0;
+	bool push = cfg->par != ION_PAR_OFF && p->par_endpoint != NULL;
+	int r = ION_ERR_NOMEM;
+
+	*why = "out of memory";
+	if (cfg->par == ION_PAR_REQUIRED && p->par_endpoint == NULL) {
+		r = ION_ERR_AUTH;
+		*why = "par = required but the provider offers no pushed "
+		       "authorization requests";
+		goto out;
+	}
+	if ((params = request_params(
+		 cfg, state, nonce, code_challenge, &plen)) == NULL)
+		goto out;
+	if (!push) {
+		if ((url = with_query(p, params)) == NULL)
+			goto out;
+	} else {
+		if ((r = push_request(h, cfg, p, params, plen, &uri, why)) != 0)
+			goto out;
+		/*
+		 * RFC 9126 section 4: client_id and request_uri only; the
+		 * provider takes everything else from what we pushed.
+		 */
+		r = ION_ERR_NOMEM;
+		ion_buf_init(&q, FORM_MAX);
+		form_param(&q, "client_id", cfg->client_id);
+		form_param(&q, "request_uri", uri);
+		if ((query = ion_buf_steal(&q, NULL)) == NULL ||
+		    (url = with_query(p, query)) == NULL) {
+			*why = "out of memory";
+			goto out;
+		}
+	}
+	*ret_url = url;
+	url = NULL; /* transferred */
+	*ret_pushed = push;
+	r = 0;
+	*why = push ? "pushed" : "authorize URL";
+out:
+	free(params);
+	free(uri);
+	free(query);
+	free(url);
+	return r;
+}
+
+int
+ion_oidc_check_iss(
+    const struct ion_provider *p, const char *iss, const char **why)
+{
+	/*
+	 * A provider that promises iss always sends it: a response without
+	 * is not its own (a mix-up, or a code injected at the relay).
+	 */
+	if (iss == NULL && p->iss_parameter_supported) {
+		*why = "authorization response without iss";
+		return ION_ERR_AUTH;
+	}
+	if (iss != NULL && strcmp(iss, p->issuer) != 0) {
+		*why = "authorization response from another issuer (iss)";
+		return ION_ERR_AUTH;
+	}
+	return 0;
 }
 
 void
@@ -373,9 +573,12 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 	    0)
 		goto out;
 	r = ion_jws_verify(jws, jwks, cfg->allowed_algs);
-	if ((r == ION_ERR_NOT_FOUND || r == ION_ERR_INVALID) && cached) {
+	if ((r == ION_ERR_NOT_FOUND || r == ION_ERR_INVALID ||
+		r == ION_ERR_EXISTS) &&
+	    cached) {
 		/*
-		 * An unknown kid, or a malformed set, from the cache: the keys
+		 * An unknown kid, two keys under one kid, or a malformed set,
+		 * from the cache: the keys
 		 * may have rotated, or a bad answer was cached.  Fetched once,
 		 * never when the set was fetched during this sign-in, so a
 		 * sign-in costs at most one refetch, however many kids a token
@@ -392,8 +595,9 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 	if (r != 0) {
 		*why = r == ION_ERR_NOT_FOUND
 		    ? "id_token signed with an unknown key"
-		    : r == ION_ERR_INVALID
-		    ? "key set malformed"
+		    : r == ION_ERR_INVALID ? "key set malformed"
+		    : r == ION_ERR_EXISTS
+		    ? "key set has two keys with the token's kid"
 		    : "id_token signature or algorithm refused";
 		r = ION_ERR_AUTH;
 		goto out;

@@ -1,6 +1,7 @@
 /*
  * The provider side of a sign-in, in plain OAuth 2.0 / OpenID Connect:
- * discovery (cached on disk), the authorize URL, the token exchange with
+ * discovery (cached on disk), the authorize URL (pushed first, RFC 9126,
+ * when the provider offers it), the token exchange with
  * client_secret_basic and PKCE, the key set (cached, refetched once for an
  * unknown kid), id_token verification, and userinfo.
  */
@@ -16,6 +17,7 @@
 
 #define ION_OIDC_MAX_DOC (256 * 1024) /* discovery, JWKS, userinfo */
 #define ION_OIDC_MAX_TOKEN_RESP (64 * 1024)
+#define ION_OIDC_REQUEST_URI_MAX 1024 /* a PAR request_uri, in characters */
 
 struct ion_provider {
 	char *issuer;
@@ -23,13 +25,21 @@ struct ion_provider {
 	char *token_endpoint;
 	char *jwks_uri;
 	char *userinfo_endpoint; /* NULL when the provider has none */
+	char *par_endpoint;	 /* RFC 9126; NULL when not offered */
+	/* RFC 9207: authorization responses carry iss; one without is refused
+	 */
+	bool iss_parameter_supported;
 };
 
 /*
  * The provider's endpoints: the configured ones, the rest from discovery
  * ({issuer}/.well-known/openid-configuration, whose "issuer" must equal the
  * configured issuer exactly), through the disk cache.  No request is made
- * when every endpoint is configured or the cache is fresh.
+ * when every endpoint is configured or the cache is fresh (then there is
+ * no PAR endpoint and no RFC 9207 promise).  Discovery also yields
+ * pushed_authorization_request_endpoint (an allowed URL, like the others)
+ * and authorization_response_iss_parameter_supported (a boolean); either
+ * malformed makes the document malformed.
  * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when discovery cannot be fetched;
  * ION_ERR_AUTH when it is malformed or names another issuer; *why says
  * which, log-safe.
@@ -39,12 +49,42 @@ int ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 void ion_provider_free(struct ion_provider **p);
 
 /*
- * The authorize URL: response_type=code, client_id, redirect_uri, scope,
- * state, nonce, code_challenge (S256).  malloc'd, NULL when out of memory.
+ * The authorize URL with the request in its query: response_type=code,
+ * client_id, redirect_uri, scope, state, nonce, code_challenge (S256).
+ * malloc'd, NULL when out of memory.
  */
 char *ion_oidc_authorize_url(const struct ion_cfg *cfg,
     const struct ion_provider *p, const char *state, const char *nonce,
     const char *code_challenge);
+
+/*
+ * The authorize URL for this sign-in, as cfg->par decides.  With par =
+ * auto or required and a PAR endpoint: the same parameters are POSTed
+ * there with client_secret_basic (RFC 9126), and the URL is
+ * {authorization_endpoint}?client_id=ID&request_uri=URI, nothing else, so
+ * nobody on the way (the relay included) can change the request.  Without
+ * an endpoint, par = auto and par = off give ion_oidc_authorize_url()'s URL
+ * and par = required fails.  *ret_url is malloc'd; *ret_pushed tells
+ * whether the request was pushed.  ION_ERR_UNAVAIL when the PAR endpoint
+ * cannot be reached, times out or answers 5xx; ION_ERR_AUTH for par =
+ * required without an endpoint, a 4xx, or an answer that is not JSON with
+ * a printable request_uri of at most ION_OIDC_REQUEST_URI_MAX characters
+ * and a positive integer expires_in.
+ */
+int ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
+    const struct ion_provider *p, const char *state, const char *nonce,
+    const char *code_challenge, char **ret_url, bool *ret_pushed,
+    const char **why);
+
+/*
+ * RFC 9207 on the authorization response's iss (NULL when it had none):
+ * when present it must equal the issuer exactly; when absent, the provider
+ * must not have promised it (authorization_response_iss_parameter_
+ * supported).  0, or ION_ERR_AUTH with *why "authorization response
+ * without iss" or "authorization response from another issuer (iss)".
+ */
+int ion_oidc_check_iss(
+    const struct ion_provider *p, const char *iss, const char **why);
 
 struct ion_tokens {
 	char *id_token;	    /* scrubbed on clear */
@@ -66,8 +106,9 @@ void ion_tokens_clear(struct ion_tokens *t);
 
 /*
  * Verifies id_token: signature against the provider's key set (from the
- * cache, refetched once when the token names an unknown kid and the set
- * came from the cache, never twice in one sign-in), then the claims
+ * cache, refetched once when the token names an unknown kid, or the set is
+ * malformed or has two keys with one kid, and the set came from the cache;
+ * never twice in one sign-in), then the claims
  * (src/idtoken.h).  On success
  * *ret_claims holds the claims (new reference).  ION_ERR_AUTH for an
  * invalid token, ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when the key set cannot
@@ -79,7 +120,8 @@ int ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 
 /*
  * Fetches userinfo with the access token and merges the claims the
- * id_token lacks (its sub must match).  Errors as ion_oidc_exchange().
+ * id_token lacks (its sub must match; email and email_verified as a pair,
+ * see ion_idtoken_merge_userinfo()).  Errors as ion_oidc_exchange().
  */
 int ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
     const char *access_token, json_t *claims, const char **why);

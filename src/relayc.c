@@ -4,9 +4,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto.h"
 #include "errors.h"
+#include "relay_proto.h"
+
+/* Why a 401 from the relay is a configuration error, for the log. */
+#define WHY_KEY_REFUSED                                                        \
+	"the relay refused this host's relay key (relay_key_file)"
+#define WHY_BAD_LINK "relay returned a link outside relay_url"
 
 #define RELAY_ANSWER_MAX (16 * 1024)
 #define RELAY_URL_MAX 1024
@@ -42,6 +49,77 @@ refused(long status)
 	return status >= 400 && status < 500 && !unavailable(status);
 }
 
+/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
+static bool
+url_char(char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
+/*
+ * True when the path from p on holds a "." or ".." segment, literal or
+ * with %2e: browsers resolve those, so they could lead out of relay_url.
+ */
+static bool
+has_dot_segment(const char *p)
+{
+	size_t dots;
+	bool only_dots;
+
+	while (*p != '\0' && *p != '?' && *p != '#') {
+		dots = 0;
+		only_dots = true;
+		while (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
+			if (*p == '.') {
+				dots++;
+				p++;
+			} else if (strncasecmp(p, "%2e", 3) == 0) {
+				dots++;
+				p += 3;
+			} else {
+				only_dots = false;
+				p++;
+			}
+		}
+		if (only_dots && (dots == 1 || dots == 2))
+			return true;
+		if (*p == '/')
+			p++;
+	}
+	return false;
+}
+
+bool
+ion_relay_link_ok(const char *relay_url, const char *link)
+{
+	const char *auth;
+	size_t ulen, alen, i, n;
+
+	if (relay_url == NULL || link == NULL)
+		return false;
+	n = strnlen(link, ION_RELAY_LINK_MAX + 1);
+	if (n > ION_RELAY_LINK_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!url_char(link[i]))
+			return false;
+	ulen = strlen(relay_url);
+	if ((auth = strstr(relay_url, "://")) == NULL)
+		return false;
+	/* Scheme and authority: case does not matter there; the path's does. */
+	alen = (size_t)(auth + 3 - relay_url);
+	alen += strcspn(relay_url + alen, "/");
+	if (n < ulen + 2 || strncasecmp(link, relay_url, alen) != 0 ||
+	    memcmp(link + alen, relay_url + alen, ulen - alen) != 0 ||
+	    link[ulen] != '/')
+		return false;
+	/* Under relay_url's path, so no way back up out of it. */
+	return !has_dot_segment(link + ulen + 1);
+}
+
 /* Why a request to the relay got no usable answer, from ion_http_*(). */
 static const char *
 http_failure(int r)
@@ -56,6 +134,8 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
     const struct ion_relay_login *login, char **ret_link,
     unsigned *ret_expires_in, const char **why)
 {
+	struct ion_http_header key = { ION_RELAY_CLIENT_KEY_HEADER,
+		login->key };
 	struct ion_http_resp resp;
 	json_t *body = NULL, *ans = NULL, *v;
 	char *url = NULL, *text = NULL, *link = NULL;
@@ -69,13 +149,23 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
 	    "host", login->host, "user", login->user, "rhost", login->rhost,
 	    "service", login->service, "confirm", login->confirm);
 	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL ||
-	    (url = endpoint(relay_url, "/v1/logins")) == NULL)
+	    (url = endpoint(relay_url, ION_RELAY_PATH_LOGINS)) == NULL)
 		goto out;
 	r = ion_http_post_bearer(h, url, "application/json", text, strlen(text),
-	    login->secret, RELAY_ANSWER_MAX, &resp);
+	    login->secret, &key, RELAY_ANSWER_MAX, &resp);
 	if (r != 0) {
 		*why = http_failure(r);
 		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
+		goto out;
+	}
+	/*
+	 * The poll secret is ours and matches the state by construction, so
+	 * a 401 is about the key: this host is not (or no longer) one the
+	 * relay knows.  Only the administrator can mend that.
+	 */
+	if (resp.status == 401) {
+		r = ION_ERR_CONFIG;
+		*why = WHY_KEY_REFUSED;
 		goto out;
 	}
 	if (resp.status != 201) {
@@ -91,13 +181,24 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
 	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(ans, "link");
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 256 ||
+	    json_string_length(v) > ION_RELAY_LINK_MAX ||
+	    strlen(json_string_value(v)) != json_string_length(v) ||
 	    !json_is_integer(json_object_get(ans, "expires_in")))
 		goto out;
 	expires = json_integer_value(json_object_get(ans, "expires_in"));
-	if (expires <= 0 || expires > 86400 ||
-	    (link = strdup(json_string_value(v))) == NULL)
+	if (expires <= 0 || expires > 86400)
 		goto out;
+	/* The person opens this link: it must lead to the relay, nowhere else.
+	 */
+	if (!ion_relay_link_ok(relay_url, json_string_value(v))) {
+		*why = WHY_BAD_LINK;
+		goto out;
+	}
+	r = ION_ERR_NOMEM;
+	if ((link = strdup(json_string_value(v))) == NULL) {
+		*why = "out of memory";
+		goto out;
+	}
 	*ret_link = link;
 	*ret_expires_in = (unsigned)expires;
 	r = 0;
@@ -127,9 +228,11 @@ opt_string(json_t *obj, const char *key, size_t max, char **ret)
 }
 
 int
-ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
-    unsigned wait, struct ion_relay_result *ret, const char **why)
+ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
+    const char *secret, unsigned wait, struct ion_relay_result *ret,
+    const char **why)
 {
+	struct ion_http_header hkey = { ION_RELAY_CLIENT_KEY_HEADER, key };
 	struct ion_relay_result res;
 	struct ion_http_resp resp;
 	char path[64], *url = NULL;
@@ -139,12 +242,12 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
 	memset(&res, 0, sizeof(res));
 	memset(&resp, 0, sizeof(resp));
 	*why = "out of memory";
-	snprintf(path, sizeof(path), "/v1/logins/result?wait=%u", wait);
+	snprintf(path, sizeof(path), "%s?wait=%u", ION_RELAY_PATH_RESULT, wait);
 	if ((url = endpoint(relay_url, path)) == NULL)
 		goto out;
 	/* The relay answers within wait seconds; allow for the network. */
-	r = ion_http_get(
-	    h, url, secret, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
+	r = ion_http_get_with(
+	    h, url, secret, &hkey, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
 	if (r != 0) {
 		*why = r == ION_ERR_TIMEOUT ? "relay poll timed out"
 					    : http_failure(r);
@@ -154,6 +257,11 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *secret,
 	if (resp.status == 202) {
 		r = ION_ERR_PENDING;
 		*why = "pending";
+		goto out;
+	}
+	if (resp.status == 401) {
+		r = ION_ERR_CONFIG;
+		*why = WHY_KEY_REFUSED;
 		goto out;
 	}
 	if (resp.status == 404) {

@@ -1,6 +1,8 @@
 /*
  * The module's side of the relay's /v1 API: register a sign-in, then
- * collect its result with long polls.  Codes are scrubbed on clear.
+ * collect its result with long polls.  Every request carries this host's
+ * relay key in the PAM-Ion-Client-Key header (relay_proto.h); the key goes
+ * nowhere else.  Codes are scrubbed on clear.
  */
 #ifndef ION_RELAYC_H
 #define ION_RELAYC_H
@@ -9,7 +11,11 @@
 
 #include "http.h"
 
+/* The longest short link accepted from the relay. */
+#define ION_RELAY_LINK_MAX 256
+
 struct ion_relay_login {
+	const char *key;    /* this host's relay key (relay_key_file) */
 	const char *secret; /* the poll secret, 43 characters (Bearer) */
 	const char *state;
 	const char *authorize_url;
@@ -22,8 +28,16 @@ struct ion_relay_login {
  * (malloc'd) and *ret_expires_in its lifetime in seconds.  ION_ERR_UNAVAIL
  * / ION_ERR_TIMEOUT when the relay cannot be reached, is full or fails, or
  * answers anything but the API's answers (another status than 201 and
- * 4xx, a malformed or oversized body: a relay that does not work);
- * ION_ERR_INVALID when it refuses what we sent (4xx other than 429).
+ * 4xx, a malformed or oversized body, a link that is not under relay_url:
+ * a relay that does not work); ION_ERR_CONFIG when it answers 401 (it
+ * does not accept this host's relay key); ION_ERR_INVALID when it refuses
+ * what we sent (another 4xx, but 429).
+ *
+ * The link must be under relay_url: the same scheme, host and port
+ * (scheme and host compared without case), relay_url's path, then '/' and
+ * more, with no "." or ".." segment; RFC 3986 characters only (unreserved,
+ * reserved, '%'), at most ION_RELAY_LINK_MAX of them.  The person is told
+ * to open it, so a relay must not be able to send them elsewhere.
  */
 int ion_relay_register(struct ion_http *h, const char *relay_url,
     const struct ion_relay_login *login, char **ret_link,
@@ -37,15 +51,21 @@ struct ion_relay_result {
 };
 
 /*
- * GET {relay_url}/v1/logins/result?wait=SECONDS with the poll secret.
- * 0 with *ret filled for a result; ION_ERR_PENDING when none came within
- * wait; ION_ERR_NOT_FOUND when the relay does not know the login (expired);
- * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT / ION_ERR_INVALID as above (200
- * with a malformed answer: ION_ERR_UNAVAIL).
+ * GET {relay_url}/v1/logins/result?wait=SECONDS with the relay key and the
+ * poll secret.  0 with *ret filled for a result; ION_ERR_PENDING when none
+ * came within wait; ION_ERR_NOT_FOUND when the relay does not know the
+ * login (expired); ION_ERR_CONFIG / ION_ERR_UNAVAIL / ION_ERR_TIMEOUT /
+ * ION_ERR_INVALID as above (200 with a malformed answer: ION_ERR_UNAVAIL).
  */
-int ion_relay_poll(struct ion_http *h, const char *relay_url,
+int ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
     const char *secret, unsigned wait, struct ion_relay_result *ret,
     const char **why);
+
+/*
+ * True when link is one the relay may hand out for relay_url (see
+ * ion_relay_register()).
+ */
+bool ion_relay_link_ok(const char *relay_url, const char *link);
 void ion_relay_result_clear(struct ion_relay_result *r);
 
 #endif

@@ -5,7 +5,10 @@
  * Input: FILE, optionally followed by "\0\0" and the arguments, separated
  * by NULs.  "@DIR@" anywhere stands for this process's private directory,
  * which holds a client secret file ("@DIR@/secret", root-owned 0600) and
- * one of the wrong mode ("@DIR@/secret-0644").  FILE is written to
+ * one of the wrong mode ("@DIR@/secret-0644"), and relay keys: good
+ * ("@DIR@/relay.key"), of the wrong mode ("@DIR@/relay.key-0644"), too
+ * short ("@DIR@/relay.key-short") and with a space ("relay.key-space").  FILE
+ * is written to
  * "@DIR@/pam_ion.conf" (0644) and "config=" that path always comes first
  * among the arguments.
  */
@@ -16,8 +19,10 @@
 
 #include "config.h"
 #include "fuzz.h"
+#include "relay_proto.h"
 
 #define SECRET "Zq7vK2xPm4-fuzz-secret-9fK2"
+#define KEY "Fz9-relay-key-of-the-fuzzer-host-0123456789"
 #define MAX_ARGS 130 /* a few more than ion_cfg_load() takes */
 
 static char *conf_path;
@@ -39,6 +44,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	free(p);
 	p = fuzz_path("secret-0644");
 	fuzz_write_file(p, SECRET "\n", strlen(SECRET) + 1, 0644);
+	free(p);
+	p = fuzz_path("relay.key");
+	fuzz_write_file(p, KEY "\n", strlen(KEY) + 1, 0600);
+	free(p);
+	p = fuzz_path("relay.key-0644");
+	fuzz_write_file(p, KEY "\n", strlen(KEY) + 1, 0644);
+	free(p);
+	p = fuzz_path("relay.key-short");
+	fuzz_write_file(p, KEY, 20, 0600);
+	free(p);
+	p = fuzz_path("relay.key-space");
+	fuzz_write_file(p, "Fz9 " KEY "\n", strlen(KEY) + 5, 0600);
 	free(p);
 	return 0;
 }
@@ -102,7 +119,7 @@ static void
 check_cfg(const struct ion_cfg *c)
 {
 	const unsigned all = (ION_ALG_ES512 << 1) - 1;
-	size_t n;
+	size_t n, i;
 
 	FUZZ_CHECK(c->issuer != NULL && ion_url_allowed(c->issuer));
 	n = strlen(c->issuer);
@@ -121,6 +138,13 @@ check_cfg(const struct ion_cfg *c)
 	FUZZ_CHECK(c->client_id != NULL && c->client_id[0] != '\0');
 	FUZZ_CHECK(c->client_secret != NULL && c->client_secret[0] != '\0' &&
 	    !has_control(c->client_secret));
+	FUZZ_CHECK(c->relay_key_file != NULL && c->relay_key != NULL);
+	n = strlen(c->relay_key);
+	FUZZ_CHECK(n >= ION_RELAY_KEY_MIN && n <= ION_RELAY_KEY_MAX);
+	for (i = 0; i < n; i++)
+		FUZZ_CHECK(c->relay_key[i] > 0x20 && c->relay_key[i] < 0x7f);
+	FUZZ_CHECK(c->par == ION_PAR_AUTO || c->par == ION_PAR_REQUIRED ||
+	    c->par == ION_PAR_OFF);
 	FUZZ_CHECK(c->scope != NULL && strstr(c->scope, "openid") != NULL);
 	FUZZ_CHECK(c->user_claim != NULL && c->user_map_file != NULL &&
 	    c->user_map_file[0] == '/');
@@ -174,6 +198,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 */
 		if (memmem(data, size, SECRET, strlen(SECRET)) == NULL)
 			FUZZ_CHECK(strstr(err, SECRET) == NULL);
+		/* Nor the relay key, whole or the short file's part. */
+		if (memmem(data, size, "relay-key-of", 12) == NULL)
+			FUZZ_CHECK(strstr(err, "relay-key-of") == NULL);
 	}
 	check_strings(argv, argc, file);
 

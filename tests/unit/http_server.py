@@ -18,6 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 HITS = {}  # path -> number of requests
+# Scripted answers (test_relayc, test_oidc): path without query ->
+# {"status", "body" ("{base}" becomes http://127.0.0.1:PORT),
+#  "content_type", "require": {header: value} (else 401)}.
+SCRIPT = {}
+LAST = {}  # scripted path -> the last request to it
 CONNECTS = []  # CONNECT targets seen (we are a refusing proxy too)
 
 
@@ -65,10 +70,21 @@ class Handler(BaseHTTPRequestHandler):
                 "expect": self.headers.get("Expect"),
                 "cookie": self.headers.get("Cookie"),
                 "accept_encoding": self.headers.get("Accept-Encoding"),
+                "client_key": self.headers.get("PAM-Ion-Client-Key"),
                 "body": body.decode("latin-1"),
             }
             self.send(200, json.dumps(out).encode(),
                       [("Content-Type", "application/json")])
+        elif path.startswith("/_script/") and self.command == "POST":
+            with LOCK:
+                SCRIPT[path[len("/_script"):]] = json.loads(body)
+            self.send(200, b"{}")
+        elif path.startswith("/_last/"):
+            with LOCK:
+                out = LAST.get(path[len("/_last"):])
+            self.send(200, json.dumps(out).encode())
+        elif path.split("?")[0] in SCRIPT:
+            self.scripted(path, body)
         elif path.startswith("/status/"):
             code = int(path[8:])
             # 204 and 304 have no body (RFC 9110 sections 15.3.5, 15.4.5).
@@ -118,6 +134,26 @@ class Handler(BaseHTTPRequestHandler):
             self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n")
         else:
             self.send(404, b"not found")
+
+    def scripted(self, path, body):
+        p = path.split("?")[0]
+        with LOCK:
+            s = SCRIPT[p]
+            LAST[p] = {"method": self.command,
+                       "query": path[len(p) + 1:],
+                       "headers": {k.lower(): v
+                                   for k, v in self.headers.items()},
+                       "body": body.decode("latin-1")}
+        for k, v in s.get("require", {}).items():
+            if self.headers.get(k) != v:
+                self.send(401, b'{"error":"unauthorized"}',
+                          [("Content-Type", "application/json")])
+                return
+        base = "http://127.0.0.1:%d" % self.server.server_address[1]
+        out = s.get("body", "").replace("{base}", base).encode()
+        self.send(s.get("status", 200), out,
+                  [("Content-Type", s.get("content_type",
+                                          "application/json"))])
 
 
 def make_cert(d):

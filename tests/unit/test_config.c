@@ -27,6 +27,8 @@
 #define OTHER_UID 1 /* daemon */
 #define SECRET "s3cret-Value/+="
 #define RELAY "https://relay.example"
+/* A key as pam-ion-relay --new-client-key makes it: 43 characters. */
+#define KEY "Zm9yIHRoZSByZWxheSBvbmx5OiB0aGlzIGhvc3QncyBr"
 #define MAX_ARGS 32
 
 /* A NULL-terminated list of arguments (after config=PATH). */
@@ -37,8 +39,9 @@ static struct {
 	char dir[64];
 	char conf[128];
 	char secret[128];
+	char key[128];
 	char config_arg[160];
-	char base[512]; /* the three required keys, lines 1-3 */
+	char base[512]; /* the four required keys, lines 1-4 */
 } fx;
 
 static void
@@ -78,12 +81,14 @@ setup(void **state)
 		return -1;
 	snprintf(fx.conf, sizeof(fx.conf), "%s/pam_ion.conf", fx.dir);
 	snprintf(fx.secret, sizeof(fx.secret), "%s/secret", fx.dir);
+	snprintf(fx.key, sizeof(fx.key), "%s/relay.key", fx.dir);
 	snprintf(fx.config_arg, sizeof(fx.config_arg), "config=%s", fx.conf);
 	snprintf(fx.base, sizeof(fx.base),
 	    "client_id = pam-client\n"
 	    "client_secret_file = %s\n"
-	    "relay_url = " RELAY "\n",
-	    fx.secret);
+	    "relay_url = " RELAY "\n"
+	    "relay_key_file = %s\n",
+	    fx.secret, fx.key);
 	return 0;
 }
 
@@ -109,10 +114,11 @@ reset(void **state)
 {
 	(void)state;
 	write_secret(SECRET "  \t\nsecond line\n", 0600, 0);
+	write_text(fx.key, KEY " \r\nsecond line\n", 0600, 0);
 	return 0;
 }
 
-/* The required keys plus extra (which starts on line 4). */
+/* The required keys plus extra (which starts on line 5). */
 static const char *
 conf(const char *extra)
 {
@@ -251,6 +257,8 @@ test_defaults(void **state)
 	assert_string_equal(cfg->client_secret_file, fx.secret);
 	assert_string_equal(cfg->client_secret, SECRET);
 	assert_string_equal(cfg->relay_url, RELAY);
+	assert_string_equal(cfg->relay_key_file, fx.key);
+	assert_string_equal(cfg->relay_key, KEY);
 	assert_string_equal(cfg->redirect_uri, RELAY "/callback");
 	assert_string_equal(cfg->scope, "openid profile email");
 	assert_string_equal(cfg->user_claim, "email");
@@ -266,6 +274,7 @@ test_defaults(void **state)
 	assert_null(cfg->proxy);
 	assert_int_equal(cfg->prompt, ION_PROMPT_ENTER);
 	assert_true(cfg->confirm);
+	assert_int_equal(cfg->par, ION_PAR_AUTO);
 	assert_false(cfg->debug);
 	assert_string_equal(cfg->cache_dir, "/var/cache/pam_ion");
 	assert_string_equal(cfg->config_path, fx.conf);
@@ -291,6 +300,7 @@ test_every_key(void **state)
 	    "client_id = my client\n"
 	    "client_secret_file = %s\n"
 	    "relay_url = https://relay.example/pam/\n"
+	    "relay_key_file = %s\n"
 	    "redirect_uri = https://relay.example/cb?tenant=1\n"
 	    "scope =   openid   email  \n"
 	    "user_claim = preferred_username\n"
@@ -304,9 +314,10 @@ test_every_key(void **state)
 	    "proxy = http://proxy.example:3128\n"
 	    "prompt = auto\n"
 	    "confirm = on\n"
+	    "par = required\n"
 	    "debug = true\n"
 	    "cache_dir = /run/pam_ion\n",
-	    fx.secret);
+	    fx.secret, fx.key);
 	cfg = expect_ok(text, NO_ARGS);
 	assert_string_equal(cfg->issuer, "https://Auth.Example:8443/tenant");
 	assert_string_equal(
@@ -317,6 +328,8 @@ test_every_key(void **state)
 	    cfg->userinfo_endpoint, "http://localhost/userinfo");
 	assert_string_equal(cfg->client_id, "my client");
 	assert_string_equal(cfg->relay_url, "https://relay.example/pam");
+	assert_string_equal(cfg->relay_key_file, fx.key);
+	assert_string_equal(cfg->relay_key, KEY);
 	assert_string_equal(
 	    cfg->redirect_uri, "https://relay.example/cb?tenant=1");
 	assert_string_equal(cfg->scope, "openid email");
@@ -334,6 +347,7 @@ test_every_key(void **state)
 	assert_string_equal(cfg->proxy, "http://proxy.example:3128");
 	assert_int_equal(cfg->prompt, ION_PROMPT_AUTO);
 	assert_true(cfg->confirm);
+	assert_int_equal(cfg->par, ION_PAR_REQUIRED);
 	assert_true(cfg->debug);
 	assert_string_equal(cfg->cache_dir, "/run/pam_ion");
 	ion_cfg_free(&cfg);
@@ -343,7 +357,7 @@ static void
 test_layout(void **state)
 {
 	struct ion_cfg *cfg;
-	char text[2048];
+	char text[2048], karg[200];
 
 	(void)state;
 	/* Tabs, CRLF, indented comments, blank lines, no final newline. */
@@ -355,8 +369,9 @@ test_layout(void **state)
 	    "client_secret_file=%s\n"
 	    "\n\n"
 	    "relay_url =https://relay.example//\n"
+	    "relay_key_file= %s \r\n"
 	    "qr= off",
-	    fx.secret);
+	    fx.secret, fx.key);
 	cfg = expect_ok(text, NO_ARGS);
 	assert_string_equal(cfg->client_id, "id-1");
 	assert_string_equal(cfg->relay_url, RELAY);
@@ -366,8 +381,11 @@ test_layout(void **state)
 
 	/* An empty file with everything in the arguments. */
 	snprintf(text, sizeof(text), "client_secret_file=%s", fx.secret);
-	cfg = expect_ok("", ARGS("client_id=c", text, "relay_url=" RELAY));
+	snprintf(karg, sizeof(karg), "relay_key_file=%s", fx.key);
+	cfg =
+	    expect_ok("", ARGS("client_id=c", text, "relay_url=" RELAY, karg));
 	assert_string_equal(cfg->client_id, "c");
+	assert_string_equal(cfg->relay_key, KEY);
 	ion_cfg_free(&cfg);
 }
 
@@ -398,9 +416,10 @@ test_args_override(void **state)
 
 	/* A bad value in the file is an error even when overridden. */
 	expect_err(conf("login_timeout = 5\n"), ARGS("login_timeout=60"),
-	    ":4: login_timeout: expected seconds in 10..3600");
+	    ":5: login_timeout: expected seconds in 10..3600");
 }
 
+/* confirm is yes unless set to no, whatever prompt is. */
 static const struct {
 	const char *extra;
 	const char *arg1, *arg2;
@@ -408,18 +427,21 @@ static const struct {
 } confirm_cases[] = {
 	{ "", NULL, NULL, true },
 	{ "prompt = enter\n", NULL, NULL, true },
-	{ "prompt = auto\n", NULL, NULL, false },
+	{ "prompt = auto\n", NULL, NULL, true },
 	{ "confirm = no\n", NULL, NULL, false },
 	{ "confirm = yes\nprompt = auto\n", NULL, NULL, true },
 	{ "prompt = auto\nconfirm = yes\n", NULL, NULL, true },
 	{ "confirm = no\nprompt = enter\n", NULL, NULL, false },
-	{ "", "prompt=auto", NULL, false },
+	{ "confirm = no\nprompt = auto\n", NULL, NULL, false },
+	{ "", "prompt=auto", NULL, true },
 	{ "prompt = auto\n", "prompt=enter", NULL, true },
-	{ "prompt = enter\n", "prompt=auto", NULL, false },
+	{ "prompt = enter\n", "prompt=auto", NULL, true },
 	{ "confirm = yes\n", "prompt=auto", NULL, true },
 	{ "prompt = auto\n", "confirm=1", NULL, true },
 	{ "", "confirm=no", "prompt=enter", false },
 	{ "", "prompt=auto", "confirm=true", true },
+	{ "", "prompt=auto", "confirm=off", false },
+	{ "confirm = no\n", "confirm=yes", NULL, true },
 };
 
 static void
@@ -477,7 +499,7 @@ test_booleans(void **state)
 	}
 }
 
-/* Each bad value, tried in the file (line 4) and as an argument. */
+/* Each bad value, tried in the file (line 5) and as an argument. */
 static const struct {
 	const char *key;
 	const char *value;
@@ -570,6 +592,11 @@ static const struct {
 	{ "ca_file", "ca.pem", "not an absolute path" },
 	{ "ca_path", "certs", "not an absolute path" },
 	{ "prompt", "manual", "expected enter or auto" },
+	{ "par", "yes", "expected auto, required or off" },
+	{ "par", "Auto", "expected auto, required or off" },
+	{ "par", "require", "expected auto, required or off" },
+	{ "relay_key_file", "relay.key", "not an absolute path" },
+	{ "relay_key_file", "/nonexistent/relay.key", "does not exist" },
 	{ "confirm", "sometimes", "expected yes or no" },
 	{ "debug", "2", "expected yes or no" },
 	{ "cache_dir", "var/cache", "not an absolute path" },
@@ -763,16 +790,16 @@ test_timeouts(void **state)
 
 	(void)state;
 	snprintf(want, sizeof(want),
-	    "%s:4: http_timeout: must be less than login_timeout (60)",
+	    "%s:5: http_timeout: must be less than login_timeout (60)",
 	    fx.conf);
 	expect_err(
 	    conf("http_timeout = 60\nlogin_timeout = 60\n"), NO_ARGS, want);
 	snprintf(want, sizeof(want),
-	    "%s:5: login_timeout: must be more than http_timeout (10)",
+	    "%s:6: login_timeout: must be more than http_timeout (10)",
 	    fx.conf);
 	expect_err(conf("\nlogin_timeout = 10\n"), NO_ARGS, want);
 	snprintf(want, sizeof(want),
-	    "%s:4: http_timeout: must be less than login_timeout (20)",
+	    "%s:5: http_timeout: must be less than login_timeout (20)",
 	    fx.conf);
 	expect_err(conf("http_timeout = 30\n"), ARGS("login_timeout=20"), want);
 	expect_err(conf(""), ARGS("login_timeout=20", "http_timeout=20"),
@@ -814,34 +841,34 @@ static const struct {
 	const char *extra;
 	const char *want; /* after "PATH" */
 } bad_lines[] = {
-	{ "foo = bar\n", ":4: foo: unknown key" },
-	{ "Issuer = https://a.example\n", ":4: expected 'key = value'" },
+	{ "foo = bar\n", ":5: foo: unknown key" },
+	{ "Issuer = https://a.example\n", ":5: expected 'key = value'" },
 	{ "client_secret = hunter2\n",
-	    ":4: client_secret: unknown key (the "
+	    ":5: client_secret: unknown key (the "
 	    "secret goes in the file" },
 	{ "config = /etc/other.conf\n",
-	    ":4: config: only as a module "
+	    ":5: config: only as a module "
 	    "argument" },
 	{ "client_id = again\n",
-	    ":4: client_id: given twice (first on line "
+	    ":5: client_id: given twice (first on line "
 	    "1)" },
-	{ "\n\nqr = off\nqr = off\n", ":7: qr: given twice (first on line 6)" },
-	{ "just some words\n", ":4: expected 'key = value'" },
-	{ "= value\n", ":4: expected 'key = value'" },
-	{ "key with space = 1\n", ":4: expected 'key = value'" },
-	{ "qr =\n", ":4: qr: empty value" },
-	{ "qr =   \t \n", ":4: qr: empty value" },
-	{ "qr = off # text mode\n", ":4: qr: '#' in a value" },
+	{ "\n\nqr = off\nqr = off\n", ":8: qr: given twice (first on line 7)" },
+	{ "just some words\n", ":5: expected 'key = value'" },
+	{ "= value\n", ":5: expected 'key = value'" },
+	{ "key with space = 1\n", ":5: expected 'key = value'" },
+	{ "qr =\n", ":5: qr: empty value" },
+	{ "qr =   \t \n", ":5: qr: empty value" },
+	{ "qr = off # text mode\n", ":5: qr: '#' in a value" },
 	{ "user_map_file = /etc/users#1\n",
-	    ":4: user_map_file: '#' in a "
+	    ":5: user_map_file: '#' in a "
 	    "value" },
 	{ "allowed_algs = RS256\tES256\n",
-	    ":4: allowed_algs: control "
+	    ":5: allowed_algs: control "
 	    "character" },
 	{ "qr = o\x01"
 	  "ff\n",
-	    ":4: qr: control character" },
-	{ "qr = off\x1b\n", ":4: qr: control character" },
+	    ":5: qr: control character" },
+	{ "qr = off\x1b\n", ":5: qr: control character" },
 };
 
 static void
@@ -867,17 +894,30 @@ test_missing_required(void **state)
 	snprintf(want, sizeof(want), "%s: client_id: required", fx.conf);
 	snprintf(text, sizeof(text),
 	    "client_secret_file = %s\n"
-	    "relay_url = " RELAY "\n",
-	    fx.secret);
+	    "relay_url = " RELAY "\n"
+	    "relay_key_file = %s\n",
+	    fx.secret, fx.key);
 	expect_err(text, NO_ARGS, want);
 	snprintf(
 	    want, sizeof(want), "%s: client_secret_file: required", fx.conf);
-	expect_err("client_id = x\nrelay_url = " RELAY "\n", NO_ARGS, want);
+	snprintf(text, sizeof(text),
+	    "client_id = x\nrelay_url = " RELAY "\nrelay_key_file = %s\n",
+	    fx.key);
+	expect_err(text, NO_ARGS, want);
+	/* The relay key is required: the relay serves no host without. */
+	snprintf(want, sizeof(want), "%s: relay_key_file: required", fx.conf);
+	snprintf(text, sizeof(text),
+	    "client_id = x\n"
+	    "client_secret_file = %s\n"
+	    "relay_url = " RELAY "\n",
+	    fx.secret);
+	expect_err(text, NO_ARGS, want);
 	snprintf(want, sizeof(want), "%s: relay_url: required", fx.conf);
 	snprintf(text, sizeof(text),
 	    "client_id = x\n"
-	    "client_secret_file = %s\n",
-	    fx.secret);
+	    "client_secret_file = %s\n"
+	    "relay_key_file = %s\n",
+	    fx.secret, fx.key);
 	expect_err(text, NO_ARGS, want);
 	/* ... and an argument supplies it. */
 	ion_cfg_free(
@@ -906,7 +946,7 @@ test_long_lines(void **state)
 	text[n - 1] = 'c';
 	text[n++] = '\n';
 	text[n] = '\0';
-	snprintf(want, sizeof(want), "%s:4: line longer than 4096 characters",
+	snprintf(want, sizeof(want), "%s:5: line longer than 4096 characters",
 	    fx.conf);
 	expect_err(text, NO_ARGS, want);
 	free(text);
@@ -1076,6 +1116,146 @@ test_secret_file_kinds(void **state)
 }
 
 static void
+test_relay_key_file(void **state)
+{
+#define K32 "0123456789abcdef0123456789ABCDEF"
+#define K31 "0123456789abcdef0123456789ABCDE"
+	static const struct {
+		const char *content;
+		mode_t mode;
+		uid_t uid;
+		const char *why; /* NULL: good */
+		const char *key;
+	} cases[] = {
+		{ KEY, 0600, 0, NULL, KEY },
+		{ KEY "\n", 0400, 0, NULL, KEY },
+		{ KEY " \t\r\nsecond line\n", 0600, 0, NULL, KEY },
+		{ K32 "\n", 0600, 0, NULL, K32 },
+		{ "!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~", 0600, 0,
+		    NULL, "!\"#$%&'()*+,-./0123456789:;<=>?@AZ[\\]^_`az{|}~" },
+		{ KEY, 0640, 0, "mode 0640; it must be 0600 or 0400", NULL },
+		{ KEY, 0644, 0, "mode 0644", NULL },
+		{ KEY, 0604, 0, "mode 0604", NULL },
+		{ KEY, 0600, OTHER_UID, "owned by uid 1, not root", NULL },
+		{ "", 0600, 0, "the key (first line) is empty", NULL },
+		{ "\n" KEY "\n", 0600, 0, "the key (first line) is empty",
+		    NULL },
+		{ " \t\n", 0600, 0, "the key (first line) is empty", NULL },
+		{ K31 "\n", 0600, 0,
+		    "the key is 31 characters long; it must have 32 to 256",
+		    NULL },
+		{ "short\n", 0600, 0, "the key is 5 characters long", NULL },
+		{ " " KEY "\n", 0600, 0, "holds a space", NULL },
+		{ "Zm9yIHRoZSByZWxheSBvbmx5 OiB0aGlzIGhvc3QncyBr\n", 0600, 0,
+		    "holds a space", NULL },
+		{ KEY "\xc3\xa9\n", 0600, 0, "not printable ASCII", NULL },
+		{ KEY "\x7f\n", 0600, 0, "control character", NULL },
+		{ KEY "\x01x\n", 0600, 0, "control character", NULL },
+		{ KEY "\tx\n", 0600, 0, "control character", NULL },
+	};
+	char want[512], big[300], link[160], arg[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		write_text(
+		    fx.key, cases[i].content, cases[i].mode, cases[i].uid);
+		if (cases[i].why == NULL) {
+			struct ion_cfg *cfg = expect_ok(conf(""), NO_ARGS);
+
+			assert_string_equal(cfg->relay_key, cases[i].key);
+			ion_cfg_free(&cfg);
+			continue;
+		}
+		snprintf(want, sizeof(want),
+		    "%s:4: relay_key_file: %s: ", fx.conf, fx.key);
+		expect_err2(conf(""), NO_ARGS, want, cases[i].why);
+	}
+
+	/* 256 characters are the most; 257 too many. */
+	memset(big, 'k', sizeof(big));
+	write_file(fx.key, big, 256, 0600, 0);
+	ion_cfg_free((struct ion_cfg *[]) { expect_ok(conf(""), NO_ARGS) });
+	write_file(fx.key, big, 257, 0600, 0);
+	expect_err(conf(""), NO_ARGS, "the key is 257 characters long");
+
+	/* A symlink to a good key, and a directory. */
+	write_text(fx.key, KEY "\n", 0600, 0);
+	snprintf(link, sizeof(link), "%s/key-link", fx.dir);
+	assert_int_equal(symlink(fx.key, link), 0);
+	snprintf(arg, sizeof(arg), "relay_key_file=%s", link);
+	snprintf(want, sizeof(want), "argument '%s': %s: is a symbolic link",
+	    arg, link);
+	expect_err(conf(""), ARGS(arg), want);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(mkdir(link, 0700), 0);
+	snprintf(want, sizeof(want), "argument '%s': %s: not a regular file",
+	    arg, link);
+	expect_err(conf(""), ARGS(arg), want);
+	assert_int_equal(rmdir(link), 0);
+#undef K32
+#undef K31
+}
+
+/* No message about a key file ever quotes the key. */
+static void
+test_relay_key_not_quoted(void **state)
+{
+	static const char *const bad[] = {
+		"Zm9yIHRoZSByZWxheSBvbmx5 OiB0aGlzIGhvc3QncyBr\n",
+		"Zm9yIHRoZSByZWxheSBvbmx5\x01OiB0aGlzIGhvc3QncyBr\n",
+		"Zm9yIHRoZSByZWxheQ\n",
+	};
+	struct ion_cfg *cfg = NULL;
+	char err[ION_CFG_ERR_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_text(fx.key, bad[i], 0600, 0);
+		write_text(fx.conf, conf(""), 0644, 0);
+		assert_int_equal(
+		    ion_cfg_load(
+			1, (const char *[]) { fx.config_arg }, &cfg, err),
+		    ION_ERR_CONFIG);
+		if (strstr(err, "Zm9yIHRoZSByZWxhe") != NULL ||
+		    strstr(err, "OiB0aGlzIGhvc3Qnc") != NULL)
+			fail_msg("the message quotes the key: '%s'", err);
+	}
+	write_text(fx.key, KEY "\n", 0600, 0);
+	write_text(fx.key, KEY "\n", 0400, 0);
+	ion_cfg_free((struct ion_cfg *[]) { expect_ok(conf(""), NO_ARGS) });
+}
+
+static void
+test_par(void **state)
+{
+	static const struct {
+		const char *extra, *arg;
+		enum ion_par_mode par;
+	} cases[] = {
+		{ "", NULL, ION_PAR_AUTO },
+		{ "par = auto\n", NULL, ION_PAR_AUTO },
+		{ "par = required\n", NULL, ION_PAR_REQUIRED },
+		{ "par = off\n", NULL, ION_PAR_OFF },
+		{ "", "par=required", ION_PAR_REQUIRED },
+		{ "par = required\n", "par=off", ION_PAR_OFF },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[2] = { cases[i].arg, NULL };
+		struct ion_cfg *cfg = expect_ok(conf(cases[i].extra), args);
+
+		if (cfg->par != cases[i].par)
+			fail_msg("case %zu: par %d, expected %d", i, cfg->par,
+			    cases[i].par);
+		ion_cfg_free(&cfg);
+	}
+}
+
+static void
 test_bad_arguments(void **state)
 {
 	char want[512], longarg[4200];
@@ -1125,8 +1305,8 @@ static void
 test_default_path(void **state)
 {
 	struct ion_cfg *cfg = NULL;
-	char err[ION_CFG_ERR_MAX], arg[200];
-	const char *argv[4];
+	char err[ION_CFG_ERR_MAX], arg[200], karg[200];
+	const char *argv[5];
 	int r;
 
 	(void)state;
@@ -1137,7 +1317,9 @@ test_default_path(void **state)
 	argv[0] = "client_id=c";
 	argv[1] = arg;
 	argv[2] = "relay_url=" RELAY;
-	r = ion_cfg_load(3, argv, &cfg, err);
+	snprintf(karg, sizeof(karg), "relay_key_file=%s", fx.key);
+	argv[3] = karg;
+	r = ion_cfg_load(4, argv, &cfg, err);
 	if (r != 0)
 		fail_msg("%d: %s", r, err);
 	assert_string_equal(cfg->config_path, ION_CFG_DEFAULT_PATH);
@@ -1202,6 +1384,9 @@ main(void)
 		cmocka_unit_test_setup(test_unsafe_file, reset),
 		cmocka_unit_test_setup(test_secret_file, reset),
 		cmocka_unit_test_setup(test_secret_file_kinds, reset),
+		cmocka_unit_test_setup(test_relay_key_file, reset),
+		cmocka_unit_test_setup(test_relay_key_not_quoted, reset),
+		cmocka_unit_test_setup(test_par, reset),
 		cmocka_unit_test_setup(test_bad_arguments, reset),
 		cmocka_unit_test_setup(test_default_path, reset),
 		cmocka_unit_test(test_free_null),

@@ -284,6 +284,72 @@ test_bearer(void **state)
 	ion_http_free(&h);
 }
 
+/* The relay key header: sent as given, on GET and on the bearer POST. */
+static void
+test_extra_header(void **state)
+{
+	static const struct ion_http_header key = { "PAM-Ion-Client-Key",
+		"k3y-Value_0123456789abcdefghijklmnop" };
+	static const struct ion_http_header bad[] = {
+		{ "PAM-Ion-Client-Key", "k\r\nX-Evil: 1" },
+		{ "PAM-Ion-Client-Key", "k\x7f" },
+		{ "PAM-Ion-Client-Key", "" },
+		{ "PAM-Ion-Client-Key", NULL },
+		{ "Bad Name", "v" },
+		{ "Bad:Name", "v" },
+		{ "", "v" },
+		{ NULL, "v" },
+	};
+	struct ion_http *h = handle(5000);
+	struct ion_http_resp resp;
+	size_t i;
+	json_t *j;
+
+	(void)state;
+	memset(&resp, 0, sizeof(resp));
+	assert_int_equal(
+	    ion_http_get_with(h, U("/echo"), "tok", &key, 0, MAX_BODY, &resp),
+	    0);
+	j = body_json(&resp);
+	assert_string_equal(member(j, "client_key"), key.value);
+	assert_string_equal(member(j, "authorization"), "Bearer tok");
+	json_decref(j);
+	ion_http_resp_clear(&resp);
+
+	assert_int_equal(ion_http_post_bearer(h, U("/echo"), "application/json",
+			     "{}", 2, "tok", &key, MAX_BODY, &resp),
+	    0);
+	j = body_json(&resp);
+	assert_string_equal(member(j, "method"), "POST");
+	assert_string_equal(member(j, "client_key"), key.value);
+	assert_string_equal(member(j, "authorization"), "Bearer tok");
+	assert_string_equal(member(j, "body"), "{}");
+	json_decref(j);
+	ion_http_resp_clear(&resp);
+
+	/* Without one, no such header; ion_http_get() sends none either. */
+	assert_int_equal(ion_http_post_bearer(h, U("/echo"), "application/json",
+			     "{}", 2, "tok", NULL, MAX_BODY, &resp),
+	    0);
+	j = body_json(&resp);
+	assert_null(member(j, "client_key"));
+	json_decref(j);
+	ion_http_resp_clear(&resp);
+
+	/* Injection, empty values and bad names: refused before sending. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ion_http_get_with(h, U("/echo"), NULL, &bad[i],
+				     0, MAX_BODY, &resp),
+		    ION_ERR_INVALID);
+		assert_int_equal(
+		    ion_http_post_bearer(h, U("/echo"), "application/json",
+			"{}", 2, "tok", &bad[i], MAX_BODY, &resp),
+		    ION_ERR_INVALID);
+	}
+	assert_int_equal(ion_http_request_count(h), 3);
+	ion_http_free(&h);
+}
+
 static void
 test_post(void **state)
 {
@@ -1031,6 +1097,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_bearer),
+		cmocka_unit_test(test_extra_header),
 		cmocka_unit_test(test_post),
 		cmocka_unit_test(test_basic_auth),
 		cmocka_unit_test(test_status_passthrough),

@@ -320,12 +320,17 @@ test_merge(void **state)
 	assert_int_equal(ion_idtoken_merge_userinfo(claims, ui, &why), 0);
 	assert_string_equal(why, "untouched");
 	/* The id_token's claims are never overridden... */
-	assert_string_equal(json_string_value(json_object_get(claims, "email")),
-	    "signed@example");
 	assert_string_equal(json_string_value(json_object_get(claims, "iss")),
 	    "https://issuer.example");
-	/* ...missing ones are added. */
+	/*
+	 * ...but for a lone email: the id_token had no email_verified, so
+	 * the pair comes from userinfo, never its flag for the token's
+	 * address.
+	 */
+	assert_string_equal(
+	    json_string_value(json_object_get(claims, "email")), "other@x");
 	assert_true(json_is_true(json_object_get(claims, "email_verified")));
+	/* ...missing ones are added. */
 	assert_string_equal(
 	    json_string_value(json_object_get(claims, "name")), "Alice");
 	/* Copied, not shared: changing userinfo later changes nothing. */
@@ -334,6 +339,82 @@ test_merge(void **state)
 	    json_string_value(json_object_get(claims, "name")), "Alice");
 	json_decref(ui);
 	json_decref(claims);
+}
+
+/*
+ * email and email_verified from one source: the id_token's whole pair,
+ * else userinfo's whole pair, else neither.
+ */
+static const struct {
+	const char *idtoken; /* extra id_token members */
+	const char *userinfo;
+	const char *email; /* NULL: absent */
+	int verified;	   /* -1: absent, else the boolean */
+} email_pairs[] = {
+	/* the id_token has both: userinfo changes neither */
+	{ ",\"email\":\"a@x\",\"email_verified\":false",
+	    "{\"sub\":\"248289761001\",\"email\":\"b@x\","
+	    "\"email_verified\":true}",
+	    "a@x", 0 },
+	{ ",\"email\":\"a@x\",\"email_verified\":true",
+	    "{\"sub\":\"248289761001\"}", "a@x", 1 },
+	/* the id_token lacks one: userinfo's whole pair, or neither */
+	{ ",\"email\":\"a@x\"",
+	    "{\"sub\":\"248289761001\",\"email\":\"b@x\","
+	    "\"email_verified\":true}",
+	    "b@x", 1 },
+	{ ",\"email\":\"a@x\"",
+	    "{\"sub\":\"248289761001\",\"email_verified\":true}", NULL, -1 },
+	{ ",\"email\":\"a@x\"", "{\"sub\":\"248289761001\"}", NULL, -1 },
+	{ ",\"email_verified\":true",
+	    "{\"sub\":\"248289761001\",\"email\":\"b@x\"}", NULL, -1 },
+	{ ",\"email_verified\":false",
+	    "{\"sub\":\"248289761001\",\"email\":\"b@x\","
+	    "\"email_verified\":false}",
+	    "b@x", 0 },
+	{ "",
+	    "{\"sub\":\"248289761001\",\"email\":\"b@x\","
+	    "\"email_verified\":true}",
+	    "b@x", 1 },
+	{ "", "{\"sub\":\"248289761001\",\"email\":\"b@x\"}", NULL, -1 },
+	{ "", "{\"sub\":\"248289761001\",\"email_verified\":true}", NULL, -1 },
+};
+
+static void
+test_email_pair(void **state)
+{
+	char payload[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(email_pairs) / sizeof(email_pairs[0]); i++) {
+		struct ion_idtoken_expect e = expect_default();
+		json_t *claims = NULL, *ui, *em, *ev;
+		const char *why = NULL;
+
+		snprintf(payload, sizeof(payload), "{%s%s}", GOOD,
+		    email_pairs[i].idtoken);
+		assert_int_equal(ion_idtoken_check(payload, strlen(payload), &e,
+				     &claims, NULL),
+		    0);
+		ui = parse(email_pairs[i].userinfo);
+		assert_int_equal(
+		    ion_idtoken_merge_userinfo(claims, ui, &why), 0);
+		em = json_object_get(claims, "email");
+		ev = json_object_get(claims, "email_verified");
+		if (email_pairs[i].email == NULL)
+			assert_null(em);
+		else
+			assert_string_equal(
+			    json_string_value(em), email_pairs[i].email);
+		if (email_pairs[i].verified < 0)
+			assert_null(ev);
+		else
+			assert_int_equal(
+			    json_is_true(ev), email_pairs[i].verified);
+		json_decref(ui);
+		json_decref(claims);
+	}
 }
 
 static const struct {
@@ -383,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_bad_expect),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_refused),
+		cmocka_unit_test(test_email_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -535,10 +535,10 @@ static const struct {
 	{ "no kid, one EC among RSA", "{\"alg\":\"ES256\"}", SIGN_ES, "ES256",
 	    KEY_EC256, SET_RSA_EC, DEFAULT_ALGS, 0 },
 	{ "two keys of one kid", "{\"alg\":\"RS256\",\"kid\":\"k1\"}", SIGN_RS,
-	    "RS256", KEY_RSA, SET_TWO_SAME_KID, DEFAULT_ALGS, ION_ERR_AUTH },
+	    "RS256", KEY_RSA, SET_TWO_SAME_KID, DEFAULT_ALGS, ION_ERR_EXISTS },
 	{ "two keys of one kid, signer last",
 	    "{\"alg\":\"RS256\",\"kid\":\"k1\"}", SIGN_RS, "RS256", KEY_RSA,
-	    SET_TWO_SAME_KID_REV, DEFAULT_ALGS, ION_ERR_AUTH },
+	    SET_TWO_SAME_KID_REV, DEFAULT_ALGS, ION_ERR_EXISTS },
 	{ "junk entries skipped", "{\"alg\":\"RS256\",\"kid\":\"k1\"}", SIGN_RS,
 	    "RS256", KEY_RSA, SET_RSA_AND_JUNK, DEFAULT_ALGS, 0 },
 	/* the signature */

@@ -1,0 +1,534 @@
+/*
+ * Unit tests of oidc.h against http_server.py standing in for the
+ * provider: discovery of the PAR endpoint and the RFC 9207 promise, the
+ * pushed authorization request, the iss rule, and the one refetch of a
+ * cached key set with two keys under one kid.
+ */
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* cmocka.h wants stdarg.h, stddef.h, stdint.h and setjmp.h first. */
+#include <cmocka.h>
+
+#include "cache.h"
+#include "config.h"
+#include "errors.h"
+#include "jws_fixture.h"
+#include "oidc.h"
+#include "server_fixture.h"
+
+#define CLIENT_ID "pam client"
+#define SECRET "s3cret:value"
+#define STATE "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+#define NONCE "n-0S6_WzA2Mj"
+#define CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+#define REQUEST_URI                                                            \
+	"urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c"
+#define WHY_REQUIRED                                                           \
+	"par = required but the provider offers no pushed authorization "      \
+	"requests"
+
+static struct fixture_server srv;
+static char cache_root[64];
+static unsigned ncache;
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	strcpy(cache_root, "/tmp/ion-oidc-XXXXXX");
+	if (mkdtemp(cache_root) == NULL)
+		return -1;
+	return fixture_start(&srv);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	fixture_stop(&srv);
+	return nftw(cache_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A configuration as config.c would make it, with an empty cache. */
+static void
+make_cfg(struct ion_cfg *cfg, enum ion_par_mode par, char *cache_dir)
+{
+	static char issuer[128], redirect[160];
+
+	snprintf(issuer, sizeof(issuer), "%s", srv.base);
+	snprintf(redirect, sizeof(redirect), "%s/relay/callback", srv.base);
+	snprintf(cache_dir, 128, "%s/c%u", cache_root, ncache++);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->issuer = issuer;
+	cfg->client_id = (char *)(uintptr_t)CLIENT_ID;
+	cfg->client_secret = (char *)(uintptr_t)SECRET;
+	cfg->redirect_uri = redirect;
+	cfg->scope = (char *)(uintptr_t) "openid profile email";
+	cfg->par = par;
+	cfg->cache_dir = cache_dir;
+	cfg->allowed_algs = ION_ALG_RS256 | ION_ALG_PS256 | ION_ALG_ES256;
+}
+
+static void
+make_provider(struct ion_provider *p, bool par)
+{
+	static char authz[128], par_ep[128], jwks[128];
+
+	snprintf(authz, sizeof(authz), "%s/authorize", srv.base);
+	snprintf(par_ep, sizeof(par_ep), "%s/par", srv.base);
+	snprintf(jwks, sizeof(jwks), "%s/jwks", srv.base);
+	memset(p, 0, sizeof(*p));
+	p->issuer = srv.base;
+	p->authorization_endpoint = authz;
+	p->token_endpoint = authz;
+	p->jwks_uri = jwks;
+	p->par_endpoint = par ? par_ep : NULL;
+}
+
+static int
+authorize(const struct ion_cfg *cfg, const struct ion_provider *p,
+    char **ret_url, bool *ret_pushed, const char **why)
+{
+	struct ion_http *h = fixture_http();
+	int r;
+
+	*ret_url = NULL;
+	*ret_pushed = false;
+	r = ion_oidc_authorize(
+	    h, cfg, p, STATE, NONCE, CHALLENGE, ret_url, ret_pushed, why);
+	ion_http_free(&h);
+	return r;
+}
+
+static void
+test_par_push(void **state)
+{
+	struct ion_provider p;
+	struct ion_cfg cfg;
+	const char *why = NULL;
+	char cache[128], want[512], *url = NULL, *v;
+	json_t *last;
+	const char *body;
+	bool pushed;
+
+	(void)state;
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, true);
+	fixture_script(&srv, "/par", 201,
+	    "{\"request_uri\": \"" REQUEST_URI "\", \"expires_in\": 60}", NULL);
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_true(pushed);
+	/* client_id and request_uri, nothing else (RFC 9126 section 4). */
+	snprintf(want, sizeof(want),
+	    "%s/authorize?client_id=pam+client&request_uri=urn%%3Aietf%%"
+	    "3Aparams%%3Aoauth%%3Arequest_uri%%3A6esc_11ACC5bwc014ltc14eY22c",
+	    srv.base);
+	assert_string_equal(url, want);
+	free(url);
+
+	/* The request went to the PAR endpoint, authenticated as at the
+	 * token endpoint: Basic of form-encoded id and secret. */
+	last = fixture_last(&srv, "/par");
+	assert_string_equal(
+	    json_string_value(json_object_get(last, "method")), "POST");
+	body = json_string_value(json_object_get(last, "body"));
+	assert_non_null(strstr(body, "response_type=code"));
+	assert_non_null(strstr(body, "client_id=pam+client"));
+	assert_non_null(strstr(body, "state=" STATE));
+	assert_non_null(strstr(body, "nonce=" NONCE));
+	assert_non_null(strstr(body, "code_challenge=" CHALLENGE));
+	assert_non_null(strstr(body, "code_challenge_method=S256"));
+	assert_non_null(strstr(body, "scope=openid+profile+email"));
+	assert_non_null(strstr(body, "redirect_uri=http%3A%2F%2F127.0.0.1"));
+	json_decref(last);
+	v = fixture_last_header(&srv, "/par", "authorization");
+	/* base64("pam+client:s3cret%3Avalue") */
+	assert_string_equal(v, "Basic cGFtK2NsaWVudDpzM2NyZXQlM0F2YWx1ZQ==");
+	free(v);
+	v = fixture_last_header(&srv, "/par", "content-type");
+	assert_string_equal(v, "application/x-www-form-urlencoded");
+	free(v);
+}
+
+static void
+test_par_answers(void **state)
+{
+	static char long_uri[ION_OIDC_REQUEST_URI_MAX + 64];
+	static const struct {
+		long status;
+		const char *body;
+		int r;
+	} cases[] = {
+		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 90}",
+		    0 },
+		{ 200, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 90}",
+		    0 },
+		{ 400, "{\"error\": \"invalid_request\"}", ION_ERR_AUTH },
+		{ 401, "{\"error\": \"invalid_client\"}", ION_ERR_AUTH },
+		{ 403, "{}", ION_ERR_AUTH },
+		{ 500, "{}", ION_ERR_UNAVAIL },
+		{ 503, "", ION_ERR_UNAVAIL },
+		{ 302, "", ION_ERR_AUTH },
+		{ 204, "", ION_ERR_AUTH },
+		{ 201, "not json", ION_ERR_AUTH },
+		{ 201, "[\"urn:x:1\"]", ION_ERR_AUTH },
+		{ 201, "{}", ION_ERR_AUTH },
+		{ 201, "{\"expires_in\": 90}", ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"\", \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": 17, \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"urn:x 1\", \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201,
+		    "{\"request_uri\": \"urn:x:\\u0001\", \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201,
+		    "{\"request_uri\": \"urn:x:\\u00e9\", \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201,
+		    "{\"request_uri\": \"urn:x:\\u0000\", \"expires_in\": 90}",
+		    ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"urn:x:1\"}", ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 0}",
+		    ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": -5}",
+		    ION_ERR_AUTH },
+		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": \"90\"}",
+		    ION_ERR_AUTH },
+		{ 201,
+		    "{\"request_uri\": \"urn:x:1\", \"request_uri\": "
+		    "\"urn:y\", "
+		    "\"expires_in\": 90}",
+		    ION_ERR_AUTH },
+	};
+	struct ion_provider p;
+	struct ion_cfg cfg;
+	const char *why;
+	char cache[128], *url;
+	size_t i;
+	bool pushed;
+	int r;
+
+	(void)state;
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, true);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fixture_script(
+		    &srv, "/par", cases[i].status, cases[i].body, NULL);
+		why = NULL;
+		r = authorize(&cfg, &p, &url, &pushed, &why);
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d (%s), expected %d", i, r,
+			    why != NULL ? why : "", cases[i].r);
+		if (r == 0)
+			assert_non_null(strstr(url, "request_uri=urn%3Ax%3A1"));
+		else
+			assert_null(url);
+		free(url);
+	}
+
+	/* A request_uri of ION_OIDC_REQUEST_URI_MAX characters, and one more.
+	 */
+	strcpy(long_uri, "{\"expires_in\": 9, \"request_uri\": \"urn:");
+	memset(long_uri + strlen(long_uri), 'u', ION_OIDC_REQUEST_URI_MAX - 4);
+	strcat(long_uri, "\"}");
+	fixture_script(&srv, "/par", 201, long_uri, NULL);
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	free(url);
+	strcpy(long_uri + strlen(long_uri) - 2, "u\"}");
+	fixture_script(&srv, "/par", 201, long_uri, NULL);
+	assert_int_equal(
+	    authorize(&cfg, &p, &url, &pushed, &why), ION_ERR_AUTH);
+}
+
+static void
+test_par_unreachable(void **state)
+{
+	struct ion_provider p;
+	struct ion_cfg cfg;
+	const char *why = NULL;
+	char cache[128], *url;
+	bool pushed;
+
+	(void)state;
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, true);
+	/* Port 9 on loopback: nothing listens (discard is never run). */
+	p.par_endpoint = (char *)(uintptr_t) "http://127.0.0.1:9/par";
+	assert_int_equal(
+	    authorize(&cfg, &p, &url, &pushed, &why), ION_ERR_UNAVAIL);
+	assert_null(url);
+}
+
+static void
+test_par_modes(void **state)
+{
+	struct ion_provider p;
+	struct ion_cfg cfg;
+	const char *why = NULL;
+	char cache[128], *url;
+	bool pushed;
+
+	(void)state;
+	/* required without an endpoint: fail closed. */
+	make_cfg(&cfg, ION_PAR_REQUIRED, cache);
+	make_provider(&p, false);
+	assert_int_equal(
+	    authorize(&cfg, &p, &url, &pushed, &why), ION_ERR_AUTH);
+	assert_string_equal(why, WHY_REQUIRED);
+	assert_null(url);
+
+	/* auto without an endpoint: the request in the URL, as ever. */
+	cfg.par = ION_PAR_AUTO;
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_false(pushed);
+	assert_non_null(strstr(url, "state=" STATE));
+	assert_non_null(strstr(url, "nonce=" NONCE));
+	assert_null(strstr(url, "request_uri"));
+	free(url);
+
+	/* off never pushes, even with an endpoint (which would refuse). */
+	fixture_script(&srv, "/par", 500, "{}", NULL);
+	cfg.par = ION_PAR_OFF;
+	make_provider(&p, true);
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_false(pushed);
+	assert_non_null(strstr(url, "code_challenge=" CHALLENGE));
+	free(url);
+
+	/* required with an endpoint pushes. */
+	fixture_script(&srv, "/par", 201,
+	    "{\"request_uri\": \"urn:x:2\", \"expires_in\": 90}", NULL);
+	cfg.par = ION_PAR_REQUIRED;
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_true(pushed);
+	assert_null(strstr(url, "state="));
+	free(url);
+}
+
+static int
+discover(const char *doc, struct ion_provider **ret, const char **why)
+{
+	struct ion_http *h = fixture_http();
+	struct ion_cfg cfg;
+	char cache[128];
+	int r;
+
+	fixture_script(
+	    &srv, "/.well-known/openid-configuration", 200, doc, NULL);
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	*ret = NULL;
+	r = ion_oidc_discover(h, &cfg, ret, why);
+	ion_http_free(&h);
+	return r;
+}
+
+#define DOC_START                                                              \
+	"{\"issuer\": \"{base}\", "                                            \
+	"\"authorization_endpoint\": \"{base}/authorize\", "                   \
+	"\"token_endpoint\": \"{base}/token\", \"jwks_uri\": \"{base}/jwks\""
+
+static void
+test_discovery(void **state)
+{
+	static const struct {
+		const char *extra;
+		int r;
+		bool par, iss;
+	} cases[] = {
+		{ "", 0, false, false },
+		{ ", \"pushed_authorization_request_endpoint\": \"{base}/par\"",
+		    0, true, false },
+		{ ", \"authorization_response_iss_parameter_supported\": true",
+		    0, false, true },
+		{ ", \"authorization_response_iss_parameter_supported\": false",
+		    0, false, false },
+		{ ", \"pushed_authorization_request_endpoint\": "
+		  "\"https://par.example/par\", "
+		  "\"authorization_response_iss_parameter_supported\": true",
+		    0, true, true },
+		/* present but unusable: the document is malformed */
+		{ ", \"pushed_authorization_request_endpoint\": "
+		  "\"http://par.example/par\"",
+		    ION_ERR_AUTH, false, false },
+		{ ", \"pushed_authorization_request_endpoint\": 1",
+		    ION_ERR_AUTH, false, false },
+		{ ", \"pushed_authorization_request_endpoint\": \"\"",
+		    ION_ERR_AUTH, false, false },
+		{ ", \"authorization_response_iss_parameter_supported\": "
+		  "\"true\"",
+		    ION_ERR_AUTH, false, false },
+		{ ", \"authorization_response_iss_parameter_supported\": 1",
+		    ION_ERR_AUTH, false, false },
+	};
+	struct ion_provider *p;
+	char doc[1024];
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s}", DOC_START, cases[i].extra);
+		why = NULL;
+		r = discover(doc, &p, &why);
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d (%s), expected %d", i, r,
+			    why != NULL ? why : "", cases[i].r);
+		if (r != 0) {
+			assert_null(p);
+			continue;
+		}
+		assert_int_equal(p->par_endpoint != NULL, cases[i].par);
+		assert_int_equal(p->iss_parameter_supported, cases[i].iss);
+		ion_provider_free(&p);
+	}
+}
+
+static void
+test_check_iss(void **state)
+{
+	struct ion_provider p;
+	const char *why = NULL;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.issuer = (char *)(uintptr_t) "https://issuer.example";
+	/* Without the promise, iss may be absent, but never wrong. */
+	assert_int_equal(ion_oidc_check_iss(&p, NULL, &why), 0);
+	assert_int_equal(
+	    ion_oidc_check_iss(&p, "https://issuer.example", &why), 0);
+	assert_int_equal(ion_oidc_check_iss(&p, "https://other.example", &why),
+	    ION_ERR_AUTH);
+	assert_string_equal(
+	    why, "authorization response from another issuer (iss)");
+	assert_int_equal(
+	    ion_oidc_check_iss(&p, "https://issuer.example/", &why),
+	    ION_ERR_AUTH);
+	/* RFC 9207 promised: a response without iss is refused. */
+	p.iss_parameter_supported = true;
+	assert_int_equal(ion_oidc_check_iss(&p, NULL, &why), ION_ERR_AUTH);
+	assert_string_equal(why, "authorization response without iss");
+	assert_int_equal(
+	    ion_oidc_check_iss(&p, "https://issuer.example", &why), 0);
+	assert_int_equal(ion_oidc_check_iss(&p, "https://other.example", &why),
+	    ION_ERR_AUTH);
+}
+
+/* The fixture's key set with its RSA key twice under kid "rsa1". */
+static char *
+dup_kid_set(void)
+{
+	json_t *set = json_loads(FUZZ_JWKS, 0, NULL), *keys;
+	char *s;
+
+	assert_non_null(set);
+	keys = json_object_get(set, "keys");
+	json_array_append_new(keys, json_deep_copy(json_array_get(keys, 0)));
+	s = json_dumps(set, JSON_COMPACT);
+	json_decref(set);
+	assert_non_null(s);
+	return s;
+}
+
+static int
+verify(
+    const struct ion_cfg *cfg, const struct ion_provider *p, const char **why)
+{
+	struct ion_http *h = fixture_http();
+	json_t *claims = NULL;
+	int r;
+
+	r = ion_oidc_verify(
+	    h, cfg, p, FUZZ_TOKEN_RS256, NONCE, 1700000000, &claims, why);
+	json_decref(claims);
+	ion_http_free(&h);
+	return r;
+}
+
+static void
+test_duplicate_kid(void **state)
+{
+	struct ion_provider p;
+	struct ion_cfg cfg;
+	const char *why = NULL;
+	char cache[128], *dup = dup_kid_set();
+	json_t *last;
+
+	(void)state;
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, false);
+	/* The fixture token's issuer and audience. */
+	p.issuer = (char *)(uintptr_t) "https://issuer.example";
+	cfg.client_id = (char *)(uintptr_t) "pam-ion-fuzz";
+
+	/* Fresh from the provider with a duplicate kid: refused. */
+	fixture_script(&srv, "/jwks", 200, dup, NULL);
+	assert_int_equal(verify(&cfg, &p, &why), ION_ERR_AUTH);
+	assert_string_equal(why, "key set has two keys with the token's kid");
+
+	/* Cached with a duplicate kid: fetched again, once, and used. */
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	cfg.client_id = (char *)(uintptr_t) "pam-ion-fuzz";
+	assert_int_equal(ion_cache_store(cfg.cache_dir, p.jwks_uri, dup,
+			     strlen(dup), "max-age=3600", time(NULL)),
+	    0);
+	fixture_script(&srv, "/jwks", 200, FUZZ_JWKS, NULL);
+	assert_int_equal(verify(&cfg, &p, &why), ION_ERR_AUTH);
+	/* The signature verified with the fresh set; the fixture's token
+	 * is long expired, which is as far as it gets. */
+	assert_string_equal(why, "expired");
+	last = fixture_last(&srv, "/jwks");
+	assert_string_equal(
+	    json_string_value(json_object_get(last, "method")), "GET");
+	json_decref(last);
+
+	/* Cached, and still duplicated when fetched again: refused. */
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	cfg.client_id = (char *)(uintptr_t) "pam-ion-fuzz";
+	assert_int_equal(ion_cache_store(cfg.cache_dir, p.jwks_uri, dup,
+			     strlen(dup), "max-age=3600", time(NULL)),
+	    0);
+	fixture_script(&srv, "/jwks", 200, dup, NULL);
+	assert_int_equal(verify(&cfg, &p, &why), ION_ERR_AUTH);
+	assert_string_equal(why, "key set has two keys with the token's kid");
+	free(dup);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_par_push),
+		cmocka_unit_test(test_par_answers),
+		cmocka_unit_test(test_par_unreachable),
+		cmocka_unit_test(test_par_modes),
+		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_check_iss),
+		cmocka_unit_test(test_duplicate_kid),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

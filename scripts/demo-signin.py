@@ -2,7 +2,14 @@
 on loopback, writes a pam_ion configuration in a private directory, and runs
 pam_authenticate (tests/module/pamdrive) with this terminal as the
 conversation.  With --auto, a scripted phone (tests/provider/phone.py) opens
-the link, signs in as alice and types the confirmation code."""
+the link, signs in as alice and types the confirmation code.
+
+    demo-signin.py BUILD [--auto] [--client-keys FILE --relay-key-file FILE]
+
+The relay runs with --client-keys FILE and the module with relay_key_file
+(scripts/demo.sh makes both with pam-ion-relay --new-client-key); without
+them this script makes a key the same way."""
+import argparse
 import os
 import re
 import shutil
@@ -36,11 +43,43 @@ def wait_line(proc, pattern, what, timeout=20):
     sys.exit("demo: %s did not start" % what)
 
 
+def new_client_key(build, tmp):
+    """(keys file, key file) from pam-ion-relay --new-client-key."""
+    out = subprocess.run(
+        [os.path.join(build, "src/relay/pam-ion-relay"), "--new-client-key",
+         "demo-host"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    if len(out) != 2:
+        sys.exit("demo: pam-ion-relay --new-client-key printed %d lines"
+                 % len(out))
+    keys = os.path.join(tmp, "client-keys")
+    key = os.path.join(tmp, "relay_key")
+    for path, text in ((keys, out[0]), (key, out[1])):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+    return keys, key
+
+
 def main():
-    build, auto = sys.argv[1], len(sys.argv) > 2 and sys.argv[2] == "--auto"
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("build")
+    ap.add_argument("mode", nargs="?", default="",
+                    help="--auto: a scripted phone signs in")
+    ap.add_argument("--client-keys", help="the relay's keys file")
+    ap.add_argument("--relay-key-file", help="the module's relay key")
+    a, rest = ap.parse_known_args()
+    build = a.build
+    auto = a.mode == "--auto" or "--auto" in rest
+    if bool(a.client_keys) != bool(a.relay_key_file):
+        sys.exit("demo: --client-keys and --relay-key-file go together")
     tmp = tempfile.mkdtemp(prefix="pam_ion-demo.")
     procs = []
     try:
+        if a.client_keys:
+            keys_file, key_file = a.client_keys, a.relay_key_file
+        else:
+            keys_file, key_file = new_client_key(build, tmp)
         rport = free_port()
         relay_url = "http://127.0.0.1:%d" % rport
         prov = subprocess.Popen(
@@ -57,7 +96,8 @@ def main():
         relay = subprocess.Popen(
             [os.path.join(build, "src/relay/pam-ion-relay"),
              "--listen", "127.0.0.1:%d" % rport, "--public-url", relay_url,
-             "--authorize-url-prefix", issuer + "/oauth2/authorize"],
+             "--authorize-url-prefix", issuer + "/oauth2/authorize",
+             "--client-keys", keys_file],
             stderr=relay_log)
         procs.append(relay)
         time.sleep(0.3)
@@ -77,6 +117,7 @@ def main():
         conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
             "issuer = " + issuer, "client_id = pam-demo",
             "client_secret_file = " + secret, "relay_url = " + relay_url,
+            "relay_key_file = " + os.path.abspath(key_file),
             "user_map_file = " + users, "cache_dir = " + cache, ""]), 0o644)
         os.mkdir(os.path.join(tmp, "pam.d"))
         private(os.path.join(tmp, "pam.d", "pam_ion-demo"),

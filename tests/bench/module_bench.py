@@ -3,7 +3,9 @@
 
 Starts the stand-in provider (tests/provider/provider.js) and a relay
 (pam-ion-relay) on 127.0.0.1, writes a pam_ion configuration in a private
-directory (prompt = auto, confirm = no, debug = yes), and runs sign-ins with
+directory (prompt = auto, confirm = no, debug = yes; relay_key_file with the
+key of the relay's --client-keys file; a local login without PAM_RHOST, as
+confirm = no is honoured only there), and runs sign-ins with
 module_bench_drive (PAM transactions in one process, timed and CPU-accounted)
 as the terminal and a scripted phone (tests/provider/phone.py) as the person.
 Prints one table; see tests/bench/README.md, "pam_ion module benchmark".
@@ -49,6 +51,7 @@ sys.path.insert(0, PROVIDER_DIR)
 import phone  # noqa: E402  (tests/provider/phone.py)
 
 CLIENT_ID = "pam-bench"
+RELAY_CLIENT = "bench"  # this host's name in the relay's keys file
 CLIENT_SECRET = "bench-s3cret-Qm7vX2kP9w"
 ACCOUNT = "alice:alice@example.org:true:Alice Example"
 LOCAL_USER = "root"
@@ -185,14 +188,33 @@ class Provider:
         return text.splitlines()
 
 
+def new_client_key(binary, name):
+    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`."""
+    r = subprocess.run([binary, "--new-client-key", name],
+                       capture_output=True, text=True, timeout=20)
+    lines = r.stdout.splitlines()
+    if (r.returncode != 0 or len(lines) != 2 or
+            not lines[0].startswith(name + " ")):
+        raise BenchError("pam-ion-relay --new-client-key: status %d, %r %r"
+                      % (r.returncode, r.stdout, r.stderr))
+    return lines[1], lines[0]
+
+
 class Relay:
+    """pam-ion-relay with a --client-keys file holding this host's key
+    (self.key, made with --new-client-key)."""
+
     def __init__(self, binary, logdir, port, issuer):
         self.errpath = os.path.join(logdir, "relay.log")
         self.url = "http://127.0.0.1:%d" % port
+        self.key, line = new_client_key(binary, RELAY_CLIENT)
+        self.keys_file = private(os.path.join(logdir, "relay-client-keys"),
+                                 line + "\n", 0o600)
         self.proc = spawn(
             [binary, "--listen", "127.0.0.1:%d" % port,
              "--public-url", self.url,
-             "--authorize-url-prefix", issuer + "/oauth2/authorize"],
+             "--authorize-url-prefix", issuer + "/oauth2/authorize",
+             "--client-keys", self.keys_file],
             self.errpath)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -227,11 +249,12 @@ def private(path, text, mode):
     return path
 
 
-def write_config(tmp, module, issuer, relay_url):
+def write_config(tmp, module, issuer, relay_url, relay_key):
     """pam.d directory with the pam_ion and pam_permit services."""
     secret = private(os.path.join(tmp, "secret"), CLIENT_SECRET + "\n", 0o600)
     users = private(os.path.join(tmp, "users"),
                     "alice@example.org %s\n" % LOCAL_USER, 0o644)
+    key = private(os.path.join(tmp, "relay_key"), relay_key + "\n", 0o600)
     cache = os.path.join(tmp, "cache")
     os.mkdir(cache, 0o700)
     conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
@@ -239,6 +262,7 @@ def write_config(tmp, module, issuer, relay_url):
         "client_id = " + CLIENT_ID,
         "client_secret_file = " + secret,
         "relay_url = " + relay_url,
+        "relay_key_file = " + key,
         "user_map_file = " + users,
         "cache_dir = " + cache,
         "prompt = auto",
@@ -294,7 +318,9 @@ class Driver:
 
     def __init__(self, binary, confdir, service, logdir, tag, wrap=None,
                  preload=None):
-        argv = [binary, confdir, service, LOCAL_USER, "127.0.0.1"]
+        # No RHOST: a local login, the only kind for which confirm = no
+        # is honoured.
+        argv = [binary, confdir, service, LOCAL_USER]
         if wrap:
             argv = shlex.split(wrap) + argv
         env = dict(os.environ)
@@ -578,7 +604,7 @@ def main():
         provider = Provider(logdir, relay_url, a.cache_control)
         relay = Relay(a.relay, logdir, rport, provider.issuer)
         confdir, cache = write_config(tmp, module, provider.issuer,
-                                      relay_url)
+                                      relay_url, relay.key)
         log("provider %s, relay %s, logs in %s" % (provider.issuer,
                                                    relay_url, logdir))
 

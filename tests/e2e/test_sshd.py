@@ -6,8 +6,10 @@ pty, the stand-in provider, the real relay and the scripted phone.
 
 What it does:
   1. starts the provider (tests/provider/provider.js) and the relay on
-     127.0.0.1, writes a pam_ion config, client secret, user map
-     (alice@example.org -> iontest) and cache dir, root-owned, in a temp dir;
+     127.0.0.1 with a --client-keys file (this host's key and another
+     host's, made with pam-ion-relay --new-client-key), writes a pam_ion
+     config, client secret, relay key, user map (alice@example.org ->
+     iontest) and cache dir, root-owned, in a temp dir;
   2. creates the local user iontest if missing (and removes it at the end
      if it did);
   3. runs /usr/sbin/sshd in the foreground on a free loopback port with its
@@ -25,7 +27,10 @@ What it does:
   5. run 2: the phone signs in, a wrong code is typed three times: ssh must
      be refused, the person must see "The code did not match", and the
      provider must have seen the sign-in but no token request;
-  6. stops everything and removes what it made.
+  6. run 3: the config says prompt = auto, confirm = no: sshd sets
+     PAM_RHOST, so the module asks for the confirmation code anyway (the
+     code prompt, the phone shows a code) and the login needs it;
+  7. stops everything and removes what it made.
 
 Inputs (environment; ctest sets them): PAM_ION_MODULE (pam_ion.so),
 PAM_ION_RELAY (pam-ion-relay), PAM_ION_PROVIDER_DIR (tests/provider, with
@@ -37,6 +42,7 @@ Python 3 standard library only.
 """
 import argparse
 import errno
+import hashlib
 import json
 import os
 import pty
@@ -66,6 +72,7 @@ EMAIL = "alice@example.org"
 CLIENT_ID = "pam-e2e"
 SKIP = 77
 PAM_MARK = "# written by pam_ion tests/e2e/test_sshd.py"
+RELAY_CLIENT = "e2e-sshd"  # this host's name in the relay's keys file
 
 PROMPT_CODE = "After signing in, type the code shown on your phone: "
 PROMPT_WRONG = "That code does not match. Type the code shown on your phone: "
@@ -112,6 +119,23 @@ def http(url, method="GET", body=None, timeout=10):
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", "replace")
+
+
+def new_client_key(relay_bin, name):
+    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`,
+    its output checked: 'NAME SHA256HEX', then the 43-character key."""
+    r = subprocess.run([relay_bin, "--new-client-key", name],
+                       capture_output=True, text=True, timeout=20)
+    lines = r.stdout.splitlines()
+    if r.returncode != 0 or len(lines) != 2:
+        raise Fail("pam-ion-relay --new-client-key: status %d, %r %r"
+                   % (r.returncode, r.stdout, r.stderr))
+    line, key = lines
+    if (not re.fullmatch(r"[A-Za-z0-9_-]{43}", key) or line != "%s %s" % (
+            name, hashlib.sha256(key.encode()).hexdigest())):
+        raise Fail("pam-ion-relay --new-client-key: unexpected output %r"
+                   % lines[0])
+    return key, line
 
 
 def write_root_file(path, text, mode):
@@ -180,10 +204,18 @@ class Stand:
         say("provider at", self.issuer)
 
     def start_relay(self):
+        # This host's key, and another host's (only so that the file holds
+        # more than one line).
+        self.relay_key, line = new_client_key(self.relay_bin, RELAY_CLIENT)
+        _, other = new_client_key(self.relay_bin, "other-host")
+        self.client_keys = os.path.join(self.tmp, "relay-client-keys")
+        write_root_file(self.client_keys, "# e2e\n%s\n%s\n" % (line, other),
+                        0o600)
         p = self.spawn("relay", [
             self.relay_bin, "--listen", "127.0.0.1:%d" % self.relay_port,
             "--public-url", self.relay,
-            "--authorize-url-prefix", self.issuer + "/oauth2/authorize"])
+            "--authorize-url-prefix", self.issuer + "/oauth2/authorize",
+            "--client-keys", self.client_keys])
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
@@ -202,6 +234,8 @@ class Stand:
         d = self.tmp
         self.secret_file = os.path.join(d, "client_secret")
         write_root_file(self.secret_file, self.client_secret + "\n", 0o600)
+        self.relay_key_file = os.path.join(d, "relay_key")
+        write_root_file(self.relay_key_file, self.relay_key + "\n", 0o600)
         self.users_file = os.path.join(d, "pam_ion.users")
         write_root_file(self.users_file, "%s %s\n" % (EMAIL, USER), 0o644)
         self.cache_dir = os.path.join(d, "cache")
@@ -209,18 +243,28 @@ class Stand:
         os.chown(self.cache_dir, 0, 0)
         os.chmod(self.cache_dir, 0o700)
         self.conf = os.path.join(d, "pam_ion.conf")
-        write_root_file(self.conf, "\n".join([
+        self.write_conf()
+
+    def write_conf(self, *extra):
+        """pam_ion.conf (root, 0644), with extra lines; read again by the
+        module at every sign-in."""
+        text = "\n".join([
             "# pam_ion end-to-end test (tests/e2e/test_sshd.py)",
             "issuer = " + self.issuer,
             "client_id = " + CLIENT_ID,
             "client_secret_file = " + self.secret_file,
             "relay_url = " + self.relay,
+            "relay_key_file = " + self.relay_key_file,
             "user_map_file = " + self.users_file,
             "cache_dir = " + self.cache_dir,
             "login_timeout = 100",
             "http_timeout = 10",
-            "debug = yes",
-            ""]), 0o644)
+            "debug = yes"] + list(extra) + [""])
+        tmp = self.conf + ".new"
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        write_root_file(tmp, text, 0o644)
+        os.rename(tmp, self.conf)
 
     def write_pam_service(self):
         text = "\n".join([
@@ -675,6 +719,46 @@ def run_success(stand):
     check(stats.get("token") == 1,
           "%s: the provider saw exactly one token request (%s)"
           % (name, stats.get("token")))
+    check(re.search(r"registered by client %s " % RELAY_CLIENT,
+                    stand.log_text("relay")) is not None,
+          "%s: the relay logged the login as registered by client %s (its "
+          "relay key)" % (name, RELAY_CLIENT))
+
+
+def run_confirm_no_over_ssh(stand):
+    """prompt = auto, confirm = no in the config; sshd sets PAM_RHOST, so
+    the module asks for the code anyway, and the phone shows one."""
+    name = "run3"
+    stand.write_conf("prompt = auto", "confirm = no")
+    stand.provider_reset()
+    ssh = Ssh(stand)
+    try:
+        # prompt = auto: sshd shows the QR code only with the next prompt,
+        # which comes once the phone is done: sign in from the relay's
+        # newest login, then the code prompt must come.
+        deadline = time.monotonic() + STEP_TIMEOUT
+        link = None
+        while link is None and time.monotonic() < deadline:
+            m = re.findall(r"login (\S+) registered by client %s "
+                           % RELAY_CLIENT, stand.log_text("relay"))
+            if len(m) >= 3:
+                link = "%s/l/%s" % (stand.relay, m[-1])
+            else:
+                time.sleep(0.1)
+        check(link is not None, "%s: the module registered a login" % name)
+        code = phone(stand, link, name)
+        pos = ssh.expect(PROMPT_CODE)
+        say("ok - %s: confirm = no over ssh: the module asks for the code"
+            % name)
+        ssh.type(code)
+        status = ssh.finish()
+    finally:
+        ssh.kill()
+        stand.write_conf()
+    after = ssh.text()[pos:]
+    check(status == 0 and USER in [x.strip() for x in after.split("\n")],
+          "%s: with the code typed ssh signs in (exit %s)" % (name, status),
+          after)
 
 
 def wrong_code(code):
@@ -790,6 +874,7 @@ def main():
         stand.start_sshd()
         run_success(stand)
         run_wrong_code(stand)
+        run_confirm_no_over_ssh(stand)
         check(stand.sshd.poll() is None, "sshd is still running")
         log = stand.log_text("sshd")
         check(not any(r in log for r in SANITIZER_REPORTS),

@@ -1,7 +1,10 @@
-"""Shared pieces of the fail-closed matrix (test_module_hostile_*.py): a base
-class whose one assertion says what "fails closed" means for a run, people
-who act on the link the module shows, a scriptable fake relay, a small
-certificate authority (openssl CLI) and an attacker's own login at the relay.
+"""Shared pieces of the fail-closed matrix (test_module_hostile_*.py) and the
+attack tests (test_module_attack.py): a base class whose one assertion says
+what "fails closed" means for a run, people who act on the link the module
+shows, a scriptable fake relay (it records the PAM-Ion-Client-Key of every
+request), a small certificate authority (openssl CLI), and a client of the
+relay's /v1 API with a chosen key (RelayLogin: an attacker's own login, or
+one registered as the module would).
 
 Fails closed, for every hostile case:
 - the PAM code is the expected failure, never PAM_SUCCESS or PAM_IGNORE,
@@ -24,15 +27,21 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
-from moduletest import (CLIENT_ID, LOG_ERR, PAM_SUCCESS, ModuleTestCase,
-                        Person, free_port)
+from moduletest import (CLIENT_ID, KEY_HEADER, LOG_ERR, PAM_SUCCESS,
+                        ModuleTestCase, Person, free_port, relay_headers)
 import phone  # noqa: E402  (tests/provider, on the path through moduletest)
 
 PAM_IGNORE = 25
 SLACK_S = 3.0  # "a little" past login_timeout
+# prompt = auto, confirm = no: honoured only for a local login (neither
+# PAM_RHOST nor PAM_RUSER), so the cases that use it run with rhost=None.
+# They are the cases where whatever the relay hands over goes straight to
+# the token exchange, with nobody to type a confirmation code.
+AUTO_LOCAL = {"prompt": "auto", "confirm": "no"}
 # What the hostile setups use unless a case says otherwise: short enough
 # that a hung server costs seconds, long enough for a loaded machine.
 LOGIN_TIMEOUT = 30
@@ -167,35 +176,91 @@ def deliver_callback(relay_url, params):
     return status, body
 
 
-def attacker_login(relay_url, authorize_endpoint, redirect_uri):
-    """An attacker's own, well-formed login at the relay (as the module
-    registers one): returns its state S.  Its poll secret stays here."""
-    raw = os.urandom(32)
-    secret = b64(raw)
-    state = b64(hashlib.sha256(raw).digest())
-    nonce = b64(hashlib.sha256(b"pam_ion-nonce" + state.encode()).digest())
-    verifier = b64(os.urandom(32))
-    params = {"response_type": "code", "client_id": CLIENT_ID,
-              "redirect_uri": redirect_uri, "scope": "openid profile email",
-              "state": state, "nonce": nonce,
-              "code_challenge": b64(hashlib.sha256(
-                  verifier.encode()).digest()),
-              "code_challenge_method": "S256"}
-    url = authorize_endpoint + "?" + urllib.parse.urlencode(params)
-    body = json.dumps({"state": state, "authorize_url": url,
-                       "confirm": False,
-                       "context": {"host": "attacker", "user": "mallory",
-                                   "rhost": "", "service": "x"}}).encode()
+def nonce_of(state):
+    """N(S) = b64url(SHA-256("pam_ion-nonce" || S))."""
+    return b64(hashlib.sha256(b"pam_ion-nonce" + state.encode()).digest())
+
+
+def relay_request(method, url, key=None, secret=None, body=None,
+                  timeout=10.0):
+    """One /v1 request as a client of the relay would send it (key None:
+    no PAM-Ion-Client-Key header); (status, parsed JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(
-        relay_url + "/v1/logins", data=body, method="POST",
-        headers={"Content-Type": "application/json",
-                 "Authorization": "Bearer " + secret})
+        url, data=data, method=method,
+        headers=relay_headers(key, secret, json_body=data is not None))
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(req, timeout=10) as r:
-        if r.status != 201:
-            raise AssertionError("the relay refused the attacker's login: "
-                                 "%d" % r.status)
-    return state
+    try:
+        with opener.open(req, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+class RelayLogin:
+    """A login as a client of the relay makes one: poll secret P, state
+    S = b64url(SHA-256(P)), nonce N(S), a PKCE verifier, and the authorize
+    URL (plain, or any URL a test gives).  register() and poll() speak the
+    relay's /v1 API with a chosen key."""
+
+    def __init__(self, relay_url, authorize_endpoint, redirect_uri,
+                 key=None, host="attacker", user="mallory"):
+        self.relay_url = relay_url
+        self.key = key
+        raw = os.urandom(32)
+        self.secret = b64(raw)
+        self.state = b64(hashlib.sha256(raw).digest())
+        self.nonce = nonce_of(self.state)
+        self.verifier = b64(os.urandom(32))
+        self.params = {
+            "response_type": "code", "client_id": CLIENT_ID,
+            "redirect_uri": redirect_uri, "scope": "openid profile email",
+            "state": self.state, "nonce": self.nonce,
+            "code_challenge": b64(hashlib.sha256(
+                self.verifier.encode()).digest()),
+            "code_challenge_method": "S256"}
+        self.authorize_url = (authorize_endpoint + "?" +
+                              urllib.parse.urlencode(self.params))
+        self.context = {"host": host, "user": user, "rhost": "",
+                        "service": "x"}
+        self.link = None
+
+    def register(self, key="default", authorize_url=None, confirm=False):
+        """POST /v1/logins; (status, answer).  key "default" is this
+        login's key, None sends none."""
+        st, ans = relay_request(
+            "POST", self.relay_url + "/v1/logins",
+            self.key if key == "default" else key, self.secret,
+            {"state": self.state,
+             "authorize_url": authorize_url or self.authorize_url,
+             "confirm": confirm, "context": self.context})
+        if st == 201 and isinstance(ans, dict):
+            self.link = ans.get("link")
+        return st, ans
+
+    def poll(self, key="default", wait=0, secret=None):
+        """GET /v1/logins/result?wait=N; (status, answer)."""
+        return relay_request(
+            "GET", self.relay_url + "/v1/logins/result?wait=%d" % wait,
+            self.key if key == "default" else key,
+            secret or self.secret, timeout=wait + 10.0)
+
+
+def attacker_login(relay_url, authorize_endpoint, redirect_uri, key):
+    """An attacker's own, well-formed login at the relay (as the module
+    registers one), with a relay key the attacker holds (another host's):
+    returns its state S.  Its poll secret stays here."""
+    login = RelayLogin(relay_url, authorize_endpoint, redirect_uri, key)
+    st, ans = login.register()
+    if st != 201:
+        raise AssertionError("the relay refused the attacker's login: "
+                             "%d %r" % (st, ans))
+    return login.state
 
 
 # ---------------------------------------------------------------- fake relay
@@ -211,6 +276,7 @@ class FakeRelay:
         self.poll = poll or (lambda h: answer(h, 202, {"status": "pending"}))
         self.requests = []
         self.bearers = set()  # poll secrets the module sent (to look for)
+        self.keys = []  # the PAM-Ion-Client-Key of every request
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -220,6 +286,7 @@ class FakeRelay:
                 pass
 
             def note_bearer(self):
+                fake.keys.append(self.headers.get(KEY_HEADER))
                 a = self.headers.get("Authorization") or ""
                 if a.startswith("Bearer "):
                     fake.bearers.add(a[len("Bearer "):])
@@ -251,8 +318,12 @@ class FakeRelay:
         self.thread.start()
 
     def good_register(self, h):
-        answer(h, 201, {"link": self.url + "/l/fakeLinkId0123456789",
-                        "expires_in": 300})
+        answer(h, 201, {"link": self.link(), "expires_in": 300})
+
+    def link(self, link_id="fakeLinkId0123456789"):
+        """A short link under this relay's URL (the module refuses a link
+        that is not under relay_url)."""
+        return self.url + "/l/" + link_id
 
     def polls(self):
         return sum(1 for m, p in self.requests
@@ -261,6 +332,11 @@ class FakeRelay:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def link_on(h, tail="fakeLinkId0123456789"):
+    """A short link under the fake relay that h belongs to."""
+    return "http://127.0.0.1:%d/l/%s" % (h.server.server_address[1], tail)
 
 
 def answer(h, status, body, content_type="application/json"):

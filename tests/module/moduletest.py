@@ -23,6 +23,13 @@ the in-tree build/):
     PAM_ION_KEEP        set: keep the temporary directory (configs, logs)
     PAM_ION_SYSLOG      "global" forces the fallback described below
 
+The relay runs with a --client-keys file of two clients, host1 (the
+module's: every Setup writes its key into relay_key_file, root, 0600) and
+host2 ("another PAM host", whose key the attack tests give the attacker);
+the keys are made with `pam-ion-relay --new-client-key` (its output checked),
+Relay.set_keys() rewrites the file and sends SIGHUP.  confirm = no is
+honoured only for a local login: Setup.run(rhost=None) (and no ruser).
+
 Run one file:   cd tests/module && python3 -B -m unittest -v test_module_signin
 Run them all:   ctest --test-dir BUILD -L module -j2 --output-on-failure
 
@@ -43,7 +50,9 @@ and removes it afterwards.
 """
 
 import atexit
+import base64
 import ctypes
+import hashlib
 import json
 import os
 import re
@@ -167,10 +176,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(method, url, body=None, timeout=10.0):
+def http(method, url, body=None, timeout=10.0, headers=None):
     """(status, parsed JSON or text) of one request, no proxies."""
     data = None
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
@@ -246,12 +255,16 @@ class _Daemon:
 
 
 class Provider(_Daemon):
-    """node tests/provider/provider.js with its /__test/ control API."""
+    """node tests/provider/provider.js with its /__test/ control API.
+    par: "off" (the default), "on" or "required" (--par; see set_par)."""
 
-    def __init__(self, workdir, redirect_uri, accounts=ACCOUNTS):
+    par = "off"  # (also for subclasses that start provider.js themselves)
+
+    def __init__(self, workdir, redirect_uri, accounts=ACCOUNTS, par="off"):
         super().__init__("provider", workdir)
         args = ["node", os.path.join(PROVIDER_DIR, "provider.js"),
                 "--port", "0", "--issuer-host", "127.0.0.1",
+                "--par", par,
                 "--client", "%s:%s:%s" % (CLIENT_ID, CLIENT_SECRET,
                                           redirect_uri)]
         for a in accounts:
@@ -269,6 +282,7 @@ class Provider(_Daemon):
             raise RuntimeError("provider did not start: %r\n%s" %
                                (line, self.logs()))
         self.issuer = m.group(1)
+        self.par = par
 
     def _first_line(self):
         box = []
@@ -298,19 +312,106 @@ class Provider(_Daemon):
     def misbehave(self, spec):
         return self.control("POST", "misbehave", spec)
 
+    def set_par(self, par):
+        """Pushed authorization requests from now on: "off", "on" (offered,
+        discovery names the endpoint) or "required" (plain authorization
+        requests refused).  Sessions, codes and keys stay."""
+        ans = self.control("POST", "par", {"par": par})
+        self.par = par
+        return ans
+
+    def discovery(self):
+        status, doc = http("GET", self.issuer +
+                           "/.well-known/openid-configuration")
+        if status != 200 or not isinstance(doc, dict):
+            raise RuntimeError("discovery: %d %r" % (status, doc))
+        return doc
+
+
+KEY_HEADER = "PAM-Ion-Client-Key"
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+# The relay's clients in the tests: host1 is the module's (every Setup's
+# relay_key_file holds its key), host2 "another PAM host" (the attack tests'
+# attacker holds its key).
+MODULE_HOST, OTHER_HOST = "host1", "host2"
+
+
+def key_hash(key):
+    """What a --client-keys line holds for a key: SHA-256, lowercase hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_client_key(name):
+    """A key made by `pam-ion-relay --new-client-key NAME`, its output
+    checked: two lines, 'NAME SHA256HEX' (the hash of the key) and the key
+    (43 base64url characters).  Returns (key, keys-file line)."""
+    r = subprocess.run([RELAY_BIN, "--new-client-key", name],
+                       capture_output=True, text=True, timeout=20,
+                       stdin=subprocess.DEVNULL)
+    lines = r.stdout.splitlines()
+    if r.returncode != 0 or len(lines) != 2:
+        raise RuntimeError("pam-ion-relay --new-client-key %s: status %d, "
+                           "output %r, stderr %r" % (name, r.returncode,
+                                                     r.stdout, r.stderr))
+    line, key = lines
+    if not KEY_RE.fullmatch(key):
+        raise RuntimeError("--new-client-key: the key %r is not 43 "
+                           "base64url characters" % key[:8])
+    if line != "%s %s" % (name, key_hash(key)):
+        raise RuntimeError("--new-client-key: the line %r is not 'NAME "
+                           "SHA256(key)'" % line)
+    return key, line
+
+
+def keys_file_text(keys, extra_lines=()):
+    """A --client-keys file: a comment, 'NAME SHA256HEX' per key (a dict
+    name -> key), then extra_lines as they are."""
+    lines = ["# pam-ion-relay client keys (tests/module/moduletest.py)"]
+    lines += ["%s %s" % (n, key_hash(k)) for n, k in keys.items()]
+    lines += list(extra_lines)
+    return "\n".join(lines) + "\n"
+
+
+def relay_headers(key=None, secret=None, json_body=False):
+    """Headers of a /v1 request: the client key and the poll secret."""
+    h = {}
+    if key is not None:
+        h[KEY_HEADER] = key
+    if secret is not None:
+        h["Authorization"] = "Bearer " + secret
+    if json_body:
+        h["Content-Type"] = "application/json"
+    return h
+
 
 class Relay(_Daemon):
-    """The real pam-ion-relay on a fixed loopback port."""
+    """The real pam-ion-relay on a fixed loopback port, with a
+    --client-keys file (root, 0600) for host1 and host2.
 
-    def __init__(self, workdir, port, prefix):
+    keys        name -> key of the relay's clients; made with
+                --new-client-key unless given (a second relay of a test
+                takes the stack's keys, so the setups' key files fit)
+    key         host1's key (the module's)
+    keys_file   the --client-keys file; rewrite it with set_keys()"""
+
+    def __init__(self, workdir, port, prefix, keys=None, extra_args=()):
         super().__init__("relay", workdir)
         self.port = port
         self.url = "http://127.0.0.1:%d" % port
+        if keys is None:
+            keys = {}
+            for name in (MODULE_HOST, OTHER_HOST):
+                keys[name], _ = new_client_key(name)
+        self.keys = dict(keys)
+        self.key = self.keys[MODULE_HOST]
+        self.keys_file = os.path.join(workdir, "relay-client-keys")
+        self._write_keys(self.keys)
         err = open(self.errpath, "wb")
         self.proc = subprocess.Popen(
             [RELAY_BIN, "--listen", "127.0.0.1:%d" % port,
              "--public-url", self.url, "--authorize-url-prefix", prefix,
-             "--ttl", str(RELAY_TTL)],
+             "--client-keys", self.keys_file,
+             "--ttl", str(RELAY_TTL)] + list(extra_args),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             env=_sanitizer_env(dict(os.environ)),
             preexec_fn=_die_with_parent)
@@ -328,6 +429,59 @@ class Relay(_Daemon):
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("relay did not answer /healthz:\n" + self.logs())
+
+    def _write_keys(self, keys, extra_lines=()):
+        """Replace the keys file at once (rename), root, 0600."""
+        tmp = self.keys_file + ".new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(keys_file_text(keys, extra_lines))
+        os.chown(tmp, 0, 0)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, self.keys_file)
+
+    def probe(self, key):
+        """The status a poll for a login nobody registered gets with this
+        key: 401 for a key the relay does not hold, 404 for one it does."""
+        secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(
+            b"=").decode()
+        return http("GET", self.url + "/v1/logins/result?wait=0",
+                    headers=relay_headers(key, secret), timeout=5)[0]
+
+    def set_keys(self, keys, timeout=10.0):
+        """Rewrite the keys file with `keys` (name -> key), SIGHUP the
+        relay, and wait until it answers by the new file: every key in it
+        known (404 to a probe), every key of the old file that is not in it
+        refused (401).  The new set becomes self.keys."""
+        gone = [k for k in self.keys.values() if k not in keys.values()]
+        self._write_keys(keys)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while True:
+            ok = (all(self.probe(k) == 404 for k in keys.values()) and
+                  all(self.probe(k) == 401 for k in gone))
+            if ok:
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("the relay exited after SIGHUP:\n" +
+                                   self.logs())
+            if time.monotonic() > deadline:
+                raise RuntimeError("the relay did not take the new keys "
+                                   "file within %.0f s:\n%s" % (
+                                       timeout, self.logs()))
+            time.sleep(0.1)
+        self.keys = dict(keys)
+        if MODULE_HOST in keys:
+            self.key = keys[MODULE_HOST]
+
+    def log_lines(self):
+        """Every line of the relay's log so far."""
+        try:
+            with open(self.errpath, encoding="utf-8",
+                      errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
 
 
 # ---------------------------------------------------------------- syslog
@@ -599,21 +753,27 @@ def close_stack():
 
 class Setup:
     """One test's files: pam_ion.conf (root, 0644), the client secret
-    (root, 0600), the user map (root, 0644), the cache directory (root,
-    0700) and a pam.d directory with the service's stack."""
+    (root, 0600), the relay key (root, 0600: the relay's host1 key unless
+    relay_key gives the file's text), the user map (root, 0644), the cache
+    directory (root, 0700) and a pam.d directory with the service's
+    stack."""
 
     def __init__(self, st, dir, options=None, extra_lines=(), args=(),
                  secret_mode=0o600, omit=(), cache_dir=None,
-                 user_map=USER_MAP):
+                 user_map=USER_MAP, relay_key=None, relay_key_mode=0o600):
         self.stack = st
         self.dir = dir
         os.mkdir(dir, 0o755)
         self.conf = os.path.join(dir, "pam_ion.conf")
         self.secret_file = os.path.join(dir, "client_secret")
+        self.relay_key_file = os.path.join(dir, "relay_key")
         self.map_file = os.path.join(dir, "pam_ion.users")
         self.cache_dir = cache_dir or os.path.join(dir, "cache")
         self.pamd = os.path.join(dir, "pam.d")
         self._write(self.secret_file, CLIENT_SECRET + "\n", secret_mode)
+        self._write(self.relay_key_file,
+                    relay_key if relay_key is not None else
+                    st.relay.key + "\n", relay_key_mode)
         self._write(self.map_file, user_map, 0o644)
         if not os.path.isdir(self.cache_dir):
             os.mkdir(self.cache_dir, 0o700)
@@ -622,6 +782,7 @@ class Setup:
             "client_id": CLIENT_ID,
             "client_secret_file": self.secret_file,
             "relay_url": st.relay.url,
+            "relay_key_file": self.relay_key_file,
             "user_map_file": self.map_file,
             "cache_dir": self.cache_dir,
             "login_timeout": "60",
@@ -667,8 +828,12 @@ class Setup:
         return sorted(os.listdir(self.cache_dir))
 
     def run(self, person=None, user="alice", rhost="198.51.100.7",
-            timeout=RUN_TIMEOUT):
-        return run_pam(self, person or Person(), user, rhost, timeout)
+            timeout=RUN_TIMEOUT, ruser=None):
+        """One pam_authenticate.  rhost (PAM_RHOST) and ruser (PAM_RUSER):
+        None leaves them unset; a login with neither is a local one, the
+        only kind for which confirm = no is honoured."""
+        return run_pam(self, person or Person(), user, rhost, timeout,
+                       ruser)
 
 
 # ---------------------------------------------------------------- the person
@@ -842,12 +1007,14 @@ class Outcome:
         return "\n".join(lines)
 
 
-def run_pam(setup, person, user, rhost, timeout):
+def run_pam(setup, person, user, rhost, timeout, ruser=None):
     st = setup.stack
     st.syslog.drain()  # whatever an earlier run left
     argv = [PAMDRIVE, setup.pamd, SERVICE, user or ""]
-    if rhost is not None:
-        argv.append(rhost)
+    if rhost is not None or ruser is not None:
+        argv.append(rhost or "")  # pamdrive: empty = not set
+    if ruser is not None:
+        argv.append(ruser)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "LANG": "C.UTF-8"}
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
@@ -1013,6 +1180,8 @@ class ModuleTestCase(unittest.TestCase):
 
     def setUp(self):
         self.provider.reset()
+        if self.provider.par != "off":
+            self.provider.set_par("off")
 
     def setup(self, **kw):
         return self.stack.setup(**kw)
@@ -1070,15 +1239,18 @@ class ModuleTestCase(unittest.TestCase):
     def assertFailedLog(self, out, user, reason):
         """The one line of a failure: LOG_NOTICE 'iON sign-in for USER
         failed: REASON ... (... PAM-ERROR)', naming the PAM error the
-        caller got.  reason is a regular expression for the reason's
-        start; user None for '(user from token)'."""
+        caller got (a note in parentheses may follow it, such as
+        "(confirm = no not honoured: ...)").  reason is a regular
+        expression for the reason's start; user None for '(user from
+        token)'."""
         return self.assertOneLog(
-            out, r"^iON sign-in for %s failed: %s.* \((?:.*; )?%s\)$" % (
+            out, r"^iON sign-in for %s failed: %s.* \((?:.*; )?%s\)"
+            r"(?: \([^()]*\))?$" % (
                 re.escape(user or "(user from token)"), reason,
                 re.escape(out.code_name or "?")), LOG_NOTICE)
 
     def assertNoSecrets(self, out, text):
-        secrets = [CLIENT_SECRET]
+        secrets = [CLIENT_SECRET] + list(self.relay.keys.values())
         p = out.person
         if p is not None:
             if p.phone_result and re.fullmatch(r"\d{6}", p.phone_result):

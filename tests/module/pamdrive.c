@@ -2,9 +2,11 @@
  * pamdrive: one PAM transaction through the real libpam, driven over
  * stdin/stdout, so tests can play the person at the terminal.
  *
- *   pamdrive CONFDIR SERVICE [USER] [RHOST]
+ *   pamdrive CONFDIR SERVICE [USER] [RHOST [RUSER]]
  *
- * Loads the service's stack from CONFDIR (pam_start_confdir), calls
+ * Loads the service's stack from CONFDIR (pam_start_confdir), sets
+ * PAM_RHOST and PAM_RUSER when given and not empty (an empty USER leaves
+ * PAM_USER unset: the module asks or takes it from the token), calls
  * pam_authenticate and prints, one line each:
  *   INFO <text>     ERROR <text>     PROMPT <text>
  * (newlines in a message become "\n", backslashes "\\").  After a PROMPT it
@@ -80,9 +82,9 @@ main(int argc, char **argv)
 	const void *user = NULL;
 	int r;
 
-	if (argc < 3 || argc > 5) {
-		fprintf(
-		    stderr, "usage: pamdrive CONFDIR SERVICE [USER] [RHOST]\n");
+	if (argc < 3 || argc > 6) {
+		fprintf(stderr,
+		    "usage: pamdrive CONFDIR SERVICE [USER] [RHOST [RUSER]]\n");
 		return 2;
 	}
 	r = pam_start_confdir(argv[2], argc > 3 && argv[3][0] ? argv[3] : NULL,
@@ -91,8 +93,18 @@ main(int argc, char **argv)
 		printf("RESULT %d %s\n", r, pam_strerror(NULL, r));
 		return 1;
 	}
-	if (argc > 4)
-		pam_set_item(pamh, PAM_RHOST, argv[4]);
+	if (argc > 4 && argv[4][0] != '\0' &&
+	    pam_set_item(pamh, PAM_RHOST, argv[4]) != PAM_SUCCESS) {
+		fprintf(stderr, "pamdrive: cannot set PAM_RHOST\n");
+		pam_end(pamh, PAM_SYSTEM_ERR);
+		return 2;
+	}
+	if (argc > 5 && argv[5][0] != '\0' &&
+	    pam_set_item(pamh, PAM_RUSER, argv[5]) != PAM_SUCCESS) {
+		fprintf(stderr, "pamdrive: cannot set PAM_RUSER\n");
+		pam_end(pamh, PAM_SYSTEM_ERR);
+		return 2;
+	}
 	r = pam_authenticate(pamh, 0);
 	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
 	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)

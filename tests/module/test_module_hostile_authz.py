@@ -9,12 +9,13 @@ PAM_AUTHINFO_UNAVAIL (9) at login_timeout."""
 import re
 import unittest
 
-from hostile import (Actor, HostileCase, attacker_login, authorize_url_of,
-                     deliver_callback)
-from moduletest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
-                        PROMPT_CODE, PROMPT_WRONG, Person)
+from hostile import (AUTO_LOCAL, Actor, FakeRelay, HostileCase, answer,
+                     attacker_login, authorize_url_of, deliver_callback)
+from moduletest import (OTHER_HOST, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL,
+                        PAM_SUCCESS, PROMPT_CODE, PROMPT_WRONG, Person)
 
 SHORT = {"prompt": "auto", "login_timeout": "10", "http_timeout": "3"}
+SHORT_LOCAL = dict(SHORT, **AUTO_LOCAL)
 
 
 class AuthorizationResponse(HostileCase):
@@ -68,7 +69,8 @@ class AuthorizationResponse(HostileCase):
                 "state": "A" * 43, "code": "stolen-code-for-nobody",
                 "iss": issuer})[0])
             st = attacker_login(relay, issuer + "/oauth2/authorize",
-                                relay + "/callback")
+                                relay + "/callback",
+                                self.relay.keys[OTHER_HOST])
             got.append(deliver_callback(relay, {
                 "state": st, "code": "attackers-own-code", "iss": issuer})[0])
             return got
@@ -106,8 +108,11 @@ class AuthorizationResponse(HostileCase):
                                r"issuer \(iss\)")
 
     def deliver_code_to(self, code):
-        """Login B (auto, no confirm): an attacker delivers `code` under
-        B's state, with the right iss."""
+        """Login B (auto, no confirm, a local login): an attacker delivers
+        `code` under B's state at the real relay, with the right iss.  The
+        relay has accepted that code for login A's state already, so it
+        refuses it (409): B never gets a result → PAM_AUTHINFO_UNAVAIL at
+        login_timeout (10 s)."""
         relay = self.relay.url
         issuer = self.provider.issuer
 
@@ -116,17 +121,35 @@ class AuthorizationResponse(HostileCase):
             return deliver_callback(relay, {"state": q["state"],
                                             "code": code, "iss": issuer})
 
-        s = self.hsetup({"prompt": "auto"})
+        s = self.hsetup(SHORT_LOCAL)
         p = Actor(act)
-        out = s.run(p)
+        out = s.run(p, rhost=None, timeout=40)
         self.check(out, p.act_error is None, "actor: %s" % p.act_error)
-        self.check(out, p.act_result and p.act_result[0] == 200,
-                   "the relay refused the delivery: %r" % (p.act_result,))
+        self.check(out, p.act_result and p.act_result[0] == 409,
+                   "the relay did not refuse a code it has seen for "
+                   "another state: %r" % (p.act_result and
+                                          p.act_result[0],))
+        self.check(out, "id=\"code\"" not in (p.act_result or ("", ""))[1],
+                   "the refusal shows a confirmation code")
+        self.assertFailsClosed(out, PAM_AUTHINFO_UNAVAIL,
+                               r"login_timeout reached")
         return out, p
 
+    def deliver_code_by_fake_relay(self, code):
+        """Login C (auto, no confirm, local) through a relay that hands
+        over `code` (as a relay without the code-reuse rule, or a
+        compromised one, would): the provider is the last line."""
+        f = FakeRelay(poll=lambda h: answer(h, 200, {
+            "code": code, "iss": self.provider.issuer}))
+        self.addCleanup(f.close)
+        s = self.hsetup(dict(AUTO_LOCAL, relay_url=f.url))
+        return s.run(Person(login=None, answers=[]), rhost=None)
+
     def test_code_replayed_from_earlier_login(self):
-        """Login A signs in (its code is used); A's code, delivered under
-        login B's state → the provider refuses it → PAM_AUTH_ERR."""
+        """Login A signs in (its code is used).  A's code delivered under
+        login B's state: the relay refuses it (409, the code-reuse rule)
+        → B times out (9).  Handed over by a relay that does not refuse
+        it, the provider refuses it → PAM_AUTH_ERR."""
         a = Person()
         out_a = self.hsetup().run(a)
         self.assertResult(out_a, PAM_SUCCESS, user="alice")
@@ -134,6 +157,9 @@ class AuthorizationResponse(HostileCase):
         self.assertTrue(code_a, "no code captured from login A")
         # No reset here: that would drop A's code from the provider.
         out, p = self.deliver_code_to(code_a)
+        self.check(out, self.provider.stats()["token"] == 1,
+                   "login B exchanged a code")
+        out = self.deliver_code_by_fake_relay(code_a)
         self.assertFailsClosed(out, PAM_AUTH_ERR,
                                r"token endpoint refused the code")
         self.check(out, code_a not in out.logs[0]["raw"], "code in the log")
@@ -143,8 +169,9 @@ class AuthorizationResponse(HostileCase):
 
     def test_code_injected_unused(self):
         """Login A's code is never exchanged (three wrong confirmation
-        codes end A first); delivered under login B's state it fails PKCE
-        at the provider → PAM_AUTH_ERR."""
+        codes end A first).  Delivered under login B's state the relay
+        refuses it (409) → 9; handed over by a relay that does not, it
+        fails PKCE at the provider → PAM_AUTH_ERR."""
         a = Person(answers=["{wrong}", "{wrong}", "{wrong}"])
         out_a = self.hsetup().run(a)
         self.assertResult(out_a, PAM_AUTH_ERR)
@@ -153,6 +180,9 @@ class AuthorizationResponse(HostileCase):
         self.check(out_a, self.provider.stats()["token"] == 0,
                    "login A exchanged its code")
         out, p = self.deliver_code_to(code_a)
+        self.check(out, self.provider.stats()["token"] == 0,
+                   "login B exchanged a code")
+        out = self.deliver_code_by_fake_relay(code_a)
         self.assertFailsClosed(out, PAM_AUTH_ERR,
                                r"token endpoint refused the code")
         self.check(out, code_a not in out.logs[0]["raw"], "code in the log")

@@ -168,10 +168,30 @@ class KeySet(HostileCase):
         self.check(out, self.provider.stats()["jwks"] == 1, "refetched")
 
     def test_jwks_duplicate_kid(self):
-        """Two RSA keys under one kid (one of them the right key): the
-        module does not try both → PAM_AUTH_ERR."""
-        self.bad_jwks({"jwks": "duplicate_kid"}, PAM_AUTH_ERR,
-                      r"id_token signature or algorithm refused")
+        """Two RSA keys under one kid (one of them the right key), in a
+        key set just fetched: the module does not try both, nor fetch it
+        again → PAM_AUTH_ERR."""
+        out = self.bad_jwks({"jwks": "duplicate_kid"}, PAM_AUTH_ERR,
+                            r"key set has two keys with the token's kid")
+        self.check(out, self.provider.stats()["jwks"] == 1, "refetched")
+
+    def test_jwks_duplicate_kid_cached(self):
+        """The key set with the duplicate kid is in the cache from an
+        earlier sign-in (which failed on it): the next sign-in fetches it
+        again, once, and the good set verifies → PAM_SUCCESS."""
+        s = self.hsetup()
+        self.misbehave({"endpoint": "jwks", "jwks": "duplicate_kid"})
+        out = s.run(Person())
+        self.assertFailsClosed(out, PAM_AUTH_ERR,
+                               r"key set has two keys with the token's kid")
+        self.provider.reset()
+        out = s.run(Person())
+        self.assertResult(out, PAM_SUCCESS, user="alice")
+        self.assertSignedInLog(out, "alice")
+        st = self.provider.stats()
+        self.check(out, st["jwks"] == 1 and st["discovery"] == 0,
+                   "fetches on the second sign-in: jwks %d, discovery %d"
+                   % (st["jwks"], st["discovery"]))
 
     def test_jwks_private_key_published(self):
         """Keys published with their private members: not trusted."""
@@ -253,6 +273,25 @@ class UserInfo(HostileCase):
         out = self.userinfo_run(None)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.assertSignedInLog(out, "alice")
+
+    def test_email_and_verified_from_one_source(self):
+        """email and email_verified are a pair, taken from one source: the
+        id_token says email dave@example.org (mapped to dave) without
+        email_verified; userinfo says alice@example.org, verified.  A
+        module that took the email from one and the flag from the other
+        would sign in dave → it must be PAM_AUTH_ERR (from userinfo the
+        identity is alice, not PAM_USER dave)."""
+        s = self.hsetup()
+        self.misbehave({"id_token": {"claims": {
+            "email": "dave@example.org", "email_verified": None}}})
+        out = s.run(Person(), user="dave")
+        self.assertApplied(out, token=1)
+        self.check(out, self.provider.stats()["userinfo"] == 1,
+                   "userinfo was not asked")
+        self.assertFailsClosed(out, PAM_AUTH_ERR,
+                               r"the identity maps to another account",
+                               user="dave")
+        self.check(out, out.user == "dave", "PAM_USER changed")
 
     def test_rp_userinfo_bad_sub_claim(self):
         """userinfo names another sub (OIDC Core 5.3.2) → PAM_AUTH_ERR."""

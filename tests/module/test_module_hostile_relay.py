@@ -3,22 +3,27 @@ answering slowly, or answering garbage (a fake relay on loopback).
 
 The relay is not trusted with the sign-in: whatever it answers, the module
 never succeeds without a code the provider accepts.  Unreachable, failing,
-slow or garbled → PAM_AUTHINFO_UNAVAIL (9); a relay that refuses the
-registration (4xx) → PAM_SERVICE_ERR (3, the module's request or the
-relay's prefix is misconfigured); a forged code → PAM_AUTH_ERR (7)."""
+slow or garbled → PAM_AUTHINFO_UNAVAIL (9), and so is a short link that
+is not under relay_url; a relay that refuses the registration (4xx) or
+the host's key (401) → PAM_SERVICE_ERR (3, the module's request, key or
+the relay's prefix is misconfigured); a forged code → PAM_AUTH_ERR (7).
+
+The fake relays run prompt = auto, confirm = no as a local login (no
+PAM_RHOST, no PAM_RUSER; confirm = no is honoured only there), so that
+whatever they hand over goes to the token exchange unconfirmed."""
 
 import os
 import signal
 import time
 import unittest
 
-from hostile import (Actor, FakeRelay, HostileCase, answer, closed_port,
-                     stall)
+from hostile import (AUTO_LOCAL, Actor, FakeRelay, HostileCase, answer,
+                     closed_port, link_on, stall)
 from moduletest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
                         Person, Relay)
 
 AUTO = {"prompt": "auto"}
-AUTO_SHORT = {"prompt": "auto", "login_timeout": "10", "http_timeout": "3"}
+AUTO_SHORT = dict(AUTO_LOCAL, login_timeout="10", http_timeout="3")
 
 
 class RealRelay(HostileCase):
@@ -36,7 +41,8 @@ class RealRelay(HostileCase):
         d = os.path.join(self.stack.dir, "relay-%d" % time.monotonic_ns())
         os.mkdir(d)
         r = Relay(d, closed_port(),
-                  self.provider.issuer + "/oauth2/authorize")
+                  self.provider.issuer + "/oauth2/authorize",
+                  keys=self.relay.keys)
         self.addCleanup(r.stop)
         return r
 
@@ -80,17 +86,22 @@ class FakeRelays(HostileCase):
         self.addCleanup(f.close)
         return f
 
-    def run_fake(self, f, options=AUTO, timeout=40):
+    def run_fake(self, f, options=AUTO_LOCAL, timeout=40):
         s = self.hsetup(dict(options, relay_url=f.url))
-        return s.run(Person(login=None, answers=[]), timeout=timeout)
+        return s.run(Person(login=None, answers=[]), timeout=timeout,
+                     rhost=None)
 
     def assertNoPollSecret(self, out, f):
         """The poll secret the module sent the (fake) relay is not in the
-        log line."""
+        log line; every request carried this host's relay key."""
         self.check(out, f.bearers, "the module sent no poll secret")
         for b in f.bearers:
             self.check(out, b not in out.logs[0]["raw"],
                        "the poll secret is in the log line")
+        self.check(out, f.keys and all(k == self.relay.key for k in f.keys),
+                   "requests without the relay key (or another): %d of %d"
+                   % (sum(k != self.relay.key for k in f.keys),
+                      len(f.keys)))
 
     # -- registration (POST /v1/logins)
 
@@ -119,19 +130,49 @@ class FakeRelays(HostileCase):
 
     def test_register_201_bad_expires(self):
         self.bad_register(lambda h: answer(h, 201, {
-            "link": "http://127.0.0.1:1/l/x", "expires_in": "300"}),
+            "link": link_on(h), "expires_in": "300"}),
             PAM_AUTHINFO_UNAVAIL, r"relay answer malformed")
 
     def test_register_201_link_too_long(self):
         self.bad_register(lambda h: answer(h, 201, {
-            "link": "http://127.0.0.1:1/l/" + "x" * 300, "expires_in": 300}),
+            "link": link_on(h, "x" * 300), "expires_in": 300}),
             PAM_AUTHINFO_UNAVAIL, r"relay answer malformed")
 
     def test_register_huge_answer(self):
         self.bad_register(lambda h: answer(h, 201, {
-            "link": "http://127.0.0.1:1/l/x", "expires_in": 300,
+            "link": link_on(h), "expires_in": 300,
             "pad": "x" * (1 << 20)}), PAM_AUTHINFO_UNAVAIL,
             r"relay answer too large")
+
+    def test_register_link_not_under_relay_url(self):
+        """The relay's link must sit under relay_url (else the QR code
+        could send the person anywhere) → PAM_AUTHINFO_UNAVAIL, no QR
+        code: another host, another port, a port with a digit more, user
+        info, https, a path that merely starts like the relay's."""
+        links = {
+            "other host": lambda h: "http://evil.example/l/abcdefghijk",
+            "other port": lambda h: "http://127.0.0.1:1/l/abcdefghijk",
+            "longer port": lambda h: "http://127.0.0.1:%d0/l/abcdefghijk"
+            % h.server.server_address[1],
+            "user info": lambda h: "http://127.0.0.1:%d@evil.example/l/x"
+            % h.server.server_address[1],
+            "other scheme": lambda h: "https://127.0.0.1:%d/l/abcdefghijk"
+            % h.server.server_address[1],
+        }
+        for name, make in links.items():
+            with self.subTest(link=name):
+                self.bad_register(
+                    lambda h, make=make: answer(h, 201, {
+                        "link": make(h), "expires_in": 300}),
+                    PAM_AUTHINFO_UNAVAIL,
+                    r"relay returned a link outside relay_url")
+
+    def test_register_401(self):
+        """The relay does not know this host's key (401) → PAM_SERVICE_ERR:
+        the key file or the relay's --client-keys is misconfigured."""
+        self.bad_register(lambda h: answer(h, 401, {
+            "error": "unauthorized"}), PAM_SERVICE_ERR,
+            r"the relay refused this host's relay key")
 
     def test_register_302(self):
         def f(h):
@@ -167,7 +208,7 @@ class FakeRelays(HostileCase):
 
     # -- the result (GET /v1/logins/result)
 
-    def bad_poll(self, poll, code, reason, within=6.0, options=AUTO):
+    def bad_poll(self, poll, code, reason, within=6.0, options=AUTO_LOCAL):
         f = self.fake(poll=poll)
         out = self.run_fake(f, options)
         self.assertFailsClosed(out, code, reason, within=within)
@@ -221,6 +262,13 @@ class FakeRelays(HostileCase):
                       PAM_AUTHINFO_UNAVAIL,
                       r"the relay no longer knows this sign-in")
 
+    def test_poll_401(self):
+        """The relay refuses the key at the poll (revoked meanwhile) →
+        PAM_SERVICE_ERR."""
+        self.bad_poll(lambda h: answer(h, 401, {"error": "unauthorized"}),
+                      PAM_SERVICE_ERR,
+                      r"the relay refused this host's relay key")
+
     def test_poll_403(self):
         """The relay refuses the poll itself (4xx): documented as
         PAM_AUTH_ERR."""
@@ -268,7 +316,8 @@ class FakeRelays(HostileCase):
         """prompt = enter, confirm = yes: a forged code does not even reach
         the provider, as nobody can type its confirmation code → three
         wrong tries → PAM_AUTH_ERR."""
-        f = self.fake(poll=lambda h: answer(h, 200, {"code": "forged"}))
+        f = self.fake(poll=lambda h: answer(h, 200, {
+            "code": "forged", "iss": self.provider.issuer}))
         s = self.hsetup({"relay_url": f.url})
         out = s.run(Person(login=None, answers=["123456", "654321",
                                                 "000000"]))

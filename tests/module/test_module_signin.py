@@ -1,8 +1,14 @@
 """The conversation: the QR code and the link, the confirmation code and its
 forms, wrong codes, answers before signing in or after login_timeout,
 prompt = auto / enter with and without confirm, a denial at the provider,
-and the QR renderings."""
+and the QR renderings.
 
+confirm defaults to yes whatever prompt is; confirm = no is honoured only
+for a local login (neither PAM_RHOST nor PAM_RUSER): the cases without a
+confirmation code run with rhost=None.  That it is not honoured for a
+remote login is in test_module_attack.py."""
+
+import re
 import unittest
 
 from moduletest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
@@ -162,12 +168,33 @@ class SignIn(ModuleTestCase):
         self.check(out, out.errors == [], "no error message")
         self.assertSignedInLog(out, "alice")
 
-    def test_auto_without_confirm(self):
-        """prompt = auto (confirm defaults to no): the module continues by
-        itself when the phone is done → PAM_SUCCESS without any prompt."""
-        s = self.setup(options={"prompt": "auto"})
+    def test_auto_confirms_by_default(self):
+        """prompt = auto alone (confirm defaults to yes, whatever prompt
+        is): the QR code without a prompt, then the phone's code is asked
+        → PAM_SUCCESS.  The same for a local login (no PAM_RHOST)."""
+        for rhost in ("198.51.100.7", None):
+            with self.subTest(rhost=rhost):
+                self.provider.reset()
+                s = self.setup(options={"prompt": "auto"})
+                p = Person()
+                out = s.run(p, rhost=rhost)
+                self.assertResult(out, PAM_SUCCESS, user="alice")
+                self.check(out, out.prompts == [PROMPT_CODE],
+                           "the code is asked")
+                self.check(out, re.fullmatch(r"\d{6}", p.phone_result or "")
+                           is not None, "the phone shows a code")
+                self.check(out, out.first("PROMPT") >= p.callback_at,
+                           "asked before the phone was done")
+                self.assertLinkShown(out, p)
+                self.assertSignedInLog(out, "alice")
+
+    def test_auto_without_confirm_local(self):
+        """prompt = auto, confirm = no, a local login (a kiosk: neither
+        PAM_RHOST nor PAM_RUSER): the module continues by itself when the
+        phone is done → PAM_SUCCESS without any prompt."""
+        s = self.setup(options={"prompt": "auto", "confirm": "no"})
         p = Person(answers=[])
-        out = s.run(p)
+        out = s.run(p, rhost=None)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.check(out, out.prompts == [], "no prompt at all")
         self.check(out, p.phone_result == "DONE",
@@ -194,11 +221,11 @@ class SignIn(ModuleTestCase):
         self.assertSignedInLog(out, "alice")
 
     def test_enter_without_confirm(self):
-        """prompt = enter, confirm = no: sign in, press Enter →
-        PAM_SUCCESS."""
+        """prompt = enter, confirm = no, a local login: sign in, press
+        Enter → PAM_SUCCESS."""
         s = self.setup(options={"prompt": "enter", "confirm": "no"})
         p = Person(sign_in_at=0, answers=[""])
-        out = s.run(p)
+        out = s.run(p, rhost=None)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.check(out, out.prompts == [PROMPT_ENTER], "'press Enter'")
         self.check(out, p.phone_result == "DONE", "no code on the phone")

@@ -1,6 +1,7 @@
 """Failures that are not the person's: relay or provider unreachable, the
 sign-in running out of time, and configuration errors."""
 
+import base64
 import os
 import re
 import unittest
@@ -40,6 +41,24 @@ class Unavailable(ModuleTestCase):
         self.check(out, out.elapsed < 5.0, "took %.1f s" % out.elapsed)
         self.check(out, s.cache_files() == [], "something was cached")
         self.assertFailedLog(out, "alice", r"provider unreachable")
+
+    def test_relay_key_unknown(self):
+        """relay_key_file holds a key the relay does not know: the relay
+        answers 401 → PAM_SERVICE_ERR at once, no QR code (a setup
+        error, not an outage)."""
+        s = self.setup(relay_key=base64.urlsafe_b64encode(
+            os.urandom(32)).rstrip(b"=").decode() + "\n")
+        out = s.run(Person())
+        self.assertResult(out, PAM_SERVICE_ERR)
+        self.check(out, out.infos == [] and out.prompts == [],
+                   "a QR code or prompt with a refused key")
+        self.check(out, out.elapsed < 5.0, "took %.1f s" % out.elapsed)
+        self.assertFailedLog(out, "alice",
+                             r"the relay refused this host's relay key")
+        self.check(out, any(re.search(r"refused a request to /v1/logins "
+                                      r"from .*unknown client key", line)
+                            for line in self.relay.log_lines()),
+                   "the relay did not log the refused key")
 
     def test_callback_never_comes(self):
         """prompt = auto, login_timeout = 15, and the person never signs in:
@@ -114,6 +133,40 @@ class ConfigErrors(ModuleTestCase):
         self.assertConfigError(s, r"%s: client_id: required, but set neither"
                                r" in the file nor in the arguments$" %
                                re.escape(s.conf))
+
+    def test_relay_key_file_missing_key(self):
+        """relay_key_file is required."""
+        s = self.setup(omit=["relay_key_file"])
+        self.assertConfigError(s, r"%s: relay_key_file: required" %
+                               re.escape(s.conf))
+
+    def test_relay_key_file_mode(self):
+        """The relay key readable by others (0644) or by the group (0640)
+        is refused, never quoted."""
+        for mode in (0o644, 0o640):
+            with self.subTest(mode=oct(mode)):
+                s = self.setup(relay_key_mode=mode)
+                out, text = self.assertConfigError(
+                    s, r"%s:%d: relay_key_file: " % (
+                        re.escape(s.conf), s.line_of("relay_key_file")))
+                self.check(out, self.relay.key not in text, "key quoted")
+
+    def test_relay_key_file_not_root(self):
+        s = self.setup()
+        os.chown(s.relay_key_file, 65534, 65534)
+        self.assertConfigError(s, r"%s:%d: relay_key_file: .*uid 65534" % (
+            re.escape(s.conf), s.line_of("relay_key_file")))
+
+    def test_relay_key_file_empty(self):
+        """An empty key file (no key on its first line)."""
+        s = self.setup(relay_key="")
+        self.assertConfigError(s, r"%s:%d: relay_key_file: " % (
+            re.escape(s.conf), s.line_of("relay_key_file")))
+
+    def test_relay_key_file_absent(self):
+        s = self.setup(options={"relay_key_file": "/nonexistent/relay_key"})
+        self.assertConfigError(s, r"%s:%d: relay_key_file: " % (
+            re.escape(s.conf), s.line_of("relay_key_file")))
 
     def test_http_to_non_loopback(self):
         s = self.setup(options={"relay_url": "http://relay.example.org"})

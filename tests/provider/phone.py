@@ -138,10 +138,19 @@ class Phone:
             raise PhoneError("the landing page has %d continue buttons, "
                              "expected 1" % len(hrefs))
         authorize_url = urllib.parse.urljoin(link, hrefs[0])
-        provider = _origin(authorize_url)
-        relay = _origin(link)
         self.say("continue to", authorize_url.split("?")[0])
+        return self.sign_in_url(authorize_url, link, login,
+                                password, deny, cancel_login, iss_override,
+                                drop_iss)
 
+    def sign_in_url(self, authorize_url, relay, login, password="x",
+                    deny=False, cancel_login=False, iss_override=None,
+                    drop_iss=False):
+        """sign_in from an authorize URL itself (one someone sent the
+        person, not through a relay's landing page), until the provider
+        redirects to relay (an origin or a URL of it)."""
+        provider = _origin(authorize_url)
+        relay = _origin(relay)
         url, form = authorize_url, None
         logged_in = consented = False
         for _ in range(MAX_STEPS):
@@ -223,6 +232,15 @@ class Phone:
             return "DONE"
         raise PhoneError("the relay's callback answered %d: %s" %
                          (status, title or body[:200]))
+
+
+def sign_in_url(authorize_url, relay, login, password="x", deny=False,
+                **kw):
+    """Sign in starting at AUTHORIZE_URL (no landing page), until the
+    provider redirects to RELAY; the same answers as sign_in."""
+    verbose = kw.pop("verbose", False)
+    return Phone(verbose=verbose).sign_in_url(authorize_url, relay, login,
+                                              password, deny, **kw)
 
 
 def sign_in(link, login, password="x", deny=False, **kw):

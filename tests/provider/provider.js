@@ -44,11 +44,16 @@ const USAGE = `usage: node provider.js [--port N] [--issuer-host HOST] [options]
                            also accept client_secret in the token request body
   --cache-control VALUE    Cache-Control of discovery and JWKS
                            (default "public, max-age=300")
+  --par off|on|required    pushed authorization requests (RFC 9126): off (the
+                           default), on (offered at /oauth2/par), required
+                           (plain authorization requests are refused)
   --tls-cert FILE, --tls-key FILE
                            serve HTTPS with this certificate chain and key
                            (PEM); the issuer is then https://HOST:PORT
   --help                   show this text
 `;
+
+const PAR_MODES = ['off', 'on', 'required'];
 
 function parseOptions(argv) {
   const { values } = parseArgs({
@@ -65,6 +70,7 @@ function parseOptions(argv) {
       'require-pkce': { type: 'boolean', default: false },
       'allow-client-secret-post': { type: 'boolean', default: false },
       'cache-control': { type: 'string', default: 'public, max-age=300' },
+      par: { type: 'string', default: 'off' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -77,6 +83,9 @@ function parseOptions(argv) {
   }
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
     throw new Error('--tls-cert and --tls-key go together');
+  }
+  if (!PAR_MODES.includes(values.par)) {
+    throw new Error(`--par: expected ${PAR_MODES.join(', ')}, got ${values.par}`);
   }
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -163,6 +172,7 @@ function parseOptions(argv) {
     requirePkce: values['require-pkce'],
     allowPost: values['allow-client-secret-post'],
     cacheControl: values['cache-control'],
+    par: values.par,
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
   };
@@ -303,7 +313,7 @@ setInterval(() => {
 // ---------------------------------------------------------------- test state
 
 const STAT_NAMES = ['discovery', 'jwks', 'authorize', 'authorize_resume', 'token', 'userinfo',
-  'interaction', 'other'];
+  'par', 'interaction', 'other'];
 const RECENT_MAX = 20;
 let stats;
 let misbehaviours; // FIFO; each entry is used by one token response
@@ -314,6 +324,7 @@ let endpointApplied;
 let streams; // bytes sent by each "endless" response, once it ended
 let recentToken;
 let recentAuthorize;
+let recentPar;
 const hung = new Set(); // responses parked by the "hang" misbehaviours
 
 function resetTestState() {
@@ -325,6 +336,7 @@ function resetTestState() {
   streams = [];
   recentToken = [];
   recentAuthorize = [];
+  recentPar = [];
   for (const res of hung) {
     res.destroy();
   }
@@ -555,6 +567,8 @@ async function controlRoute(ctx) {
         misbehaviours_applied: applied,
         token_requests: recentToken,
         authorize_requests: recentAuthorize,
+        par_mode: opts.par,
+        par_requests: recentPar,
         kids: keyring.published.map((k) => k.jwk.kid),
         signing_kids: keyring.signing.map((k) => k.jwk.kid),
         signing_keys: keyring.signing.map((k) => ({ kid: k.jwk.kid, kty: k.jwk.kty })),
@@ -607,6 +621,20 @@ async function controlRoute(ctx) {
       reply(200, { ok: true, pending: misbehaviours.length });
       return;
     }
+    case 'POST /__test/par': {
+      // {"par": "off" | "on" | "required"}: rebuilds the provider (keys,
+      // clients, sessions and codes stay).
+      const body = await readJson(ctx);
+      if (!PAR_MODES.includes(body?.par)) {
+        reply(400, { error: `par must be one of ${PAR_MODES.join(', ')}` });
+        return;
+      }
+      opts.par = body.par;
+      current = buildProvider();
+      log(`pushed authorization requests: ${opts.par}`);
+      reply(200, { ok: true, par: opts.par });
+      return;
+    }
     case 'POST /__test/misbehave/clear':
       misbehaviours = [];
       endpointMisbehaviours = { discovery: [], jwks: [], userinfo: [] };
@@ -649,6 +677,7 @@ const ROUTES = {
   token: '/oauth2/token',
   jwks: '/oauth2/jwks',
   userinfo: '/oauth2/userinfo',
+  pushed_authorization_request: '/oauth2/par',
 };
 
 function statName(p) {
@@ -658,6 +687,7 @@ function statName(p) {
   if (p.startsWith(`${ROUTES.authorization}/`)) return 'authorize_resume';
   if (p === ROUTES.token) return 'token';
   if (p === ROUTES.userinfo) return 'userinfo';
+  if (p === ROUTES.pushed_authorization_request) return 'par';
   if (p.startsWith('/interaction/')) return 'interaction';
   return 'other';
 }
@@ -791,7 +821,11 @@ function buildProvider() {
       claimsParameter: { enabled: false },
       introspection: { enabled: false },
       revocation: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false },
+      // RFC 9126, per --par (or POST /__test/par).
+      pushedAuthorizationRequests: {
+        enabled: opts.par !== 'off',
+        requirePushedAuthorizationRequests: opts.par === 'required',
+      },
       dPoP: { enabled: false },
     },
     interactions: {
@@ -883,7 +917,22 @@ function buildProvider() {
     }
   });
 
-  for (const ev of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error',
+  // What a client pushed (never secrets: client authentication is Basic).
+  provider.on('pushed_authorization_request.success', (ctx, client) => {
+    const p = ctx.oidc.params ?? {};
+    const record = { client_id: client.clientId };
+    for (const k of ['response_type', 'redirect_uri', 'scope', 'state', 'nonce',
+      'code_challenge_method', 'prompt', 'max_age', 'acr_values']) {
+      if (p[k] !== undefined) {
+        record[k] = p[k];
+      }
+    }
+    record.has_code_challenge = p.code_challenge !== undefined;
+    record.auth = /^basic /i.test(ctx.get('authorization')) ? 'client_secret_basic' : 'other';
+    remember(recentPar, record);
+  });
+
+  for (const ev of ['server_error', 'authorization.error', 'pushed_authorization_request.error', 'grant.error', 'userinfo.error',
     'jwks.error', 'discovery.error']) {
     provider.on(ev, (ctx, err) => {
       log(`${ev}: ${err?.error ?? ''} ${err?.error_description ?? err?.message ?? err}`);

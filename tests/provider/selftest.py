@@ -219,11 +219,24 @@ class Stand:
         return line[len(prefix):].strip()
 
     def start_relay(self, relay_bin):
+        # The relay admits only holders of a key in its --client-keys file
+        # ("NAME SHA256HEX" lines), made as an administrator would.
+        r = subprocess.run([relay_bin, "--new-client-key", "selftest"],
+                           capture_output=True, text=True, timeout=20)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and len(lines) == 2 and lines[0] ==
+              "selftest " + hashlib.sha256(lines[1].encode()).hexdigest(),
+              "pam-ion-relay --new-client-key: %r" % r.stdout)
+        self.relay_key = lines[1]
+        keys = os.path.join(self.tmp, "client-keys")
+        fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(lines[0] + "\n")
         log = open(os.path.join(self.tmp, "relay.log"), "w")
         p = subprocess.Popen(
             [relay_bin, "--listen", "127.0.0.1:%d" % self.relay_port,
              "--public-url", self.relay, "--authorize-url-prefix",
-             self.issuer + "/oauth2/authorize"],
+             self.issuer + "/oauth2/authorize", "--client-keys", keys],
             stdout=log, stderr=log)
         self.procs.append((p, log))
         for _ in range(100):
@@ -269,8 +282,13 @@ class Stand:
         return {k["kid"]: k for k in json.loads(text)["keys"]}
 
     # what the module does
-    def login(self, user="alice", confirm=True, pkce=True):
-        """Steps 1-2: secrets, authorize URL, POST /v1/logins."""
+    def relay_headers(self, secret):
+        return {"Authorization": "Bearer " + secret,
+                "PAM-Ion-Client-Key": self.relay_key}
+
+    def login(self, user="alice", confirm=True, pkce=True, par=False):
+        """Steps 1-2: secrets, authorize URL (pushed first with par),
+        POST /v1/logins."""
         lg = {"P": os.urandom(32)}
         lg["S"] = b64(hashlib.sha256(lg["P"]).digest())
         lg["V"] = b64(os.urandom(32))
@@ -286,13 +304,27 @@ class Stand:
             params["code_challenge_method"] = "S256"
             params["code_challenge"] = b64(hashlib.sha256(
                 lg["V"].encode()).digest())
+        if par:
+            # RFC 9126: push the request (client_secret_basic); the
+            # authorize URL carries only client_id and request_uri.
+            st, _, text = request(
+                self.issuer + "/oauth2/par", "POST",
+                urllib.parse.urlencode(params),
+                {"Content-Type": "application/x-www-form-urlencoded",
+                 "Authorization": "Basic " + base64.b64encode((
+                     "%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()
+                 ).decode()})
+            check(st == 201, "PAR answered %d %s" % (st, text[:200]))
+            lg["request_uri"] = json.loads(text)["request_uri"]
+            params = {"client_id": CLIENT_ID,
+                      "request_uri": lg["request_uri"]}
         q = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
         lg["U"] = self.issuer + "/oauth2/authorize?" + q
         st, _, text = request(self.relay + "/v1/logins", "POST", {
             "state": lg["S"], "authorize_url": lg["U"], "confirm": confirm,
             "context": {"host": "selftest", "user": user, "rhost": "",
                         "service": "selftest"}},
-            {"Authorization": "Bearer " + b64(lg["P"])})
+            self.relay_headers(b64(lg["P"])))
         check(st == 201, "relay refused the login: %d %s" % (st, text))
         lg["link"] = json.loads(text)["link"]
         return lg
@@ -301,8 +333,7 @@ class Stand:
         """Step 4: the long-poll."""
         for _ in range(3):
             st, _, text = request(self.relay + "/v1/logins/result?wait=10",
-                                  headers={"Authorization":
-                                           "Bearer " + b64(lg["P"])},
+                                  headers=self.relay_headers(b64(lg["P"])),
                                   timeout=20)
             if st != 202:
                 break
@@ -325,9 +356,9 @@ class Stand:
         return request(self.issuer + "/oauth2/token", "POST",
                        urllib.parse.urlencode(form), headers, timeout)
 
-    def code_for(self, user="alice", pkce=True):
+    def code_for(self, user="alice", pkce=True, par=False):
         """A fresh login through relay and phone; returns (login, code)."""
-        lg = self.login(user, pkce=pkce)
+        lg = self.login(user, pkce=pkce, par=par)
         shown = phone.sign_in(lg["link"], user, verbose=VERBOSE)
         res = self.collect(lg)
         check("code" in res, "no code collected: %s" % res)
@@ -442,6 +473,96 @@ def t_round_trip(s):
     st, _, body = s.exchange(lg["result"]["code"], lg["V"])
     check(st == 400 and json.loads(body)["error"] == "invalid_grant",
           "second use of a code: %d %s" % (st, body[:200]))
+
+
+def t_par(s):
+    """--par (POST /__test/par): discovery, a pushed request through relay
+    and phone, the pushed parameters winning over the URL's, PAR
+    required, and off again."""
+    basic = {"Content-Type": "application/x-www-form-urlencoded",
+             "Authorization": "Basic " + base64.b64encode((
+                 "%s:%s" % (CLIENT_ID, CLIENT_SECRET)).encode()).decode()}
+    disco = s.issuer + "/.well-known/openid-configuration"
+    check("pushed_authorization_request_endpoint" not in json.loads(
+        request(disco)[2]), "PAR offered by default")
+    st, reply = s.control("par", {"par": "bogus"})
+    check(st == 400, "par bogus: %d %s" % (st, reply))
+    try:
+        st, reply = s.control("par", {"par": "on"})
+        check(st == 200, "par on: %d %s" % (st, reply))
+        d = json.loads(request(disco)[2])
+        check(d.get("pushed_authorization_request_endpoint") ==
+              s.issuer + "/oauth2/par" and
+              "require_pushed_authorization_requests" not in d and
+              d.get("authorization_response_iss_parameter_supported") is True,
+              "discovery with PAR on: %s" % {
+                  k: v for k, v in d.items() if "push" in k or "iss_" in k})
+        s.control("reset", {})
+        lg, code = s.code_for("alice", par=True)
+        check(lg["result"].get("iss") == s.issuer, "iss at the callback")
+        st, _, body = s.exchange(code, lg["V"])
+        check(st == 200, "token after PAR: %d %s" % (st, body[:200]))
+        verify_id_token(s, json.loads(body)["id_token"], lg)
+        _, stats = s.control("stats")
+        pr = stats["par_requests"]
+        check(stats["par"] == 1 and len(pr) == 1 and
+              pr[0]["state"] == lg["S"] and pr[0]["nonce"] == lg["N"] and
+              pr[0]["auth"] == "client_secret_basic" and
+              "code_challenge" not in pr[0] and pr[0]["has_code_challenge"],
+              "par stats %s %s" % (stats["par"], pr))
+        check(sorted(stats["authorize_requests"][-1]) ==
+              ["client_id", "request_uri"], "authorize request %s" %
+              stats["authorize_requests"][-1])
+        # client_secret_post at the PAR endpoint: refused.
+        st, _, body = request(s.issuer + "/oauth2/par", "POST",
+                              urllib.parse.urlencode({
+                                  "client_id": CLIENT_ID,
+                                  "client_secret": CLIENT_SECRET,
+                                  "response_type": "code",
+                                  "scope": "openid",
+                                  "redirect_uri": s.relay + "/callback"}),
+                              {"Content-Type":
+                               "application/x-www-form-urlencoded"})
+        check(st == 401, "PAR with client_secret_post: %d" % st)
+        # A state added to a PAR authorize URL is ignored: the redirect
+        # carries the pushed one.
+        params = {"response_type": "code", "client_id": CLIENT_ID,
+                  "redirect_uri": s.relay + "/callback", "scope": "openid",
+                  "state": "pushed-state", "nonce": "n"}
+        st, _, text = request(s.issuer + "/oauth2/par", "POST",
+                              urllib.parse.urlencode(params), basic)
+        check(st == 201, "PAR %d" % st)
+        uri = json.loads(text)["request_uri"]
+        ph = phone.Phone(verbose=VERBOSE)
+        got = []
+        ph._callback = lambda url, *a: got.append(url) or "DONE"
+        ph.sign_in_url(s.issuer + "/oauth2/authorize?" + urllib.parse
+                       .urlencode({"client_id": CLIENT_ID,
+                                   "request_uri": uri,
+                                   "state": "attackers-state"}),
+                       s.relay, "alice")
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            got[0]).query)) if got else {}
+        check(q.get("state") == "pushed-state" and "code" in q,
+              "redirect after an added state: %s" % q)
+        # Required: a plain request is refused (to the redirect_uri).
+        st, reply = s.control("par", {"par": "required"})
+        check(st == 200, "par required: %d" % st)
+        check(json.loads(request(disco)[2]).get(
+            "require_pushed_authorization_requests") is True,
+            "discovery does not say PAR is required")
+        plain = dict(params, state="plain")
+        st, h, _ = request(s.issuer + "/oauth2/authorize?" +
+                           urllib.parse.urlencode(plain))
+        loc = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            h.get("Location", "")).query))
+        check(st in (302, 303) and loc.get("error") == "invalid_request" and
+              loc.get("state") == "plain",
+              "plain request with PAR required: %d %s" % (st, loc))
+    finally:
+        s.control("par", {"par": "off"})
+    check("pushed_authorization_request_endpoint" not in json.loads(
+        request(disco)[2]), "PAR still offered after off")
 
 
 def t_unverified_email(s):
@@ -863,7 +984,7 @@ def t_bad_requests(s):
           "the provider is gone after bad requests")
 
 
-CHECKS = [t_discovery, t_jwks, t_round_trip, t_unverified_email, t_pkce,
+CHECKS = [t_discovery, t_jwks, t_round_trip, t_par, t_unverified_email, t_pkce,
           t_client_auth, t_deny, t_unknown_account, t_phone_cli,
           t_token_misbehaviours, t_id_token_misbehaviours,
           t_endpoint_misbehaviours, t_rotate,

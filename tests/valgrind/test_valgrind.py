@@ -7,7 +7,10 @@ The stand-in provider (tests/provider/provider.js) and the real relay
 (pam-ion-relay) run natively on 127.0.0.1.  The PAM application is
 tests/bench/module_bench_drive (pam_start_confdir, pam_authenticate, pam_end
 per sign-in, all in one process; used as it is), with pam_ion in
-`prompt = auto`, `confirm = no` mode; only that process runs under valgrind.
+`prompt = auto`, `confirm = no` mode as a local login (no PAM_RHOST: confirm =
+no is honoured only there); only that process runs under valgrind.  The relay
+runs with a --client-keys file holding this host's key (made with
+pam-ion-relay --new-client-key), which the module reads from relay_key_file.
 
 Protocol with the driver (module_bench_drive.c): it prints "READY <pid>";
 per "login" on its stdin it prints the conversation messages as they arrive
@@ -104,6 +107,7 @@ BUILD = os.path.join(SRC, "build")
 SUPP = os.path.join(HERE, "pam_ion.supp")
 
 CLIENT_ID = "pam-valgrind"
+RELAY_CLIENT = "valgrind"  # this host's name in the relay's keys file
 CLIENT_SECRET = "vg-s3cret-Wq4zT8nL2pX6"
 ACCOUNT = "alice:alice@example.org:true:Alice Example"
 LOCAL_USER = "root"  # alice@example.org maps to it (the driver runs as root)
@@ -264,14 +268,33 @@ class Provider:
         return json.loads(body)
 
 
+def new_client_key(binary, name):
+    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`."""
+    r = subprocess.run([binary, "--new-client-key", name],
+                       capture_output=True, text=True, timeout=20)
+    lines = r.stdout.splitlines()
+    if (r.returncode != 0 or len(lines) != 2 or
+            not lines[0].startswith(name + " ")):
+        raise Failure("pam-ion-relay --new-client-key: status %d, %r %r"
+                      % (r.returncode, r.stdout, r.stderr))
+    return lines[1], lines[0]
+
+
 class Relay:
+    """pam-ion-relay with a --client-keys file holding this host's key
+    (self.key, made with --new-client-key)."""
+
     def __init__(self, binary, logdir, port, issuer):
         self.errpath = os.path.join(logdir, "relay.log")
         self.url = "http://127.0.0.1:%d" % port
+        self.key, line = new_client_key(binary, RELAY_CLIENT)
+        self.keys_file = private(os.path.join(logdir, "relay-client-keys"),
+                                 line + "\n", 0o600)
         self.proc = spawn(
             [binary, "--listen", "127.0.0.1:%d" % port,
              "--public-url", self.url,
-             "--authorize-url-prefix", issuer + "/oauth2/authorize"],
+             "--authorize-url-prefix", issuer + "/oauth2/authorize",
+             "--client-keys", self.keys_file],
             self.errpath)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -297,13 +320,14 @@ def private(path, text, mode):
     return path
 
 
-def write_config(tmp, module, issuer, relay_url):
+def write_config(tmp, module, issuer, relay_url, relay_key):
     """pam_ion.conf, secret, user map, cache dir and a pam.d directory, as
     root wants them (as tests/module/moduletest.py and the bench do)."""
     secret = private(os.path.join(tmp, "client_secret"),
                      CLIENT_SECRET + "\n", 0o600)
     users = private(os.path.join(tmp, "pam_ion.users"),
                     "alice@example.org %s\n" % LOCAL_USER, 0o644)
+    key = private(os.path.join(tmp, "relay_key"), relay_key + "\n", 0o600)
     cache = os.path.join(tmp, "cache")
     os.mkdir(cache, 0o700)
     conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
@@ -312,6 +336,7 @@ def write_config(tmp, module, issuer, relay_url):
         "client_id = " + CLIENT_ID,
         "client_secret_file = " + secret,
         "relay_url = " + relay_url,
+        "relay_key_file = " + key,
         "user_map_file = " + users,
         "cache_dir = " + cache,
         "prompt = auto",
@@ -567,7 +592,9 @@ def run_phase(run, name, n, valgrind, preload=None, budget_reserve=None):
     rec = {"name": name, "asked": n, "done": 0, "samples": {},
            "failures": [], "valgrind": valgrind, "preload": preload}
     errpath = os.path.join(run.tmp, "driver-%s.stderr" % name)
-    argv = [a.driver, run.confdir, SERVICE, LOCAL_USER, "127.0.0.1"]
+    # No RHOST: a local login, the only kind for which confirm = no is
+    # honoured (a remote one would be asked for the confirmation code).
+    argv = [a.driver, run.confdir, SERVICE, LOCAL_USER]
     if valgrind:
         argv = valgrind_argv(a.valgrind, a.valgrind_option) + argv
     env = dict(os.environ)
@@ -825,7 +852,7 @@ def main():
         provider = Provider(a.provider_dir, tmp, relay_url)
         relay = Relay(a.relay, tmp, rport, provider.issuer)
         confdir, cache = write_config(tmp, os.path.abspath(a.module),
-                                      provider.issuer, relay_url)
+                                      provider.issuer, relay_url, relay.key)
         log("provider %s, relay %s, files in %s" % (provider.issuer,
                                                     relay_url, tmp))
         run = Run(a, tmp, provider, relay, confdir, cache, phone)

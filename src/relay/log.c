@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 1024
@@ -29,12 +30,14 @@ relay_log_init(void)
 		to_journal = true;
 }
 
-void
-relay_log(enum relay_log_level level, const char *fmt, ...)
+static void relay_vlog(enum relay_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+relay_vlog(enum relay_log_level level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int saved = errno, n, head;
-	va_list ap;
 
 	/* "<N>" lets journald pick the priority (SyslogLevelPrefix=yes). */
 	if (to_journal)
@@ -42,9 +45,7 @@ relay_log(enum relay_log_level level, const char *fmt, ...)
 		    line, sizeof(line), "<%d>pam-ion-relay: ", (int)level);
 	else
 		head = snprintf(line, sizeof(line), "pam-ion-relay: ");
-	va_start(ap, fmt);
 	n = vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > sizeof(line) - (size_t)head - 2)
@@ -55,6 +56,88 @@ relay_log(enum relay_log_level level, const char *fmt, ...)
 		/* Nowhere left to complain to. */
 	}
 	errno = saved;
+}
+
+void
+relay_log(enum relay_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	relay_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+#define LIMIT_COUNT_BITS 20
+#define LIMIT_COUNT_MASK ((UINT64_C(1) << LIMIT_COUNT_BITS) - 1)
+
+static uint64_t
+monotonic_second(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static void
+report_suppressed(struct relay_log_limit *lim, const char *what)
+{
+	unsigned long n = atomic_exchange(&lim->suppressed, 0);
+
+	if (n > 0)
+		relay_log(RELAY_LOG_WARN,
+		    "%lu more %s were not logged (at most %u lines a second)",
+		    n, what, RELAY_LOG_LIMIT_PER_S);
+}
+
+void
+relay_log_limited(struct relay_log_limit *lim, const char *what,
+    enum relay_log_level level, const char *fmt, ...)
+{
+	uint64_t now = monotonic_second(), cur, next;
+	bool new_second = false, write_it;
+	va_list ap;
+
+	/*
+	 * The second and the count of its lines in one word, moved on by
+	 * compare-and-swap: no lock on a path anyone can drive, and never
+	 * more than the cap however many threads race.
+	 */
+	cur = atomic_load(&lim->window);
+	for (;;) {
+		if (cur >> LIMIT_COUNT_BITS != now) {
+			next = now << LIMIT_COUNT_BITS | 1;
+			new_second = true;
+		} else if ((cur & LIMIT_COUNT_MASK) < RELAY_LOG_LIMIT_PER_S) {
+			next = cur + 1;
+			new_second = false;
+		} else {
+			write_it = false;
+			break;
+		}
+		if (atomic_compare_exchange_weak(&lim->window, &cur, next)) {
+			write_it = true;
+			break;
+		}
+	}
+	if (new_second && write_it)
+		report_suppressed(lim, what);
+	if (!write_it) {
+		atomic_fetch_add(&lim->suppressed, 1);
+		return;
+	}
+	va_start(ap, fmt);
+	relay_vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+void
+relay_log_limit_flush(struct relay_log_limit *lim, const char *what)
+{
+	/* Only a second that is over has its count complete. */
+	if (atomic_load(&lim->window) >> LIMIT_COUNT_BITS != monotonic_second())
+		report_suppressed(lim, what);
 }
 
 const char *

@@ -7,7 +7,9 @@
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum relay_log_level {
 	RELAY_LOG_ERR = 3,
@@ -23,6 +25,33 @@ void relay_log_init(void);
 
 void relay_log(enum relay_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * A cap on one kind of line that anyone can cause, so a flood of requests
+ * cannot flood the journal: at most RELAY_LOG_LIMIT_PER_S such lines a
+ * second; the others are counted, and one line says how many when the
+ * next second's first line comes or relay_log_limit_flush() runs.  Safe
+ * from any thread; a zeroed struct is ready to use.
+ */
+#define RELAY_LOG_LIMIT_PER_S 10
+struct relay_log_limit {
+	_Atomic uint64_t window; /* monotonic second << 20 | lines written */
+	atomic_ulong suppressed; /* lines not written, not yet reported */
+};
+
+/*
+ * relay_log() unless this second's lines are used up.  what names the kind
+ * of line in the report of those left out ("requests refused for ...").
+ */
+void relay_log_limited(struct relay_log_limit *lim, const char *what,
+    enum relay_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Reports the lines left out in a second that is over (call it once a
+ * second), so the count shows even when no further line comes.
+ */
+void relay_log_limit_flush(struct relay_log_limit *lim, const char *what);
 
 /*
  * Copies at most outlen - 3 characters of s into out inside double quotes:

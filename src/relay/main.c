@@ -117,6 +117,32 @@ new_client_key(const char *name)
 	return status;
 }
 
+/*
+ * --check-client-keys FILE: the rules and the message of the relay's start,
+ * so a reload can be refused before the signal is sent.
+ */
+static int
+check_client_keys(const char *path)
+{
+	struct relay_keyset *set = NULL;
+	char err[512];
+	size_t n;
+
+	if (relay_keyset_load(path, &set, err, sizeof(err)) != 0) {
+		relay_log(RELAY_LOG_ERR, "--client-keys %s", err);
+		return 1;
+	}
+	n = relay_keyset_count(set);
+	relay_keyset_free(&set);
+	if (printf("%s: %zu client%s\n", path, n, n == 1 ? "" : "s") < 0 ||
+	    fflush(stdout) != 0) {
+		relay_log(RELAY_LOG_ERR, "cannot write to stdout: %s",
+		    strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 /* Raises the soft open-file limit to the hard one; returns the limit. */
 static unsigned long
 raise_open_files(void)
@@ -215,18 +241,19 @@ main(int argc, char **argv)
 		return 2;
 	case RELAY_OPTS_NEW_KEY:
 		return new_client_key(opts.new_client_key);
+	case RELAY_OPTS_CHECK_KEYS:
+		return check_client_keys(opts.check_client_keys);
 	case RELAY_OPTS_RUN:
 		break;
-	}
-	/* A keys file the relay cannot use is a mistake in its setup. */
-	if (relay_keyset_load(opts.client_keys, &keys, err, sizeof(err)) != 0) {
-		relay_log(RELAY_LOG_ERR, "--client-keys %s", err);
-		return 2;
 	}
 
 	/*
 	 * Worker threads inherit a mask that blocks these, so the handler
 	 * runs on the main thread, which unblocks them once they are started.
+	 * All of it before the keys are read: SIGHUP's default action ends
+	 * the process, and a reload sent while the relay starts (systemctl
+	 * reload right after start) must only re-read the file.  Blocked,
+	 * it waits; caught on a runtime's thread, it lands in the pipe.
 	 */
 	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		relay_log(RELAY_LOG_ERR, "pipe: %s", strerror(errno));
@@ -245,6 +272,12 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	/* A keys file the relay cannot use is a mistake in its setup. */
+	if (relay_keyset_load(opts.client_keys, &keys, err, sizeof(err)) != 0) {
+		relay_log(RELAY_LOG_ERR, "--client-keys %s", err);
+		return 2;
+	}
 
 	memset(&app, 0, sizeof(app));
 	app.opts = &opts;

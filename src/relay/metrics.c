@@ -19,6 +19,7 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_METHOD_NOT_ALLOWED] = "method_not_allowed",
 	[RELAY_REJECT_CLIENT_KEY] = "client_key",
 	[RELAY_REJECT_CODE_REUSED] = "code_reused",
+	[RELAY_REJECT_REQUEST_URI_REUSED] = "request_uri_reused",
 };
 
 const char *

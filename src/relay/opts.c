@@ -27,6 +27,7 @@ enum {
 	OPT_THREADS,
 	OPT_CLIENT_KEYS,
 	OPT_NEW_CLIENT_KEY,
+	OPT_CHECK_CLIENT_KEYS,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "client-keys", required_argument, NULL, OPT_CLIENT_KEYS },
 	{ "new-client-key", required_argument, NULL, OPT_NEW_CLIENT_KEY },
+	{ "check-client-keys", required_argument, NULL, OPT_CHECK_CLIENT_KEYS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -53,6 +55,7 @@ static const char usage_text[] =
     "usage: pam-ion-relay --public-url URL --authorize-url-prefix PREFIX\n"
     "                     --client-keys FILE [options]\n"
     "       pam-ion-relay --new-client-key NAME\n"
+    "       pam-ion-relay --check-client-keys FILE\n"
     "\n"
     "The redirect relay of pam_ion: holds iON's authorization code until\n"
     "the PAM module that started the sign-in collects it.\n"
@@ -68,6 +71,9 @@ static const char usage_text[] =
     "  --new-client-key NAME          print a keys-file line and a new key "
     "for\n"
     "                                 a host, and exit\n"
+    "  --check-client-keys FILE       check a keys file as the relay reads "
+    "it,\n"
+    "                                 and exit (0: usable, 1: not)\n"
     "  --store memory                 where logins are kept (memory)\n"
     "  --ttl SECONDS                  lifetime of a login (300)\n"
     "  --max-pending N                logins held at once (10000)\n"
@@ -324,7 +330,28 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 				    "--client-keys: expected a file name");
 				return RELAY_OPTS_USAGE;
 			}
+			/*
+			 * Twice is a mistake, not an override: the unit's
+			 * reload checks the file it names, and must check
+			 * the one the relay reads.
+			 */
+			if (o->client_keys != NULL) {
+				snprintf(err, errlen,
+				    "--client-keys: given twice ('%s' and "
+				    "'%s')",
+				    o->client_keys, optarg);
+				return RELAY_OPTS_USAGE;
+			}
 			o->client_keys = optarg;
+			break;
+		case OPT_CHECK_CLIENT_KEYS:
+			if (optarg[0] == '\0') {
+				snprintf(err, errlen,
+				    "--check-client-keys: expected a file "
+				    "name");
+				return RELAY_OPTS_USAGE;
+			}
+			o->check_client_keys = optarg;
 			break;
 		case OPT_NEW_CLIENT_KEY:
 			if (!relay_client_name_ok(optarg)) {
@@ -366,9 +393,17 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 		    argv[optind]);
 		return RELAY_OPTS_USAGE;
 	}
+	if (o->new_client_key != NULL && o->check_client_keys != NULL) {
+		snprintf(err, errlen,
+		    "--new-client-key and --check-client-keys: one at a time");
+		return RELAY_OPTS_USAGE;
+	}
 	/* Making a key needs nothing else: it runs on a workstation, too. */
 	if (o->new_client_key != NULL)
 		return RELAY_OPTS_NEW_KEY;
+	/* Nor does checking a file, which runs before each reload. */
+	if (o->check_client_keys != NULL)
+		return RELAY_OPTS_CHECK_KEYS;
 	if (o->public_url[0] == '\0') {
 		snprintf(err, errlen, "--public-url is required");
 		return RELAY_OPTS_USAGE;

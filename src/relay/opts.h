@@ -27,16 +27,20 @@ struct relay_opts {
 	unsigned max_connections_per_ip;
 	unsigned connection_timeout;
 	unsigned threads;
-	const char *client_keys;    /* the keys file, borrowed from argv */
-	const char *new_client_key; /* --new-client-key NAME, from argv */
+	const char *client_keys;       /* the keys file, borrowed from argv */
+	const char *new_client_key;    /* --new-client-key NAME, from argv */
+	const char *check_client_keys; /* --check-client-keys FILE, argv */
 };
 
 enum relay_opts_result {
-	RELAY_OPTS_RUN,	    /* opts is filled in: start */
-	RELAY_OPTS_EXIT,    /* --help or --version was printed: exit 0 */
-	RELAY_OPTS_USAGE,   /* err holds the one-line reason: exit 2 */
-	RELAY_OPTS_NEW_KEY, /* --new-client-key: opts->new_client_key is a
-			       valid NAME; nothing else was required */
+	RELAY_OPTS_RUN,	       /* opts is filled in: start */
+	RELAY_OPTS_EXIT,       /* --help or --version was printed: exit 0 */
+	RELAY_OPTS_USAGE,      /* err holds the one-line reason: exit 2 */
+	RELAY_OPTS_NEW_KEY,    /* --new-client-key: opts->new_client_key is a
+				  valid NAME; nothing else was required */
+	RELAY_OPTS_CHECK_KEYS, /* --check-client-keys: check
+				  opts->check_client_keys; nothing else was
+				  required */
 };
 
 /*

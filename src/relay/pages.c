@@ -54,6 +54,17 @@ item(struct ion_buf *b, const char *label, const char *value)
 	ion_buf_puts(b, "</dd>\n");
 }
 
+/*
+ * The name the registering client has in the relay's keys file.  The host
+ * name beside it is whatever the module claimed; this one was proven with
+ * the client's key, so one PAM host cannot pass itself off as another.
+ */
+static const char *
+requester(const struct relay_login_view *v)
+{
+	return v->client_name != NULL ? v->client_name : "(unknown)";
+}
+
 char *
 relay_page_landing(const struct relay_login_view *v, size_t *ret_len)
 {
@@ -75,6 +86,7 @@ relay_page_landing(const struct relay_login_view *v, size_t *ret_len)
 	}
 	ion_buf_puts(&b, "</h1>\n<dl>\n");
 	item(&b, "Computer", v->host);
+	item(&b, "Requested by PAM host", requester(v));
 	item(&b, "Account",
 	    v->user[0] != '\0' ? v->user : "(chosen after sign-in)");
 	item(&b, "Requested from",
@@ -117,16 +129,20 @@ relay_page_signed_in(
 			ion_buf_html(&b, v->user);
 			ion_buf_puts(&b, "</b>");
 		}
+		ion_buf_puts(&b, ", requested by PAM host <b>");
+		ion_buf_html(&b, requester(v));
 		ion_buf_puts(&b,
-		    ".</p>\n<p class=\"small\">Did you not start "
+		    "</b>.</p>\n<p class=\"small\">Did you not start "
 		    "this sign-in? Do not pass the code on to "
 		    "anyone.</p>\n");
 	} else {
 		ion_buf_puts(&b,
 		    "<h1>Return to your terminal</h1>\n<p>The sign-in to <b>");
 		ion_buf_html(&b, v->host);
+		ion_buf_puts(&b, "</b>, requested by PAM host <b>");
+		ion_buf_html(&b, requester(v));
 		ion_buf_puts(&b,
-		    "</b> needs nothing more from this phone: it "
+		    "</b>, needs nothing more from this phone: it "
 		    "continues at the terminal by itself, or when "
 		    "you press Enter there if it asks.</p>\n");
 	}

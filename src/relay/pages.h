@@ -11,7 +11,10 @@
 
 #include "store.h"
 
-/* "Sign in to HOST as USER …" with the button on to the provider. */
+/*
+ * "Sign in to HOST as USER …", the keys file's name of the client that
+ * registered it, and the button on to the provider.
+ */
 char *relay_page_landing(const struct relay_login_view *v, size_t *ret_len);
 
 /* After the provider's redirect: the confirmation code, or "go back". */

@@ -26,6 +26,9 @@
 #define PATH_HEALTHZ "/healthz"
 #define PATH_METRICS "/metrics"
 
+/* What the suppressed refused-key lines are called in the log. */
+#define KEY_REFUSALS "requests refused for their client key"
+
 #define CODE_MAX 1024
 #define ERROR_MAX 128
 #define TEXT_MAX 1024
@@ -102,8 +105,13 @@ authenticate(struct relay_app *app, const struct relay_request *req,
 	    relay_clients_find(app->clients, req->client_key, ret))
 		return true;
 	reject_client_key(app, resp);
-	/* Never the key itself: a mistyped key is close to the right one. */
-	relay_log(RELAY_LOG_WARN, "refused a request to %s from %s: %s",
+	/*
+	 * Never the key itself: a mistyped key is close to the right one.
+	 * Anyone can send these, so at most a few lines a second; the
+	 * metric still counts every one.
+	 */
+	relay_log_limited(&app->key_refusal_log, KEY_REFUSALS, RELAY_LOG_WARN,
+	    "refused a request to %s from %s: %s",
 	    strcmp(req->path, PATH_LOGINS) == 0 ? PATH_LOGINS : PATH_RESULT,
 	    req->client,
 	    req->client_key == NULL ? "no " ION_RELAY_CLIENT_KEY_HEADER
@@ -246,24 +254,50 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
 	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) == 0;
 }
 
+/* RFC 9126 2.2: the form of the request_uri a PAR endpoint hands out. */
+#define PAR_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
+#define PAR_REQUEST_URI_MAX 512
+
 /*
- * A pushed authorization request's URL (RFC 9126): exactly one request_uri
- * and one client_id, both non-empty, and nothing else.  ret_par says
- * whether u is one; false return: refused (answered in resp).
+ * Sorts out request objects (OIDC Core 6, RFC 9101).  A request object,
+ * by value (request) or by reference (request_uri), carries parameters of
+ * its own that override the query's: state, nonce, code_challenge.  The
+ * relay checks the query's state and nonce, so it must see everything the
+ * provider will act on.  Hence no request= anywhere, and request_uri only
+ * as a pushed authorization request's URL (RFC 9126): exactly one
+ * request_uri, in the urn form a PAR endpoint hands out (anything else,
+ * https above all, is a request object the provider fetches from where the
+ * URL says), and one non-empty client_id, and nothing else.  On a PAR URL
+ * writes the decoded request_uri to ret_uri (PAR_REQUEST_URI_MAX + 1
+ * bytes) and its length to ret_uri_len.  ret_par says whether u is one;
+ * false return: refused (answered in resp).
  */
 static bool
 check_par(struct relay_app *app, const struct relay_url *u,
-    struct relay_response *resp, bool *ret_par)
+    struct relay_response *resp, char *ret_uri, size_t *ret_uri_len,
+    bool *ret_par)
 {
-	unsigned nreq, ncid, nall;
-	bool req_empty, cid_empty;
+	const size_t plen = strlen(PAR_REQUEST_URI_PREFIX);
+	unsigned nobj, nreq, ncid, nall;
+	bool obj_empty, req_empty, cid_empty;
+	size_t len = 0, i;
+	int r;
 
 	*ret_par = false;
-	if (relay_url_param(u, "request_uri", "", &nreq, &req_empty) != 0 ||
+	if (relay_url_param(u, "request", "", &nobj, &obj_empty) != 0 ||
+	    relay_url_param(u, "request_uri", "", &nreq, &req_empty) != 0 ||
 	    relay_url_param(u, "client_id", "", &ncid, &cid_empty) != 0 ||
 	    relay_url_count_params(u, &nall) != 0) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url has a malformed percent escape");
+		return false;
+	}
+	if (nobj != 0) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "authorize_url must not carry a request object "
+		    "(request): its state, nonce and code_challenge would "
+		    "override the ones the relay checks; push the request "
+		    "(PAR) instead");
 		return false;
 	}
 	if (nreq == 0)
@@ -280,6 +314,25 @@ check_par(struct relay_app *app, const struct relay_url *u,
 		    "request_uri and one client_id and no other parameter");
 		return false;
 	}
+	r = relay_url_param_get(
+	    u, "request_uri", ret_uri, PAR_REQUEST_URI_MAX + 1, &len);
+	if (r == 0 &&
+	    (len <= plen || memcmp(ret_uri, PAR_REQUEST_URI_PREFIX, plen) != 0))
+		r = ION_ERR_DENIED;
+	/* Printable, no spaces: what it is matched as, it is sent as. */
+	for (i = 0; r == 0 && i < len; i++)
+		if (ret_uri[i] <= 0x20 || ret_uri[i] >= 0x7f)
+			r = ION_ERR_DENIED;
+	if (r != 0) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "a pushed authorization request's request_uri must be "
+		    "\"" PAR_REQUEST_URI_PREFIX "\" and more (RFC 9126), "
+		    "printable and at most 512 characters; any other "
+		    "request_uri is a request object the provider fetches, "
+		    "which the relay cannot check");
+		return false;
+	}
+	*ret_uri_len = len;
 	*ret_par = true;
 	return true;
 }
@@ -297,6 +350,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	char link_id[RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
 	char qhost[80], quser[80], qsvc[80];
 	char nonce[ION_TOKEN_CHARS + 1], polled[RELAY_STATE_LEN + 1];
+	char request_uri[PAR_REQUEST_URI_MAX + 1];
 	json_t *root = NULL, *v, *ctx;
 	struct relay_url u;
 	json_error_t jerr;
@@ -307,6 +361,8 @@ route_register(struct relay_app *app, const struct relay_request *req,
 
 	memset(&spec, 0, sizeof(spec));
 	spec.client = client->hash;
+	/* The pages show who registered, beside the host it claims to be. */
+	spec.client_name = client->name;
 	if (req->body_too_large) {
 		json_reject(app, resp, 413, RELAY_REJECT_TOO_LARGE,
 		    "the body is larger than 8192 bytes");
@@ -396,8 +452,22 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		    "authorize_url is not under an allowed prefix");
 		goto out;
 	}
-	if (!check_par(app, &u, resp, &par))
+	/*
+	 * We split the query at '&' only; some servers also split at ';'.
+	 * "x=1;nonce=A&nonce=N" would then hold one nonce for us and two
+	 * for them, and which one wins is theirs to choose.
+	 */
+	if (u.query != NULL && memchr(u.query, ';', u.query_len) != NULL) {
+		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
+		    "authorize_url's query must not hold ';' (some servers "
+		    "split parameters at it, and would read another state or "
+		    "nonce than the relay checked); escape it as %3B");
 		goto out;
+	}
+	if (!check_par(app, &u, resp, request_uri, &spec.request_uri_len, &par))
+		goto out;
+	if (par)
+		spec.request_uri = request_uri;
 	/*
 	 * A pushed request binds state, nonce, PKCE challenge and
 	 * redirect_uri at the provider, which refuses any change to them.
@@ -441,14 +511,33 @@ checked:
 		    "a login with this state exists");
 		goto out;
 	}
+	if (r == ION_ERR_USED) {
+		/* See relay_store_add(): another landing page, likely. */
+		json_reject(app, resp, 409, RELAY_REJECT_REQUEST_URI_REUSED,
+		    "this pushed authorization request (request_uri) is "
+		    "already registered for a login; push a new one");
+		relay_log(RELAY_LOG_WARN,
+		    "refused a login from %s by client %s: its request_uri "
+		    "was already registered (a pushed request re-registered?)",
+		    req->client, client->name);
+		goto out;
+	}
 	if (r == ION_ERR_FULL) {
 		resp->retry_after = 5;
 		json_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "too many logins are pending; try again shortly");
-		relay_log(RELAY_LOG_WARN,
-		    "refused a login from %s: "
-		    "--max-pending (%lu) reached",
-		    req->client, o->max_pending);
+		/* Read again outside the store's lock: only for the log. */
+		if (par && relay_store_count(app->store) < o->max_pending)
+			relay_log(RELAY_LOG_WARN,
+			    "refused a login from %s: too many used codes "
+			    "and request_uris remembered (%lu)",
+			    req->client,
+			    o->max_pending * RELAY_USED_CODES_PER_LOGIN);
+		else
+			relay_log(RELAY_LOG_WARN,
+			    "refused a login from %s: "
+			    "--max-pending (%lu) reached",
+			    req->client, o->max_pending);
 		goto out;
 	}
 	if (r != 0) {
@@ -795,6 +884,7 @@ relay_route_tick(void *arg, uint64_t now_ms)
 
 	unsigned slow;
 
+	relay_log_limit_flush(&app->key_refusal_log, KEY_REFUSALS);
 	n = relay_store_expire(app->store, now_ms, on_expired, app, &next);
 	if (n > 0)
 		relay_log(RELAY_LOG_INFO, "%zu login%s expired", n,

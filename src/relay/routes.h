@@ -13,6 +13,7 @@
 
 #include "clientkeys.h"
 #include "conns.h"
+#include "log.h"
 #include "metrics.h"
 #include "opts.h"
 #include "store.h"
@@ -29,6 +30,8 @@ struct relay_app {
 	struct relay_conns *conns;
 	struct relay_clients *clients; /* who may use /v1 */
 	struct relay_metrics metrics;
+	/* the refused-key WARN line, which anyone can cause: rate-limited */
+	struct relay_log_limit key_refusal_log;
 };
 
 struct relay_param {

@@ -31,6 +31,14 @@ struct relay_login_spec {
 	bool confirm;
 	/* SHA-256 of the registering client's key: only it may collect */
 	const unsigned char *client;
+	/* its name in the keys file, shown on the pages; copied */
+	const char *client_name;
+	/*
+	 * The decoded request_uri of a pushed authorization request, NULL
+	 * for a plain authorize URL: remembered so it is registered once.
+	 */
+	const char *request_uri;
+	size_t request_uri_len;
 };
 
 /* A copy of a login's public parts: one allocation, free() it. */
@@ -40,10 +48,11 @@ struct relay_login_view {
 	const char *user;
 	const char *rhost;
 	const char *service;
+	const char *client_name; /* the keys file's name of who registered */
 	bool confirm;
 	time_t created;
 	char link_id[RELAY_LINK_ID_LEN + 1];
-	char strings[]; /* the five strings above point in here */
+	char strings[]; /* the six strings above point in here */
 };
 
 /* The outcome iON's redirect brought: code or error, never both. */
@@ -61,8 +70,10 @@ struct relay_store;
 
 /*
  * Creates an empty store.  It also remembers the authorization codes it
- * accepted (as SHA-256) for ttl_seconds, at most RELAY_USED_CODES_PER_LOGIN
- * times max_pending of them.  0 or ION_ERR_NOMEM / ION_ERR_SYSTEM.
+ * accepted and the request_uris of pushed requests it registered (each as
+ * a domain-separated SHA-256) for ttl_seconds, at most
+ * RELAY_USED_CODES_PER_LOGIN times max_pending of them together.  0 or
+ * ION_ERR_NOMEM / ION_ERR_SYSTEM.
  */
 #define RELAY_USED_CODES_PER_LOGIN 4
 int relay_store_new(
@@ -71,8 +82,11 @@ void relay_store_free(struct relay_store **st);
 
 /*
  * Registers a login.  On success writes its new link id (NUL-terminated) to
- * ret_link_id.  ION_ERR_EXISTS when the state is taken, ION_ERR_FULL at
- * max_pending, ION_ERR_INVALID without spec->client.
+ * ret_link_id.  ION_ERR_EXISTS when the state is taken; ION_ERR_USED when
+ * spec->request_uri was registered for any login within the last ttl
+ * seconds; ION_ERR_FULL at max_pending, or for a request_uri when the
+ * memory of used codes is full; ION_ERR_INVALID without spec->client or
+ * spec->client_name.  Nothing is remembered unless it succeeds.
  */
 int relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
     char ret_link_id[RELAY_LINK_ID_LEN + 1]);
@@ -107,7 +121,7 @@ int relay_store_take_result(struct relay_store *st, const char *state,
     const unsigned char client[ION_SHA256_LEN],
     struct relay_result **ret_result);
 
-/* How many used codes are remembered now. */
+/* How many used codes and request_uris are remembered now. */
 size_t relay_store_used_codes(struct relay_store *st);
 
 /*

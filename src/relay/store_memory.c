@@ -2,7 +2,9 @@
  * The in-memory store: two keyed hash tables over one set of logins, and a
  * list in registration order.  The TTL is the same for every login, so that
  * list is also expiry order and expiring is a walk from its head.  A third
- * table with a list of its own remembers the codes callbacks brought.
+ * table with a list of its own remembers the codes callbacks brought and
+ * the request_uris of pushed requests registered, each hashed under a label
+ * of its own so the two can never stand for each other.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,11 +29,19 @@ struct login {
 	bool confirm;
 	bool delivering; /* a poll is sending the result out */
 	unsigned char client[ION_SHA256_LEN]; /* who registered it */
-	unsigned short off_user, off_rhost, off_service, off_url;
-	char strings[]; /* host, user, rhost, service, authorize_url */
+	unsigned short off_user, off_rhost, off_service, off_name, off_url;
+	/* host, user, rhost, service, client name, authorize_url */
+	char strings[];
 };
 
-/* SHA-256 of a code a callback brought, remembered for the TTL. */
+/* Domain labels of the used-code memory's hashes. */
+#define USED_CODE "code"
+#define USED_REQUEST_URI "request_uri"
+
+/*
+ * SHA-256 of a code a callback brought, or of a registered request_uri,
+ * remembered for the TTL.
+ */
 struct used_code {
 	struct used_code *next_in_bucket;
 	struct used_code *newer;
@@ -102,6 +112,23 @@ out:
 	}
 	return r;
 }
+
+/*
+ * SHA-256(label || 0 || value): a code and a request_uri that happen to be
+ * the same string are different entries.
+ */
+static int
+used_hash(const char *label, const void *value, size_t len,
+    unsigned char out[ION_SHA256_LEN])
+{
+	return ion_sha256(label, strlen(label) + 1, value, len, NULL, 0, out);
+}
+
+static bool used_find(
+    struct relay_store *st, const unsigned char *hash, uint64_t now_ms);
+static void used_add(
+    struct relay_store *st, struct used_code *u, uint64_t now_ms);
+static void used_expire(struct relay_store *st, uint64_t now_ms);
 
 static size_t
 bucket(const struct relay_store *st, const char *key, size_t len)
@@ -206,19 +233,31 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 {
 	size_t lh = strlen(spec->host) + 1, lu = strlen(spec->user) + 1;
 	size_t lr = strlen(spec->rhost) + 1, ls = strlen(spec->service) + 1;
-	size_t la = strlen(spec->authorize_url) + 1;
+	size_t la = strlen(spec->authorize_url) + 1, lc;
 	struct login *l = NULL, **slot;
+	struct used_code *used = NULL;
 	unsigned char rnd[8];
+	uint64_t now_ms;
 	int r, tries;
 
-	/* The offsets are 16 bits: a login's texts stay under 64 KiB. */
-	if (spec->client == NULL)
+	if (spec->client == NULL || spec->client_name == NULL)
 		return ION_ERR_INVALID;
+	lc = strlen(spec->client_name) + 1;
+	/* The offsets are 16 bits: a login's texts stay under 64 KiB. */
 	if (strlen(spec->state) != RELAY_STATE_LEN || la > 0xffff ||
-	    lh + lu + lr + ls > 0xffff - la)
+	    lh + lu + lr + ls + lc > 0xffff - la)
 		return ION_ERR_RANGE;
-	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + la)) == NULL)
+	if (spec->request_uri != NULL &&
+	    ((used = calloc(1, sizeof(*used))) == NULL ||
+		used_hash(USED_REQUEST_URI, spec->request_uri,
+		    spec->request_uri_len, used->hash) != 0)) {
+		free(used);
 		return ION_ERR_NOMEM;
+	}
+	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + lc + la)) == NULL) {
+		free(used);
+		return ION_ERR_NOMEM;
+	}
 	memcpy(l->state, spec->state, RELAY_STATE_LEN);
 	l->confirm = spec->confirm;
 	memcpy(l->client, spec->client, sizeof(l->client));
@@ -226,14 +265,18 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	l->off_user = (unsigned short)lh;
 	l->off_rhost = (unsigned short)(lh + lu);
 	l->off_service = (unsigned short)(lh + lu + lr);
-	l->off_url = (unsigned short)(lh + lu + lr + ls);
+	l->off_name = (unsigned short)(lh + lu + lr + ls);
+	l->off_url = (unsigned short)(lh + lu + lr + ls + lc);
 	memcpy(l->strings, spec->host, lh);
 	memcpy(l->strings + l->off_user, spec->user, lu);
 	memcpy(l->strings + l->off_rhost, spec->rhost, lr);
 	memcpy(l->strings + l->off_service, spec->service, ls);
+	/* A copy: the key set it came from may be replaced by SIGHUP. */
+	memcpy(l->strings + l->off_name, spec->client_name, lc);
 	memcpy(l->strings + l->off_url, spec->authorize_url, la);
 
 	pthread_mutex_lock(&st->lock);
+	now_ms = relay_now_ms();
 	/*
 	 * A state is taken until the timer removes its login, at most a
 	 * second past its TTL; the same holds for the count against the cap.
@@ -247,6 +290,29 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 		r = ION_ERR_FULL;
 		goto out;
 	}
+	/*
+	 * One pushed request, one login.  Its request_uri is in the URL the
+	 * landing page links to, so whoever saw that page could, with any
+	 * client key, register it again under a state of their own: a
+	 * landing page they wrote (another host, another account) in front
+	 * of a sign-in whose code the provider still sends to the state in
+	 * the pushed request.  A pushed request lives for less than a TTL,
+	 * so remembering its request_uri for one refuses every second
+	 * registration.  Checked and recorded under the lock, so two
+	 * registrations cannot both pass.
+	 */
+	if (used != NULL) {
+		used_expire(st, now_ms);
+		if (used_find(st, used->hash, now_ms)) {
+			r = ION_ERR_USED;
+			goto out;
+		}
+		/* Full: refuse rather than forget early (fail closed). */
+		if (st->used_count >= st->used_max) {
+			r = ION_ERR_FULL;
+			goto out;
+		}
+	}
 	for (tries = 0;; tries++) {
 		if (tries == 8 || ion_random_bytes(rnd, sizeof(rnd)) != 0) {
 			r = ION_ERR_SYSTEM;
@@ -258,7 +324,11 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	}
 	*slot = l;
 	*find_link(st, l->link_id) = l;
-	l->expires_ms = relay_now_ms() + st->ttl_ms;
+	l->expires_ms = now_ms + st->ttl_ms;
+	if (used != NULL) {
+		used_add(st, used, now_ms);
+		used = NULL; /* transferred */
+	}
 	l->older = st->newest;
 	if (st->newest != NULL)
 		st->newest->newer = l;
@@ -272,6 +342,7 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	r = 0;
 out:
 	pthread_mutex_unlock(&st->lock);
+	free(used);
 	free(l);
 	return r;
 }
@@ -282,6 +353,7 @@ make_view(const struct login *l)
 	const char *host = l->strings, *user = l->strings + l->off_user;
 	const char *rhost = l->strings + l->off_rhost;
 	const char *service = l->strings + l->off_service;
+	const char *name = l->strings + l->off_name;
 	const char *url = l->strings + l->off_url;
 	size_t total = l->off_url + strlen(url) + 1;
 	struct relay_login_view *v;
@@ -293,6 +365,7 @@ make_view(const struct login *l)
 	v->user = v->strings + (user - l->strings);
 	v->rhost = v->strings + (rhost - l->strings);
 	v->service = v->strings + (service - l->strings);
+	v->client_name = v->strings + (name - l->strings);
 	v->authorize_url = v->strings + (url - l->strings);
 	v->confirm = l->confirm;
 	v->created = l->created;
@@ -461,8 +534,8 @@ relay_store_put_result(struct relay_store *st, const char *state,
 	if (in->code != NULL) {
 		r = ION_ERR_NOMEM;
 		if ((used = calloc(1, sizeof(*used))) == NULL ||
-		    (r = ion_sha256(in->code, strlen(in->code), NULL, 0, NULL,
-			 0, used->hash)) != 0)
+		    (r = used_hash(USED_CODE, in->code, strlen(in->code),
+			 used->hash)) != 0)
 			goto out_unlocked;
 		r = ION_ERR_NOT_FOUND;
 	}

@@ -304,6 +304,44 @@ relay_url_param(const struct relay_url *u, const char *pname,
 }
 
 int
+relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
+    size_t outlen, size_t *ret_len)
+{
+	size_t plen = strlen(pname);
+	const char *q = u->query, *end;
+	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	int r;
+
+	if (q == NULL)
+		return ION_ERR_NOT_FOUND;
+	end = q + u->query_len;
+	while (q < end) {
+		const char *amp = memchr(q, '&', (size_t)(end - q));
+		const char *pend = amp ? amp : end;
+		const char *eq = memchr(q, '=', (size_t)(pend - q));
+		size_t nlen, vlen = 0;
+
+		r = pct_decode(q, (size_t)((eq ? eq : pend) - q), name, &nlen);
+		if (r != 0)
+			return r;
+		if (nlen == plen && memcmp(name, pname, plen) == 0) {
+			if (eq != NULL &&
+			    (r = pct_decode(eq + 1, (size_t)(pend - eq - 1),
+				 value, &vlen)) != 0)
+				return r;
+			if (vlen + 1 > outlen)
+				return ION_ERR_RANGE;
+			memcpy(out, value, vlen);
+			out[vlen] = '\0';
+			*ret_len = vlen;
+			return 0;
+		}
+		q = pend + (amp ? 1 : 0);
+	}
+	return ION_ERR_NOT_FOUND;
+}
+
+int
 relay_url_count_params(const struct relay_url *u, unsigned *ret_count)
 {
 	const char *q = u->query, *end;

@@ -50,6 +50,16 @@ int relay_url_param(const struct relay_url *u, const char *pname,
     const char *expected, unsigned *ret_count, bool *ret_all_equal);
 
 /*
+ * Writes the percent-decoded value of u's first query parameter named pname
+ * (decoded) to out, NUL-terminated, and its length to ret_len (a value may
+ * hold a decoded NUL).  ION_ERR_NOT_FOUND when there is none,
+ * ION_ERR_INVALID for a malformed percent escape, ION_ERR_RANGE when the
+ * value does not fit in outlen bytes.
+ */
+int relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
+    size_t outlen, size_t *ret_len);
+
+/*
  * Counts the '&'-separated parts of u's query, empty ones included (0 for
  * no query or an empty one).  Always 0.
  */

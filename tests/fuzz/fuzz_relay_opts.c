@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* no open mode */
 		FUZZ_CHECK(o.client_keys != NULL && o.client_keys[0] != '\0');
 		FUZZ_CHECK(o.new_client_key == NULL);
+		FUZZ_CHECK(o.check_client_keys == NULL);
 		FUZZ_CHECK(o.public_url[0] != '\0' && o.nprefixes >= 1 &&
 		    o.nprefixes <= RELAY_MAX_PREFIXES);
 		FUZZ_CHECK(strlen(o.public_url) <= RELAY_PUBLIC_URL_MAX);
@@ -61,6 +62,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RELAY_OPTS_NEW_KEY:
 		FUZZ_CHECK(o.new_client_key != NULL &&
 		    relay_client_name_ok(o.new_client_key));
+		FUZZ_CHECK(o.check_client_keys == NULL);
+		break;
+	case RELAY_OPTS_CHECK_KEYS:
+		/* a file to check, and nothing else asked for */
+		FUZZ_CHECK(o.check_client_keys != NULL &&
+		    o.check_client_keys[0] != '\0');
+		FUZZ_CHECK(o.new_client_key == NULL);
 		break;
 	default:
 		fuzz_fail("unknown result %d", (int)r);

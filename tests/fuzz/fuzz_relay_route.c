@@ -4,7 +4,8 @@
  * resume are stubs, as in tests/unit/test_routes.c.  A small model of the
  * logins follows along and checks the relay's promises: /v1 answers only
  * known client keys, a login is registered once, its first callback wins,
- * a code is accepted for one login only, its result goes out once,
+ * a code is accepted for one login only, a pushed request's request_uri
+ * is registered for one login only, its result goes out once,
  * unchanged and only to the client that registered it, and the store
  * holds exactly the logins the model does.
  *
@@ -85,6 +86,9 @@ struct run {
 	bool revoked0; /* client 0 is out of the keys file */
 	char used[USED_MAX][CODE_MAX + 1]; /* codes accepted */
 	size_t nused;
+	/* decoded request_uris of PAR logins registered */
+	char uris[MAX_REQUESTS][RELAY_URL_MAX + 1];
+	size_t nuris;
 };
 
 static void
@@ -194,6 +198,38 @@ code_used(const struct run *run, const char *code)
 
 	for (i = 0; i < run->nused; i++)
 		if (strcmp(run->used[i], code) == 0)
+			return true;
+	return false;
+}
+
+static bool json_member(
+    const char *body, size_t len, const char *name, char *out, size_t outlen);
+
+/*
+ * The decoded request_uri of the authorize URL in a registration body,
+ * when it has one.
+ */
+static bool
+request_uri_of(const struct relay_request *req, char *out, size_t outlen)
+{
+	char url[RELAY_URL_MAX + 1];
+	struct relay_url u;
+	size_t len;
+
+	return json_member(req->body, req->body_len, "authorize_url", url,
+		   sizeof(url)) &&
+	    relay_url_parse(url, &u) == 0 &&
+	    relay_url_param_get(&u, "request_uri", out, outlen, &len) == 0 &&
+	    strlen(out) == len;
+}
+
+static bool
+uri_registered(const struct run *run, const char *uri)
+{
+	size_t i;
+
+	for (i = 0; i < run->nuris; i++)
+		if (strcmp(run->uris[i], uri) == 0)
 			return true;
 	return false;
 }
@@ -349,6 +385,7 @@ follow(struct run *run, const struct relay_request *req,
     const struct relay_response *resp, bool delivered)
 {
 	char state[RELAY_STATE_LEN + 1], value[CODE_MAX + 1], link[128];
+	char uri[RELAY_URL_MAX + 1], error[64];
 	const char *s, *auth = req->authorization, *slash;
 	struct login *m;
 	bool post = strcmp(req->method, "POST") == 0;
@@ -369,9 +406,25 @@ follow(struct run *run, const struct relay_request *req,
 		FUZZ_CHECK(json_member(
 		    req->body, req->body_len, "state", state, sizeof(state)));
 		m = model_find(run, state, resp->status == 201);
+		FUZZ_CHECK(resp->status == 201 ||
+		    json_member(resp->body, resp->body_len, "error", error,
+			sizeof(error)));
+		/* One pushed request, one login, whoever asks again. */
+		if (resp->status == 409 &&
+		    strcmp(error, "request_uri_reused") == 0) {
+			FUZZ_CHECK(request_uri_of(req, uri, sizeof(uri)) &&
+			    uri_registered(run, uri));
+			return;
+		}
 		if (resp->status == 409) {
+			FUZZ_CHECK(strcmp(error, "state_exists") == 0);
 			FUZZ_CHECK(m != NULL && m->registered);
 			return;
+		}
+		if (request_uri_of(req, uri, sizeof(uri))) {
+			FUZZ_CHECK(!uri_registered(run, uri));
+			FUZZ_CHECK(run->nuris < MAX_REQUESTS);
+			strcpy(run->uris[run->nuris++], uri);
 		}
 		/* A new login: the store must have had room for it. */
 		FUZZ_CHECK(m != NULL && !m->registered);
@@ -466,6 +519,7 @@ one_request(struct run *run, char *buf, size_t len)
 		fuzz_log("TICK");
 		memset(run->model, 0, sizeof(run->model));
 		run->nused = 0; /* remembered for the TTL only */
+		run->nuris = 0;
 		FUZZ_CHECK(relay_store_count(run->app.store) == 0);
 		FUZZ_CHECK(relay_store_used_codes(run->app.store) == 0);
 		free(text);

@@ -62,7 +62,7 @@ REJECTION_REASONS = (
     "bad_request", "bad_state", "unsupported_media_type", "too_large",
     "url_not_allowed", "state_mismatch", "nonce_mismatch", "state_exists",
     "full", "unknown_login", "already_used", "unauthorized", "not_found",
-    "method_not_allowed", "client_key", "code_reused",
+    "method_not_allowed", "client_key", "code_reused", "request_uri_reused",
 )
 
 METRIC_TYPES = {
@@ -77,6 +77,13 @@ METRIC_TYPES = {
 
 B64URL_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 LISTEN_RE = re.compile(r"listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):(\d+)")
+
+
+def next_log_second():
+    """Sleeps into the next second of CLOCK_MONOTONIC (Python's monotonic
+    clock on Linux, and the one the relay's log rate limit counts in), so
+    a test starts with that second's lines unused."""
+    time.sleep(1.0 - time.monotonic() % 1.0 + 0.02)
 
 
 def relay_bin():
@@ -382,6 +389,14 @@ class Relay:
     def log_lines(self):
         with self._lock:
             return list(self.logs)
+
+    def wait_log(self, needle, timeout=3.0):
+        """The relay writes a line before it answers, but another thread
+        here reads it: waits until a line holds needle; returns the log."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.log_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.log_text()
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Signal the relay and return its exit status (None if it hung)."""

@@ -328,7 +328,7 @@ XSS_DESC = "\"><script>alert(\"d\")</script>' onfocus='alert(6)' &amp;&#60;"
 # the authorize URL may hold only URL characters: quotes and markup come
 # in as escapes, apostrophes and entity-like text as they are
 XSS_URL_EXTRA = ("&x='%22%3E%3Cscript%3Ealert(7)%3C/script%3E"
-                 "&y='onmouseover='alert(8)'&z=a&amp;b&lt;script&gt;")
+                 "&y='onmouseover='alert(8)'&z=a&amp&b&lt&script&gt")
 
 PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1",
              "dl", "dt", "dd", "p", "a", "b"}

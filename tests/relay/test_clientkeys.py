@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import relaytest as rt
@@ -193,6 +194,8 @@ class Header(rt.RelayTestCase):
 
     def test_refusals_counted_and_logged_without_the_key(self):
         relay = self.relay
+        # earlier tests' refusals may have used up this second's lines
+        rt.next_log_second()
         m0 = relay.metrics()
         n0 = len(relay.log_lines())
         bogus = rt.b64url(os.urandom(32))
@@ -207,8 +210,13 @@ class Header(rt.RelayTestCase):
                                   reason="unauthorized"),
                          m0.value(P + "rejections_total",
                                   reason="unauthorized"))
-        lines = relay.log_lines()[n0:]
-        refused = [l for l in lines if "refused a request to /v1" in l]
+        deadline = time.monotonic() + 3
+        while True:
+            lines = relay.log_lines()[n0:]
+            refused = [l for l in lines if "refused a request to /v1" in l]
+            if len(refused) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         self.assertEqual(len(refused), 3, lines)
         self.assertIn("from 127.0.0.1: no PAM-Ion-Client-Key", refused[0])
         self.assertIn("from 127.0.0.1: unknown client key", refused[1])
@@ -220,7 +228,8 @@ class Header(rt.RelayTestCase):
         a = relay.new_login()
         r, b = relay.register_with(rt.CLIENT_B.key)
         self.assertEqual(r.status, 201)
-        log = relay.log_text()
+        relay.wait_log("login %s registered" % a.id)
+        log = relay.wait_log("login %s registered" % b.id)
         self.assertRegex(log, r"login %s registered by client host-a\.example "
                          r"from 127\.0\.0\.1 for " % re.escape(a.id))
         self.assertRegex(log, r"login %s registered by client host-b\.example "
@@ -389,6 +398,125 @@ class Reload(TempDir):
         self.assertEqual(set(seen) - {201, 503}, set())
 
 
+class RefusalLogLimited(rt.RelayTestCase):
+    """Anyone can make the relay refuse a key: the WARN line for it is
+    rate-limited, the metric is not."""
+
+    SUPPRESSED_RE = re.compile(
+        r"pam-ion-relay: (\d+) more requests refused for their client key "
+        r"were not logged \(at most 10 lines a second\)$")
+
+    def test_flood(self):
+        relay = self.relay
+        m0 = relay.metric(P + "rejections_total", reason="client_key")
+        n0 = len(relay.log_lines())
+        bogus = rt.b64url(os.urandom(32))
+        t0 = time.monotonic()
+        for i in range(200):
+            key = None if i % 2 else bogus
+            path = "/v1/logins" if i % 3 else "/v1/logins/result"
+            method = "POST" if path == "/v1/logins" else "GET"
+            r = relay.req(method, path, headers={rt.KEY_HEADER: key})
+            self.assertEqual(r.status, 401)
+        seconds = time.monotonic() - t0
+        self.assertEqual(
+            relay.metric(P + "rejections_total", reason="client_key"),
+            m0 + 200)
+
+        def counts():
+            lines = relay.log_lines()[n0:]
+            refused = [l for l in lines if "refused a request to /v1" in l]
+            suppressed = [int(m.group(1)) for m in
+                          map(self.SUPPRESSED_RE.search, lines) if m]
+            return refused, suppressed
+
+        # the once-a-second tick reports what was left out
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            refused, suppressed = counts()
+            if len(refused) + sum(suppressed) >= 200:
+                break
+            time.sleep(0.05)
+        refused, suppressed = counts()
+        self.assertTrue(suppressed, relay.log_text()[-3000:])
+        # at most 10 lines in each monotonic second the flood touched
+        self.assertLessEqual(len(refused), 10 * (int(seconds) + 2))
+        self.assertLess(len(refused), 50)
+        self.assertEqual(len(refused) + sum(suppressed), 200,
+                         (len(refused), suppressed))
+        self.assertNotIn(bogus, relay.log_text())
+        # and a line is logged again once a new second begins
+        rt.next_log_second()
+        n1 = len(relay.log_lines())
+        relay.register_with(bogus)
+        deadline = time.monotonic() + 3
+        while (not any("refused a request to /v1/logins" in l
+                       for l in relay.log_lines()[n1:])
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        self.assertTrue(any("refused a request to /v1/logins" in l
+                            for l in relay.log_lines()[n1:]),
+                        relay.log_lines()[n1:])
+
+
+class CheckClientKeys(TempDir):
+    """pam-ion-relay --check-client-keys FILE: the start's rules and
+    message, and nothing else needed."""
+
+    def test_good_file(self):
+        for clients, want in (((rt.CLIENT_A, rt.CLIENT_B), "2 clients"),
+                              ((rt.CLIENT_A,), "1 client"),
+                              ((), "0 clients")):
+            with self.subTest(want=want):
+                path = self.keys("# hosts\n"
+                                 + "".join(c.line for c in clients))
+                rc, out, err = run_relay(["--check-client-keys", path])
+                self.assertEqual((rc, out, err),
+                                 (0, "%s: %s\n" % (path, want), ""))
+
+    def test_bad_files(self):
+        up = "host-up %s\n" % rt.CLIENT_B.hash.upper()
+        cases = [
+            (rt.CLIENT_A.line + up, 0o600, ":2: the hash must be 64"),
+            ("host-a\n", 0o600, ":1: expected 'NAME SHA256HEX'"),
+            (rt.CLIENT_A.line + rt.CLIENT_A.line, 0o600, ":2: duplicate"),
+            (rt.CLIENT_A.line, 0o620, "writable by group or others"),
+        ]
+        for i, (text, mode, needle) in enumerate(cases):
+            with self.subTest(needle=needle):
+                path = self.keys(text, mode, name="clients%d" % i)
+                rc, out, err = run_relay(["--check-client-keys", path])
+                self.assertEqual(rc, 1, err)
+                self.assertEqual(out, "")
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn(path, err)
+                self.assertIn(needle, err)
+                # word for word what the relay says when it will not start
+                rc2, _, err2 = run_relay(REQ + ["--client-keys", path])
+                self.assertEqual(rc2, 2)
+                self.assertEqual(err, err2)
+
+    def test_missing_file_and_usage(self):
+        path = os.path.join(self.dir, "nope")
+        rc, out, err = run_relay(["--check-client-keys", path])
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn(path + ": cannot open", err)
+        for argv in (["--check-client-keys"], ["--check-client-keys", ""],
+                     ["--check-client-keys", path, "--new-client-key", "h"]):
+            with self.subTest(argv=argv):
+                rc, out, err = run_relay(argv)
+                self.assertEqual((rc, out), (2, ""), err)
+                self.assertEqual(len(err.splitlines()), 1, err)
+
+    def test_client_keys_twice_is_a_mistake(self):
+        a = self.keys(rt.CLIENT_A.line, name="a")
+        b = self.keys(rt.CLIENT_B.line, name="b")
+        rc, out, err = run_relay(REQ + ["--client-keys", a,
+                                        "--client-keys", b])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--client-keys: given twice", err)
+
+
 class NewClientKey(TempDir):
     """pam-ion-relay --new-client-key NAME."""
 
@@ -434,7 +562,7 @@ class NewClientKey(TempDir):
         try:
             login = relay.new_login()
             self.assertIn("registered by client build02.example",
-                          relay.log_text())
+                          relay.wait_log("registered by client"))
             self.assertEqual(login.callback_code("e2e-code").status, 200)
             r = login.poll(0)
             self.assertEqual(r.json(), {"code": "e2e-code"})

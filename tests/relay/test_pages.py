@@ -72,6 +72,7 @@ class Landing(PageChecks, rt.RelayTestCase):
         self.assertSafePage(r, allowed_href=login.url)
         text = rt.norm_text(page.text)
         self.assertIn("sign in to build01.example as alice", text)
+        self.assertIn("requested by pam host host-a.example", text)
         self.assertIn("requested from 192.0.2.7", text)
         self.assertIn("sshd", text)
         # the spec's sentence ends in '.'; a longer sentence is tolerated
@@ -143,7 +144,8 @@ class Landing(PageChecks, rt.RelayTestCase):
         r0, login = self.relay.register(state=s, url=url)
         if r0.status == 400:
             # refusing such characters is allowed; then try the URL-legal ones
-            url = rt.authorize_url(s, extra="&a=1&b='x'&amp;=2")
+            # (no ';': the relay refuses it in a query)
+            url = rt.authorize_url(s, extra="&a=1&b='x'&amp=2")
             r0, login = self.relay.register(state=s, url=url)
         self.assertEqual(r0.status, 201, r0)
         r = self.relay.get(login.path)
@@ -153,7 +155,7 @@ class Landing(PageChecks, rt.RelayTestCase):
         self.assertNotIn("b='x'", r.text)
         self.assertNotIn("<y>", r.text)
         self.assertNotIn('"z"', r.text)
-        self.assertNotIn("&amp;=2", r.text)   # would be "&amp;amp;=2"
+        self.assertNotIn("&amp=2", r.text)    # would be "&amp;amp=2"
         hrefs = [a[0] for a in page.anchors]
         self.assertEqual(hrefs, [url])
 
@@ -270,7 +272,9 @@ class Callback(PageChecks, rt.RelayTestCase):
         r = login.callback_code("xyz")
         page = self.assertHtml(r, 200)
         self.assertSafePage(r)
-        self.assertIn("return to your terminal the sign-in to build01.example needs nothing more from this phone",
+        self.assertIn("return to your terminal the sign-in to build01.example"
+                      " , requested by pam host host-a.example , needs "
+                      "nothing more from this phone",
                       rt.norm_text(page.text))
         self.assertNotIn("code", page.ids)
         self.assertNotIn(rt.confirmation_code(login.state, "xyz"), r.text)
@@ -411,6 +415,70 @@ class Callback(PageChecks, rt.RelayTestCase):
         # then everything is forgotten
         r = self.relay.callback([("state", login.state), ("code", "third")])
         self.assertHtml(r, 404)
+
+
+class RequestedBy(PageChecks, rt.RelayTestCase):
+    """The pages name the client that registered the login, by its name in
+    the keys file: proven with its key, unlike the host the module claims,
+    so one PAM host cannot pass itself off as another."""
+
+    def dd_after(self, page_text, label):
+        return rt.norm_text(page_text).split(label.lower(), 1)[1].split()[0]
+
+    def test_landing_and_code_pages(self):
+        relay = self.relay
+        for client in (rt.CLIENT_A, rt.CLIENT_B):
+            # host-b claims to be host-a.example: the page tells them apart
+            ctx = dict(rt.default_context(), host=rt.CLIENT_A.name)
+            with self.subTest(client=client.name):
+                r, login = relay.register_with(client.key, context=ctx)
+                self.assertEqual(r.status, 201, r)
+                r = relay.get(login.path)
+                page = self.assertHtml(r, 200)
+                self.assertSafePage(r, allowed_href=login.url)
+                self.assertIn("<dt>Requested by PAM host</dt><dd>%s</dd>"
+                              % client.name, r.text)
+                self.assertEqual(
+                    self.dd_after(page.text, "requested by pam host"),
+                    client.name.lower())
+                r = login.callback_code("requested-by-" + login.id)
+                page = self.assertHtml(r, 200)
+                self.assertSafePage(r)
+                self.assertIn("requested by pam host %s."
+                              % client.name.lower(),
+                              rt.norm_text(page.text).replace(" .", "."))
+                self.assertIn("<b>%s</b>" % client.name, r.text)
+
+    def test_name_survives_a_reload(self):
+        """The login keeps a copy of the name: the pages still say who
+        registered it after its line left the keys file."""
+        relay = self.relay
+        r, login = relay.register_with(rt.CLIENT_B.key, confirm=False)
+        self.assertEqual(r.status, 201, r)
+        relay.reload(rt.CLIENT_A.line)
+        try:
+            r = relay.get(login.path)
+            self.assertIn("requested by pam host host-b.example",
+                          rt.norm_text(self.assertHtml(r, 200).text))
+            r = login.callback_code("after-reload")
+            self.assertIn("requested by pam host host-b.example",
+                          rt.norm_text(self.assertHtml(r, 200).text))
+        finally:
+            relay.reload(rt.CLIENT_A.line + rt.CLIENT_B.line)
+
+    def test_names_are_plain(self):
+        """Names hold [A-Za-z0-9._-] only (the keys file refuses others),
+        and are escaped like every other value all the same."""
+        relay = self.relay
+        odd = rt.Client("a.b_c-D.9")
+        relay.reload(rt.CLIENT_A.line + rt.CLIENT_B.line + odd.line)
+        try:
+            r, login = relay.register_with(odd.key)
+            self.assertEqual(r.status, 201, r)
+            r = relay.get(login.path)
+            self.assertIn("<dd>a.b_c-D.9</dd>", r.text)
+        finally:
+            relay.reload(rt.CLIENT_A.line + rt.CLIENT_B.line)
 
 
 class HeadersEverywhere(PageChecks, rt.RelayTestCase):

@@ -568,8 +568,16 @@ class Register(rt.RelayTestCase):
         # in the query they are the provider's business
         _, s = rt.new_secret()
         r, _ = self.relay.register(state=s, url=rt.authorize_url(
-            s, extra="&a=%25&b=x;y&c=%c0%ae&d=..;/"))
+            s, extra="&a=%25&b=x%3By&c=%c0%ae&d=..%3B/"))
         self.assertCreated(r)
+        # but not ';': some servers split parameters at it
+        for extra in ("&b=x;y", "&d=..;/", "&x=1;nonce=other", ";"):
+            with self.subTest(query_extra=extra):
+                _, s = rt.new_secret()
+                r, _ = self.relay.register(
+                    state=s, url=rt.authorize_url(s, extra=extra))
+                doc = self.assertJsonError(r, 403, "url_not_allowed")
+                self.assertIn("';'", doc["error_description"])
         # and escapes of other ASCII characters stay allowed in the path
         _, s = rt.new_secret()
         r, _ = self.relay.register(

@@ -10,22 +10,32 @@ them finish alice's sign-in: PKCE and nonce match.
 What stops it: registering needs a client key (test_clientkeys), and even a
 key holder (a compromised other PAM host) cannot move a code: the relay
 accepts each code for one login only.  PAR URLs (RFC 9126) carry no state
-for anyone to change; the relay takes them only in their plain form.
+for anyone to change; the relay takes them only in their plain form, with
+a request_uri a PAR endpoint hands out, and each pushed request for one
+login only.  Request objects (request=, or a request_uri of any other
+form), whose inner state and nonce would override the query's, are refused.
 """
 
+import os
 import unittest
 import urllib.parse
 
 import relaytest as rt
 
 P = "pam_ion_relay_"
-PAR_URI = "urn:ietf:params:oauth:request_uri:bwc4JK-ESC0w8acc191e-Y1LTC2"
+URN = "urn:ietf:params:oauth:request_uri:"
+PAR_URI = URN + "bwc4JK-ESC0w8acc191e-Y1LTC2"
 
 
-def par_url(query=None, prefix=rt.PREFIX):
+def fresh_uri():
+    """A request_uri as a PAR endpoint would hand out, never used before."""
+    return URN + rt.b64url(os.urandom(18))
+
+
+def par_url(query=None, prefix=rt.PREFIX, uri=PAR_URI):
     if query is None:
         query = "client_id=pam-test&request_uri=" + urllib.parse.quote(
-            PAR_URI, safe="")
+            uri, safe="")
     return prefix + "/authorize?" + query
 
 
@@ -137,16 +147,25 @@ class CodeReuse(rt.RelayTestCase):
 
 
 class UsedCodesExpire(rt.RelayTestCase):
-    """Codes are remembered for the TTL; after it, memory is freed."""
+    """Codes and request_uris are remembered for the TTL; after it, memory
+    is freed."""
 
     relay_args = ("--ttl", "10")
 
     def test_forgotten_after_ttl(self):
         relay = self.relay
         login = relay.new_login()
+        uri = fresh_uri()
         self.assertEqual(login.callback_code("short-lived").status, 200)
         self.assertEqual(relay.metric(P + "used_codes"), 1)
+        self.assertEqual(relay.new_login(url=par_url(uri=uri)).resp.status,
+                         201)
+        self.assertEqual(relay.metric(P + "used_codes"), 2)
         self.assertEqual(relay.wait_metric(P + "used_codes", 0, 14), 0)
+        # a pushed request lives far shorter than a TTL; once its TTL is
+        # over, its request_uri may come again
+        r, _ = relay.register(url=par_url(uri=uri))
+        self.assertEqual(r.status, 201, r)
 
 
 class ParUrls(rt.RelayTestCase):
@@ -155,7 +174,8 @@ class ParUrls(rt.RelayTestCase):
     def test_par_url_accepted(self):
         relay = self.relay
         for url in (par_url(),
-                    par_url("request_uri=urn%3Ax%3A1&client_id=pam-test")):
+                    par_url("request_uri=%s&client_id=pam-test"
+                            % fresh_uri())):
             with self.subTest(url=url):
                 r, login = relay.register(url=url)
                 self.assertEqual(r.status, 201, r)
@@ -189,6 +209,117 @@ class ParUrls(rt.RelayTestCase):
                 q = q.replace("@S@", s).replace("@N@", rt.nonce_of_state(s))
                 r, _ = relay.register(state=s, url=par_url(q))
                 self.assertJsonError(r, 403, "url_not_allowed")
+
+    def test_request_object_refused(self):
+        """request= (a request object by value, OIDC Core 6.1): its inner
+        state, nonce and code_challenge override the query's."""
+        relay = self.relay
+        for extra in ("&request=eyJhbGciOiJub25lIn0.eyJzdGF0ZSI6IngifQ.",
+                      "&request=", "&request", "&r%65quest=x"):
+            with self.subTest(extra=extra):
+                _, s = rt.new_secret()
+                r, _ = relay.register(
+                    state=s, url=rt.authorize_url(s, extra=extra))
+                doc = self.assertJsonError(r, 403, "url_not_allowed")
+                self.assertIn("request object", doc["error_description"])
+        # next to a request_uri, too
+        _, s = rt.new_secret()
+        r, _ = relay.register(state=s, url=par_url(
+            "client_id=pam-test&request_uri=%s&request=x" % fresh_uri()))
+        self.assertJsonError(r, 403, "url_not_allowed")
+
+    def test_request_uri_by_reference_refused(self):
+        """A request_uri not in RFC 9126's urn form is a request object the
+        provider fetches from wherever it points (OIDC Core 6.2)."""
+        relay = self.relay
+        q = urllib.parse.quote
+        for uri in ("https://evil.example/req.jwt",
+                    "https://a.example/oauth2/par/1",
+                    "urn:x:1", URN, URN.upper() + "abc",
+                    "urn:ietf:params:oauth:request_uri",
+                    " " + URN + "abc", URN + "a b", URN + "a\x00b",
+                    URN + "x" * 600):
+            with self.subTest(uri=uri[:60]):
+                _, s = rt.new_secret()
+                r, _ = relay.register(state=s, url=par_url(
+                    "client_id=pam-test&request_uri=" + q(uri, safe="")))
+                doc = self.assertJsonError(r, 403, "url_not_allowed")
+                self.assertIn(URN, doc["error_description"])
+        # with state and nonce beside it: still no
+        _, s = rt.new_secret()
+        r, _ = relay.register(state=s, url=rt.authorize_url(
+            s, extra="&request_uri=" + q("https://evil.example/r", safe="")))
+        self.assertJsonError(r, 403, "url_not_allowed")
+
+    def test_semicolon_in_query_refused(self):
+        relay = self.relay
+        uri = fresh_uri()
+        for url in (par_url("client_id=pam-test;x=1&request_uri=" + uri),
+                    par_url("client_id=pam-test&request_uri=" + uri + ";")):
+            with self.subTest(url=url):
+                r, _ = relay.register(url=url)
+                self.assertJsonError(r, 403, "url_not_allowed")
+        # the refusals did not use the request_uri up
+        r, _ = relay.register(url=par_url(uri=uri))
+        self.assertEqual(r.status, 201, r)
+
+    def test_request_uri_registered_once(self):
+        """One pushed request, one login: another registration of its
+        request_uri, by the same client or another, under any state and
+        in any spelling, is refused for the TTL."""
+        relay = self.relay
+        uri = fresh_uri()
+        m0 = relay.metric(P + "rejections_total", reason="request_uri_reused")
+        first = relay.new_login(url=par_url(uri=uri))
+        again = (
+            (rt.CLIENT_A.key, par_url(uri=uri)),
+            (rt.CLIENT_B.key, par_url(uri=uri)),
+            (rt.CLIENT_B.key, par_url("request_uri=%s&client_id=other"
+                                      % uri)),
+            (rt.CLIENT_B.key, par_url(uri=uri, prefix=rt.PREFIX + "/x")),
+            # percent-encoded other than the first time: the same URI
+            (rt.CLIENT_A.key, par_url("client_id=pam-test&request_uri="
+                                      + "".join("%%%02X" % ord(c)
+                                                for c in uri))),
+        )
+        for key, url in again:
+            with self.subTest(url=url, key=key[:8]):
+                r, _ = relay.register_with(key, url=url)
+                doc = self.assertJsonError(r, 409, "request_uri_reused")
+                self.assertIn("request_uri", doc["error_description"])
+        self.assertEqual(relay.metric(P + "rejections_total",
+                                      reason="request_uri_reused"),
+                         m0 + len(again))
+        self.assertTrue(any("by client host-b.example: its request_uri was "
+                            "already registered" in l
+                            for l in relay.log_lines()), relay.log_text())
+        # the first login is untouched and completes
+        page = rt.Page(relay.get(first.path).text)
+        self.assertIn(first.url, [a[0] for a in page.anchors])
+        self.assertEqual(first.callback_code("par-once").status, 200)
+        self.assertEqual(first.poll(0).json(), {"code": "par-once"})
+        # still refused once that login is collected
+        r, _ = relay.register(url=par_url(uri=uri))
+        self.assertJsonError(r, 409, "request_uri_reused")
+
+    def test_refused_registration_remembers_nothing(self):
+        relay = self.relay
+        taken = relay.new_login()
+        uri = fresh_uri()
+        # state taken: 409 state_exists, and the request_uri not used up
+        r, _ = relay.register(state=taken.state, url=par_url(uri=uri))
+        self.assertJsonError(r, 409, "state_exists")
+        r, _ = relay.register(url=par_url(uri=uri))
+        self.assertEqual(r.status, 201, r)
+
+    def test_request_uri_and_code_memories_apart(self):
+        """Codes and request_uris are hashed under labels of their own: a
+        code that is spelled like a registered request_uri is a new code."""
+        relay = self.relay
+        uri = fresh_uri()
+        login = relay.new_login(url=par_url(uri=uri))
+        self.assertEqual(login.callback_code(uri).status, 200)
+        self.assertEqual(login.poll(0).json(), {"code": uri})
 
     def test_par_url_needs_an_allowed_prefix(self):
         r, _ = self.relay.register(

@@ -554,9 +554,9 @@ test_client_keys(void **state)
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_string_equal(res.o.client_keys, KEYS);
 	assert_null(res.o.new_client_key);
-	run(&res, OPEN_FILES, ARGS(REQUIRED, "--client-keys=/other"));
-	assert_int_equal(res.r, RELAY_OPTS_RUN);
-	assert_string_equal(res.o.client_keys, "/other");
+	/* Twice is refused: the unit's reload must check the file in use. */
+	expect_usage(ARGS(REQUIRED, "--client-keys=/other"),
+	    "--client-keys: given twice ('" KEYS "' and '/other')");
 	expect_usage(ARGS(REQUIRED, "--client-keys", ""), "--client-keys");
 	expect_usage(ARGS(REQUIRED, "--client-keys"), "needs a value");
 }
@@ -591,6 +591,29 @@ test_new_client_key(void **state)
 	expect_usage(ARGS("--new-client-key"), "needs a value");
 	/* other options are still checked */
 	expect_usage(ARGS("--new-client-key", "h", "--ttl", "1"), "--ttl");
+}
+
+/* --check-client-keys FILE needs nothing else; it is no NAME check. */
+static void
+test_check_client_keys(void **state)
+{
+	struct result res;
+
+	(void)state;
+	run(&res, OPEN_FILES, ARGS("--check-client-keys", "/etc/keys"));
+	assert_int_equal(res.r, RELAY_OPTS_CHECK_KEYS);
+	assert_string_equal(res.o.check_client_keys, "/etc/keys");
+	assert_null(res.o.new_client_key);
+	/* beside a full command line, it still only checks */
+	run(&res, OPEN_FILES, ARGS(REQUIRED, "--check-client-keys=/x y"));
+	assert_int_equal(res.r, RELAY_OPTS_CHECK_KEYS);
+	assert_string_equal(res.o.check_client_keys, "/x y");
+	expect_usage(ARGS("--check-client-keys", ""), "--check-client-keys");
+	expect_usage(ARGS("--check-client-keys"), "needs a value");
+	expect_usage(ARGS("--check-client-keys", "/k", "--new-client-key", "h"),
+	    "one at a time");
+	/* other options are still checked */
+	expect_usage(ARGS("--check-client-keys", "/k", "--ttl", "1"), "--ttl");
 }
 
 static void
@@ -751,6 +774,7 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_client_keys),
 		cmocka_unit_test(test_new_client_key),
+		cmocka_unit_test(test_check_client_keys),
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_flag_with_value),
 		cmocka_unit_test(test_small_errlen),

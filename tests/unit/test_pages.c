@@ -72,6 +72,8 @@ evil_view(void)
 	v.user = "u" EVIL;
 	v.rhost = "r" EVIL;
 	v.service = "s" EVIL;
+	/* no keys file allows such a name; pages escape it all the same */
+	v.client_name = "c" EVIL;
 	v.authorize_url = "https://auth.example/authorize?a=1&b='x'&c=\"<y>";
 	v.confirm = true;
 	v.created = 1700000000;
@@ -95,6 +97,9 @@ test_landing_escapes(void **state)
 	assert_non_null(strstr(page, "<dd>u" EVIL_ESCAPED "</dd>"));
 	assert_non_null(strstr(page, "<dd>r" EVIL_ESCAPED "</dd>"));
 	assert_non_null(strstr(page, "<dd>s" EVIL_ESCAPED "</dd>"));
+	/* who registered it, beside the host it claims to be */
+	assert_non_null(strstr(
+	    page, "<dt>Requested by PAM host</dt><dd>c" EVIL_ESCAPED "</dd>"));
 	assert_non_null(strstr(page, "<dd>2023-11-14 22:13 UTC</dd>"));
 	assert_non_null(strstr(page,
 	    "href=\"https://auth.example/authorize?a=1&amp;b=&#39;x&#39;&amp;"
@@ -121,6 +126,7 @@ test_landing_plain(void **state)
 	v.user = "";
 	v.rhost = "";
 	v.service = "login";
+	v.client_name = "build01";
 	v.authorize_url = "https://Auth.Example:8443/authorize?state=S&x=1";
 	v.created = 0;
 	page = relay_page_landing(&v, &len);
@@ -133,6 +139,8 @@ test_landing_plain(void **state)
 	assert_null(strstr(page, "<dt>Requested from</dt><dd></dd>"));
 	assert_non_null(strstr(page, "<dd>1970-01-01 00:00 UTC</dd>"));
 	assert_non_null(strstr(page, "<dd>login</dd>"));
+	assert_non_null(
+	    strstr(page, "<dt>Requested by PAM host</dt><dd>build01</dd>"));
 	assert_non_null(strstr(page,
 	    "href=\"https://Auth.Example:8443/authorize?state=S&amp;x=1\""));
 	assert_non_null(strstr(page, ">Continue to auth.example</a>"));
@@ -153,6 +161,8 @@ test_signed_in_confirm(void **state)
 	assert_int_equal(count(page, "123456"), 1);
 	assert_non_null(strstr(page, "<b>h" EVIL_ESCAPED "</b>"));
 	assert_non_null(strstr(page, "<b>u" EVIL_ESCAPED "</b>"));
+	assert_non_null(
+	    strstr(page, ", requested by PAM host <b>c" EVIL_ESCAPED "</b>."));
 	assert_null(strstr(page, EVIL));
 	free(page);
 
@@ -191,6 +201,8 @@ test_signed_in_no_confirm(void **state)
 	assert_null(strstr(page, "123456"));
 	assert_null(strstr(page, "id=\"code\""));
 	assert_non_null(strstr(page, "<b>h" EVIL_ESCAPED "</b>"));
+	assert_non_null(
+	    strstr(page, "requested by PAM host <b>c" EVIL_ESCAPED "</b>,"));
 	assert_null(strstr(page, EVIL));
 	free(page);
 }

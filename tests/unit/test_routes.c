@@ -554,6 +554,9 @@ test_register_happy(void **state)
 	assert_string_equal(resp.content_type, HTML_TYPE);
 	assert_non_null(strstr(resp.body, "h.example"));
 	assert_non_null(strstr(resp.body, "alice"));
+	/* and who registered it, by its name in the keys file */
+	assert_non_null(
+	    strstr(resp.body, "<dt>Requested by PAM host</dt><dd>host-a</dd>"));
 	body = fill("href=\"" PREFIX "/authorize?client_id=c&amp;state=@S@"
 		    "&amp;nonce=@N@&amp;scope=openid\"",
 	    l.state);
@@ -1381,6 +1384,8 @@ test_callback_code_wakes_and_confirms(void **state)
 	    ion_confirm_code(l.state, "SplxlOBeZQQYbYS6WxSbIA", confirm), 0);
 	snprintf(want, sizeof(want), "<p id=\"code\">%s</p>", confirm);
 	assert_non_null(strstr(resp.body, want));
+	assert_non_null(
+	    strstr(resp.body, ", requested by PAM host <b>host-a</b>."));
 	/* the code itself is never shown */
 	assert_null(strstr(resp.body, "SplxlOBeZQQYbYS6WxSbIA"));
 	relay_response_clear(&resp);
@@ -2436,6 +2441,10 @@ test_callback_code_reused(void **state)
 	relay_response_clear(&resp);
 }
 
+/* RFC 9126 2.2's form of a request_uri */
+#define URN "urn:ietf:params:oauth:request_uri:"
+#define SN "state=@S@&nonce=@N@"
+
 static const struct {
 	const char *query; /* after PREFIX "/authorize?" */
 	unsigned status;   /* 201 accepted */
@@ -2443,26 +2452,51 @@ static const struct {
 	{ "client_id=c&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri"
 	  "%3Abwc4JK-ESC0w8acc191e-Y1LTC2",
 	    201 },
-	{ "request_uri=urn:x:1&client_id=c", 201 },
-	{ "client_id=c&request_uri=urn:x:1&state=@S@", 403 },
-	{ "client_id=c&request_uri=urn:x:1&nonce=@N@", 403 },
-	{ "client_id=c&request_uri=urn:x:1&state=@S@&nonce=@N@", 403 },
-	{ "client_id=c&request_uri=urn:x:1&request_uri=urn:x:2", 403 },
-	{ "client_id=c&request_uri=urn:x:1&request_uri=urn:x:1", 403 },
-	{ "client_id=c&client_id=c&request_uri=urn:x:1", 403 },
-	{ "request_uri=urn:x:1", 403 },
-	{ "client_id=&request_uri=urn:x:1", 403 },
+	{ "request_uri=" URN "1&client_id=c", 201 },
+	{ "client_id=c&request_uri=" URN "%32%33", 201 }, /* "23" */
+	{ "client_id=c&request_uri=" URN "1&state=@S@", 403 },
+	{ "client_id=c&request_uri=" URN "1&nonce=@N@", 403 },
+	{ "client_id=c&request_uri=" URN "1&" SN, 403 },
+	{ "client_id=c&request_uri=" URN "1&request_uri=" URN "2", 403 },
+	{ "client_id=c&request_uri=" URN "1&request_uri=" URN "1", 403 },
+	{ "client_id=c&client_id=c&request_uri=" URN "1", 403 },
+	{ "request_uri=" URN "1", 403 },
+	{ "client_id=&request_uri=" URN "1", 403 },
 	{ "client_id=c&request_uri=", 403 },
 	{ "client_id=c&request_uri", 403 },
-	{ "client_id=c&request_uri=urn:x:1&", 403 },
-	{ "client_id=c&request_uri=urn:x:1&code_challenge=x", 403 },
-	{ "client_id=c&request_uri=urn:x:1&redirect_uri=https%3A%2F%2Fx", 403 },
-	{ "client_id=c&request_uri=urn:x:1&scope=openid", 403 },
-	{ "client_id=c&request_uri=urn:x:%zz", 400 },
+	{ "client_id=c&request_uri=" URN "1&", 403 },
+	{ "client_id=c&request_uri=" URN "1&code_challenge=x", 403 },
+	{ "client_id=c&request_uri=" URN "1&redirect_uri=https%3A%2F%2Fx",
+	    403 },
+	{ "client_id=c&request_uri=" URN "1&scope=openid", 403 },
+	{ "client_id=c&request_uri=" URN "%zz", 400 },
+	/* a request_uri in any other form is a request object by reference */
+	{ "client_id=c&request_uri=urn:x:1", 403 },
+	{ "client_id=c&request_uri=https%3A%2F%2Fevil.example%2Fr.jwt", 403 },
+	{ "client_id=c&request_uri=https://evil.example/r.jwt", 403 },
+	{ "client_id=c&request_uri=" URN, 403 },
+	{ "client_id=c&request_uri=URN:IETF:PARAMS:OAUTH:REQUEST_URI:1", 403 },
+	{ "client_id=c&request_uri=" URN "a%20b", 403 },
+	{ "client_id=c&request_uri=" URN "a%00b", 403 },
+	{ "client_id=c&request_uri=" URN "a%0Ab", 403 },
+	{ "client_id=c&request_uri=" URN "%C3%A9", 403 },
+	{ "client_id=c&" SN "&request_uri=https%3A%2F%2Fevil.example", 403 },
+	{ "client_id=c&" SN "&request_uri=" URN "9", 403 },
+	/* a request object by value, whatever else is there */
+	{ "client_id=c&" SN "&request=eyJhbGciOiJub25lIn0.e30.", 403 },
+	{ "client_id=c&" SN "&request=", 403 },
+	{ "client_id=c&" SN "&request", 403 },
+	{ "client_id=c&" SN "&r%65quest=x", 403 },
+	{ "client_id=c&request_uri=" URN "8&request=x", 403 },
+	{ "client_id=c&request=%zz&" SN, 400 },
+	/* ';' splits parameters for some servers */
+	{ "client_id=c&" SN "&x=1;nonce=other", 403 },
+	{ "client_id=c;x=1&" SN, 403 },
+	{ "client_id=c&request_uri=" URN "7;x", 403 },
+	{ "client_id=c&" SN "&x=1%3By", 201 },
 	/* no request_uri: state and nonce are needed as before */
 	{ "client_id=c", 403 },
 	{ "client_id=c&state=@S@", 403 },
-	{ "client_id=c&state=@S@&nonce=@N@", 201 },
 };
 
 /* Pushed authorization request URLs (RFC 9126): exactly two parameters. */
@@ -2489,7 +2523,127 @@ test_register_par(void **state)
 		relay_response_clear(&resp);
 		free(body);
 	}
-	assert_int_equal(relay_store_count(f->app.store), 3);
+	assert_int_equal(relay_store_count(f->app.store), MAX_PENDING);
+}
+
+static unsigned
+register_url(struct fixture *f, unsigned n, const char *key, const char *url)
+{
+	struct login l = login_for(n);
+	struct relay_request req = request("POST", "/v1/logins");
+	struct relay_response resp;
+	char tmpl[1024], *body;
+	unsigned status;
+
+	snprintf(tmpl, sizeof(tmpl),
+	    "{\"state\":\"@S@\",\"authorize_url\":\"%s\",\"context\":" CTX_OK
+	    "}",
+	    url);
+	body = fill(tmpl, l.state);
+	req.client_key = key;
+	req.authorization = l.bearer;
+	req.content_type = JSON_TYPE;
+	req.body = body;
+	req.body_len = strlen(body);
+	relay_route(&f->app, &req, &resp);
+	status = resp.status;
+	if (status == 409) {
+		json_t *j = json_of(&resp);
+
+		if (strcmp(json_string_value(json_object_get(j, "error")),
+			"state_exists") != 0)
+			expect_json_error(&resp, "request_uri_reused");
+		json_decref(j);
+	}
+	relay_response_clear(&resp);
+	free(body);
+	return status;
+}
+
+/*
+ * One pushed request, one login: whoever registers its request_uri again,
+ * in whatever spelling, under another state, gets 409 request_uri_reused;
+ * a registration refused for another reason uses nothing up.
+ */
+static void
+test_register_par_once(void **state)
+{
+	struct fixture *f = *state;
+	const char *par = PREFIX "/authorize?client_id=c&request_uri=" URN "o";
+
+	assert_int_equal(register_url(f, 1, KEY_A, par), 201);
+	assert_int_equal(register_url(f, 2, KEY_A, par), 409);
+	assert_int_equal(register_url(f, 3, KEY_B, par), 409);
+	assert_int_equal(register_url(f, 4, KEY_B,
+			     PREFIX "/authorize?request_uri=" URN "%6F"
+				    "&client_id=other"),
+	    409);
+	assert_int_equal(rejections(f, RELAY_REJECT_REQUEST_URI_REUSED), 3);
+	assert_int_equal(rejections(f, RELAY_REJECT_STATE_EXISTS), 0);
+	assert_int_equal(relay_store_count(f->app.store), 1);
+	/* the state is taken: 409 state_exists, the request_uri kept free */
+	assert_int_equal(
+	    register_url(f, 1, KEY_A,
+		PREFIX "/authorize?client_id=c&request_uri=" URN "p"),
+	    409);
+	assert_int_equal(rejections(f, RELAY_REJECT_STATE_EXISTS), 1);
+	assert_int_equal(
+	    register_url(f, 5, KEY_B,
+		PREFIX "/authorize?client_id=c&request_uri=" URN "p"),
+	    201);
+	assert_int_equal(relay_store_used_codes(f->app.store), 2);
+}
+
+/*
+ * Anyone can make the relay refuse a key: at most RELAY_LOG_LIMIT_PER_S
+ * lines a second say so, then one line how many were left out; the
+ * metric counts every refusal.
+ */
+static void
+test_key_refusal_log_limited(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_response resp;
+	char logged[16384], *p;
+	unsigned long lines = 0, suppressed = 0, n;
+	FILE *tmp = tmpfile();
+	int saved, i;
+	size_t len;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	for (i = 0; i < 100; i++) {
+		struct relay_request req = request("POST", "/v1/logins");
+
+		req.client_key = i % 2 ? NULL : KEY_UNKNOWN;
+		relay_route(&f->app, &req, &resp);
+		relay_response_clear(&resp);
+	}
+	/* the tick in a later second reports the rest */
+	usleep(1100 * 1000);
+	relay_route_tick(&f->app, relay_now_ms());
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	len = fread(logged, 1, sizeof(logged) - 1, tmp);
+	logged[len] = '\0';
+	fclose(tmp);
+	assert_int_equal(rejections(f, RELAY_REJECT_CLIENT_KEY), 100);
+	for (p = logged; (p = strstr(p, "refused a request to")) != NULL; p++)
+		lines++;
+	for (p = logged; (p = strstr(p, "pam-ion-relay: ")) != NULL; p++)
+		if (sscanf(p,
+			"pam-ion-relay: %lu more requests refused for their "
+			"client key were not logged",
+			&n) == 1)
+			suppressed += n;
+	/* the loop may straddle one second's end: two seconds' lines */
+	if (lines > 2 * RELAY_LOG_LIMIT_PER_S || lines + suppressed != 100)
+		fail_msg("%lu lines, %lu suppressed:\n%s", lines, suppressed,
+		    logged);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -2536,6 +2690,8 @@ main(void)
 		T(test_result_revoked_while_parked),
 		T(test_callback_code_reused),
 		T(test_register_par),
+		T(test_register_par_once),
+		T(test_key_refusal_log_limited),
 		cmocka_unit_test(test_response_clear),
 	};
 

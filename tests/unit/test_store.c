@@ -47,6 +47,7 @@ spec_for(const char *state)
 	s.service = "sshd";
 	s.confirm = true;
 	s.client = CLIENT;
+	s.client_name = "host-a";
 	return s;
 }
 
@@ -104,6 +105,7 @@ test_add_and_view(void **state)
 	assert_string_equal(v->user, "");
 	assert_string_equal(v->rhost, "");
 	assert_string_equal(v->service, "sshd");
+	assert_string_equal(v->client_name, "host-a");
 	assert_false(v->confirm);
 	assert_string_equal(v->link_id, link);
 	assert_in_range(v->created, before, time(NULL));
@@ -132,19 +134,23 @@ test_add_copies(void **state)
 	struct relay_login_view *v = NULL;
 	struct relay_login_spec s;
 	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
-	char host[32] = "h1.example";
+	char host[32] = "h1.example", name[32] = "host-a";
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
 	make_state(1, st1);
 	s = spec_for(st1);
 	s.host = host;
+	/* the client's name outlives a reload of the keys it came from */
+	s.client_name = name;
 	assert_int_equal(relay_store_add(st, &s, link), 0);
 	strcpy(host, "changed");
+	strcpy(name, "changed");
 	st1[0] = 'X';
 	make_state(1, st1);
 	assert_int_equal(relay_store_view_link(st, link, &v), 0);
 	assert_string_equal(v->host, "h1.example");
+	assert_string_equal(v->client_name, "host-a");
 	free(v);
 	assert_true(relay_store_exists(st, st1));
 	relay_store_free(&st);
@@ -1129,6 +1135,116 @@ test_code_memory_full(void **state)
 	relay_store_free(&st);
 }
 
+/* Registers login n with a pushed request's request_uri (any client). */
+static int
+add_par(struct relay_store *st, unsigned n, const unsigned char *client,
+    const char *uri, size_t urilen)
+{
+	char state[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	struct relay_login_spec s;
+
+	make_state(n, state);
+	s = spec_for(state);
+	s.client = client;
+	s.request_uri = uri;
+	s.request_uri_len = urilen;
+	return relay_store_add(st, &s, link);
+}
+
+#define URI "urn:ietf:params:oauth:request_uri:abc"
+
+/* One pushed request, one login, whoever registers it again. */
+static void
+test_request_uri_once(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result in;
+	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 300, &st), 0);
+	assert_int_equal(add_par(st, 1, CLIENT, URI, strlen(URI)), 0);
+	assert_int_equal(relay_store_used_codes(st), 1);
+	assert_int_equal(
+	    add_par(st, 2, CLIENT, URI, strlen(URI)), ION_ERR_USED);
+	assert_int_equal(add_par(st, 3, OTHER, URI, strlen(URI)), ION_ERR_USED);
+	make_state(2, s);
+	assert_false(relay_store_exists(st, s));
+	/* the length is the value's: a decoded NUL does not cut it short */
+	assert_int_equal(add_par(st, 4, CLIENT, URI "\0x", strlen(URI) + 2), 0);
+	assert_int_equal(add_par(st, 5, CLIENT, URI "\0y", strlen(URI) + 2), 0);
+	/* a state that is taken remembers nothing */
+	assert_int_equal(
+	    add_par(st, 1, CLIENT, URI "-2", strlen(URI) + 2), ION_ERR_EXISTS);
+	assert_int_equal(add_par(st, 6, CLIENT, URI "-2", strlen(URI) + 2), 0);
+	/* no request_uri: nothing to remember */
+	assert_int_equal(add(st, 7, link), 0);
+	assert_int_equal(relay_store_used_codes(st), 4);
+	/*
+	 * Codes and request_uris are hashed under labels of their own: a code
+	 * spelled like a registered request_uri is a new code.
+	 */
+	make_state(1, s);
+	in = code_result(URI);
+	assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+	free(v);
+	assert_int_equal(relay_store_used_codes(st), 5);
+	relay_store_free(&st);
+}
+
+/* Remembered for the TTL, not longer. */
+static void
+test_request_uri_expires(void **state)
+{
+	struct relay_store *st = NULL;
+	uint64_t next = 0;
+
+	(void)state;
+	assert_int_equal(relay_store_new(10, 0, &st), 0);
+	assert_int_equal(add_par(st, 1, CLIENT, URI, strlen(URI)), 0);
+	relay_store_expire(st, relay_now_ms() + 1, ignore_expired, NULL, &next);
+	assert_int_equal(relay_store_used_codes(st), 0);
+	assert_int_equal(add_par(st, 2, CLIENT, URI, strlen(URI)), 0);
+	relay_store_free(&st);
+}
+
+/* A full memory refuses a new pushed request (fail closed); others pass. */
+static void
+test_request_uri_memory_full(void **state)
+{
+	struct relay_store *st = NULL;
+	struct relay_login_view *v = NULL;
+	struct relay_result *res = NULL, in;
+	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1], uri[64];
+	unsigned i, max = RELAY_USED_CODES_PER_LOGIN;
+
+	(void)state;
+	/* one login at a time, so max request_uris fill the memory */
+	assert_int_equal(relay_store_new(1, 300, &st), 0);
+	for (i = 0; i < max; i++) {
+		snprintf(uri, sizeof(uri), URI "%u", i);
+		assert_int_equal(add_par(st, i, CLIENT, uri, strlen(uri)), 0);
+		make_state(i, s);
+		memset(&in, 0, sizeof(in));
+		in.error = "access_denied";
+		assert_int_equal(relay_store_put_result(st, s, &in, &v), 0);
+		free(v);
+		v = NULL;
+		assert_int_equal(
+		    relay_store_take_result(st, s, CLIENT, &res), 0);
+		relay_result_free(&res);
+		relay_store_delivered(st, s, true);
+	}
+	assert_int_equal(relay_store_count(st), 0);
+	assert_int_equal(relay_store_used_codes(st), max);
+	assert_int_equal(
+	    add_par(st, 100, CLIENT, URI "x", strlen(URI) + 1), ION_ERR_FULL);
+	assert_int_equal(relay_store_count(st), 0);
+	assert_int_equal(add(st, 101, link), 0);
+	relay_store_free(&st);
+}
+
 int
 main(void)
 {
@@ -1157,6 +1273,9 @@ main(void)
 		cmocka_unit_test(test_take_other_client),
 		cmocka_unit_test(test_code_reuse),
 		cmocka_unit_test(test_code_memory_full),
+		cmocka_unit_test(test_request_uri_once),
+		cmocka_unit_test(test_request_uri_expires),
+		cmocka_unit_test(test_request_uri_memory_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

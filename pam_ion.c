@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -18,8 +19,8 @@
 #include "prompt.h"
 
 #define WHY_MAX 256
-/* Appended to the outcome line when confirm = no was overruled. */
-#define CONFIRM_FORCED " (confirm = no not honoured: remote or PAM_RUSER)"
+#define NOTE_MAX 128
+#define NOT_HONOURED " (confirm = no not honoured: "
 
 static int
 msg_style(enum ion_msg_style s)
@@ -90,6 +91,34 @@ printable(const char *s, char *out, size_t outlen)
 	return out;
 }
 
+/*
+ * What the outcome line says when confirm = no was overruled, and why
+ * (ion_login_confirm()); "" otherwise.  No parentheses inside the note.
+ */
+static const char *
+confirm_note(enum ion_confirm c, const char *tty, char *out, size_t outlen)
+{
+	char qtty[40];
+
+	switch (c) {
+	case ION_CONFIRM_REMOTE:
+		return NOT_HONOURED "remote, PAM_RHOST set)";
+	case ION_CONFIRM_RUSER:
+		return NOT_HONOURED "PAM_RUSER set)";
+	case ION_CONFIRM_NO_TTY:
+		return NOT_HONOURED "not a local terminal, no PAM_TTY)";
+	case ION_CONFIRM_TTY:
+		snprintf(out, outlen,
+		    NOT_HONOURED "not a local terminal, PAM_TTY '%s')",
+		    printable(tty, qtty, sizeof(qtty)));
+		return out;
+	case ION_CONFIRM_YES:
+	case ION_CONFIRM_NO:
+		break;
+	}
+	return "";
+}
+
 static int
 pam_code(int r)
 {
@@ -123,10 +152,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct ion_login_env env;
 	struct ion_conv conv;
 	struct ion_cfg *cfg = NULL;
-	const char *user = NULL, *rhost = NULL, *ruser = NULL, *service = NULL;
+	const char *user = NULL, *rhost = NULL, *ruser = NULL, *tty = NULL;
+	const char *service = NULL, *note;
 	char err[ION_CFG_ERR_MAX], why[WHY_MAX], host[HOST_NAME_MAX + 1];
-	char *mapped = NULL, quser[64];
-	const char *forced;
+	char *mapped = NULL, quser[64], notebuf[NOTE_MAX];
 	int r, pr;
 
 	if ((r = ion_cfg_load(argc, argv, &cfg, err)) != 0) {
@@ -150,6 +179,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rhost = NULL;
 	if (pam_get_item(pamh, PAM_RUSER, (const void **)&ruser) != PAM_SUCCESS)
 		ruser = NULL;
+	if (pam_get_item(pamh, PAM_TTY, (const void **)&tty) != PAM_SUCCESS)
+		tty = NULL;
 	if (pam_get_item(pamh, PAM_SERVICE, (const void **)&service) !=
 		PAM_SUCCESS ||
 	    service == NULL)
@@ -163,6 +194,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	env.user = user;
 	env.rhost = rhost;
 	env.ruser = ruser;
+	env.tty = tty;
 	env.service = service;
 	memset(&conv, 0, sizeof(conv));
 	conv.converse = converse;
@@ -175,23 +207,23 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (pr == PAM_SUCCESS && user == NULL &&
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
-	forced = stats.confirm_forced ? CONFIRM_FORCED : "";
+	note = confirm_note(stats.confirm, tty, notebuf, sizeof(notebuf));
 	if (pr == PAM_SUCCESS)
 		pam_syslog(pamh, LOG_INFO,
 		    "signed in %s with iON (sub %s, service %s)%s", mapped,
-		    stats.subject, service, forced);
+		    stats.subject, service, note);
 	else if (stats.subject[0] != '\0')
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON sign-in for %s failed: %s (sub %s; %s)%s",
 		    user != NULL ? printable(user, quser, sizeof(quser))
 				 : "(user from token)",
-		    why, stats.subject, pam_strerror(pamh, pr), forced);
+		    why, stats.subject, pam_strerror(pamh, pr), note);
 	else
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON sign-in for %s failed: %s (%s)%s",
 		    user != NULL ? printable(user, quser, sizeof(quser))
 				 : "(user from token)",
-		    why, pam_strerror(pamh, pr), forced);
+		    why, pam_strerror(pamh, pr), note);
 	if (cfg->debug)
 		pam_syslog(pamh, LOG_DEBUG,
 		    "%u HTTP requests, %lu us to the QR code, PAR %s",

@@ -726,6 +726,7 @@ static const struct key keys[] = {
 	{ .name = "userinfo_endpoint",
 	    .parse = parse_url,
 	    .off = F(userinfo_endpoint) },
+	{ .name = "par_endpoint", .parse = parse_url, .off = F(par_endpoint) },
 	{ .name = "client_id",
 	    .parse = parse_client_id,
 	    .off = F(client_id),
@@ -1140,6 +1141,18 @@ finish(struct loader *ld)
 		fail(ld, "out of memory");
 		return ION_ERR_NOMEM;
 	}
+	/*
+	 * Caught here when it can be: with every endpoint configured there is
+	 * no discovery, so only par_endpoint could make PAR possible, and
+	 * every sign-in would fail.  Otherwise discovery decides at login.
+	 */
+	if (cfg->par == ION_PAR_REQUIRED && cfg->par_endpoint == NULL &&
+	    !ion_cfg_needs_discovery(cfg)) {
+		fail_key(ld, key_index("par"),
+		    "required, but every endpoint is configured (so there is "
+		    "no discovery) and par_endpoint is not");
+		return ION_ERR_CONFIG;
+	}
 	if (cfg->http_timeout >= cfg->login_timeout) {
 		login_idx = key_index("login_timeout");
 		http_idx = key_index("http_timeout");
@@ -1157,6 +1170,13 @@ finish(struct loader *ld)
 		return ION_ERR_CONFIG;
 	}
 	return 0;
+}
+
+bool
+ion_cfg_needs_discovery(const struct ion_cfg *cfg)
+{
+	return cfg->authorize_endpoint == NULL || cfg->token_endpoint == NULL ||
+	    cfg->jwks_uri == NULL;
 }
 
 int
@@ -1242,6 +1262,7 @@ ion_cfg_free(struct ion_cfg **cfgp)
 	free(cfg->token_endpoint);
 	free(cfg->jwks_uri);
 	free(cfg->userinfo_endpoint);
+	free(cfg->par_endpoint);
 	free(cfg->client_id);
 	free(cfg->client_secret_file);
 	free(cfg->relay_url);

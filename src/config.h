@@ -28,12 +28,15 @@
  *
  * Booleans take yes/no, true/false, on/off, 1/0 (any case); other words
  * (utf8, enter, RS256 ...) are case-sensitive.  confirm defaults to yes
- * whatever prompt is (login.c honours confirm = no only for local logins).
+ * whatever prompt is (login.c honours confirm = no only at a local
+ * terminal).
  * The relay key: the first line of relay_key_file, trailing white space
  * dropped, printable ASCII without spaces, ION_RELAY_KEY_MIN to
- * ION_RELAY_KEY_MAX characters (relay_proto.h).  ca_path defaults to
- * /etc/ssl/certs only when neither ca_file nor ca_path is given.  http_timeout
- * must be less than login_timeout.
+ * ION_RELAY_KEY_MAX characters (relay_proto.h).  par = required is an
+ * error when discovery is not needed (ion_cfg_needs_discovery()) and
+ * par_endpoint is not given: nothing could offer the endpoint.  ca_path
+ * defaults to /etc/ssl/certs only when neither ca_file nor ca_path is
+ * given.  http_timeout must be less than login_timeout.
  */
 #ifndef ION_CONFIG_H
 #define ION_CONFIG_H
@@ -68,6 +71,7 @@ struct ion_cfg {
 	char *token_endpoint;	  /* NULL: from discovery */
 	char *jwks_uri;		  /* NULL: from discovery */
 	char *userinfo_endpoint;  /* NULL: from discovery */
+	char *par_endpoint;	  /* NULL: from discovery (RFC 9126) */
 	char *client_id;
 	char *client_secret_file;
 	char *client_secret; /* the file's content, trimmed; scrubbed on free */
@@ -106,6 +110,13 @@ struct ion_cfg {
  */
 int ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
     char err[ION_CFG_ERR_MAX]);
+
+/*
+ * False when authorize_endpoint, token_endpoint and jwks_uri are all
+ * configured: then the provider's discovery document is never fetched, so
+ * it gives no PAR endpoint and no RFC 9207 promise.
+ */
+bool ion_cfg_needs_discovery(const struct ion_cfg *cfg);
 
 /* Scrubs the secrets and frees everything; accepts NULL, clears the pointer. */
 void ion_cfg_free(struct ion_cfg **cfg);

@@ -305,16 +305,100 @@ nonempty(const char *s)
 }
 
 /*
+ * s is a decimal number from lo to hi, without a sign, white space or
+ * leading zeros (so each device has one spelling).
+ */
+static bool
+number_in(const char *s, unsigned lo, unsigned hi)
+{
+	unsigned v = 0;
+
+	if (*s == '\0' || (*s == '0' && s[1] != '\0'))
+		return false;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > hi)
+			return false;
+	}
+	return v >= lo;
+}
+
+/* s without the prefix, or NULL when s does not start with it. */
+static const char *
+skip_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/*
+ * The list is short on purpose: a device not on it costs a typed code,
+ * one wrongly on it lets a QR code sent elsewhere sign someone in.  The
+ * virtual consoles and /dev/console are the screen and keyboard of the
+ * machine; a serial line on ttyS is its console cable (a modem or a
+ * terminal server there is the administrator's to judge, see
+ * pam_ion.conf(5)).  Pseudo-terminals are what ssh, telnet, su, sudo and
+ * terminal emulators allocate, so they say nothing about where the person
+ * is; USB serial adapters (ttyUSB, ttyACM) are as often modems as
+ * consoles.  An X display with a host part is remote by definition; ":N"
+ * is the display manager's own.
+ */
+bool
+ion_login_tty_local(const char *tty)
+{
+	const char *dev, *rest, *dot;
+	char num[8];
+	size_t n;
+
+	if (tty == NULL)
+		return false;
+	if (tty[0] == ':') {
+		/* :N or :N.M */
+		dot = strchr(tty + 1, '.');
+		n = dot != NULL ? (size_t)(dot - (tty + 1)) : strlen(tty + 1);
+		if (n == 0 || n >= sizeof(num))
+			return false;
+		memcpy(num, tty + 1, n);
+		num[n] = '\0';
+		return number_in(num, 0, 65535) &&
+		    (dot == NULL || number_in(dot + 1, 0, 255));
+	}
+	dev = (rest = skip_prefix(tty, "/dev/")) != NULL ? rest : tty;
+	if (strcmp(dev, "console") == 0)
+		return true;
+	if ((rest = skip_prefix(dev, "ttyS")) != NULL)
+		return number_in(rest, 0, 191);
+	if ((rest = skip_prefix(dev, "tty")) != NULL)
+		return number_in(rest, 1, 63);
+	return false;
+}
+
+/*
  * confirm = no is for a kiosk or a console greeter, where whoever sees the
  * QR code started the login.  With PAM_RHOST (sshd) or PAM_RUSER (su,
  * sudo) someone else may have, and could send the QR code to a victim:
  * without the code typed here, the victim's sign-in would let them in.
+ * Both items are set by the application when it cares to, so their
+ * absence proves nothing (a web console may set neither): the login must
+ * also name a local terminal in PAM_TTY.
  */
-bool
-ion_login_must_confirm(
-    const struct ion_cfg *cfg, const struct ion_login_env *env)
+enum ion_confirm
+ion_login_confirm(const struct ion_cfg *cfg, const struct ion_login_env *env)
 {
-	return cfg->confirm || nonempty(env->rhost) || nonempty(env->ruser);
+	if (cfg->confirm)
+		return ION_CONFIRM_YES;
+	if (nonempty(env->rhost))
+		return ION_CONFIRM_REMOTE;
+	if (nonempty(env->ruser))
+		return ION_CONFIRM_RUSER;
+	if (!nonempty(env->tty))
+		return ION_CONFIRM_NO_TTY;
+	if (!ion_login_tty_local(env->tty))
+		return ION_CONFIRM_TTY;
+	return ION_CONFIRM_NO;
 }
 
 /* Claims the mapping needs that the id_token may leave to userinfo. */
@@ -373,6 +457,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	char *text = NULL, *user = NULL, maperr[256];
 	uint64_t t0 = now_us();
 	size_t n = 0;
+	enum ion_confirm confirm;
 	bool pushed = false;
 	int r;
 
@@ -381,9 +466,10 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	l.env = env;
 	l.conv = conv;
 	l.started = time(NULL);
-	l.confirm = ion_login_must_confirm(cfg, env);
+	confirm = ion_login_confirm(cfg, env);
+	l.confirm = confirm != ION_CONFIRM_NO;
 	if (stats != NULL)
-		stats->confirm_forced = l.confirm && !cfg->confirm;
+		stats->confirm = confirm;
 	l.deadline_ms = now_ms() + (uint64_t)cfg->login_timeout * 1000;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;

@@ -20,7 +20,19 @@ struct ion_login_env {
 	const char *user;    /* PAM_USER, or NULL when the service has none */
 	const char *rhost;   /* PAM_RHOST, or NULL */
 	const char *ruser;   /* PAM_RUSER, or NULL */
+	const char *tty;     /* PAM_TTY, or NULL */
 	const char *service; /* PAM_SERVICE */
+};
+
+/* Whether a sign-in asks for the confirmation code, and why. */
+enum ion_confirm {
+	ION_CONFIRM_YES, /* confirm = yes */
+	ION_CONFIRM_NO,	 /* confirm = no, honoured: a local terminal */
+	/* confirm = no, not honoured: */
+	ION_CONFIRM_REMOTE, /* PAM_RHOST is set */
+	ION_CONFIRM_RUSER,  /* PAM_RUSER is set */
+	ION_CONFIRM_NO_TTY, /* PAM_TTY is not set */
+	ION_CONFIRM_TTY,    /* PAM_TTY names no local terminal */
 };
 
 struct ion_login_stats {
@@ -28,18 +40,41 @@ struct ion_login_stats {
 	unsigned long time_to_qr_us;
 	char subject[128]; /* the verified sub (printable), or "" */
 	/*
-	 * confirm = no was configured but not honoured: PAM_RHOST or
-	 * PAM_RUSER was set, so someone else may have started the sign-in.
+	 * Whether the confirmation code was asked for, and why; anything but
+	 * ION_CONFIRM_YES and ION_CONFIRM_NO: confirm = no was configured
+	 * but not honoured (see ion_login_confirm()).
 	 */
-	bool confirm_forced;
+	enum ion_confirm confirm;
 	bool pushed; /* the request went by PAR (RFC 9126) */
 };
 
 /*
- * Runs one sign-in.  The confirmation code is asked for when cfg->confirm,
- * and also despite confirm = no when env->rhost or env->ruser is non-empty
- * (sshd, su, sudo): only a local login (a kiosk, a console greeter) can be
- * sure the person at the screen started it.
+ * Whether this sign-in asks for the confirmation code.  ION_CONFIRM_YES
+ * with cfg->confirm.  With confirm = no, ION_CONFIRM_NO only for a login
+ * at a local terminal: env->rhost and env->ruser empty (or NULL) and
+ * env->tty one that ion_login_tty_local() accepts.  Otherwise the first
+ * reason that applies, in the order REMOTE, RUSER, NO_TTY, TTY; the code
+ * is asked for then.
+ */
+enum ion_confirm ion_login_confirm(
+    const struct ion_cfg *cfg, const struct ion_login_env *env);
+
+/*
+ * True when tty (a PAM_TTY value) names a terminal at the machine itself:
+ * a virtual console "tty1" to "tty63", a serial port "ttyS0" to "ttyS191"
+ * (the kernel's tty devices of major 4), "console", each also with
+ * "/dev/" in front; or an X display without a host part, ":N" or ":N.M"
+ * (N 0 to 65535, M 0 to 255).  Numbers are decimal without leading zeros.
+ * Everything else is false: NULL, "", pseudo-terminals ("/dev/pts/N",
+ * what sshd, su, sudo and terminal emulators give), "ssh", "host:0".
+ */
+bool ion_login_tty_local(const char *tty);
+
+/*
+ * Runs one sign-in.  The confirmation code is asked for unless
+ * ion_login_confirm() says ION_CONFIRM_NO: only a login at a local
+ * terminal (a kiosk, a console greeter) can be sure the person at the
+ * screen started it.
  *
  * 0 when the id_token verified and mapped to a local
  * account that equals env->user (or, with user_from_token and no
@@ -51,14 +86,6 @@ struct ion_login_stats {
  * ABORTED.  why (always set) is a short log-safe
  * reason without secrets.
  */
-/*
- * Whether this sign-in asks for the confirmation code: cfg->confirm, or
- * env->rhost or env->ruser non-empty (confirm = no is honoured only for a
- * local login with neither).
- */
-bool ion_login_must_confirm(
-    const struct ion_cfg *cfg, const struct ion_login_env *env);
-
 int ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
     const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
     struct ion_login_stats *stats);

@@ -122,10 +122,14 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 	*why = "out of memory";
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto out;
-	if (cfg->authorize_endpoint != NULL && cfg->token_endpoint != NULL &&
-	    cfg->jwks_uri != NULL) {
-		/* Everything configured: no discovery at all. */
-		p->issuer = strdup(cfg->issuer);
+	if (!ion_cfg_needs_discovery(cfg)) {
+		/*
+		 * Everything configured: no discovery at all, so no PAR
+		 * endpoint but par_endpoint, and no RFC 9207 promise (a
+		 * response without iss is taken; one with iss is checked).
+		 */
+		if ((p->issuer = strdup(cfg->issuer)) == NULL)
+			goto out;
 	} else {
 		if ((url = malloc(
 			 strlen(cfg->issuer) + sizeof(DISCOVERY_PATH))) == NULL)
@@ -187,6 +191,7 @@ ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 	OVERRIDE(token_endpoint, token_endpoint);
 	OVERRIDE(jwks_uri, jwks_uri);
 	OVERRIDE(userinfo_endpoint, userinfo_endpoint);
+	OVERRIDE(par_endpoint, par_endpoint);
 #undef OVERRIDE
 	r = ION_ERR_AUTH;
 	if (p->issuer == NULL || p->authorization_endpoint == NULL ||
@@ -385,6 +390,12 @@ ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
 	int r = ION_ERR_NOMEM;
 
 	*why = "out of memory";
+	/*
+	 * Neither configured nor discovered (config.c refuses this when there
+	 * is no discovery).  A denial, not a config error: a discovery
+	 * document that no longer names its PAR endpoint may be a downgrade
+	 * by whoever can change what we fetch, and is not ours to fix.
+	 */
 	if (cfg->par == ION_PAR_REQUIRED && p->par_endpoint == NULL) {
 		r = ION_ERR_AUTH;
 		*why = "par = required but the provider offers no pushed "

@@ -35,10 +35,12 @@ struct ion_provider {
  * The provider's endpoints: the configured ones, the rest from discovery
  * ({issuer}/.well-known/openid-configuration, whose "issuer" must equal the
  * configured issuer exactly), through the disk cache.  No request is made
- * when every endpoint is configured or the cache is fresh (then there is
- * no PAR endpoint and no RFC 9207 promise).  Discovery also yields
- * pushed_authorization_request_endpoint (an allowed URL, like the others)
- * and authorization_response_iss_parameter_supported (a boolean); either
+ * when the cache is fresh, nor when every endpoint is configured
+ * (ion_cfg_needs_discovery() false: then the PAR endpoint is par_endpoint
+ * or none, and there is no RFC 9207 promise).  Discovery also yields
+ * pushed_authorization_request_endpoint (an allowed URL, like the others;
+ * par_endpoint overrides it) and
+ * authorization_response_iss_parameter_supported (a boolean); either
  * malformed makes the document malformed.
  * ION_ERR_UNAVAIL / ION_ERR_TIMEOUT when discovery cannot be fetched;
  * ION_ERR_AUTH when it is malformed or names another issuer; *why says

@@ -4,8 +4,9 @@
 Starts the stand-in provider (tests/provider/provider.js) and a relay
 (pam-ion-relay) on 127.0.0.1, writes a pam_ion configuration in a private
 directory (prompt = auto, confirm = no, debug = yes; relay_key_file with the
-key of the relay's --client-keys file; a local login without PAM_RHOST, as
-confirm = no is honoured only there), and runs sign-ins with
+key of the relay's --client-keys file; a local login on the console, no
+PAM_RHOST and PAM_TTY /dev/tty1, as confirm = no is honoured only there),
+and runs sign-ins with
 module_bench_drive (PAM transactions in one process, timed and CPU-accounted)
 as the terminal and a scripted phone (tests/provider/phone.py) as the person.
 Prints one table; see tests/bench/README.md, "pam_ion module benchmark".
@@ -55,6 +56,7 @@ RELAY_CLIENT = "bench"  # this host's name in the relay's keys file
 CLIENT_SECRET = "bench-s3cret-Qm7vX2kP9w"
 ACCOUNT = "alice:alice@example.org:true:Alice Example"
 LOCAL_USER = "root"
+LOCAL_TTY = "/dev/tty1"  # a virtual console: confirm = no is honoured
 SERVICE = "ion-bench"
 PERMIT_SERVICE = "permit-bench"
 LOGIN_TIMEOUT_S = 30  # the module gives up by itself after this
@@ -318,9 +320,9 @@ class Driver:
 
     def __init__(self, binary, confdir, service, logdir, tag, wrap=None,
                  preload=None):
-        # No RHOST: a local login, the only kind for which confirm = no
-        # is honoured.
-        argv = [binary, confdir, service, LOCAL_USER]
+        # No RHOST, PAM_TTY the console: a local login, the only kind for
+        # which confirm = no is honoured.
+        argv = [binary, confdir, service, LOCAL_USER, "", LOCAL_TTY]
         if wrap:
             argv = shlex.split(wrap) + argv
         env = dict(os.environ)

@@ -3,7 +3,9 @@
  * the other in this one process, timed and CPU-accounted for
  * module_bench.py (see README.md, "pam_ion module benchmark").
  *
- *   module_bench_drive CONFDIR SERVICE [USER] [RHOST]
+ *   module_bench_drive CONFDIR SERVICE [USER] [RHOST [TTY]]
+ *
+ * RHOST and TTY become PAM_RHOST and PAM_TTY when given and not empty.
  *
  * It prints "READY <pid>" and then reads one command per line on stdin:
  * "login" runs one transaction (pam_start_confdir, pam_authenticate,
@@ -199,7 +201,7 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 
 static int
 one_login(const char *confdir, const char *service, const char *user,
-    const char *rhost)
+    const char *rhost, const char *tty)
 {
 	struct pam_conv c = { conv, NULL };
 	struct rusage ru0, ru1;
@@ -218,6 +220,8 @@ one_login(const char *confdir, const char *service, const char *user,
 	if (r == PAM_SUCCESS) {
 		if (rhost != NULL)
 			pam_set_item(pamh, PAM_RHOST, rhost);
+		if (tty != NULL)
+			pam_set_item(pamh, PAM_TTY, tty);
 		c_auth = ns_of(CLOCK_PROCESS_CPUTIME_ID);
 		t_auth = ns_of(CLOCK_MONOTONIC);
 		r = pam_authenticate(pamh, 0);
@@ -252,23 +256,24 @@ int
 main(int argc, char **argv)
 {
 	char cmd[64];
-	const char *user, *rhost;
+	const char *user, *rhost, *tty;
 	struct rusage ru;
 
-	if (argc < 3 || argc > 5) {
+	if (argc < 3 || argc > 6) {
 		fprintf(stderr,
 		    "usage: module_bench_drive CONFDIR SERVICE "
-		    "[USER] [RHOST]\n");
+		    "[USER] [RHOST [TTY]]\n");
 		return 2;
 	}
 	user = argc > 3 && argv[3][0] != '\0' ? argv[3] : NULL;
-	rhost = argc > 4 ? argv[4] : NULL;
+	rhost = argc > 4 && argv[4][0] != '\0' ? argv[4] : NULL;
+	tty = argc > 5 && argv[5][0] != '\0' ? argv[5] : NULL;
 	printf("READY %ld\n", (long)getpid());
 	fflush(stdout);
 	while (fgets(cmd, sizeof(cmd), stdin) != NULL) {
 		cmd[strcspn(cmd, "\n")] = '\0';
 		if (strcmp(cmd, "login") == 0)
-			(void)one_login(argv[1], argv[2], user, rhost);
+			(void)one_login(argv[1], argv[2], user, rhost, tty);
 		else if (strcmp(cmd, "quit") == 0)
 			break;
 		else {

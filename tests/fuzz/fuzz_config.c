@@ -135,6 +135,7 @@ check_cfg(const struct ion_cfg *c)
 	FUZZ_CHECK(c->jwks_uri == NULL || ion_url_allowed(c->jwks_uri));
 	FUZZ_CHECK(c->userinfo_endpoint == NULL ||
 	    ion_url_allowed(c->userinfo_endpoint));
+	FUZZ_CHECK(c->par_endpoint == NULL || ion_url_allowed(c->par_endpoint));
 	FUZZ_CHECK(c->client_id != NULL && c->client_id[0] != '\0');
 	FUZZ_CHECK(c->client_secret != NULL && c->client_secret[0] != '\0' &&
 	    !has_control(c->client_secret));
@@ -145,6 +146,9 @@ check_cfg(const struct ion_cfg *c)
 		FUZZ_CHECK(c->relay_key[i] > 0x20 && c->relay_key[i] < 0x7f);
 	FUZZ_CHECK(c->par == ION_PAR_AUTO || c->par == ION_PAR_REQUIRED ||
 	    c->par == ION_PAR_OFF);
+	/* par = required is refused when nothing could name the endpoint. */
+	FUZZ_CHECK(c->par != ION_PAR_REQUIRED || c->par_endpoint != NULL ||
+	    ion_cfg_needs_discovery(c));
 	FUZZ_CHECK(c->scope != NULL && strstr(c->scope, "openid") != NULL);
 	FUZZ_CHECK(c->user_claim != NULL && c->user_map_file != NULL &&
 	    c->user_map_file[0] == '/');

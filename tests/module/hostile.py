@@ -37,8 +37,9 @@ import phone  # noqa: E402  (tests/provider, on the path through moduletest)
 
 PAM_IGNORE = 25
 SLACK_S = 3.0  # "a little" past login_timeout
-# prompt = auto, confirm = no: honoured only for a local login (neither
-# PAM_RHOST nor PAM_RUSER), so the cases that use it run with rhost=None.
+# prompt = auto, confirm = no: honoured only for a login at a local terminal
+# (neither PAM_RHOST nor PAM_RUSER, PAM_TTY a console), so the cases that use
+# it run with rhost=None, tty=CONSOLE.
 # They are the cases where whatever the relay hands over goes straight to
 # the token exchange, with nobody to type a confirmation code.
 AUTO_LOCAL = {"prompt": "auto", "confirm": "no"}

@@ -28,7 +28,8 @@ module's: every Setup writes its key into relay_key_file, root, 0600) and
 host2 ("another PAM host", whose key the attack tests give the attacker);
 the keys are made with `pam-ion-relay --new-client-key` (its output checked),
 Relay.set_keys() rewrites the file and sends SIGHUP.  confirm = no is
-honoured only for a local login: Setup.run(rhost=None) (and no ruser).
+honoured only for a login at a local terminal: Setup.run(rhost=None,
+tty=CONSOLE) (and no ruser).
 
 Run one file:   cd tests/module && python3 -B -m unittest -v test_module_signin
 Run them all:   ctest --test-dir BUILD -L module -j2 --output-on-failure
@@ -112,6 +113,11 @@ bob@example.org bob
 dave@example.org dave
 sub:erin erin
 """
+
+# PAM_TTY of a login at the machine's own screen and keyboard (login(1) on
+# the first virtual console; gdm sets it too): with neither PAM_RHOST nor
+# PAM_RUSER, the one kind of login for which confirm = no is honoured.
+CONSOLE = "/dev/tty1"
 
 # PAM codes (Linux-PAM's _pam_types.h).
 PAM_SUCCESS = 0
@@ -828,12 +834,13 @@ class Setup:
         return sorted(os.listdir(self.cache_dir))
 
     def run(self, person=None, user="alice", rhost="198.51.100.7",
-            timeout=RUN_TIMEOUT, ruser=None):
-        """One pam_authenticate.  rhost (PAM_RHOST) and ruser (PAM_RUSER):
-        None leaves them unset; a login with neither is a local one, the
-        only kind for which confirm = no is honoured."""
+            timeout=RUN_TIMEOUT, ruser=None, tty=None):
+        """One pam_authenticate.  rhost (PAM_RHOST), ruser (PAM_RUSER) and
+        tty (PAM_TTY): None leaves them unset.  A login with neither rhost
+        nor ruser and a local terminal as tty (CONSOLE, ":0") is the only
+        kind for which confirm = no is honoured."""
         return run_pam(self, person or Person(), user, rhost, timeout,
-                       ruser)
+                       ruser, tty)
 
 
 # ---------------------------------------------------------------- the person
@@ -1007,14 +1014,15 @@ class Outcome:
         return "\n".join(lines)
 
 
-def run_pam(setup, person, user, rhost, timeout, ruser=None):
+def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None):
     st = setup.stack
     st.syslog.drain()  # whatever an earlier run left
     argv = [PAMDRIVE, setup.pamd, SERVICE, user or ""]
-    if rhost is not None or ruser is not None:
-        argv.append(rhost or "")  # pamdrive: empty = not set
-    if ruser is not None:
-        argv.append(ruser)
+    # pamdrive: RHOST RUSER TTY in that order, empty = not set
+    items = [rhost, ruser, tty]
+    while items and items[-1] is None:
+        items.pop()
+    argv += [v or "" for v in items]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "LANG": "C.UTF-8"}
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",

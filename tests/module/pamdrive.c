@@ -2,11 +2,11 @@
  * pamdrive: one PAM transaction through the real libpam, driven over
  * stdin/stdout, so tests can play the person at the terminal.
  *
- *   pamdrive CONFDIR SERVICE [USER] [RHOST [RUSER]]
+ *   pamdrive CONFDIR SERVICE [USER] [RHOST [RUSER [TTY]]]
  *
  * Loads the service's stack from CONFDIR (pam_start_confdir), sets
- * PAM_RHOST and PAM_RUSER when given and not empty (an empty USER leaves
- * PAM_USER unset: the module asks or takes it from the token), calls
+ * PAM_RHOST, PAM_RUSER and PAM_TTY when given and not empty (an empty USER
+ * leaves PAM_USER unset: the module asks or takes it from the token), calls
  * pam_authenticate and prints, one line each:
  *   INFO <text>     ERROR <text>     PROMPT <text>
  * (newlines in a message become "\n", backslashes "\\").  After a PROMPT it
@@ -82,9 +82,10 @@ main(int argc, char **argv)
 	const void *user = NULL;
 	int r;
 
-	if (argc < 3 || argc > 6) {
+	if (argc < 3 || argc > 7) {
 		fprintf(stderr,
-		    "usage: pamdrive CONFDIR SERVICE [USER] [RHOST [RUSER]]\n");
+		    "usage: pamdrive CONFDIR SERVICE [USER] "
+		    "[RHOST [RUSER [TTY]]]\n");
 		return 2;
 	}
 	r = pam_start_confdir(argv[2], argc > 3 && argv[3][0] ? argv[3] : NULL,
@@ -102,6 +103,12 @@ main(int argc, char **argv)
 	if (argc > 5 && argv[5][0] != '\0' &&
 	    pam_set_item(pamh, PAM_RUSER, argv[5]) != PAM_SUCCESS) {
 		fprintf(stderr, "pamdrive: cannot set PAM_RUSER\n");
+		pam_end(pamh, PAM_SYSTEM_ERR);
+		return 2;
+	}
+	if (argc > 6 && argv[6][0] != '\0' &&
+	    pam_set_item(pamh, PAM_TTY, argv[6]) != PAM_SUCCESS) {
+		fprintf(stderr, "pamdrive: cannot set PAM_TTY\n");
 		pam_end(pamh, PAM_SYSTEM_ERR);
 		return 2;
 	}

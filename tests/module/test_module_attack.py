@@ -29,7 +29,7 @@ import urllib.parse
 
 from hostile import (AUTO_LOCAL, Actor, HostileCase, RelayLogin,
                      authorize_url_of, b64, deliver_callback, nonce_of)
-from moduletest import (MODULE_HOST, OTHER_HOST, PAM_AUTH_ERR,
+from moduletest import (CONSOLE, MODULE_HOST, OTHER_HOST, PAM_AUTH_ERR,
                         PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR, PAM_SUCCESS,
                         PROMPT_CODE, PROMPT_WRONG, Person, _Phone, key_hash)
 
@@ -388,11 +388,12 @@ class Attack(HostileCase):
 
     # ------------------------------------------------------------ (f)
 
-    def remote_no_confirm(self, **who):
-        """prompt = auto, confirm = no, but the login is remote: the
-        victim signs in, the module asks for the confirmation code anyway
-        (the phone shows one), the attacker types wrong codes →
-        PAM_AUTH_ERR after 3, no token request."""
+    def remote_no_confirm(self, note, **who):
+        """prompt = auto, confirm = no, but the login is not at a local
+        terminal: the victim signs in, the module asks for the confirmation
+        code anyway (the phone shows one), the attacker types wrong codes →
+        PAM_AUTH_ERR after 3, no token request; the log line ends in
+        "(confirm = no not honoured: NOTE)"."""
         s = self.hsetup({"prompt": "auto", "confirm": "no"})
         p = Person(login="alice", answers=["{wrong}"] * 3)
         out = s.run(p, **who)
@@ -406,18 +407,48 @@ class Attack(HostileCase):
         self.check(out, out.first("PROMPT") >= p.callback_at,
                    "asked before the phone was done")
         self.check(out, self.provider.stats()["token"] == 0, "exchanged")
-        self.check(out, "confirm = no not honoured" in out.logs[0]["text"],
-                   "the log line does not say confirm = no was overruled")
+        self.check(out, out.logs[0]["text"].endswith(
+            " (confirm = no not honoured: %s)" % note),
+                   "the log line does not say why confirm = no was "
+                   "overruled (%s)" % note)
         return out
 
     def test_f_confirm_no_with_rhost(self):
-        """(f) confirm = no is not honoured with PAM_RHOST set: the step
-        stopped is 5b, the confirmation code."""
-        self.remote_no_confirm(rhost="198.51.100.7")
+        """(f) confirm = no is not honoured with PAM_RHOST set (sshd, which
+        also sets PAM_TTY "ssh"): the step stopped is 5b, the confirmation
+        code."""
+        self.remote_no_confirm("remote, PAM_RHOST set",
+                               rhost="198.51.100.7", tty="ssh")
+
+    def test_f_confirm_no_with_rhost_and_console(self):
+        """(f) PAM_RHOST outweighs a console PAM_TTY (login -h, telnetd)."""
+        self.remote_no_confirm("remote, PAM_RHOST set",
+                               rhost="198.51.100.7", tty=CONSOLE)
 
     def test_f_confirm_no_with_ruser(self):
-        """(f) The same with PAM_RUSER only (su, sudo)."""
-        self.remote_no_confirm(rhost=None, ruser="mallory")
+        """(f) The same with PAM_RUSER only (su, sudo), even on the
+        console."""
+        self.remote_no_confirm("PAM_RUSER set", rhost=None,
+                               ruser="mallory", tty=CONSOLE)
+
+    def test_f_confirm_no_without_tty(self):
+        """(f) Neither PAM_RHOST nor PAM_RUSER nor PAM_TTY (a web console
+        or a daemon that sets none): nothing says the person is at the
+        machine, so the code is asked for."""
+        self.remote_no_confirm("not a local terminal, no PAM_TTY",
+                               rhost=None)
+
+    def test_f_confirm_no_on_pts(self):
+        """(f) PAM_TTY a pseudo-terminal (what ssh, su, sudo and terminal
+        emulators use): asked."""
+        self.remote_no_confirm(
+            "not a local terminal, PAM_TTY '/dev/pts/0'",
+            rhost=None, tty="/dev/pts/0")
+
+    def test_f_confirm_no_tty_ssh(self):
+        """(f) PAM_TTY "ssh" (sshd's) without PAM_RHOST: asked."""
+        self.remote_no_confirm("not a local terminal, PAM_TTY 'ssh'",
+                               rhost=None, tty="ssh")
 
     def test_f_confirm_no_enter_with_rhost(self):
         """(f) prompt = enter, confirm = no, PAM_RHOST set: the prompt asks
@@ -432,17 +463,28 @@ class Attack(HostileCase):
         self.check(out, out.prompts[0] == PROMPT_CODE,
                    "the first prompt is %r" % out.prompts[0])
 
-    def test_f_control_local_without_confirm(self):
-        """(f) Control: neither PAM_RHOST nor PAM_RUSER, confirm = no →
-        PAM_SUCCESS without any prompt, the phone shows no code."""
+    def local_without_confirm(self, tty):
+        """confirm = no at a local terminal → PAM_SUCCESS without any
+        prompt, the phone shows no code, the log line has no note."""
         s = self.hsetup(AUTO_LOCAL)
         p = Person(answers=[])
-        out = s.run(p, rhost=None)
+        out = s.run(p, rhost=None, tty=tty)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.check(out, out.prompts == [], "a prompt")
         self.check(out, p.phone_result == "DONE", "phone: %r" %
                    p.phone_result)
-        self.assertSignedInLog(out, "alice")
+        text = self.assertSignedInLog(out, "alice")
+        self.check(out, "not honoured" not in text, "a note in the log")
+
+    def test_f_control_local_without_confirm(self):
+        """(f) Control: neither PAM_RHOST nor PAM_RUSER, PAM_TTY the first
+        virtual console (login(1), gdm), confirm = no → honoured."""
+        self.local_without_confirm(CONSOLE)
+
+    def test_f_control_local_display_without_confirm(self):
+        """(f) Control: PAM_TTY ":0", a local X display (lightdm) →
+        honoured."""
+        self.local_without_confirm(":0")
 
     # ------------------------------------------------------------ (g)
 
@@ -495,8 +537,10 @@ class Attack(HostileCase):
     def test_g_par_state_added_by_attacker(self):
         """(g) PAR on.  The attacker (host2's key) takes U_m (a bare PAR
         URL); the relay refuses it with state=S_a and nonce N(S_a) added
-        (403 url_not_allowed: a PAR URL carries nothing else) and takes it
-        bare under S_a (201).  The attacker sends the victim U_m with
+        (403 url_not_allowed: a PAR URL carries nothing else) and bare
+        under S_a too (409 request_uri_reused: one pushed request, one
+        login, so no landing page of the attacker's own can front the
+        module's request).  The attacker sends the victim U_m with
         state=S_a (and nonce N(S_a)) added, straight to the provider: the
         provider takes the pushed request, so the victim's callback lands
         on S_m, never on S_a; the attacker's poll gets nothing (202).
@@ -517,7 +561,7 @@ class Attack(HostileCase):
                 # the rest anyway).
                 got["register_added"] = a1.register(authorize_url=added)
                 a2 = self.attacker_login(key=self.relay.keys[OTHER_HOST])
-                got["register_bare"] = a2.register(authorize_url=u_m)[0]
+                got["register_bare"] = a2.register(authorize_url=u_m)
                 victim = _Phone()
                 got["victim"] = victim.sign_in_url(added, self.relay.url,
                                                    "alice")
@@ -541,9 +585,11 @@ class Attack(HostileCase):
                    ans_added.get("error") == "url_not_allowed",
                    "a PAR URL with state and nonce added: %r %r" % (
                        st_added, ans_added))
-        self.check(out, got.get("register_bare") == 201,
-                   "a bare PAR URL from a key holder: %r (the contract "
-                   "says accepted)" % got.get("register_bare"))
+        st_bare, ans_bare = got.get("register_bare", (None, None))
+        self.check(out, st_bare == 409 and isinstance(ans_bare, dict) and
+                   ans_bare.get("error") == "request_uri_reused",
+                   "the module's pushed request under S_a: %r %r" % (
+                       st_bare, ans_bare))
         self.check(out, got.get("victim_state") is not None and
                    got.get("victim_state") not in got.get("s_a", ()),
                    "the victim's callback came under S_a (or none): %r" %
@@ -634,7 +680,7 @@ class Attack(HostileCase):
 
         s = self.hsetup(AUTO_LOCAL)
         p = Actor(act)
-        out = s.run(p, rhost=None)
+        out = s.run(p, rhost=None, tty=CONSOLE)
         self.check(out, p.act_error is None and p.act_result == 200,
                    "injection: %r %r" % (p.act_result, p.act_error))
         self.assertFailsClosed(out, PAM_AUTH_ERR, r".*\biss\b")

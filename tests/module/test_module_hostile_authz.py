@@ -11,7 +11,7 @@ import unittest
 
 from hostile import (AUTO_LOCAL, Actor, FakeRelay, HostileCase, answer,
                      attacker_login, authorize_url_of, deliver_callback)
-from moduletest import (OTHER_HOST, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL,
+from moduletest import (CONSOLE, OTHER_HOST, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL,
                         PAM_SUCCESS, PROMPT_CODE, PROMPT_WRONG, Person)
 
 SHORT = {"prompt": "auto", "login_timeout": "10", "http_timeout": "3"}
@@ -123,7 +123,7 @@ class AuthorizationResponse(HostileCase):
 
         s = self.hsetup(SHORT_LOCAL)
         p = Actor(act)
-        out = s.run(p, rhost=None, timeout=40)
+        out = s.run(p, rhost=None, tty=CONSOLE, timeout=40)
         self.check(out, p.act_error is None, "actor: %s" % p.act_error)
         self.check(out, p.act_result and p.act_result[0] == 409,
                    "the relay did not refuse a code it has seen for "
@@ -143,7 +143,8 @@ class AuthorizationResponse(HostileCase):
             "code": code, "iss": self.provider.issuer}))
         self.addCleanup(f.close)
         s = self.hsetup(dict(AUTO_LOCAL, relay_url=f.url))
-        return s.run(Person(login=None, answers=[]), rhost=None)
+        return s.run(Person(login=None, answers=[]), rhost=None,
+                     tty=CONSOLE)
 
     def test_code_replayed_from_earlier_login(self):
         """Login A signs in (its code is used).  A's code delivered under

@@ -9,7 +9,8 @@ the host's key (401) → PAM_SERVICE_ERR (3, the module's request, key or
 the relay's prefix is misconfigured); a forged code → PAM_AUTH_ERR (7).
 
 The fake relays run prompt = auto, confirm = no as a local login (no
-PAM_RHOST, no PAM_RUSER; confirm = no is honoured only there), so that
+PAM_RHOST, no PAM_RUSER, PAM_TTY a console; confirm = no is honoured only
+there), so that
 whatever they hand over goes to the token exchange unconfirmed."""
 
 import os
@@ -19,8 +20,8 @@ import unittest
 
 from hostile import (AUTO_LOCAL, Actor, FakeRelay, HostileCase, answer,
                      closed_port, link_on, stall)
-from moduletest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SERVICE_ERR,
-                        Person, Relay)
+from moduletest import (CONSOLE, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL,
+                        PAM_SERVICE_ERR, Person, Relay)
 
 AUTO = {"prompt": "auto"}
 AUTO_SHORT = dict(AUTO_LOCAL, login_timeout="10", http_timeout="3")
@@ -89,7 +90,7 @@ class FakeRelays(HostileCase):
     def run_fake(self, f, options=AUTO_LOCAL, timeout=40):
         s = self.hsetup(dict(options, relay_url=f.url))
         return s.run(Person(login=None, answers=[]), timeout=timeout,
-                     rhost=None)
+                     rhost=None, tty=CONSOLE)
 
     def assertNoPollSecret(self, out, f):
         """The poll secret the module sent the (fake) relay is not in the

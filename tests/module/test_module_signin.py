@@ -4,14 +4,15 @@ prompt = auto / enter with and without confirm, a denial at the provider,
 and the QR renderings.
 
 confirm defaults to yes whatever prompt is; confirm = no is honoured only
-for a local login (neither PAM_RHOST nor PAM_RUSER): the cases without a
-confirmation code run with rhost=None.  That it is not honoured for a
-remote login is in test_module_attack.py."""
+for a login at a local terminal (neither PAM_RHOST nor PAM_RUSER, PAM_TTY a
+console or a local X display): the cases without a confirmation code run
+with rhost=None, tty=CONSOLE.  That it is not honoured elsewhere is in
+test_module_attack.py."""
 
 import re
 import unittest
 
-from moduletest import (PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
+from moduletest import (CONSOLE, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS,
                         PROMPT_AGAIN_CODE, PROMPT_CODE, PROMPT_ENTER,
                         PROMPT_WRONG, RELAY_TTL, VALID_RE, ModuleTestCase,
                         Person, decode_qr, is_qr_line, link_in, qr_modules)
@@ -189,12 +190,13 @@ class SignIn(ModuleTestCase):
                 self.assertSignedInLog(out, "alice")
 
     def test_auto_without_confirm_local(self):
-        """prompt = auto, confirm = no, a local login (a kiosk: neither
-        PAM_RHOST nor PAM_RUSER): the module continues by itself when the
-        phone is done → PAM_SUCCESS without any prompt."""
+        """prompt = auto, confirm = no, a local login (a kiosk on the
+        console: neither PAM_RHOST nor PAM_RUSER, PAM_TTY /dev/tty1): the
+        module continues by itself when the phone is done → PAM_SUCCESS
+        without any prompt."""
         s = self.setup(options={"prompt": "auto", "confirm": "no"})
         p = Person(answers=[])
-        out = s.run(p, rhost=None)
+        out = s.run(p, rhost=None, tty=CONSOLE)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.check(out, out.prompts == [], "no prompt at all")
         self.check(out, p.phone_result == "DONE",
@@ -225,7 +227,7 @@ class SignIn(ModuleTestCase):
         Enter → PAM_SUCCESS."""
         s = self.setup(options={"prompt": "enter", "confirm": "no"})
         p = Person(sign_in_at=0, answers=[""])
-        out = s.run(p, rhost=None)
+        out = s.run(p, rhost=None, tty=CONSOLE)
         self.assertResult(out, PAM_SUCCESS, user="alice")
         self.check(out, out.prompts == [PROMPT_ENTER], "'press Enter'")
         self.check(out, p.phone_result == "DONE", "no code on the phone")

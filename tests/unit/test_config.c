@@ -253,6 +253,7 @@ test_defaults(void **state)
 	assert_null(cfg->token_endpoint);
 	assert_null(cfg->jwks_uri);
 	assert_null(cfg->userinfo_endpoint);
+	assert_null(cfg->par_endpoint);
 	assert_string_equal(cfg->client_id, "pam-client");
 	assert_string_equal(cfg->client_secret_file, fx.secret);
 	assert_string_equal(cfg->client_secret, SECRET);
@@ -297,6 +298,7 @@ test_every_key(void **state)
 	    "token_endpoint = http://127.0.0.1:9000/token\n"
 	    "jwks_uri = http://[::1]:9000/jwks\n"
 	    "userinfo_endpoint = http://localhost/userinfo\n"
+	    "par_endpoint = https://auth.example/par\n"
 	    "client_id = my client\n"
 	    "client_secret_file = %s\n"
 	    "relay_url = https://relay.example/pam/\n"
@@ -326,6 +328,7 @@ test_every_key(void **state)
 	assert_string_equal(cfg->jwks_uri, "http://[::1]:9000/jwks");
 	assert_string_equal(
 	    cfg->userinfo_endpoint, "http://localhost/userinfo");
+	assert_string_equal(cfg->par_endpoint, "https://auth.example/par");
 	assert_string_equal(cfg->client_id, "my client");
 	assert_string_equal(cfg->relay_url, "https://relay.example/pam");
 	assert_string_equal(cfg->relay_key_file, fx.key);
@@ -541,6 +544,8 @@ static const struct {
 	{ "jwks_uri", "http://0x7f.0.0.1/j", "loopback" },
 	{ "jwks_uri", "http://127.1/j", "loopback" },
 	{ "userinfo_endpoint", "http://example.com/u", "loopback" },
+	{ "par_endpoint", "http://example.com/par", "loopback" },
+	{ "par_endpoint", "https://u@auth.example/par", "user info" },
 	{ "relay_url", "http://relay.example", "loopback" },
 	{ "relay_url", "https://relay.example/?x", "must not have a query" },
 	{ "relay_url", "https://u@relay.example", "user info" },
@@ -1255,6 +1260,70 @@ test_par(void **state)
 	}
 }
 
+#define ALL_ENDPOINTS                                                          \
+	"authorize_endpoint = https://auth.example/authorize\n"                \
+	"token_endpoint = https://auth.example/token\n"                        \
+	"jwks_uri = https://auth.example/jwks\n"
+
+/*
+ * par = required with every endpoint configured: no discovery, so only
+ * par_endpoint can name the PAR endpoint; without it no sign-in could
+ * work, which is said at load.  With discovery, the login decides.
+ */
+static void
+test_par_required_endpoint(void **state)
+{
+	static const struct {
+		const char *extra, *arg;
+		bool ok, discovery;
+	} cases[] = {
+		{ ALL_ENDPOINTS "par = required\n", NULL, false, false },
+		{ ALL_ENDPOINTS "userinfo_endpoint = https://auth.example/u\n"
+				"par = required\n",
+		    NULL, false, false },
+		{ ALL_ENDPOINTS, "par=required", false, false },
+		{ ALL_ENDPOINTS "par = required\n"
+				"par_endpoint = https://auth.example/par\n",
+		    NULL, true, false },
+		{ ALL_ENDPOINTS "par = required\n",
+		    "par_endpoint=http://127.0.0.1:8080/par", true, false },
+		{ ALL_ENDPOINTS "par = auto\n", NULL, true, false },
+		{ ALL_ENDPOINTS "par = off\n", NULL, true, false },
+		{ ALL_ENDPOINTS, NULL, true, false },
+		/* one endpoint from discovery: discovery may offer PAR */
+		{ "authorize_endpoint = https://auth.example/authorize\n"
+		  "token_endpoint = https://auth.example/token\n"
+		  "par = required\n",
+		    NULL, true, true },
+		{ "par = required\n", NULL, true, true },
+		{ "par = required\n"
+		  "par_endpoint = https://auth.example/par\n",
+		    NULL, true, true },
+	};
+	const char *needle = "required, but every endpoint is configured (so "
+			     "there is no discovery) and par_endpoint is not";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[2] = { cases[i].arg, NULL };
+		struct ion_cfg *cfg;
+
+		if (!cases[i].ok) {
+			expect_err2(conf(cases[i].extra), args,
+			    cases[i].arg != NULL ? "argument 'par=required': "
+						 : fx.conf,
+			    needle);
+			continue;
+		}
+		cfg = expect_ok(conf(cases[i].extra), args);
+		if (ion_cfg_needs_discovery(cfg) != cases[i].discovery)
+			fail_msg("case %zu: discovery %d, expected %d", i,
+			    ion_cfg_needs_discovery(cfg), cases[i].discovery);
+		ion_cfg_free(&cfg);
+	}
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -1387,6 +1456,7 @@ main(void)
 		cmocka_unit_test_setup(test_relay_key_file, reset),
 		cmocka_unit_test_setup(test_relay_key_not_quoted, reset),
 		cmocka_unit_test_setup(test_par, reset),
+		cmocka_unit_test_setup(test_par_required_endpoint, reset),
 		cmocka_unit_test_setup(test_bad_arguments, reset),
 		cmocka_unit_test_setup(test_default_path, reset),
 		cmocka_unit_test(test_free_null),

@@ -407,6 +407,72 @@ test_discovery(void **state)
 	}
 }
 
+/*
+ * Every endpoint configured: no discovery (the issuer is unreachable, so a
+ * request would fail), the PAR endpoint is par_endpoint or none, and no
+ * RFC 9207 promise.  With discovery, par_endpoint overrides what it says.
+ */
+static void
+test_configured_endpoints(void **state)
+{
+	static const struct {
+		bool all, discovered_par, configured_par;
+	} cases[] = {
+		{ true, false, false },
+		{ true, false, true },
+		{ false, false, true },
+		{ false, true, true },
+		{ false, true, false },
+	};
+	struct ion_provider *p;
+	struct ion_http *h;
+	struct ion_cfg cfg;
+	char cache[128], doc[1024], mine[160], theirs[160];
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	snprintf(mine, sizeof(mine), "%s/my-par", srv.base);
+	snprintf(theirs, sizeof(theirs), "%s/par", srv.base);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc),
+		    "%s%s, "
+		    "\"authorization_response_iss_parameter_supported\": true}",
+		    DOC_START,
+		    cases[i].discovered_par
+			? ", \"pushed_authorization_request_endpoint\": "
+			  "\"{base}/par\""
+			: "");
+		fixture_script(
+		    &srv, "/.well-known/openid-configuration", 200, doc, NULL);
+		make_cfg(&cfg, ION_PAR_REQUIRED, cache);
+		if (cases[i].all) {
+			cfg.issuer = (char *)(uintptr_t) "http://127.0.0.1:1";
+			cfg.authorize_endpoint = theirs;
+			cfg.token_endpoint = theirs;
+			cfg.jwks_uri = theirs;
+		}
+		cfg.par_endpoint = cases[i].configured_par ? mine : NULL;
+		assert_int_equal(ion_cfg_needs_discovery(&cfg), !cases[i].all);
+		h = fixture_http();
+		p = NULL;
+		why = NULL;
+		r = ion_oidc_discover(h, &cfg, &p, &why);
+		ion_http_free(&h);
+		if (r != 0)
+			fail_msg("case %zu: %d (%s)", i, r, why);
+		if (cases[i].configured_par)
+			assert_string_equal(p->par_endpoint, mine);
+		else if (cases[i].discovered_par)
+			assert_string_equal(p->par_endpoint, theirs);
+		else
+			assert_null(p->par_endpoint);
+		assert_int_equal(p->iss_parameter_supported, !cases[i].all);
+		ion_provider_free(&p);
+	}
+}
+
 static void
 test_check_iss(void **state)
 {
@@ -526,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_par_unreachable),
 		cmocka_unit_test(test_par_modes),
 		cmocka_unit_test(test_discovery),
+		cmocka_unit_test(test_configured_endpoints),
 		cmocka_unit_test(test_check_iss),
 		cmocka_unit_test(test_duplicate_kid),
 	};

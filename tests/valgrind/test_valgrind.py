@@ -7,8 +7,9 @@ The stand-in provider (tests/provider/provider.js) and the real relay
 (pam-ion-relay) run natively on 127.0.0.1.  The PAM application is
 tests/bench/module_bench_drive (pam_start_confdir, pam_authenticate, pam_end
 per sign-in, all in one process; used as it is), with pam_ion in
-`prompt = auto`, `confirm = no` mode as a local login (no PAM_RHOST: confirm =
-no is honoured only there); only that process runs under valgrind.  The relay
+`prompt = auto`, `confirm = no` mode as a local login (no PAM_RHOST, PAM_TTY
+/dev/tty1: confirm = no is honoured only at a local terminal); only that
+process runs under valgrind.  The relay
 runs with a --client-keys file holding this host's key (made with
 pam-ion-relay --new-client-key), which the module reads from relay_key_file.
 
@@ -111,6 +112,7 @@ RELAY_CLIENT = "valgrind"  # this host's name in the relay's keys file
 CLIENT_SECRET = "vg-s3cret-Wq4zT8nL2pX6"
 ACCOUNT = "alice:alice@example.org:true:Alice Example"
 LOCAL_USER = "root"  # alice@example.org maps to it (the driver runs as root)
+LOCAL_TTY = "/dev/tty1"  # a virtual console: confirm = no is honoured
 SERVICE = "ion-valgrind"
 LOGIN_TIMEOUT_S = 120  # the module's own limit per sign-in (valgrind is slow)
 HTTP_TIMEOUT_S = 30
@@ -592,9 +594,9 @@ def run_phase(run, name, n, valgrind, preload=None, budget_reserve=None):
     rec = {"name": name, "asked": n, "done": 0, "samples": {},
            "failures": [], "valgrind": valgrind, "preload": preload}
     errpath = os.path.join(run.tmp, "driver-%s.stderr" % name)
-    # No RHOST: a local login, the only kind for which confirm = no is
-    # honoured (a remote one would be asked for the confirmation code).
-    argv = [a.driver, run.confdir, SERVICE, LOCAL_USER]
+    # No RHOST, PAM_TTY the console: a local login, the only kind for which
+    # confirm = no is honoured (anything else is asked for the code).
+    argv = [a.driver, run.confdir, SERVICE, LOCAL_USER, "", LOCAL_TTY]
     if valgrind:
         argv = valgrind_argv(a.valgrind, a.valgrind_option) + argv
     env = dict(os.environ)

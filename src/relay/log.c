@@ -91,42 +91,56 @@ report_suppressed(struct relay_log_limit *lim, const char *what)
 		    n, what, RELAY_LOG_LIMIT_PER_S);
 }
 
-void
-relay_log_limited(struct relay_log_limit *lim, const char *what,
-    enum relay_log_level level, const char *fmt, ...)
+bool
+relay_log_limit_admit(
+    struct relay_log_limit *lim, uint64_t now, bool *ret_new_second)
 {
-	uint64_t now = monotonic_second(), cur, next;
-	bool new_second = false, write_it;
-	va_list ap;
+	uint64_t cur, next;
 
 	/*
 	 * The second and the count of its lines in one word, moved on by
 	 * compare-and-swap: no lock on a path anyone can drive, and never
 	 * more than the cap however many threads race.
 	 */
+	*ret_new_second = false;
 	cur = atomic_load(&lim->window);
 	for (;;) {
-		if (cur >> LIMIT_COUNT_BITS != now) {
+		/*
+		 * Never back: a thread that read its clock just before a
+		 * second turned, and lost the race to threads already in
+		 * the next one, must count in theirs.  Moving the window
+		 * back would start a fresh allowance for the old second,
+		 * and the next thread another for the new one: twice the
+		 * cap, and more the more threads interleave.
+		 */
+		if (cur >> LIMIT_COUNT_BITS > now)
+			now = cur >> LIMIT_COUNT_BITS;
+		if (cur >> LIMIT_COUNT_BITS != now)
 			next = now << LIMIT_COUNT_BITS | 1;
-			new_second = true;
-		} else if ((cur & LIMIT_COUNT_MASK) < RELAY_LOG_LIMIT_PER_S) {
+		else if ((cur & LIMIT_COUNT_MASK) < RELAY_LOG_LIMIT_PER_S)
 			next = cur + 1;
-			new_second = false;
-		} else {
-			write_it = false;
-			break;
-		}
+		else
+			return false;
 		if (atomic_compare_exchange_weak(&lim->window, &cur, next)) {
-			write_it = true;
-			break;
+			*ret_new_second = cur >> LIMIT_COUNT_BITS != now;
+			return true;
 		}
 	}
-	if (new_second && write_it)
-		report_suppressed(lim, what);
-	if (!write_it) {
+}
+
+void
+relay_log_limited(struct relay_log_limit *lim, const char *what,
+    enum relay_log_level level, const char *fmt, ...)
+{
+	bool new_second;
+	va_list ap;
+
+	if (!relay_log_limit_admit(lim, monotonic_second(), &new_second)) {
 		atomic_fetch_add(&lim->suppressed, 1);
 		return;
 	}
+	if (new_second)
+		report_suppressed(lim, what);
 	va_start(ap, fmt);
 	relay_vlog(level, fmt, ap);
 	va_end(ap);

@@ -8,6 +8,7 @@
 #define RELAY_LOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,16 @@ struct relay_log_limit {
 void relay_log_limited(struct relay_log_limit *lim, const char *what,
     enum relay_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/*
+ * The counting step of relay_log_limited() at monotonic second now
+ * (exported for the unit tests, which need a clock of their own): true
+ * when a line may be written, with ret_new_second telling whether it is
+ * its second's first, when the lines left out before are reported.  The
+ * window never moves back to an earlier second than it holds.
+ */
+bool relay_log_limit_admit(
+    struct relay_log_limit *lim, uint64_t now, bool *ret_new_second);
 
 /*
  * Reports the lines left out in a second that is over (call it once a

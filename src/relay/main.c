@@ -227,34 +227,25 @@ main(int argc, char **argv)
 	struct relay_keyset *keys = NULL;
 	char err[512], shown[NI_MAXHOST + NI_MAXSERV + 4];
 	unsigned long open_files;
-	sigset_t sigs;
+	enum relay_opts_result how;
+	sigset_t sigs, oldsigs;
 	int fd, sig = 0, r, status = 1;
 
-	relay_log_init();
-	open_files = raise_open_files();
-	switch (
-	    relay_opts_parse(argc, argv, open_files, &opts, err, sizeof(err))) {
-	case RELAY_OPTS_EXIT:
-		return 0;
-	case RELAY_OPTS_USAGE:
-		relay_log(RELAY_LOG_ERR, "%s", err);
-		return 2;
-	case RELAY_OPTS_NEW_KEY:
-		return new_client_key(opts.new_client_key);
-	case RELAY_OPTS_CHECK_KEYS:
-		return check_client_keys(opts.check_client_keys);
-	case RELAY_OPTS_RUN:
-		break;
-	}
-
 	/*
-	 * Worker threads inherit a mask that blocks these, so the handler
-	 * runs on the main thread, which unblocks them once they are started.
-	 * All of it before the keys are read: SIGHUP's default action ends
-	 * the process, and a reload sent while the relay starts (systemctl
-	 * reload right after start) must only re-read the file.  Blocked,
-	 * it waits; caught on a runtime's thread, it lands in the pipe.
+	 * Blocked before anything else: SIGHUP's default action ends the
+	 * process, and a reload sent while the relay starts (systemctl
+	 * reload right after start) must only re-read the file.  Blocked, it
+	 * waits until the main thread unblocks it below, after the server's
+	 * threads have started: they inherit this mask, so the handler runs
+	 * on the main thread.  Caught on a thread a runtime started before
+	 * main(), it lands in the pipe.
 	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs);
+	relay_log_init();
 	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
 		relay_log(RELAY_LOG_ERR, "pipe: %s", strerror(errno));
 		return 1;
@@ -267,11 +258,33 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	open_files = raise_open_files();
+	how = relay_opts_parse(argc, argv, open_files, &opts, err, sizeof(err));
+	if (how != RELAY_OPTS_RUN) {
+		/*
+		 * The one-shot commands read no pipe: give them the signals'
+		 * usual meaning back, so ^C stops them.
+		 */
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
+	}
+	switch (how) {
+	case RELAY_OPTS_EXIT:
+		return 0;
+	case RELAY_OPTS_USAGE:
+		relay_log(RELAY_LOG_ERR, "%s", err);
+		return 2;
+	case RELAY_OPTS_NEW_KEY:
+		return new_client_key(opts.new_client_key);
+	case RELAY_OPTS_CHECK_KEYS:
+		return check_client_keys(opts.check_client_keys);
+	case RELAY_OPTS_RUN:
+		break;
+	}
 
 	/* A keys file the relay cannot use is a mistake in its setup. */
 	if (relay_keyset_load(opts.client_keys, &keys, err, sizeof(err)) != 0) {
@@ -328,6 +341,7 @@ main(int argc, char **argv)
 	    relay_clients_count(app.clients) == 1 ? "" : "s", opts.client_keys,
 	    opts.ttl, opts.max_pending, opts.threads);
 
+	/* Every thread of ours has started with them blocked: only here. */
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	sig = wait_for_stop(&app);
 	relay_log(RELAY_LOG_INFO, "%s: answering parked polls and stopping",

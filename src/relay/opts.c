@@ -351,6 +351,18 @@ parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
 				    "name");
 				return RELAY_OPTS_USAGE;
 			}
+			/*
+			 * As with --client-keys: a reload's check that took
+			 * the last of two names could pass a file other than
+			 * the one the unit meant.
+			 */
+			if (o->check_client_keys != NULL) {
+				snprintf(err, errlen,
+				    "--check-client-keys: given twice ('%s' "
+				    "and '%s')",
+				    o->check_client_keys, optarg);
+				return RELAY_OPTS_USAGE;
+			}
 			o->check_client_keys = optarg;
 			break;
 		case OPT_NEW_CLIENT_KEY:

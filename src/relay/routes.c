@@ -337,6 +337,100 @@ check_par(struct relay_app *app, const struct relay_url *u,
 	return true;
 }
 
+/*
+ * The parameters pam_ion puts in an authorize URL that is not pushed
+ * (request_params() in src/oidc.c), and no others.  A provider acts on
+ * every parameter it knows, and some (ASP.NET-based ones) read names in
+ * any case: "Request_Uri" or "STATE" next to the "state" the relay
+ * checked would be theirs to honour.  What a name may be is therefore a
+ * list, matched exactly after percent-decoding, each name at most once.
+ * A parameter the module comes to send (acr_values, max_age, prompt)
+ * joins the list in the same release.
+ */
+static const char *const authorize_params[] = { "response_type", "client_id",
+	"redirect_uri", "scope", "state", "nonce", "code_challenge",
+	"code_challenge_method", NULL };
+
+#define AUTHORIZE_PARAMS_TEXT                                                  \
+	"response_type, client_id, redirect_uri, scope, state, nonce, "        \
+	"code_challenge, code_challenge_method"
+
+/*
+ * A decoded name or value a provider could read as something else: NUL
+ * (C strings end there), C0 and C1 controls and DEL (line ends, escapes).
+ * A space is fine: scope is "openid profile" and pam_ion sends its spaces
+ * as '+'.  The relay leaves '+' undecoded, which changes nothing here: as
+ * '+' or as a space it is allowed in a value, and no allowed name holds
+ * either.
+ */
+static bool
+has_control(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return true;
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Every parameter of u free of control characters, and on a URL that is
+ * not pushed (par false) only names of authorize_params, each at most
+ * once; the counts of state and nonce are checked after.  An empty part
+ * ("a=1&&b=2") names nothing and is passed over.  false: refused
+ * (answered in resp).
+ */
+static bool
+check_params(struct relay_app *app, const struct relay_url *u, bool par,
+    struct relay_response *resp)
+{
+	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	unsigned seen[sizeof(authorize_params) / sizeof(authorize_params[0])];
+	size_t pos = 0, nlen, vlen, i;
+	int r;
+
+	memset(seen, 0, sizeof(seen));
+	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
+	    0) {
+		if (has_control(name, nlen) || has_control(value, vlen)) {
+			json_reject(app, resp, 403,
+			    RELAY_REJECT_URL_NOT_ALLOWED,
+			    "authorize_url's parameter names and values must "
+			    "not hold NUL or control characters once "
+			    "percent-decoded (values may hold spaces)");
+			return false;
+		}
+		if (par || (nlen == 0 && vlen == 0))
+			continue;
+		for (i = 0; authorize_params[i] != NULL; i++)
+			if (strlen(authorize_params[i]) == nlen &&
+			    memcmp(authorize_params[i], name, nlen) == 0)
+				break;
+		if (authorize_params[i] == NULL || seen[i]++ > 0) {
+			json_reject(app, resp, 403,
+			    RELAY_REJECT_URL_NOT_ALLOWED,
+			    "authorize_url may carry only the parameters "
+			    "pam_ion sends (" AUTHORIZE_PARAMS_TEXT "), each "
+			    "at most once and spelt exactly so: some "
+			    "providers read names in any case, and would act "
+			    "on one the relay did not check");
+			return false;
+		}
+	}
+	if (r != ION_ERR_NOT_FOUND) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url has a malformed percent escape");
+		return false;
+	}
+	return true;
+}
+
 static void
 route_register(struct relay_app *app, const struct relay_request *req,
     const struct relay_client *client, struct relay_response *resp)
@@ -465,6 +559,8 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		goto out;
 	}
 	if (!check_par(app, &u, resp, request_uri, &spec.request_uri_len, &par))
+		goto out;
+	if (!check_params(app, &u, par, resp))
 		goto out;
 	if (par)
 		spec.request_uri = request_uri;

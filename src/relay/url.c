@@ -342,6 +342,37 @@ relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
 }
 
 int
+relay_url_param_next(const struct relay_url *u, size_t *pos, char *name,
+    size_t *ret_nlen, char *value, size_t *ret_vlen)
+{
+	const char *q, *end, *amp, *pend, *eq;
+	size_t nlen, vlen = 0;
+	int r;
+
+	/* "?" holds no parameter; "?a&" two, the last one empty. */
+	if (u->query == NULL || u->query_len == 0 || *pos > u->query_len)
+		return ION_ERR_NOT_FOUND;
+	q = u->query + *pos;
+	end = u->query + u->query_len;
+	amp = memchr(q, '&', (size_t)(end - q));
+	pend = amp ? amp : end;
+	eq = memchr(q, '=', (size_t)(pend - q));
+	if ((r = pct_decode(q, (size_t)((eq ? eq : pend) - q), name, &nlen)) !=
+	    0)
+		return r;
+	if (eq != NULL) {
+		if ((r = pct_decode(
+			 eq + 1, (size_t)(pend - eq - 1), value, &vlen)) != 0)
+			return r;
+	} else
+		value[0] = '\0';
+	*pos = amp ? (size_t)(amp - u->query) + 1 : u->query_len + 1;
+	*ret_nlen = nlen;
+	*ret_vlen = vlen;
+	return 0;
+}
+
+int
 relay_url_count_params(const struct relay_url *u, unsigned *ret_count)
 {
 	const char *q = u->query, *end;

@@ -60,6 +60,18 @@ int relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
     size_t outlen, size_t *ret_len);
 
 /*
+ * Walks u's query one '&'-separated parameter at a time; *pos starts at 0.
+ * Writes the percent-decoded name and value ('+' stays '+') to name and
+ * value, each RELAY_URL_MAX + 1 bytes and NUL-terminated, and their lengths
+ * to ret_nlen and ret_vlen (either may hold a decoded NUL; a part without
+ * '=' has an empty value; the parts are those relay_url_count_params()
+ * counts, empty ones included).  0 for a parameter, ION_ERR_NOT_FOUND after the
+ * last, ION_ERR_INVALID for a malformed percent escape.
+ */
+int relay_url_param_next(const struct relay_url *u, size_t *pos, char *name,
+    size_t *ret_nlen, char *value, size_t *ret_vlen);
+
+/*
  * Counts the '&'-separated parts of u's query, empty ones included (0 for
  * no query or an empty one).  Always 0.
  */

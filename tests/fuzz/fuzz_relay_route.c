@@ -223,6 +223,81 @@ request_uri_of(const struct relay_request *req, char *out, size_t outlen)
 	    strlen(out) == len;
 }
 
+static int hexval(char c);
+
+/* Decodes s[0..len) into out (room for len); '+' stays; returns its length. */
+static size_t
+decode_part(const char *s, size_t len, unsigned char *out)
+{
+	size_t i, o = 0;
+	int a, b;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && (a = hexval(s[i + 1])) >= 0 &&
+		    (b = hexval(s[i + 2])) >= 0) {
+			out[o++] = (unsigned char)(a << 4 | b);
+			i += 2;
+		} else
+			out[o++] = (unsigned char)s[i];
+	}
+	return o;
+}
+
+static bool
+control_free(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] == 0x7f ||
+		    (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 &&
+			s[i + 1] <= 0x9f))
+			return false;
+	return true;
+}
+
+/*
+ * The rule for an authorize URL that is not pushed, checked on its own
+ * parse of the query: only the parameters pam_ion sends, each at most
+ * once, spelt exactly so, and no decoded control character anywhere.
+ */
+static bool
+only_module_params(const char *url)
+{
+	static const char *const names[] = { "response_type", "client_id",
+		"redirect_uri", "scope", "state", "nonce", "code_challenge",
+		"code_challenge_method" };
+	unsigned char name[RELAY_URL_MAX], value[RELAY_URL_MAX];
+	unsigned seen[sizeof(names) / sizeof(names[0])];
+	const char *p = strchr(url, '?'), *end, *amp, *eq;
+	size_t nlen, vlen, i;
+
+	memset(seen, 0, sizeof(seen));
+	if (p == NULL)
+		return true;
+	for (p++, end = p + strlen(p); p <= end; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if ((eq = memchr(p, '=', (size_t)(amp - p))) == NULL)
+			eq = amp;
+		nlen = decode_part(p, (size_t)(eq - p), name);
+		vlen = eq < amp
+		    ? decode_part(eq + 1, (size_t)(amp - eq - 1), value)
+		    : 0;
+		if (!control_free(name, nlen) || !control_free(value, vlen))
+			return false;
+		if (nlen == 0 && vlen == 0)
+			continue;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i]) == nlen &&
+			    memcmp(names[i], name, nlen) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]) || seen[i]++ > 0)
+			return false;
+	}
+	return true;
+}
+
 static bool
 uri_registered(const struct run *run, const char *uri)
 {
@@ -385,7 +460,7 @@ follow(struct run *run, const struct relay_request *req,
     const struct relay_response *resp, bool delivered)
 {
 	char state[RELAY_STATE_LEN + 1], value[CODE_MAX + 1], link[128];
-	char uri[RELAY_URL_MAX + 1], error[64];
+	char uri[RELAY_URL_MAX + 1], url[RELAY_URL_MAX + 1], error[64];
 	const char *s, *auth = req->authorization, *slash;
 	struct login *m;
 	bool post = strcmp(req->method, "POST") == 0;
@@ -425,6 +500,10 @@ follow(struct run *run, const struct relay_request *req,
 			FUZZ_CHECK(!uri_registered(run, uri));
 			FUZZ_CHECK(run->nuris < MAX_REQUESTS);
 			strcpy(run->uris[run->nuris++], uri);
+		} else {
+			FUZZ_CHECK(json_member(req->body, req->body_len,
+			    "authorize_url", url, sizeof(url)));
+			FUZZ_CHECK(only_module_params(url));
 		}
 		/* A new login: the store must have had room for it. */
 		FUZZ_CHECK(m != NULL && !m->registered);

@@ -193,16 +193,19 @@ def nonce_of_state(state):
 
 
 def authorize_url(state, prefix=PREFIX, path="/authorize", extra="",
-                  nonce=None):
-    """An authorize URL under prefix with exactly one state=S parameter and
-    the nonce that belongs to S."""
+                  nonce=None, scope="openid+profile+email"):
+    """An authorize URL under prefix as the module builds one (request_params
+    in src/oidc.c): its eight parameters in its order, spaces as '+', with
+    exactly one state=S and the nonce that belongs to S.  scope is put in
+    as given (already encoded); extra is added after it."""
     if nonce is None:
         nonce = nonce_of_state(state)
     return (prefix + path + "?response_type=code&client_id=pam-test"
             "&redirect_uri=https%3A%2F%2Frelay.example%2Fcallback"
-            "&scope=openid%20profile%20email" + extra + "&state=" + state
+            "&scope=" + scope + extra + "&state=" + state
             + "&nonce=" + nonce
-            + "&code_challenge=abc&code_challenge_method=S256")
+            + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "&code_challenge_method=S256")
 
 
 def default_context():

@@ -501,8 +501,12 @@ class CheckClientKeys(TempDir):
         rc, out, err = run_relay(["--check-client-keys", path])
         self.assertEqual((rc, out), (1, ""))
         self.assertIn(path + ": cannot open", err)
+        good = self.keys(rt.CLIENT_A.line, name="good")
         for argv in (["--check-client-keys"], ["--check-client-keys", ""],
-                     ["--check-client-keys", path, "--new-client-key", "h"]):
+                     ["--check-client-keys", path, "--new-client-key", "h"],
+                     # twice is a mistake: which one would reload check?
+                     ["--check-client-keys", good, "--check-client-keys",
+                      good]):
             with self.subTest(argv=argv):
                 rc, out, err = run_relay(argv)
                 self.assertEqual((rc, out), (2, ""), err)

@@ -147,7 +147,7 @@ class Counters(rt.RelayTestCase):
              lambda: relay.register(url="https://evil.example/o?state=" + s,
                                     state=s)[0]),
             ("state_mismatch",
-             lambda: relay.register(url=rt.PREFIX + "/a?x=1")[0]),
+             lambda: relay.register(url=rt.PREFIX + "/a?client_id=x")[0]),
             ("state_mismatch",
              lambda: relay.register(bearer=other_secret)[0]),
             ("nonce_mismatch",

@@ -139,23 +139,24 @@ class Landing(PageChecks, rt.RelayTestCase):
         self.assertNotIn("a&b", page.text)
 
     def test_escaping_authorize_url(self):
+        # Only pam_ion's parameters are allowed, so the markup goes into
+        # scope's value.
         _, s = rt.new_secret()
-        url = rt.authorize_url(s, extra="&a=1&b='x'&c=<y>&d=\"z\"")
+        url = rt.authorize_url(s, scope="b='x'<y>\"z\"")
         r0, login = self.relay.register(state=s, url=url)
         if r0.status == 400:
             # refusing such characters is allowed; then try the URL-legal ones
             # (no ';': the relay refuses it in a query)
-            url = rt.authorize_url(s, extra="&a=1&b='x'&amp=2")
+            url = rt.authorize_url(s, scope="b='x'")
             r0, login = self.relay.register(state=s, url=url)
         self.assertEqual(r0.status, 201, r0)
         r = self.relay.get(login.path)
         page = self.assertHtml(r, 200)
         self.assertSafePage(r, allowed_href=url)
-        self.assertNotIn("&a=1", r.text)
+        self.assertNotIn("&scope=", r.text)  # would be "&amp;scope="
         self.assertNotIn("b='x'", r.text)
         self.assertNotIn("<y>", r.text)
         self.assertNotIn('"z"', r.text)
-        self.assertNotIn("&amp=2", r.text)    # would be "&amp;amp=2"
         hrefs = [a[0] for a in page.anchors]
         self.assertEqual(hrefs, [url])
 

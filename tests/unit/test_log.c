@@ -1,6 +1,11 @@
-/* Unit tests of log.h: quoting of client values, and one line per call. */
+/*
+ * Unit tests of log.h: quoting of client values, one line per call, and
+ * the per-second cap of relay_log_limited().
+ */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -126,6 +131,55 @@ test_log_lines(void **state)
 	assert_ptr_equal(strchr(out, '\n'), out + len - 1);
 }
 
+#define WINDOW(second, lines) ((uint64_t)(second) << 20 | (lines))
+
+/* The cap, and the next second's fresh allowance. */
+static void
+test_limit_cap(void **state)
+{
+	struct relay_log_limit lim;
+	bool fresh;
+	int i;
+
+	(void)state;
+	memset(&lim, 0, sizeof(lim));
+	assert_true(relay_log_limit_admit(&lim, 100, &fresh));
+	assert_true(fresh);
+	for (i = 1; i < RELAY_LOG_LIMIT_PER_S; i++) {
+		assert_true(relay_log_limit_admit(&lim, 100, &fresh));
+		assert_false(fresh);
+	}
+	assert_false(relay_log_limit_admit(&lim, 100, &fresh));
+	assert_true(relay_log_limit_admit(&lim, 101, &fresh));
+	assert_true(fresh);
+	assert_int_equal(atomic_load(&lim.window), WINDOW(101, 1));
+}
+
+/*
+ * A thread that read second 100 and then lost the race to threads already
+ * in 101 counts in 101: resetting the window to 100 would hand out a second
+ * allowance, and the next thread in 101 a third.
+ */
+static void
+test_limit_never_back(void **state)
+{
+	struct relay_log_limit lim;
+	bool fresh;
+
+	(void)state;
+	memset(&lim, 0, sizeof(lim));
+	atomic_store(&lim.window, WINDOW(101, RELAY_LOG_LIMIT_PER_S));
+	assert_false(relay_log_limit_admit(&lim, 100, &fresh));
+	assert_int_equal(
+	    atomic_load(&lim.window), WINDOW(101, RELAY_LOG_LIMIT_PER_S));
+	assert_false(relay_log_limit_admit(&lim, 101, &fresh));
+
+	atomic_store(&lim.window, WINDOW(101, 3));
+	assert_true(relay_log_limit_admit(&lim, 100, &fresh));
+	assert_false(fresh);
+	assert_int_equal(atomic_load(&lim.window), WINDOW(101, 4));
+}
+
 int
 main(void)
 {
@@ -133,6 +187,8 @@ main(void)
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_quote_tiny),
 		cmocka_unit_test(test_log_lines),
+		cmocka_unit_test(test_limit_cap),
+		cmocka_unit_test(test_limit_never_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

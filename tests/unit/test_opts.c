@@ -610,6 +610,13 @@ test_check_client_keys(void **state)
 	assert_string_equal(res.o.check_client_keys, "/x y");
 	expect_usage(ARGS("--check-client-keys", ""), "--check-client-keys");
 	expect_usage(ARGS("--check-client-keys"), "needs a value");
+	/* twice is a mistake, not an override, as with --client-keys */
+	expect_usage(
+	    ARGS("--check-client-keys", "/a", "--check-client-keys=/b"),
+	    "--check-client-keys: given twice ('/a' and '/b')");
+	expect_usage(
+	    ARGS("--check-client-keys", "/a", "--check-client-keys", "/a"),
+	    "given twice");
 	expect_usage(ARGS("--check-client-keys", "/k", "--new-client-key", "h"),
 	    "one at a time");
 	/* other options are still checked */

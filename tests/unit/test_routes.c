@@ -582,6 +582,47 @@ test_register_happy(void **state)
 }
 
 /*
+ * What pam_ion sends (request_params() in src/oidc.c): all eight
+ * parameters, scope's spaces as '+' (or %20, from another encoder), the
+ * redirect URI escaped; and an empty part, which names nothing.
+ */
+static const char *const good_urls[] = {
+	PREFIX "/authorize?response_type=code&client_id=pam-ion&redirect_uri="
+	       "https%3A%2F%2Frelay.example%2Fcallback&scope=openid+profile+"
+	       "email&state=@S@&nonce=@N@&code_challenge=E9Melhoa2OwvFrEMTJguCH"
+	       "aoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+	PREFIX "/authorize?scope=openid%20profile&nonce=@N@&state=@S@",
+	PREFIX "/authorize?&state=@S@&&nonce=@N@&",
+	PREFIX "/authorize?st%61te=@S@&%6Eonce=@N@",
+};
+
+static void
+test_register_allowed_params(void **state)
+{
+	struct fixture *f = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(good_urls) / sizeof(good_urls[0]); i++) {
+		struct login l = login_for((unsigned)(10 + i));
+		struct relay_response resp;
+		char *tmpl, *body;
+
+		assert_true(asprintf(&tmpl,
+				"{\"state\":\"@S@\",\"authorize_url\":\"%s\","
+				"\"context\":" CTX_OK "}",
+				good_urls[i]) > 0);
+		body = fill(tmpl, l.state);
+		post_register(f, l.bearer, JSON_TYPE, body, &resp);
+		if (resp.status != 201)
+			fail_msg("#%zu %s: status %u: %.*s", i, body,
+			    resp.status, (int)resp.body_len, resp.body);
+		relay_response_clear(&resp);
+		free(body);
+		free(tmpl);
+	}
+}
+
+/*
  * log.h: "values that come from clients are quoted by the caller with
  * relay_log_quote()".  The registration's context is such a value.
  */
@@ -822,13 +863,7 @@ static const struct {
 	    BODY_URL(
 		PREFIX "/a?state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
 	    false, 403, RELAY_REJECT_STATE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&state=@S@"), false, 403,
-	    RELAY_REJECT_STATE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&st%61te=x"), false, 403,
-	    RELAY_REJECT_STATE_MISMATCH },
 	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@x"), false, 403,
-	    RELAY_REJECT_STATE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?State=@S@"), false, 403,
 	    RELAY_REJECT_STATE_MISMATCH },
 	/* the state is checked before the nonce */
 	{ JSON_TYPE, BODY_URL(PREFIX "/a?nonce=@N@"), false, 403,
@@ -849,23 +884,82 @@ static const struct {
 	/* another login's nonce (login 2's, computed with Python) */
 	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=" NONCE_2), false, 403,
 	    RELAY_REJECT_NONCE_MISMATCH },
-	/* two nonces, even two right ones */
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=@N@"), false,
-	    403, RELAY_REJECT_NONCE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=x"), false,
-	    403, RELAY_REJECT_NONCE_MISMATCH },
-	{ JSON_TYPE,
-	    BODY_URL(PREFIX "/a?nonce=" NONCE_2 "&state=@S@&nonce=@N@"), false,
-	    403, RELAY_REJECT_NONCE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&n%6fnce=@N@"),
-	    false, 403, RELAY_REJECT_NONCE_MISMATCH },
-	/* not named nonce, or not in the query */
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&Nonce=@N@"), false, 403,
-	    RELAY_REJECT_NONCE_MISMATCH },
-	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce_=@N@"), false, 403,
-	    RELAY_REJECT_NONCE_MISMATCH },
+	/* not in the query */
 	{ JSON_TYPE, BODY_URL(PREFIX "/nonce=@N@?state=@S@"), false, 403,
 	    RELAY_REJECT_NONCE_MISMATCH },
+	/*
+	 * Only the parameters pam_ion sends, each at most once and spelt
+	 * exactly so (after decoding): some providers read names in any
+	 * case, and would take "STATE" or "Request_Uri" for their own.
+	 */
+	{ JSON_TYPE, BODY_URL(URL_OK "&Request_Uri=https://evil.example/r.jwt"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&REQUEST=eyJhbGciOiJub25lIn0.e30."),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?STATE=x&state=@S@&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?State=@S@&nonce=@N@"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&Nonce=x&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&NONCE=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce_=@N@&nonce=@N@"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&foo=1"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&prompt=none"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&Client_Id=other"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&=x"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&sta+te=x"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&%C5%BFtate=x"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	/* twice, even twice the same; also once escaped */
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&state=@S@&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&st%61te=x&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&nonce=x"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE,
+	    BODY_URL(PREFIX "/a?nonce=" NONCE_2 "&state=@S@&nonce=@N@"), false,
+	    403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&n%6fnce=@N@"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&scope=openid"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(URL_OK "&client_id=c"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	/* NUL and control characters, once decoded, in names or values */
+	{ JSON_TYPE, BODY_URL(URL_OK "&request%00=1"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@%00&nonce=@N@"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@%0a&nonce=@N@"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&scope=openid%0d"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&scope=a%09b"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&scope=a%7f"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@&nonce=@N@&scope=a%C2%85"),
+	    false, 403, RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state%0a=@S@&nonce=@N@"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	/* a space is a value's, not a name's; nor does it make a state */
+	{ JSON_TYPE, BODY_URL(URL_OK "&state%20=x"), false, 403,
+	    RELAY_REJECT_URL_NOT_ALLOWED },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@%20&nonce=@N@"), false, 403,
+	    RELAY_REJECT_STATE_MISMATCH },
+	{ JSON_TYPE, BODY_URL(PREFIX "/a?state=@S@+&nonce=@N@"), false, 403,
+	    RELAY_REJECT_STATE_MISMATCH },
 	/* the path hardening of url.c: ';', %25, escaped high bytes */
 	{ JSON_TYPE, BODY_URL(PREFIX "/authorize;x?state=@S@&nonce=@N@"), false,
 	    403, RELAY_REJECT_URL_NOT_ALLOWED },
@@ -2493,7 +2587,7 @@ static const struct {
 	{ "client_id=c&" SN "&x=1;nonce=other", 403 },
 	{ "client_id=c;x=1&" SN, 403 },
 	{ "client_id=c&request_uri=" URN "7;x", 403 },
-	{ "client_id=c&" SN "&x=1%3By", 201 },
+	{ "client_id=c&" SN "&scope=openid%3Bx", 201 },
 	/* no request_uri: state and nonce are needed as before */
 	{ "client_id=c", 403 },
 	{ "client_id=c&state=@S@", 403 },
@@ -2658,6 +2752,7 @@ main(void)
 		T(test_register_happy),
 		T(test_register_log_quotes_client_values),
 		T(test_register_rejections),
+		T(test_register_allowed_params),
 		T(test_register_unauthorized),
 		T(test_register_auth_order),
 		T(test_register_nonce_vector),

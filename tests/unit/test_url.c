@@ -663,6 +663,72 @@ test_nonce_param(void **state)
 	}
 }
 
+/*
+ * relay_url_param_next walks the parts relay_url_count_params counts, empty
+ * ones included, decoding names and values but leaving '+' alone.
+ */
+static void
+test_param_next(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *parts; /* "name=value|", decoded NULs as '0' */
+		int end;
+	} cases[] = {
+		{ "https://a.example/x", "", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?", "", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?a=1", "a=1|", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?a=1&", "a=1|=|", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?&&a", "=|=|a=|", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?st%61te=a+b%20c&%00=%00",
+		    "state=a+b c|0=0|", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?a=b=c", "a=b=c|", ION_ERR_NOT_FOUND },
+		{ "https://a.example/x?a=1&b=%zz", "a=1|", ION_ERR_INVALID },
+		{ "https://a.example/x?a%2=1", "", ION_ERR_INVALID },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+		const char *want = cases[i].parts;
+		struct relay_url u;
+		size_t pos = 0, nlen, vlen, j;
+		unsigned n = 0, count;
+		int r;
+
+		assert_int_equal(relay_url_parse(cases[i].url, &u), 0);
+		while ((r = relay_url_param_next(
+			    &u, &pos, name, &nlen, value, &vlen)) == 0) {
+			const char *bar = strchr(want, '|');
+
+			for (j = 0; j < nlen; j++)
+				if (name[j] == '\0')
+					name[j] = '0';
+			for (j = 0; j < vlen; j++)
+				if (value[j] == '\0')
+					value[j] = '0';
+			if (bar == NULL ||
+			    (size_t)(bar - want) != nlen + 1 + vlen ||
+			    memcmp(want, name, nlen) != 0 ||
+			    want[nlen] != '=' ||
+			    memcmp(want + nlen + 1, value, vlen) != 0)
+				fail_msg("%s: part %u is '%s=%s', expected "
+					 "'%s'",
+				    cases[i].url, n, name, value, want);
+			want = bar + 1;
+			n++;
+		}
+		if (r != cases[i].end || *want != '\0')
+			fail_msg(
+			    "%s: ended %d after %u parts", cases[i].url, r, n);
+		if (r == ION_ERR_NOT_FOUND) {
+			relay_url_count_params(&u, &count);
+			assert_int_equal(n, count);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -676,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_state_param),
 		cmocka_unit_test(test_state_param_long),
 		cmocka_unit_test(test_nonce_param),
+		cmocka_unit_test(test_param_next),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,7 @@
 #include "prompt.h"
 
 #define WHY_MAX 256
-#define NOTE_MAX 128
+#define NOTE_MAX 160
 #define NOT_HONOURED " (confirm = no not honoured: "
 
 static int
@@ -110,6 +110,12 @@ confirm_note(enum ion_confirm c, const char *tty, char *out, size_t outlen)
 	case ION_CONFIRM_TTY:
 		snprintf(out, outlen,
 		    NOT_HONOURED "not a local terminal, PAM_TTY '%s')",
+		    printable(tty, qtty, sizeof(qtty)));
+		return out;
+	case ION_CONFIRM_TTY_DEVICE:
+		snprintf(out, outlen,
+		    NOT_HONOURED "not a local terminal, PAM_TTY '%s' is not "
+				 "the console device)",
 		    printable(tty, qtty, sizeof(qtty)));
 		return out;
 	case ION_CONFIRM_YES:

@@ -1,5 +1,8 @@
 #include "login.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,14 @@
 #define CONFIRM_TRIES 3
 #define ANSWER_WAIT_S 5 /* after an answer, how long the result may take */
 #define POLL_WAIT_MAX_S 25
+
+/* The kernel's console devices (Documentation/admin-guide/devices.txt). */
+#define TTY_MAJOR 4	 /* tty1..tty63, then ttyS0.. from minor 64 */
+#define VT_MAX 63	 /* the last virtual console */
+#define SERIAL_MINOR0 64 /* ttyS0 */
+#define SERIAL_MAX 191	 /* ttyS191, minor 255 */
+#define TTYAUX_MAJOR 5	 /* /dev/tty, /dev/console, /dev/ptmx */
+#define CONSOLE_MINOR 1	 /* /dev/console */
 
 #define PROMPT_CODE "After signing in, type the code shown on your phone: "
 #define PROMPT_ENTER "After signing in on your phone, press Enter: "
@@ -306,10 +317,10 @@ nonempty(const char *s)
 
 /*
  * s is a decimal number from lo to hi, without a sign, white space or
- * leading zeros (so each device has one spelling).
+ * leading zeros (so each device has one spelling); *ret_v its value.
  */
 static bool
-number_in(const char *s, unsigned lo, unsigned hi)
+number_in(const char *s, unsigned lo, unsigned hi, unsigned *ret_v)
 {
 	unsigned v = 0;
 
@@ -322,7 +333,10 @@ number_in(const char *s, unsigned lo, unsigned hi)
 		if (v > hi)
 			return false;
 	}
-	return v >= lo;
+	if (v < lo)
+		return false;
+	*ret_v = v;
+	return true;
 }
 
 /* s without the prefix, or NULL when s does not start with it. */
@@ -343,37 +357,66 @@ skip_prefix(const char *s, const char *prefix)
  * pam_ion.conf(5)).  Pseudo-terminals are what ssh, telnet, su, sudo and
  * terminal emulators allocate, so they say nothing about where the person
  * is; USB serial adapters (ttyUSB, ttyACM) are as often modems as
- * consoles.  An X display with a host part is remote by definition; ":N"
- * is the display manager's own.
+ * consoles.  X displays are not on it at all: ":1" is as much the display
+ * of an Xvnc or x11vnc login screen, which a viewer anywhere reaches
+ * without PAM_RHOST, as of the monitor on the desk.
  */
 bool
-ion_login_tty_local(const char *tty)
+ion_login_tty_name(const char *tty, dev_t *ret_rdev)
 {
-	const char *dev, *rest, *dot;
-	char num[8];
-	size_t n;
+	const char *dev, *rest;
+	unsigned n;
 
 	if (tty == NULL)
 		return false;
-	if (tty[0] == ':') {
-		/* :N or :N.M */
-		dot = strchr(tty + 1, '.');
-		n = dot != NULL ? (size_t)(dot - (tty + 1)) : strlen(tty + 1);
-		if (n == 0 || n >= sizeof(num))
-			return false;
-		memcpy(num, tty + 1, n);
-		num[n] = '\0';
-		return number_in(num, 0, 65535) &&
-		    (dot == NULL || number_in(dot + 1, 0, 255));
-	}
 	dev = (rest = skip_prefix(tty, "/dev/")) != NULL ? rest : tty;
-	if (strcmp(dev, "console") == 0)
+	if (strcmp(dev, "console") == 0) {
+		*ret_rdev = makedev(TTYAUX_MAJOR, CONSOLE_MINOR);
 		return true;
-	if ((rest = skip_prefix(dev, "ttyS")) != NULL)
-		return number_in(rest, 0, 191);
-	if ((rest = skip_prefix(dev, "tty")) != NULL)
-		return number_in(rest, 1, 63);
+	}
+	if ((rest = skip_prefix(dev, "ttyS")) != NULL) {
+		if (!number_in(rest, 0, SERIAL_MAX, &n))
+			return false;
+		*ret_rdev = makedev(TTY_MAJOR, SERIAL_MINOR0 + n);
+		return true;
+	}
+	if ((rest = skip_prefix(dev, "tty")) != NULL) {
+		if (!number_in(rest, 1, VT_MAX, &n))
+			return false;
+		*ret_rdev = makedev(TTY_MAJOR, n);
+		return true;
+	}
 	return false;
+}
+
+/*
+ * A name says what kind of device was meant, not what is there: inside
+ * an LXC-style container /dev/tty1 and /dev/console are pseudo-terminals
+ * of the host bind-mounted in place (lxc-console, a web console), and
+ * whoever reaches them may be anywhere.  So the node itself must be the
+ * kernel's console device.  lstat, not stat: the name check leaves only
+ * "/dev/" and a fixed name, and a symbolic link there is followed nowhere.
+ */
+bool
+ion_login_tty_device(const char *tty, dev_t rdev,
+    int (*statf)(const char *path, struct stat *st))
+{
+	char path[32];
+	struct stat st;
+	const char *dev, *rest;
+	int n;
+
+	if (tty == NULL)
+		return false;
+	dev = (rest = skip_prefix(tty, "/dev/")) != NULL ? rest : tty;
+	n = snprintf(path, sizeof(path), "/dev/%s", dev);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return false;
+	memset(&st, 0, sizeof(st));
+	if ((statf != NULL ? statf : lstat)(path, &st) != 0)
+		return false;
+	return S_ISCHR(st.st_mode) && major(st.st_rdev) == major(rdev) &&
+	    minor(st.st_rdev) == minor(rdev);
 }
 
 /*
@@ -383,11 +426,14 @@ ion_login_tty_local(const char *tty)
  * without the code typed here, the victim's sign-in would let them in.
  * Both items are set by the application when it cares to, so their
  * absence proves nothing (a web console may set neither): the login must
- * also name a local terminal in PAM_TTY.
+ * also name a local terminal in PAM_TTY, and that terminal must be the
+ * real device.
  */
 enum ion_confirm
 ion_login_confirm(const struct ion_cfg *cfg, const struct ion_login_env *env)
 {
+	dev_t rdev;
+
 	if (cfg->confirm)
 		return ION_CONFIRM_YES;
 	if (nonempty(env->rhost))
@@ -396,8 +442,10 @@ ion_login_confirm(const struct ion_cfg *cfg, const struct ion_login_env *env)
 		return ION_CONFIRM_RUSER;
 	if (!nonempty(env->tty))
 		return ION_CONFIRM_NO_TTY;
-	if (!ion_login_tty_local(env->tty))
+	if (!ion_login_tty_name(env->tty, &rdev))
 		return ION_CONFIRM_TTY;
+	if (!ion_login_tty_device(env->tty, rdev, env->tty_stat))
+		return ION_CONFIRM_TTY_DEVICE;
 	return ION_CONFIRM_NO;
 }
 

@@ -9,6 +9,9 @@
 #ifndef ION_LOGIN_H
 #define ION_LOGIN_H
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +25,8 @@ struct ion_login_env {
 	const char *ruser;   /* PAM_RUSER, or NULL */
 	const char *tty;     /* PAM_TTY, or NULL */
 	const char *service; /* PAM_SERVICE */
+	/* Stands in for lstat(2) in the device check of tty; NULL: lstat(2). */
+	int (*tty_stat)(const char *path, struct stat *st);
 };
 
 /* Whether a sign-in asks for the confirmation code, and why. */
@@ -29,10 +34,11 @@ enum ion_confirm {
 	ION_CONFIRM_YES, /* confirm = yes */
 	ION_CONFIRM_NO,	 /* confirm = no, honoured: a local terminal */
 	/* confirm = no, not honoured: */
-	ION_CONFIRM_REMOTE, /* PAM_RHOST is set */
-	ION_CONFIRM_RUSER,  /* PAM_RUSER is set */
-	ION_CONFIRM_NO_TTY, /* PAM_TTY is not set */
-	ION_CONFIRM_TTY,    /* PAM_TTY names no local terminal */
+	ION_CONFIRM_REMOTE,	/* PAM_RHOST is set */
+	ION_CONFIRM_RUSER,	/* PAM_RUSER is set */
+	ION_CONFIRM_NO_TTY,	/* PAM_TTY is not set */
+	ION_CONFIRM_TTY,	/* PAM_TTY names no local terminal */
+	ION_CONFIRM_TTY_DEVICE, /* ... or names one, but its device is not */
 };
 
 struct ion_login_stats {
@@ -51,24 +57,39 @@ struct ion_login_stats {
 /*
  * Whether this sign-in asks for the confirmation code.  ION_CONFIRM_YES
  * with cfg->confirm.  With confirm = no, ION_CONFIRM_NO only for a login
- * at a local terminal: env->rhost and env->ruser empty (or NULL) and
- * env->tty one that ion_login_tty_local() accepts.  Otherwise the first
- * reason that applies, in the order REMOTE, RUSER, NO_TTY, TTY; the code
- * is asked for then.
+ * at a local terminal: env->rhost and env->ruser empty (or NULL), env->tty
+ * a name ion_login_tty_name() accepts, and its device one that
+ * ion_login_tty_device() accepts (through env->tty_stat).  Otherwise the
+ * first reason that applies, in the order REMOTE, RUSER, NO_TTY, TTY,
+ * TTY_DEVICE; the code is asked for then.
  */
 enum ion_confirm ion_login_confirm(
     const struct ion_cfg *cfg, const struct ion_login_env *env);
 
 /*
- * True when tty (a PAM_TTY value) names a terminal at the machine itself:
- * a virtual console "tty1" to "tty63", a serial port "ttyS0" to "ttyS191"
- * (the kernel's tty devices of major 4), "console", each also with
- * "/dev/" in front; or an X display without a host part, ":N" or ":N.M"
- * (N 0 to 65535, M 0 to 255).  Numbers are decimal without leading zeros.
- * Everything else is false: NULL, "", pseudo-terminals ("/dev/pts/N",
- * what sshd, su, sudo and terminal emulators give), "ssh", "host:0".
+ * The name check.  True when tty (a PAM_TTY value) names a terminal at the
+ * machine itself: a virtual console "tty1" to "tty63", a serial port
+ * "ttyS0" to "ttyS191" (the kernel's tty devices of major 4), "console",
+ * each also with "/dev/" in front; *ret_rdev is then the device number
+ * that device has: (4, N) for ttyN, (4, 64 + N) for ttySN, (5, 1) for
+ * console.  Numbers are decimal without leading zeros.  Everything else is
+ * false and *ret_rdev untouched: NULL, "", pseudo-terminals ("/dev/pts/N",
+ * what sshd, su, sudo and terminal emulators give), "ssh", X displays
+ * (":0", "host:0": a VNC login screen is one too).
  */
-bool ion_login_tty_local(const char *tty);
+bool ion_login_tty_name(const char *tty, dev_t *ret_rdev);
+
+/*
+ * The device check, for a tty that passed ion_login_tty_name() with rdev.
+ * True when "/dev/" and its name (the name without its "/dev/" prefix, so
+ * the path never leaves /dev) is a character device numbered rdev as
+ * statf sees it (NULL: lstat(2), which follows no symbolic link).  False
+ * when statf fails (no such device), for any other file type, and for any
+ * other device number (a pseudo-terminal bind-mounted over /dev/tty1 in a
+ * container has major 136).
+ */
+bool ion_login_tty_device(const char *tty, dev_t rdev,
+    int (*statf)(const char *path, struct stat *st));
 
 /*
  * Runs one sign-in.  The confirmation code is asked for unless

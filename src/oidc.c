@@ -295,17 +295,21 @@ ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
 	return url;
 }
 
-/* RFC 9126 2.2: request_uri is a string; we also want it short and plain. */
+/*
+ * RFC 9126 2.2 only says request_uri is a string.  The relay takes a
+ * pushed request's URL only with the urn form a PAR endpoint hands out
+ * (any other request_uri is a request object the provider would fetch,
+ * which the relay cannot check), so anything else is refused here, with
+ * a reason, rather than later at the relay with a confusing one.
+ */
 static bool
-request_uri_ok(const json_t *v)
+request_uri_ok(const char *s, size_t n)
 {
-	const char *s = json_string_value(v);
-	size_t i, n;
+	const size_t plen = strlen(ION_OIDC_REQUEST_URI_PREFIX);
+	size_t i;
 
-	if (!json_is_string(v))
-		return false;
-	n = json_string_length(v);
-	if (n == 0 || n > ION_OIDC_REQUEST_URI_MAX || strlen(s) != n)
+	if (n <= plen || n > ION_OIDC_REQUEST_URI_MAX || strlen(s) != n ||
+	    memcmp(s, ION_OIDC_REQUEST_URI_PREFIX, plen) != 0)
 		return false;
 	for (i = 0; i < n; i++)
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
@@ -323,7 +327,7 @@ push_request(struct ion_http *h, const struct ion_cfg *cfg,
     char **ret_uri, const char **why)
 {
 	struct ion_http_resp resp;
-	json_t *ans = NULL, *exp;
+	json_t *ans = NULL, *ruri, *exp;
 	char *uri = NULL;
 	int r;
 
@@ -356,14 +360,21 @@ push_request(struct ion_http *h, const struct ion_cfg *cfg,
 		*why = "PAR response is not a JSON object";
 		goto out;
 	}
+	ruri = json_object_get(ans, "request_uri");
 	exp = json_object_get(ans, "expires_in");
-	if (!request_uri_ok(json_object_get(ans, "request_uri")) ||
-	    !json_is_integer(exp) || json_integer_value(exp) <= 0) {
+	if (!json_is_string(ruri) || !json_is_integer(exp) ||
+	    json_integer_value(exp) <= 0) {
 		*why = "PAR response lacks a good request_uri or expires_in";
 		goto out;
 	}
-	if ((uri = strdup(json_string_value(
-		 json_object_get(ans, "request_uri")))) == NULL) {
+	if (!request_uri_ok(
+		json_string_value(ruri), json_string_length(ruri))) {
+		*why = "PAR response's request_uri is not a "
+		       "urn:ietf:params:oauth:request_uri: value the relay "
+		       "accepts";
+		goto out;
+	}
+	if ((uri = strdup(json_string_value(ruri))) == NULL) {
 		r = ION_ERR_NOMEM;
 		*why = "out of memory";
 		goto out;

@@ -17,7 +17,13 @@
 
 #define ION_OIDC_MAX_DOC (256 * 1024) /* discovery, JWKS, userinfo */
 #define ION_OIDC_MAX_TOKEN_RESP (64 * 1024)
-#define ION_OIDC_REQUEST_URI_MAX 1024 /* a PAR request_uri, in characters */
+/*
+ * A PAR request_uri as the relay accepts it (RFC 9126 2.2): the prefix and
+ * at least one more character, printable ASCII without spaces, at most
+ * ION_OIDC_REQUEST_URI_MAX characters in all.
+ */
+#define ION_OIDC_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
+#define ION_OIDC_REQUEST_URI_MAX 512
 
 struct ion_provider {
 	char *issuer;
@@ -69,9 +75,13 @@ char *ion_oidc_authorize_url(const struct ion_cfg *cfg,
  * and par = required fails.  *ret_url is malloc'd; *ret_pushed tells
  * whether the request was pushed.  ION_ERR_UNAVAIL when the PAR endpoint
  * cannot be reached, times out or answers 5xx; ION_ERR_AUTH for par =
- * required without an endpoint, a 4xx, or an answer that is not JSON with
- * a printable request_uri of at most ION_OIDC_REQUEST_URI_MAX characters
- * and a positive integer expires_in.
+ * required without an endpoint, a 4xx, or an answer that is not a JSON
+ * object with a string request_uri and a positive integer expires_in, and
+ * (*why "PAR response's request_uri is not a
+ * urn:ietf:params:oauth:request_uri: value the relay accepts") for a
+ * request_uri that is not ION_OIDC_REQUEST_URI_PREFIX and at least one
+ * more printable ASCII character, no spaces, at most
+ * ION_OIDC_REQUEST_URI_MAX characters: the relay would refuse the URL.
  */
 int ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
     const struct ion_provider *p, const char *state, const char *nonce,

@@ -43,7 +43,11 @@ syslog() writes to /dev/log, so pamdrive runs in a private mount namespace
 machine has a /dev/log, the socket is bind-mounted over it inside the
 namespace only; when it has none, the namespace gets a small private /dev
 (a tmpfs holding the few devices a PAM program needs, bind-mounted from the
-real /dev, and the socket as /dev/log).  Nothing outside the namespace
+real /dev, the console devices the module's device check looks at, made
+there with their real numbers (tty1 4:1, console 5:1), and the socket as
+/dev/log).  A run can also have files bind-mounted over devices in that
+namespace (dev_binds), as a container's /dev has a pseudo-terminal over
+/dev/tty1.  Nothing outside the namespace
 changes, so test files can run in parallel with each other and with whatever
 else the machine runs.  Without mount namespaces (no CAP_SYS_ADMIN) the
 harness falls back to binding /dev/log itself for the run, when it is free,
@@ -539,15 +543,24 @@ class Syslog:
         self.global_dev_log = True
         return "global"
 
-    def wrap(self, argv, preload=None):
-        """argv run so that its /dev/log is this socket."""
+    def wrap(self, argv, preload=None, dev_binds=()):
+        """argv run so that its /dev/log is this socket.  dev_binds: pairs
+        (file, name), each file bind-mounted over /dev/name (which must
+        exist) inside the namespace only; they need mount namespaces."""
         if self.mode != "namespace":
+            if dev_binds:
+                raise RuntimeError("dev_binds need mount namespaces")
             return argv if not preload else (
                 ["env", "LD_PRELOAD=" + preload] + argv)
+        for f, name in dev_binds:
+            if not re.fullmatch(r"[A-Za-z0-9_./-]+", f) or \
+                    not re.fullmatch(r"[A-Za-z0-9]+", name):
+                raise ValueError("dev_binds: %r %r" % (f, name))
+        binds = " ".join("%s=%s" % b for b in dev_binds)
         script = r'''
 set -e
-sock=$1 dev=$2 preload=$3
-shift 3
+sock=$1 dev=$2 preload=$3 binds=$4
+shift 4
 if [ -e /dev/log ] || [ -L /dev/log ]; then
 	mount --bind "$sock" /dev/log
 else
@@ -558,6 +571,10 @@ else
 			mount --bind "/dev/$f" "$dev/$f"
 		fi
 	done
+	# The consoles confirm = no is honoured on: the module checks the
+	# device numbers, not just the names.
+	mknod -m 600 "$dev/tty1" c 4 1
+	mknod -m 600 "$dev/console" c 5 1
 	ln -s /proc/self/fd "$dev/fd"
 	ln -s /proc/self/fd/0 "$dev/stdin"
 	ln -s /proc/self/fd/1 "$dev/stdout"
@@ -566,6 +583,10 @@ else
 	mount --bind "$sock" "$dev/log"
 	mount --move "$dev" /dev
 fi
+for b in $binds; do
+	[ -e "/dev/${b#*=}" ]
+	mount --bind "${b%%=*}" "/dev/${b#*=}"
+done
 if [ -n "$preload" ]; then
 	export LD_PRELOAD="$preload"
 fi
@@ -573,7 +594,7 @@ exec "$@"
 ''' % " ".join(self.DEV_FILES)
         return (["unshare", "--mount", "--propagation", "private", "--",
                  "/bin/sh", "-c", script, "sh", self.path, self.devdir,
-                 preload or ""] + argv)
+                 preload or "", binds] + argv)
 
     def drain(self):
         """Every message received since the last drain, parsed:
@@ -834,13 +855,14 @@ class Setup:
         return sorted(os.listdir(self.cache_dir))
 
     def run(self, person=None, user="alice", rhost="198.51.100.7",
-            timeout=RUN_TIMEOUT, ruser=None, tty=None):
+            timeout=RUN_TIMEOUT, ruser=None, tty=None, dev_binds=()):
         """One pam_authenticate.  rhost (PAM_RHOST), ruser (PAM_RUSER) and
         tty (PAM_TTY): None leaves them unset.  A login with neither rhost
-        nor ruser and a local terminal as tty (CONSOLE, ":0") is the only
-        kind for which confirm = no is honoured."""
+        nor ruser and a local terminal as tty (CONSOLE, whose device is the
+        real one) is the only kind for which confirm = no is honoured.
+        dev_binds: see Syslog.wrap()."""
         return run_pam(self, person or Person(), user, rhost, timeout,
-                       ruser, tty)
+                       ruser, tty, dev_binds)
 
 
 # ---------------------------------------------------------------- the person
@@ -1014,7 +1036,8 @@ class Outcome:
         return "\n".join(lines)
 
 
-def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None):
+def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
+            dev_binds=()):
     st = setup.stack
     st.syslog.drain()  # whatever an earlier run left
     argv = [PAMDRIVE, setup.pamd, SERVICE, user or ""]
@@ -1035,7 +1058,8 @@ def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None):
     out.setup = setup
     errf = tempfile.TemporaryFile(dir=st.dir)
     out.started = time.monotonic()
-    proc = subprocess.Popen(st.syslog.wrap(argv, sanitizer_runtime()[1]),
+    proc = subprocess.Popen(st.syslog.wrap(argv, sanitizer_runtime()[1],
+                                           dev_binds),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=errf, env=env, cwd=setup.dir)
     killed = []

@@ -23,6 +23,9 @@ host's key, at the callback by the relay's code-reuse rule (c)."""
 import hashlib
 import os
 import re
+import shutil
+import stat
+import tempfile
 import threading
 import unittest
 import urllib.parse
@@ -350,8 +353,8 @@ class Attack(HostileCase):
         S_m) → 403 state_mismatch; U_m with state changed to S_a (nonce
         still N(S_m)) → 403 nonce_mismatch; the attacker's own URL with
         another nonce → 403 nonce_mismatch, with a second state → 403
-        state_mismatch.  Nobody signs in: the module's login ends at
-        login_timeout (9)."""
+        url_not_allowed (the relay takes each parameter once).  Nobody
+        signs in: the module's login ends at login_timeout (9)."""
         got = {}
 
         def act(link):
@@ -373,7 +376,7 @@ class Attack(HostileCase):
         want = {"copy": (403, "state_mismatch"),
                 "state_changed": (403, "nonce_mismatch"),
                 "nonce_changed": (403, "nonce_mismatch"),
-                "two_states": (403, "state_mismatch")}
+                "two_states": (403, "url_not_allowed")}
         for k, (st, err) in want.items():
             status, ans = got.get(k, (None, None))
             self.check(out, status == st and isinstance(ans, dict) and
@@ -478,13 +481,57 @@ class Attack(HostileCase):
 
     def test_f_control_local_without_confirm(self):
         """(f) Control: neither PAM_RHOST nor PAM_RUSER, PAM_TTY the first
-        virtual console (login(1), gdm), confirm = no → honoured."""
+        virtual console (login(1), gdm) and /dev/tty1 the real device
+        (4, 1), confirm = no → honoured."""
         self.local_without_confirm(CONSOLE)
 
-    def test_f_control_local_display_without_confirm(self):
-        """(f) Control: PAM_TTY ":0", a local X display (lightdm) →
+    def test_f_confirm_no_on_x_display(self):
+        """(f) PAM_TTY ":0" or ":1" without PAM_RHOST: an X display is as
+        much an Xvnc or x11vnc login screen (LightDM's VNC server), which a
+        viewer anywhere reaches, as the monitor on the desk: asked."""
+        self.remote_no_confirm("not a local terminal, PAM_TTY ':0'",
+                               rhost=None, tty=":0")
+        self.remote_no_confirm("not a local terminal, PAM_TTY ':1'",
+                               rhost=None, tty=":1")
+
+    def container_console(self):
+        """A pseudo-terminal node (136, 0) to bind over a console device,
+        as an LXC-style container's /dev has one (lxc-console, a web
+        console).  Made in a directory of the test's; the bind is made in
+        pamdrive's mount namespace only, so the real /dev never changes."""
+        if self.stack.syslog.mode != "namespace":
+            self.skipTest("needs mount namespaces (the bind is private)")
+        d = tempfile.mkdtemp(prefix="pam-ion-pts.")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "pts0")
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(136, 0))
+        except OSError as e:
+            self.skipTest("cannot mknod a device: %s" % e)
+        return path
+
+    def test_f_confirm_no_container_tty1(self):
+        """(f) PAM_TTY "/dev/tty1" with neither PAM_RHOST nor PAM_RUSER,
+        but /dev/tty1 is a pseudo-terminal bind-mounted in place (a
+        container's console, in pamdrive's mount namespace only): the name
+        is right, the device is not → asked."""
+        pts = self.container_console()
+        self.remote_no_confirm(
+            "not a local terminal, PAM_TTY '/dev/tty1' is not the console "
+            "device", rhost=None, tty=CONSOLE, dev_binds=[(pts, "tty1")])
+
+    def test_f_confirm_no_container_console(self):
+        """(f) The same for PAM_TTY "console" over /dev/console."""
+        pts = self.container_console()
+        self.remote_no_confirm(
+            "not a local terminal, PAM_TTY 'console' is not the console "
+            "device", rhost=None, tty="console",
+            dev_binds=[(pts, "console")])
+
+    def test_f_control_console_device_without_confirm(self):
+        """(f) Control: PAM_TTY "/dev/console", the real device (5, 1) →
         honoured."""
-        self.local_without_confirm(":0")
+        self.local_without_confirm("/dev/console")
 
     # ------------------------------------------------------------ (g)
 

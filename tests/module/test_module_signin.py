@@ -5,8 +5,8 @@ and the QR renderings.
 
 confirm defaults to yes whatever prompt is; confirm = no is honoured only
 for a login at a local terminal (neither PAM_RHOST nor PAM_RUSER, PAM_TTY a
-console or a local X display): the cases without a confirmation code run
-with rhost=None, tty=CONSOLE.  That it is not honoured elsewhere is in
+console whose device is the real one; never an X display): the cases
+without a confirmation code run with rhost=None, tty=CONSOLE.  That it is not honoured elsewhere is in
 test_module_attack.py."""
 
 import re

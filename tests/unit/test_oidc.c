@@ -39,6 +39,11 @@
 	"par = required but the provider offers no pushed authorization "      \
 	"requests"
 
+#define WHY_PAR_FIELDS "PAR response lacks a good request_uri or expires_in"
+#define WHY_PAR_URN                                                            \
+	"PAR response's request_uri is not a "                                 \
+	"urn:ietf:params:oauth:request_uri: value the relay accepts"
+
 static struct fixture_server srv;
 static char cache_root[64];
 static unsigned ncache;
@@ -171,63 +176,82 @@ test_par_push(void **state)
 	free(v);
 }
 
+/* A PAR answer with request_uri v (JSON text) and expires_in 90. */
+#define PAR_ANSWER(v) "{\"request_uri\": " v ", \"expires_in\": 90}"
+#define URN "urn:ietf:params:oauth:request_uri:"
+
 static void
 test_par_answers(void **state)
 {
-	static char long_uri[ION_OIDC_REQUEST_URI_MAX + 64];
 	static const struct {
 		long status;
 		const char *body;
 		int r;
+		const char *why; /* NULL: not checked */
 	} cases[] = {
-		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 90}",
-		    0 },
-		{ 200, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 90}",
-		    0 },
-		{ 400, "{\"error\": \"invalid_request\"}", ION_ERR_AUTH },
-		{ 401, "{\"error\": \"invalid_client\"}", ION_ERR_AUTH },
-		{ 403, "{}", ION_ERR_AUTH },
-		{ 500, "{}", ION_ERR_UNAVAIL },
-		{ 503, "", ION_ERR_UNAVAIL },
-		{ 302, "", ION_ERR_AUTH },
-		{ 204, "", ION_ERR_AUTH },
-		{ 201, "not json", ION_ERR_AUTH },
-		{ 201, "[\"urn:x:1\"]", ION_ERR_AUTH },
-		{ 201, "{}", ION_ERR_AUTH },
-		{ 201, "{\"expires_in\": 90}", ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"\", \"expires_in\": 90}",
-		    ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": 17, \"expires_in\": 90}",
-		    ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"urn:x 1\", \"expires_in\": 90}",
-		    ION_ERR_AUTH },
+		{ 201, PAR_ANSWER("\"" URN "1\""), 0, "pushed" },
+		{ 200, PAR_ANSWER("\"" URN "1\""), 0, "pushed" },
+		{ 400, "{\"error\": \"invalid_request\"}", ION_ERR_AUTH,
+		    "PAR endpoint refused the request" },
+		{ 401, "{\"error\": \"invalid_client\"}", ION_ERR_AUTH, NULL },
+		{ 403, "{}", ION_ERR_AUTH, NULL },
+		{ 500, "{}", ION_ERR_UNAVAIL, "PAR endpoint failed (5xx)" },
+		{ 503, "", ION_ERR_UNAVAIL, NULL },
+		{ 302, "", ION_ERR_AUTH, NULL },
+		{ 204, "", ION_ERR_AUTH, NULL },
+		{ 201, "not json", ION_ERR_AUTH,
+		    "PAR response is not a JSON object" },
+		{ 201, "[\"" URN "1\"]", ION_ERR_AUTH, NULL },
+		{ 201, "{}", ION_ERR_AUTH, WHY_PAR_FIELDS },
+		{ 201, "{\"expires_in\": 90}", ION_ERR_AUTH, WHY_PAR_FIELDS },
+		{ 201, PAR_ANSWER("17"), ION_ERR_AUTH, WHY_PAR_FIELDS },
+		{ 201, PAR_ANSWER("null"), ION_ERR_AUTH, WHY_PAR_FIELDS },
+		{ 201, "{\"request_uri\": \"" URN "1\"}", ION_ERR_AUTH,
+		    WHY_PAR_FIELDS },
+		{ 201, "{\"request_uri\": \"" URN "1\", \"expires_in\": 0}",
+		    ION_ERR_AUTH, WHY_PAR_FIELDS },
+		{ 201, "{\"request_uri\": \"" URN "1\", \"expires_in\": -5}",
+		    ION_ERR_AUTH, WHY_PAR_FIELDS },
 		{ 201,
-		    "{\"request_uri\": \"urn:x:\\u0001\", \"expires_in\": 90}",
-		    ION_ERR_AUTH },
+		    "{\"request_uri\": \"" URN "1\", \"expires_in\": \"90\"}",
+		    ION_ERR_AUTH, WHY_PAR_FIELDS },
 		{ 201,
-		    "{\"request_uri\": \"urn:x:\\u00e9\", \"expires_in\": 90}",
-		    ION_ERR_AUTH },
-		{ 201,
-		    "{\"request_uri\": \"urn:x:\\u0000\", \"expires_in\": 90}",
-		    ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"urn:x:1\"}", ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": 0}",
-		    ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": -5}",
-		    ION_ERR_AUTH },
-		{ 201, "{\"request_uri\": \"urn:x:1\", \"expires_in\": \"90\"}",
-		    ION_ERR_AUTH },
-		{ 201,
-		    "{\"request_uri\": \"urn:x:1\", \"request_uri\": "
-		    "\"urn:y\", "
-		    "\"expires_in\": 90}",
-		    ION_ERR_AUTH },
+		    "{\"request_uri\": \"" URN "1\", \"request_uri\": \"" URN
+		    "2\", \"expires_in\": 90}",
+		    ION_ERR_AUTH, "PAR response is not a JSON object" },
+		/* the relay's rule: the urn prefix and more, printable */
+		{ 201, PAR_ANSWER("\"" URN "x\""), 0, "pushed" },
+		{ 201, PAR_ANSWER("\"" URN "a:b/c?d=e&f%20~\""), 0, "pushed" },
+		{ 201, PAR_ANSWER("\"\""), ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "\""), ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"urn:x:1\""), ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"https://op.example/r/1\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"URN:IETF:PARAMS:OAUTH:REQUEST_URI:1\""),
+		    ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"urn:ietf:params:oauth:request_uri\""),
+		    ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\" " URN "1\""), ION_ERR_AUTH, WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "1 2\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "1\\t\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "\\u0001\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "\\u007f\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		{ 201, PAR_ANSWER("\"" URN "\\u00e9\""), ION_ERR_AUTH,
+		    WHY_PAR_URN },
+		/* jansson refuses \u0000 in a string without JSON_ALLOW_NUL */
+		{ 201, PAR_ANSWER("\"" URN "1\\u0000x\""), ION_ERR_AUTH,
+		    "PAR response is not a JSON object" },
 	};
+	static char body[ION_OIDC_REQUEST_URI_MAX + 128];
 	struct ion_provider p;
 	struct ion_cfg cfg;
 	const char *why;
 	char cache[128], *url;
-	size_t i;
+	size_t i, n;
 	bool pushed;
 	int r;
 
@@ -242,25 +266,38 @@ test_par_answers(void **state)
 		if (r != cases[i].r)
 			fail_msg("case %zu: %d (%s), expected %d", i, r,
 			    why != NULL ? why : "", cases[i].r);
+		if (cases[i].why != NULL &&
+		    (why == NULL || strcmp(why, cases[i].why) != 0))
+			fail_msg("case %zu: why \"%s\", expected \"%s\"", i,
+			    why != NULL ? why : "NULL", cases[i].why);
 		if (r == 0)
-			assert_non_null(strstr(url, "request_uri=urn%3Ax%3A1"));
+			assert_non_null(strstr(url,
+			    "request_uri=urn%3Aietf%3Aparams%3Aoauth%3A"
+			    "request_uri%3A"));
 		else
 			assert_null(url);
 		free(url);
 	}
 
-	/* A request_uri of ION_OIDC_REQUEST_URI_MAX characters, and one more.
+	/*
+	 * A request_uri of ION_OIDC_REQUEST_URI_MAX (512, the relay's limit)
+	 * characters, and one more.
 	 */
-	strcpy(long_uri, "{\"expires_in\": 9, \"request_uri\": \"urn:");
-	memset(long_uri + strlen(long_uri), 'u', ION_OIDC_REQUEST_URI_MAX - 4);
-	strcat(long_uri, "\"}");
-	fixture_script(&srv, "/par", 201, long_uri, NULL);
+	assert_int_equal(ION_OIDC_REQUEST_URI_MAX, 512);
+	strcpy(body, "{\"expires_in\": 9, \"request_uri\": \"" URN);
+	n = strlen(body);
+	memset(body + n, 'u', ION_OIDC_REQUEST_URI_MAX - strlen(URN));
+	strcpy(body + n + ION_OIDC_REQUEST_URI_MAX - strlen(URN), "\"}");
+	fixture_script(&srv, "/par", 201, body, NULL);
 	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_true(pushed);
 	free(url);
-	strcpy(long_uri + strlen(long_uri) - 2, "u\"}");
-	fixture_script(&srv, "/par", 201, long_uri, NULL);
+	strcpy(body + strlen(body) - 2, "u\"}");
+	fixture_script(&srv, "/par", 201, body, NULL);
 	assert_int_equal(
 	    authorize(&cfg, &p, &url, &pushed, &why), ION_ERR_AUTH);
+	assert_string_equal(why, WHY_PAR_URN);
+	assert_null(url);
 }
 
 static void
@@ -320,7 +357,7 @@ test_par_modes(void **state)
 
 	/* required with an endpoint pushes. */
 	fixture_script(&srv, "/par", 201,
-	    "{\"request_uri\": \"urn:x:2\", \"expires_in\": 90}", NULL);
+	    "{\"request_uri\": \"" REQUEST_URI "\", \"expires_in\": 90}", NULL);
 	cfg.par = ION_PAR_REQUIRED;
 	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
 	assert_true(pushed);

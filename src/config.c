@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "relay_proto.h"
 #include "rootfile.h"
+#include "urlchar.h"
 
 #define CFG_FILE_MAX (64 * 1024)
 #define CFG_LINE_MAX 4096
@@ -81,16 +82,6 @@ ion_alg_name(unsigned alg)
 	return NULL;
 }
 
-/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
-static bool
-url_char(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
-}
-
 static bool
 is_loopback(const char *host)
 {
@@ -137,7 +128,7 @@ url_problem(const char *url, bool *ret_query, bool any_http)
 	if (len > URL_MAX)
 		return "longer than 4096 characters";
 	for (i = 0; i < len; i++)
-		if (!url_char(url[i]))
+		if (!ion_url_char(url[i]))
 			return "holds white space, control, non-ASCII or "
 			       "other characters a URL may not hold";
 	if (strncasecmp(url, "https://", 8) == 0) {

@@ -9,6 +9,7 @@
 #include "crypto.h"
 #include "errors.h"
 #include "relay_proto.h"
+#include "urlchar.h"
 
 /* Why a 401 from the relay is a configuration error, for the log. */
 #define WHY_KEY_REFUSED                                                        \
@@ -47,16 +48,6 @@ static bool
 refused(long status)
 {
 	return status >= 400 && status < 500 && !unavailable(status);
-}
-
-/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
-static bool
-url_char(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
 }
 
 /*
@@ -104,7 +95,7 @@ ion_relay_link_ok(const char *relay_url, const char *link)
 	if (n > ION_RELAY_LINK_MAX)
 		return false;
 	for (i = 0; i < n; i++)
-		if (!url_char(link[i]))
+		if (!ion_url_char(link[i]))
 			return false;
 	ulen = strlen(relay_url);
 	if ((auth = strstr(relay_url, "://")) == NULL)

@@ -7,16 +7,7 @@
 #include <strings.h>
 
 #include "errors.h"
-
-/* RFC 3986 unreserved, reserved and '%': every character a URL may hold. */
-static bool
-url_char(char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
-}
+#include "urlchar.h"
 
 static int
 parse_port(const char *s, size_t len, unsigned *ret)
@@ -147,7 +138,7 @@ relay_url_parse(const char *s, struct relay_url *ret)
 	if (len == 0 || len > RELAY_URL_MAX)
 		return ION_ERR_RANGE;
 	for (i = 0; i < len; i++)
-		if (!url_char(s[i]))
+		if (!ion_url_char(s[i]))
 			return ION_ERR_INVALID;
 	if (strncasecmp(s, "https://", 8) == 0) {
 		u.https = true;
@@ -261,43 +252,23 @@ int
 relay_url_param(const struct relay_url *u, const char *pname,
     const char *expected, unsigned *ret_count, bool *ret_all_equal)
 {
-	size_t plen = strlen(pname);
-	const char *q = u->query, *end;
 	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	size_t plen = strlen(pname), elen = strlen(expected), pos = 0;
+	size_t nlen, vlen;
 	unsigned count = 0;
 	bool all_equal = true;
 	int r;
 
-	if (q == NULL) {
-		*ret_count = 0;
-		*ret_all_equal = false;
-		return 0;
+	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
+	    0) {
+		if (nlen != plen || memcmp(name, pname, plen) != 0)
+			continue;
+		count++;
+		if (vlen != elen || memcmp(value, expected, vlen) != 0)
+			all_equal = false;
 	}
-	end = q + u->query_len;
-	while (q < end) {
-		const char *amp = memchr(q, '&', (size_t)(end - q));
-		const char *pend = amp ? amp : end;
-		const char *eq = memchr(q, '=', (size_t)(pend - q));
-		size_t nlen, vlen = 0;
-
-		r = pct_decode(q, (size_t)((eq ? eq : pend) - q), name, &nlen);
-		if (r != 0)
-			return r;
-		if (eq != NULL) {
-			r = pct_decode(
-			    eq + 1, (size_t)(pend - eq - 1), value, &vlen);
-			if (r != 0)
-				return r;
-		} else
-			value[0] = '\0';
-		if (nlen == plen && memcmp(name, pname, plen) == 0) {
-			count++;
-			if (vlen != strlen(expected) ||
-			    memcmp(value, expected, vlen) != 0)
-				all_equal = false;
-		}
-		q = pend + (amp ? 1 : 0);
-	}
+	if (r != ION_ERR_NOT_FOUND)
+		return r;
 	*ret_count = count;
 	*ret_all_equal = count > 0 && all_equal;
 	return 0;
@@ -307,38 +278,22 @@ int
 relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
     size_t outlen, size_t *ret_len)
 {
-	size_t plen = strlen(pname);
-	const char *q = u->query, *end;
 	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	size_t plen = strlen(pname), pos = 0, nlen, vlen;
 	int r;
 
-	if (q == NULL)
-		return ION_ERR_NOT_FOUND;
-	end = q + u->query_len;
-	while (q < end) {
-		const char *amp = memchr(q, '&', (size_t)(end - q));
-		const char *pend = amp ? amp : end;
-		const char *eq = memchr(q, '=', (size_t)(pend - q));
-		size_t nlen, vlen = 0;
-
-		r = pct_decode(q, (size_t)((eq ? eq : pend) - q), name, &nlen);
-		if (r != 0)
-			return r;
-		if (nlen == plen && memcmp(name, pname, plen) == 0) {
-			if (eq != NULL &&
-			    (r = pct_decode(eq + 1, (size_t)(pend - eq - 1),
-				 value, &vlen)) != 0)
-				return r;
-			if (vlen + 1 > outlen)
-				return ION_ERR_RANGE;
-			memcpy(out, value, vlen);
-			out[vlen] = '\0';
-			*ret_len = vlen;
-			return 0;
-		}
-		q = pend + (amp ? 1 : 0);
+	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
+	    0) {
+		if (nlen != plen || memcmp(name, pname, plen) != 0)
+			continue;
+		if (vlen + 1 > outlen)
+			return ION_ERR_RANGE;
+		memcpy(out, value, vlen);
+		out[vlen] = '\0';
+		*ret_len = vlen;
+		return 0;
 	}
-	return ION_ERR_NOT_FOUND;
+	return r;
 }
 
 int

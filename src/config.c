@@ -438,7 +438,7 @@ parse_relay_key_file(const struct key *k, const char *v, struct ion_cfg *cfg,
     char *why, size_t whylen)
 {
 	char *key = NULL;
-	size_t i, n;
+	size_t n;
 	int r;
 
 	if (!check_path(v, why, whylen))
@@ -447,19 +447,18 @@ parse_relay_key_file(const struct key *k, const char *v, struct ion_cfg *cfg,
 		return r;
 	r = ION_ERR_CONFIG;
 	n = strlen(key);
-	for (i = 0; i < n; i++)
-		if (key[i] <= 0x20 || key[i] >= 0x7f) {
-			why_set(why, whylen,
-			    "%s: the key holds a space or a character that is "
-			    "not printable ASCII",
-			    v);
-			goto out;
-		}
 	if (n < ION_RELAY_KEY_MIN || n > ION_RELAY_KEY_MAX) {
 		why_set(why, whylen,
 		    "%s: the key is %zu characters long; it must have %d to "
 		    "%d (make one with pam-ion-relay --new-client-key)",
 		    v, n, ION_RELAY_KEY_MIN, ION_RELAY_KEY_MAX);
+		goto out;
+	}
+	if (!ion_relay_key_ok(key)) {
+		why_set(why, whylen,
+		    "%s: the key holds a space or a character that is "
+		    "not printable ASCII",
+		    v);
 		goto out;
 	}
 	if ((r = set_str(cfg, k, v, strlen(v))) != 0)

@@ -296,28 +296,6 @@ ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
 }
 
 /*
- * RFC 9126 2.2 only says request_uri is a string.  The relay takes a
- * pushed request's URL only with the urn form a PAR endpoint hands out
- * (any other request_uri is a request object the provider would fetch,
- * which the relay cannot check), so anything else is refused here, with
- * a reason, rather than later at the relay with a confusing one.
- */
-static bool
-request_uri_ok(const char *s, size_t n)
-{
-	const size_t plen = strlen(ION_OIDC_REQUEST_URI_PREFIX);
-	size_t i;
-
-	if (n <= plen || n > ION_OIDC_REQUEST_URI_MAX || strlen(s) != n ||
-	    memcmp(s, ION_OIDC_REQUEST_URI_PREFIX, plen) != 0)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
-/*
  * Pushes the authorization request (RFC 9126 section 2) and returns its
  * request_uri (malloc'd).  Client authentication as at the token endpoint.
  */
@@ -367,7 +345,7 @@ push_request(struct ion_http *h, const struct ion_cfg *cfg,
 		*why = "PAR response lacks a good request_uri or expires_in";
 		goto out;
 	}
-	if (!request_uri_ok(
+	if (!ion_relay_request_uri_ok(
 		json_string_value(ruri), json_string_length(ruri))) {
 		*why = "PAR response's request_uri is not a "
 		       "urn:ietf:params:oauth:request_uri: value the relay "

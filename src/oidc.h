@@ -14,16 +14,13 @@
 
 #include "config.h"
 #include "http.h"
+#include "relay_proto.h"
 
 #define ION_OIDC_MAX_DOC (256 * 1024) /* discovery, JWKS, userinfo */
 #define ION_OIDC_MAX_TOKEN_RESP (64 * 1024)
-/*
- * A PAR request_uri as the relay accepts it (RFC 9126 2.2): the prefix and
- * at least one more character, printable ASCII without spaces, at most
- * ION_OIDC_REQUEST_URI_MAX characters in all.
- */
-#define ION_OIDC_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
-#define ION_OIDC_REQUEST_URI_MAX 512
+/* A PAR request_uri as the relay accepts it: see relay_proto.h. */
+#define ION_OIDC_REQUEST_URI_PREFIX ION_RELAY_REQUEST_URI_PREFIX
+#define ION_OIDC_REQUEST_URI_MAX ION_RELAY_REQUEST_URI_MAX
 
 struct ion_provider {
 	char *issuer;

@@ -6,6 +6,9 @@
 #ifndef ION_RELAY_PROTO_H
 #define ION_RELAY_PROTO_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #define ION_RELAY_PATH_LOGINS "/v1/logins"
 #define ION_RELAY_PATH_RESULT "/v1/logins/result"
 #define ION_RELAY_PATH_CALLBACK "/callback"
@@ -23,6 +26,22 @@
 /* What either end accepts as a key: printable ASCII, no white space. */
 #define ION_RELAY_KEY_MIN 32
 #define ION_RELAY_KEY_MAX 256
+
+/*
+ * A pushed authorization request's request_uri, as both ends take it: the
+ * urn form a PAR endpoint hands out (RFC 9126 section 2.2) and at least one
+ * character more, printable ASCII without spaces, at most
+ * ION_RELAY_REQUEST_URI_MAX characters.  Any other request_uri names a
+ * request object the provider would fetch, which the relay cannot check.
+ */
+#define ION_RELAY_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
+#define ION_RELAY_REQUEST_URI_MAX 512
+
+/* True for a relay key either end accepts (the rule above). */
+bool ion_relay_key_ok(const char *key);
+
+/* True for a request_uri of len bytes (it may hold a NUL) as above. */
+bool ion_relay_request_uri_ok(const char *s, size_t len);
 
 /* The longest wait= a poll may ask for; the relay caps longer ones. */
 #define ION_RELAY_WAIT_MAX_S 25

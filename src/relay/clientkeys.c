@@ -391,18 +391,6 @@ relay_clients_replace(struct relay_clients *c, struct relay_keyset **set)
 	relay_keyset_free(&old);
 }
 
-static bool
-is_key_text(const char *key)
-{
-	size_t len = 0;
-
-	for (; key[len] != '\0'; len++)
-		if (key[len] <= ' ' || key[len] > '~' ||
-		    len == ION_RELAY_KEY_MAX)
-			return false;
-	return len >= ION_RELAY_KEY_MIN;
-}
-
 static int
 hash_cmp(const void *key, const void *elem)
 {
@@ -438,7 +426,7 @@ relay_clients_find(
 	const struct entry *e;
 	bool found = false;
 
-	if (key == NULL || !is_key_text(key) ||
+	if (key == NULL || !ion_relay_key_ok(key) ||
 	    ion_sha256(key, strlen(key), NULL, 0, NULL, 0, hash) != 0)
 		return false;
 	pthread_rwlock_rdlock(&c->lock);

@@ -255,8 +255,8 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
 }
 
 /* RFC 9126 2.2: the form of the request_uri a PAR endpoint hands out. */
-#define PAR_REQUEST_URI_PREFIX "urn:ietf:params:oauth:request_uri:"
-#define PAR_REQUEST_URI_MAX 512
+#define PAR_REQUEST_URI_PREFIX ION_RELAY_REQUEST_URI_PREFIX
+#define PAR_REQUEST_URI_MAX ION_RELAY_REQUEST_URI_MAX
 
 /*
  * Sorts out request objects (OIDC Core 6, RFC 9101).  A request object,
@@ -277,10 +277,9 @@ check_par(struct relay_app *app, const struct relay_url *u,
     struct relay_response *resp, char *ret_uri, size_t *ret_uri_len,
     bool *ret_par)
 {
-	const size_t plen = strlen(PAR_REQUEST_URI_PREFIX);
 	unsigned nobj, nreq, ncid, nall;
 	bool obj_empty, req_empty, cid_empty;
-	size_t len = 0, i;
+	size_t len = 0;
 	int r;
 
 	*ret_par = false;
@@ -316,14 +315,7 @@ check_par(struct relay_app *app, const struct relay_url *u,
 	}
 	r = relay_url_param_get(
 	    u, "request_uri", ret_uri, PAR_REQUEST_URI_MAX + 1, &len);
-	if (r == 0 &&
-	    (len <= plen || memcmp(ret_uri, PAR_REQUEST_URI_PREFIX, plen) != 0))
-		r = ION_ERR_DENIED;
-	/* Printable, no spaces: what it is matched as, it is sent as. */
-	for (i = 0; r == 0 && i < len; i++)
-		if (ret_uri[i] <= 0x20 || ret_uri[i] >= 0x7f)
-			r = ION_ERR_DENIED;
-	if (r != 0) {
+	if (r != 0 || !ion_relay_request_uri_ok(ret_uri, len)) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "a pushed authorization request's request_uri must be "
 		    "\"" PAR_REQUEST_URI_PREFIX "\" and more (RFC 9126), "

@@ -5,11 +5,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "logsafe.h"
 
 #define LOG_LINE_MAX 1024
 
@@ -74,10 +78,7 @@ relay_log(enum relay_log_level level, const char *fmt, ...)
 static uint64_t
 monotonic_second(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
+	return ion_now_ms() / 1000;
 }
 
 static void
@@ -157,17 +158,22 @@ relay_log_limit_flush(struct relay_log_limit *lim, const char *what)
 const char *
 relay_log_quote(const char *s, char *out, size_t outlen)
 {
-	size_t o = 0;
+	size_t n;
 
 	if (outlen < 3) {
 		if (outlen > 0)
 			out[0] = '\0';
 		return out;
 	}
-	out[o++] = '"';
-	for (; s != NULL && *s != '\0' && o < outlen - 2; s++)
-		out[o++] = (*s >= 0x20 && *s < 0x7f && *s != '"') ? *s : '?';
-	out[o++] = '"';
-	out[o] = '\0';
+	out[0] = '"';
+	if (outlen >= 6)
+		ion_log_safe(s, SIZE_MAX, out + 1, outlen - 2);
+	else
+		out[1] = '\0';
+	for (n = 1; out[n] != '\0'; n++)
+		if (out[n] == '"')
+			out[n] = '?';
+	out[n] = '"';
+	out[n + 1] = '\0';
 	return out;
 }

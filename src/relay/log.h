@@ -65,8 +65,8 @@ bool relay_log_limit_admit(
 void relay_log_limit_flush(struct relay_log_limit *lim, const char *what);
 
 /*
- * Copies at most outlen - 3 characters of s into out inside double quotes:
- * printable ASCII stays, anything else and '"' itself become '?', so a
+ * Writes s into out inside double quotes, by ion_log_safe()'s rule (a
+ * value cut to fit ends in "...") with '"' itself also written as '?', so a
  * client can neither forge lines nor end the quoted value early.
  */
 const char *relay_log_quote(const char *s, char *out, size_t outlen);

@@ -140,7 +140,7 @@ parse_listen(const char *s, struct relay_opts *o)
 static const char *
 check_public_url(const char *s, struct relay_opts *o)
 {
-	struct relay_url u;
+	struct ion_url u;
 	size_t len = strlen(s);
 
 	while (len > 0 && s[len - 1] == '/')
@@ -151,25 +151,25 @@ check_public_url(const char *s, struct relay_opts *o)
 		       "46 characters";
 	memcpy(o->public_url, s, len);
 	o->public_url[len] = '\0';
-	if (relay_url_parse(o->public_url, &u) != 0)
+	if (ion_url_parse(o->public_url, &u) != 0)
 		return "not a plain http(s) URL (no user info, white space, "
 		       "dot segments or encoded '.', '/', '\\')";
 	if (u.query != NULL || u.has_fragment)
 		return "must not have a query or fragment";
-	if (!u.https && !relay_url_is_loopback(&u))
+	if (!u.https && !ion_url_is_loopback(&u))
 		return "must be https:// (http:// only for a loopback host)";
 	return NULL;
 }
 
 static const char *
-check_prefix(const char *s, struct relay_url *u)
+check_prefix(const char *s, struct ion_url *u)
 {
-	if (relay_url_parse(s, u) != 0)
+	if (ion_url_parse(s, u) != 0)
 		return "not a plain http(s) URL (no user info, white space, "
 		       "dot segments or encoded '.', '/', '\\')";
 	if (u->query != NULL || u->has_fragment)
 		return "must not have a query or fragment";
-	if (!u->https && !relay_url_is_loopback(u))
+	if (!u->https && !ion_url_is_loopback(u))
 		return "must be https:// (http:// only for a loopback host)";
 	return NULL;
 }

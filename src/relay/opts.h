@@ -19,7 +19,7 @@ struct relay_opts {
 	char listen_port[8];
 	char public_url[RELAY_PUBLIC_URL_MAX + 1]; /* without trailing '/' */
 	const char *prefixes[RELAY_MAX_PREFIXES];  /* borrowed from argv */
-	struct relay_url prefix_urls[RELAY_MAX_PREFIXES];
+	struct ion_url prefix_urls[RELAY_MAX_PREFIXES];
 	size_t nprefixes;
 	unsigned ttl;
 	unsigned long max_pending;

@@ -68,7 +68,7 @@ requester(const struct relay_login_view *v)
 char *
 relay_page_landing(const struct relay_login_view *v, size_t *ret_len)
 {
-	struct relay_url u;
+	struct ion_url u;
 	char when[64];
 	struct tm tm;
 	struct ion_buf b;
@@ -102,8 +102,8 @@ relay_page_landing(const struct relay_login_view *v, size_t *ret_len)
 	ion_buf_html(&b, v->authorize_url);
 	ion_buf_puts(&b, "\">Continue to ");
 	/* The registered URL was checked against the prefixes, so it parses. */
-	ion_buf_html(&b,
-	    relay_url_parse(v->authorize_url, &u) == 0 ? u.host : "sign in");
+	ion_buf_html(
+	    &b, ion_url_parse(v->authorize_url, &u) == 0 ? u.host : "sign in");
 	ion_buf_puts(&b, "</a>\n");
 	return finish(&b, ret_len);
 }

@@ -273,7 +273,7 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
  * false return: refused (answered in resp).
  */
 static bool
-check_par(struct relay_app *app, const struct relay_url *u,
+check_par(struct relay_app *app, const struct ion_url *u,
     struct relay_response *resp, char *ret_uri, size_t *ret_uri_len,
     bool *ret_par)
 {
@@ -283,10 +283,10 @@ check_par(struct relay_app *app, const struct relay_url *u,
 	int r;
 
 	*ret_par = false;
-	if (relay_url_param(u, "request", "", &nobj, &obj_empty) != 0 ||
-	    relay_url_param(u, "request_uri", "", &nreq, &req_empty) != 0 ||
-	    relay_url_param(u, "client_id", "", &ncid, &cid_empty) != 0 ||
-	    relay_url_count_params(u, &nall) != 0) {
+	if (ion_url_param(u, "request", "", &nobj, &obj_empty) != 0 ||
+	    ion_url_param(u, "request_uri", "", &nreq, &req_empty) != 0 ||
+	    ion_url_param(u, "client_id", "", &ncid, &cid_empty) != 0 ||
+	    ion_url_count_params(u, &nall) != 0) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url has a malformed percent escape");
 		return false;
@@ -313,7 +313,7 @@ check_par(struct relay_app *app, const struct relay_url *u,
 		    "request_uri and one client_id and no other parameter");
 		return false;
 	}
-	r = relay_url_param_get(
+	r = ion_url_param_get(
 	    u, "request_uri", ret_uri, PAR_REQUEST_URI_MAX + 1, &len);
 	if (r != 0 || !ion_relay_request_uri_ok(ret_uri, len)) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
@@ -379,17 +379,17 @@ has_control(const char *s, size_t len)
  * (answered in resp).
  */
 static bool
-check_params(struct relay_app *app, const struct relay_url *u, bool par,
+check_params(struct relay_app *app, const struct ion_url *u, bool par,
     struct relay_response *resp)
 {
-	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	char name[ION_URL_MAX + 1], value[ION_URL_MAX + 1];
 	unsigned seen[sizeof(authorize_params) / sizeof(authorize_params[0])];
 	size_t pos = 0, nlen, vlen, i;
 	int r;
 
 	memset(seen, 0, sizeof(seen));
-	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
-	    0) {
+	while (
+	    (r = ion_url_param_next(u, &pos, name, &nlen, value, &vlen)) == 0) {
 		if (has_control(name, nlen) || has_control(value, vlen)) {
 			json_reject(app, resp, 403,
 			    RELAY_REJECT_URL_NOT_ALLOWED,
@@ -438,7 +438,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	char nonce[ION_TOKEN_CHARS + 1], polled[RELAY_STATE_LEN + 1];
 	char request_uri[PAR_REQUEST_URI_MAX + 1];
 	json_t *root = NULL, *v, *ctx;
-	struct relay_url u;
+	struct ion_url u;
 	json_error_t jerr;
 	unsigned count;
 	bool all_equal, allowed = false, par;
@@ -517,7 +517,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		goto out;
 	}
 	/* User info and dot segments are ways around a prefix: not allowed. */
-	r = relay_url_parse(spec.authorize_url, &u);
+	r = ion_url_parse(spec.authorize_url, &u);
 	if (r == ION_ERR_DENIED) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "authorize_url has user info, dot segments, ';' or an "
@@ -532,7 +532,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		goto out;
 	}
 	for (i = 0; i < o->nprefixes && !allowed; i++)
-		allowed = relay_url_under_prefix(&u, &o->prefix_urls[i]);
+		allowed = ion_url_under_prefix(&u, &o->prefix_urls[i]);
 	if (!allowed) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "authorize_url is not under an allowed prefix");
@@ -565,7 +565,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	 */
 	if (par)
 		goto checked;
-	if (relay_url_param(&u, "state", spec.state, &count, &all_equal) != 0) {
+	if (ion_url_param(&u, "state", spec.state, &count, &all_equal) != 0) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url has a malformed percent escape");
 		goto out;
@@ -584,7 +584,7 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	 * the nonce tied to the state, such a code fails the module's check.
 	 */
 	if (ion_nonce_from_state(spec.state, nonce) != 0 ||
-	    relay_url_param(&u, "nonce", nonce, &count, &all_equal) != 0 ||
+	    ion_url_param(&u, "nonce", nonce, &count, &all_equal) != 0 ||
 	    count != 1 || !all_equal) {
 		json_reject(app, resp, 403, RELAY_REJECT_NONCE_MISMATCH,
 		    "authorize_url must carry exactly one nonce parameter, "

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "log.h"
 #include "relay_proto.h"
@@ -73,7 +74,7 @@ request_deadline(const struct relay_server *srv)
 	 * A second past libmicrohttpd's idle timeout, so that it closes the
 	 * idle connections and the sweep only those that trickle.
 	 */
-	return relay_now_ms() +
+	return ion_now_ms() +
 	    (uint64_t)srv->app->opts->connection_timeout * 1000 + 1000;
 }
 
@@ -231,7 +232,7 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
 	if (relay_waiters_park(app->waiters, ex->state, c, fd,
-		relay_now_ms() + wait_ms, &ex->ticket) != 0) {
+		ion_now_ms() + wait_ms, &ex->ticket) != 0) {
 		/* No slot (shutting down): the module simply polls again. */
 		relay_route_collect(app, ex->state, ex->client,
 		    RELAY_WAKE_SHUTDOWN, true, resp);
@@ -383,7 +384,7 @@ static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct relay_server *srv = cls;
-	unsigned long now = (unsigned long)(relay_now_ms() / 1000);
+	unsigned long now = (unsigned long)(ion_now_ms() / 1000);
 	unsigned long second = atomic_load(&srv->log_second), dropped;
 	char msg[512], *cut;
 	size_t n;

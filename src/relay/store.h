@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 
 #define RELAY_STATE_LEN 43   /* base64url of 32 bytes */
@@ -149,8 +150,5 @@ size_t relay_store_count(struct relay_store *st);
 
 /* Scrubs and frees a result; accepts NULL and clears the pointer. */
 void relay_result_free(struct relay_result **res);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-uint64_t relay_now_ms(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "b64url.h"
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 #include "siphash.h"
@@ -65,15 +66,6 @@ struct relay_store {
 	struct login *oldest, *newest;
 	unsigned char key[16];
 };
-
-uint64_t
-relay_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int
 relay_store_new(
@@ -276,7 +268,7 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	memcpy(l->strings + l->off_url, spec->authorize_url, la);
 
 	pthread_mutex_lock(&st->lock);
-	now_ms = relay_now_ms();
+	now_ms = ion_now_ms();
 	/*
 	 * A state is taken until the timer removes its login, at most a
 	 * second past its TTL; the same holds for the count against the cap.
@@ -377,7 +369,7 @@ make_view(const struct login *l)
 static struct login *
 live(struct login *l)
 {
-	return (l != NULL && l->expires_ms > relay_now_ms()) ? l : NULL;
+	return (l != NULL && l->expires_ms > ion_now_ms()) ? l : NULL;
 }
 
 int
@@ -540,7 +532,7 @@ relay_store_put_result(struct relay_store *st, const char *state,
 		r = ION_ERR_NOT_FOUND;
 	}
 	pthread_mutex_lock(&st->lock);
-	now_ms = relay_now_ms();
+	now_ms = ion_now_ms();
 	if ((l = live(*find_state(st, state))) == NULL)
 		goto out;
 	if (l->result != NULL) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 #include "siphash.h"
@@ -170,7 +171,7 @@ watch(void *arg)
 	uint64_t tick_due = 0;
 
 	for (;;) {
-		uint64_t now = relay_now_ms(), until;
+		uint64_t now = ion_now_ms(), until;
 		int n, i, timeout;
 
 		if (now >= tick_due) {
@@ -212,7 +213,7 @@ watch(void *arg)
 			    w->slots[slot].gen == gen)
 				wake_slot(w, slot, RELAY_WAKE_GONE);
 		}
-		now = relay_now_ms();
+		now = ion_now_ms();
 		while (w->heap_len > 0 && heap_key(w, 0) <= now)
 			wake_slot(w, w->heap[0], RELAY_WAKE_TIMEOUT);
 		pthread_mutex_unlock(&w->lock);

@@ -35,11 +35,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    o.nprefixes <= RELAY_MAX_PREFIXES);
 		FUZZ_CHECK(strlen(o.public_url) <= RELAY_PUBLIC_URL_MAX);
 		for (i = 0; i < o.nprefixes; i++) {
-			struct relay_url u;
+			struct ion_url u;
 
-			FUZZ_CHECK(relay_url_parse(o.prefixes[i], &u) == 0);
+			FUZZ_CHECK(ion_url_parse(o.prefixes[i], &u) == 0);
 			FUZZ_CHECK(u.query == NULL && !u.has_fragment);
-			FUZZ_CHECK(u.https || relay_url_is_loopback(&u));
+			FUZZ_CHECK(u.https || ion_url_is_loopback(&u));
 		}
 		FUZZ_CHECK(o.ttl >= 10 && o.ttl <= 3600);
 		FUZZ_CHECK(o.max_pending >= 1);

@@ -87,7 +87,7 @@ struct run {
 	char used[USED_MAX][CODE_MAX + 1]; /* codes accepted */
 	size_t nused;
 	/* decoded request_uris of PAR logins registered */
-	char uris[MAX_REQUESTS][RELAY_URL_MAX + 1];
+	char uris[MAX_REQUESTS][ION_URL_MAX + 1];
 	size_t nuris;
 };
 
@@ -122,8 +122,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	strcpy(opts.public_url, PUBLIC);
 	opts.prefixes[0] = PREFIX;
 	opts.prefixes[1] = PREFIX2;
-	if (relay_url_parse(PREFIX, &opts.prefix_urls[0]) != 0 ||
-	    relay_url_parse(PREFIX2, &opts.prefix_urls[1]) != 0)
+	if (ion_url_parse(PREFIX, &opts.prefix_urls[0]) != 0 ||
+	    ion_url_parse(PREFIX2, &opts.prefix_urls[1]) != 0)
 		fuzz_fail("bad prefixes");
 	opts.nprefixes = 2;
 	opts.ttl = TTL;
@@ -212,14 +212,14 @@ static bool json_member(
 static bool
 request_uri_of(const struct relay_request *req, char *out, size_t outlen)
 {
-	char url[RELAY_URL_MAX + 1];
-	struct relay_url u;
+	char url[ION_URL_MAX + 1];
+	struct ion_url u;
 	size_t len;
 
 	return json_member(req->body, req->body_len, "authorize_url", url,
 		   sizeof(url)) &&
-	    relay_url_parse(url, &u) == 0 &&
-	    relay_url_param_get(&u, "request_uri", out, outlen, &len) == 0 &&
+	    ion_url_parse(url, &u) == 0 &&
+	    ion_url_param_get(&u, "request_uri", out, outlen, &len) == 0 &&
 	    strlen(out) == len;
 }
 
@@ -267,7 +267,7 @@ only_module_params(const char *url)
 	static const char *const names[] = { "response_type", "client_id",
 		"redirect_uri", "scope", "state", "nonce", "code_challenge",
 		"code_challenge_method" };
-	unsigned char name[RELAY_URL_MAX], value[RELAY_URL_MAX];
+	unsigned char name[ION_URL_MAX], value[ION_URL_MAX];
 	unsigned seen[sizeof(names) / sizeof(names[0])];
 	const char *p = strchr(url, '?'), *end, *amp, *eq;
 	size_t nlen, vlen, i;
@@ -460,7 +460,7 @@ follow(struct run *run, const struct relay_request *req,
     const struct relay_response *resp, bool delivered)
 {
 	char state[RELAY_STATE_LEN + 1], value[CODE_MAX + 1], link[128];
-	char uri[RELAY_URL_MAX + 1], url[RELAY_URL_MAX + 1], error[64];
+	char uri[ION_URL_MAX + 1], url[ION_URL_MAX + 1], error[64];
 	const char *s, *auth = req->authorization, *slash;
 	struct login *m;
 	bool post = strcmp(req->method, "POST") == 0;
@@ -594,7 +594,7 @@ one_request(struct run *run, char *buf, size_t len)
 	req.args = params;
 	line = next_line(&p, end);
 	if (strcmp(line, "TICK") == 0) {
-		relay_route_tick(&run->app, relay_now_ms() + (TTL + 1) * 1000);
+		relay_route_tick(&run->app, ion_now_ms() + (TTL + 1) * 1000);
 		fuzz_log("TICK");
 		memset(run->model, 0, sizeof(run->model));
 		run->nused = 0; /* remembered for the TTL only */

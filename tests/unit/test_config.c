@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "errors.h"
+#include "logsafe.h"
 
 #define OTHER_UID 1 /* daemon */
 #define SECRET "s3cret-Value/+="
@@ -610,7 +611,7 @@ static const struct {
 static void
 test_bad_values(void **state)
 {
-	char line[512], want[1024], arg[512];
+	char line[512], want[1024], arg[512], safe[512];
 	const char *text;
 	unsigned lineno;
 	size_t i;
@@ -626,7 +627,8 @@ test_bad_values(void **state)
 		expect_err2(text, NO_ARGS, want, bad_values[i].why);
 
 		snprintf(arg, sizeof(arg), "%s=%s", k, v);
-		snprintf(want, sizeof(want), "argument '%s': ", arg);
+		snprintf(want, sizeof(want), "argument '%s': ",
+		    ion_log_safe(arg, SIZE_MAX, safe, sizeof(safe)));
 		expect_err2(conf(""), ARGS(arg), want, bad_values[i].why);
 	}
 }

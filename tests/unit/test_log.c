@@ -32,8 +32,8 @@ static const struct {
 	{ "del\x7f", 80, "\"del?\"" },
 	{ "caf\xc3\xa9", 80, "\"caf??\"" },
 	{ "say \"hi\"", 80, "\"say ?hi?\"" },
-	/* at most outlen - 3 characters */
-	{ "abcdefgh", 8, "\"abcde\"" },
+	/* at most outlen - 3 characters, a cut one ending in "..." */
+	{ "abcdefgh", 8, "\"ab...\"" },
 	{ "abcde", 8, "\"abcde\"" },
 	{ "abcdef", 3, "\"\"" },
 	{ NULL, 10, "\"\"" },

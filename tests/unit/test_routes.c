@@ -21,6 +21,7 @@
 
 #include "b64url.h"
 #include "clientkeys.h"
+#include "clock.h"
 #include "conns.h"
 #include "crypto.h"
 #include "errors.h"
@@ -134,8 +135,8 @@ setup(void **state)
 	strcpy(f->opts.public_url, PUBLIC);
 	f->opts.prefixes[0] = PREFIX;
 	f->opts.prefixes[1] = PREFIX2;
-	assert_int_equal(relay_url_parse(PREFIX, &f->opts.prefix_urls[0]), 0);
-	assert_int_equal(relay_url_parse(PREFIX2, &f->opts.prefix_urls[1]), 0);
+	assert_int_equal(ion_url_parse(PREFIX, &f->opts.prefix_urls[0]), 0);
+	assert_int_equal(ion_url_parse(PREFIX2, &f->opts.prefix_urls[1]), 0);
 	f->opts.nprefixes = 2;
 	f->opts.ttl = TTL;
 	f->opts.max_pending = MAX_PENDING;
@@ -1366,7 +1367,7 @@ test_register_display_text_ok(void **state)
 		relay_response_clear(&resp);
 		free(tmpl);
 		/* keep under --max-pending */
-		relay_route_tick(&f->app, relay_now_ms() + 10ull * TTL * 1000);
+		relay_route_tick(&f->app, ion_now_ms() + 10ull * TTL * 1000);
 	}
 }
 
@@ -1461,7 +1462,7 @@ test_callback_code_wakes_and_confirms(void **state)
 	register_login(f, &l, true);
 	/* a poll is parked for this login */
 	assert_int_equal(relay_waiters_park(f->app.waiters, l.state,
-			     &f->conns[0], -1, relay_now_ms() + 60000, &ticket),
+			     &f->conns[0], -1, ion_now_ms() + 60000, &ticket),
 	    0);
 	assert_true(relay_waiters_suspend(f->app.waiters, ticket));
 
@@ -2034,12 +2035,12 @@ test_delivered_not_ok(void **state)
 	/* a second poll came meanwhile and was parked; one for another
 	 * login, too */
 	assert_int_equal(relay_waiters_park(f->app.waiters, l.state,
-			     &f->conns[1], -1, relay_now_ms() + 60000, &ticket),
+			     &f->conns[1], -1, ion_now_ms() + 60000, &ticket),
 	    0);
 	assert_true(relay_waiters_suspend(f->app.waiters, ticket));
 	assert_int_equal(
 	    relay_waiters_park(f->app.waiters, other.state, &f->conns[2], -1,
-		relay_now_ms() + 60000, &other_ticket),
+		ion_now_ms() + 60000, &other_ticket),
 	    0);
 	assert_true(relay_waiters_suspend(f->app.waiters, other_ticket));
 
@@ -2117,7 +2118,7 @@ test_delivered_after_expiry(void **state)
 	get_result(f, l.bearer, NULL, 0, &resp);
 	expect_result(&resp, &l, "c0de");
 	relay_response_clear(&resp);
-	relay_route_tick(&f->app, relay_now_ms() + 10ull * TTL * 1000);
+	relay_route_tick(&f->app, ion_now_ms() + 10ull * TTL * 1000);
 	assert_int_equal(atomic_load(&f->app.metrics.expirations), 1);
 	relay_route_delivered(&f->app, l.state, link_id_of(&l), false);
 	assert_false(relay_store_exists(f->app.store, l.state));
@@ -2255,7 +2256,7 @@ test_tick_expires(void **state)
 	struct relay_response resp;
 	struct login a = login_for(1), b = login_for(2);
 	unsigned ticket;
-	uint64_t now = relay_now_ms(), next;
+	uint64_t now = ion_now_ms(), next;
 
 	register_login(f, &a, true);
 	register_login(f, &b, true);
@@ -2265,8 +2266,8 @@ test_tick_expires(void **state)
 	assert_true(relay_waiters_suspend(f->app.waiters, ticket));
 
 	/* nothing due yet: the next expiry is a TTL away */
-	next = relay_route_tick(&f->app, relay_now_ms());
-	assert_in_range(next, now + TTL * 1000, relay_now_ms() + TTL * 1000);
+	next = relay_route_tick(&f->app, ion_now_ms());
+	assert_in_range(next, now + TTL * 1000, ion_now_ms() + TTL * 1000);
 	assert_int_equal(atomic_load(&f->app.metrics.expirations), 0);
 	assert_int_equal(atomic_load(&f->conns[0].resumes), 0);
 
@@ -2283,7 +2284,7 @@ test_tick_expires(void **state)
 	    &f->app, a.state, f->hash_a, RELAY_WAKE_EXPIRED, true, &resp));
 	assert_int_equal(resp.status, 404);
 	relay_response_clear(&resp);
-	assert_int_equal(relay_route_tick(&f->app, relay_now_ms()), 0);
+	assert_int_equal(relay_route_tick(&f->app, ion_now_ms()), 0);
 }
 
 /* The tick also shuts down connections whose request is overdue. */
@@ -2297,11 +2298,11 @@ test_tick_sweeps_slow_requests(void **state)
 
 	assert_int_equal(relay_conns_new(4, &f->app.conns), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	t = relay_conns_track(f->app.conns, sv[0], relay_now_ms() + 100000);
+	t = relay_conns_track(f->app.conns, sv[0], ion_now_ms() + 100000);
 	assert_true(t >= 0);
-	relay_route_tick(&f->app, relay_now_ms());
+	relay_route_tick(&f->app, ion_now_ms());
 	assert_int_equal(atomic_load(&f->app.metrics.slow_requests), 0);
-	relay_route_tick(&f->app, relay_now_ms() + 200000);
+	relay_route_tick(&f->app, ion_now_ms() + 200000);
 	assert_int_equal(atomic_load(&f->app.metrics.slow_requests), 1);
 	assert_int_equal(recv(sv[1], &c, 1, MSG_DONTWAIT), 0);
 	relay_conns_untrack(f->app.conns, t);
@@ -2718,7 +2719,7 @@ test_key_refusal_log_limited(void **state)
 	}
 	/* the tick in a later second reports the rest */
 	usleep(1100 * 1000);
-	relay_route_tick(&f->app, relay_now_ms());
+	relay_route_tick(&f->app, ion_now_ms());
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	rewind(tmp);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "b64url.h"
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 #include "store.h"
@@ -444,7 +445,7 @@ test_expire(void **state)
 	memset(&log, 0, sizeof(log));
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
 	log.st = st;
-	now = relay_now_ms();
+	now = ion_now_ms();
 
 	/* Nothing to expire in an empty store. */
 	assert_int_equal(
@@ -462,9 +463,9 @@ test_expire(void **state)
 
 	/* Not yet: next is when the first one is due. */
 	assert_int_equal(
-	    relay_store_expire(st, relay_now_ms(), on_expired, &log, &next), 0);
+	    relay_store_expire(st, ion_now_ms(), on_expired, &log, &next), 0);
 	assert_int_equal(log.calls, 0);
-	assert_in_range(next, now + 300000, relay_now_ms() + 300000);
+	assert_in_range(next, now + 300000, ion_now_ms() + 300000);
 	first = next;
 
 	/* At exactly that time the first one goes, alone. */
@@ -507,7 +508,7 @@ test_expire_many(void **state)
 	log.st = st;
 	for (i = 0; i < 300; i++)
 		assert_int_equal(add(st, i, link), 0);
-	assert_int_equal(relay_store_expire(st, relay_now_ms() + 400000,
+	assert_int_equal(relay_store_expire(st, ion_now_ms() + 400000,
 			     on_expired, &log, &next),
 	    300);
 	assert_int_equal(log.calls, 300);
@@ -828,7 +829,7 @@ test_expire_while_delivering(void **state)
 	assert_int_equal(add(st, 1, link), 0);
 	make_state(1, s);
 	put_and_take(st, 1, "c", &res);
-	assert_int_equal(relay_store_expire(st, relay_now_ms() + 400000,
+	assert_int_equal(relay_store_expire(st, ion_now_ms() + 400000,
 			     on_expired, &log, &next),
 	    1);
 	assert_int_equal(log.calls, 1);
@@ -1092,7 +1093,7 @@ test_code_reuse(void **state)
 	assert_int_equal(relay_store_used_codes(st), 2);
 	/* forgotten after the TTL */
 	relay_store_expire(
-	    st, relay_now_ms() + 301 * 1000, ignore_expired, NULL, &next);
+	    st, ion_now_ms() + 301 * 1000, ignore_expired, NULL, &next);
 	assert_int_equal(relay_store_used_codes(st), 0);
 	relay_store_free(&st);
 }
@@ -1203,7 +1204,7 @@ test_request_uri_expires(void **state)
 	(void)state;
 	assert_int_equal(relay_store_new(10, 0, &st), 0);
 	assert_int_equal(add_par(st, 1, CLIENT, URI, strlen(URI)), 0);
-	relay_store_expire(st, relay_now_ms() + 1, ignore_expired, NULL, &next);
+	relay_store_expire(st, ion_now_ms() + 1, ignore_expired, NULL, &next);
 	assert_int_equal(relay_store_used_codes(st), 0);
 	assert_int_equal(add_par(st, 2, CLIENT, URI, strlen(URI)), 0);
 	relay_store_free(&st);

@@ -100,11 +100,11 @@ test_parse_good(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		struct relay_url u;
+		struct ion_url u;
 		int r;
 
 		memset(&u, 0xa5, sizeof(u));
-		r = relay_url_parse(good[i].in, &u);
+		r = ion_url_parse(good[i].in, &u);
 		if (r != 0)
 			fail_msg("'%s': got %d, expected 0", good[i].in, r);
 		assert_int_equal(u.https, good[i].https);
@@ -302,8 +302,8 @@ test_parse_bad(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct relay_url u;
-		int r = relay_url_parse(bad[i].in, &u);
+		struct ion_url u;
+		int r = ion_url_parse(bad[i].in, &u);
 		bool ok = bad[i].r == ANY_ERROR
 		    ? r == ION_ERR_DENIED || r == ION_ERR_INVALID
 		    : r == bad[i].r;
@@ -322,46 +322,46 @@ test_parse_bad(void **state)
 static void
 test_parse_bad_leaves_ret(void **state)
 {
-	struct relay_url u, before;
+	struct ion_url u, before;
 
 	(void)state;
 	memset(&u, 0x5a, sizeof(u));
 	memcpy(&before, &u, sizeof(u));
-	assert_int_not_equal(relay_url_parse("https://a.example/../x", &u), 0);
+	assert_int_not_equal(ion_url_parse("https://a.example/../x", &u), 0);
 	assert_memory_equal(&u, &before, sizeof(u));
 }
 
 static void
 test_parse_lengths(void **state)
 {
-	char *s = malloc(RELAY_URL_MAX + 2);
+	char *s = malloc(ION_URL_MAX + 2);
 	char host[300];
-	struct relay_url u;
+	struct ion_url u;
 	size_t n;
 
 	(void)state;
 	assert_non_null(s);
-	/* RELAY_URL_MAX characters are fine, one more is not. */
+	/* ION_URL_MAX characters are fine, one more is not. */
 	strcpy(s, "https://a.example/");
 	n = strlen(s);
-	memset(s + n, 'x', RELAY_URL_MAX - n);
-	s[RELAY_URL_MAX] = '\0';
-	assert_int_equal(relay_url_parse(s, &u), 0);
-	assert_int_equal(u.path_len, RELAY_URL_MAX - n + 1);
-	s[RELAY_URL_MAX] = 'x';
-	s[RELAY_URL_MAX + 1] = '\0';
-	assert_int_equal(relay_url_parse(s, &u), ION_ERR_RANGE);
+	memset(s + n, 'x', ION_URL_MAX - n);
+	s[ION_URL_MAX] = '\0';
+	assert_int_equal(ion_url_parse(s, &u), 0);
+	assert_int_equal(u.path_len, ION_URL_MAX - n + 1);
+	s[ION_URL_MAX] = 'x';
+	s[ION_URL_MAX + 1] = '\0';
+	assert_int_equal(ion_url_parse(s, &u), ION_ERR_RANGE);
 	free(s);
 
 	/* A host of 255 characters fits, 256 do not. */
 	strcpy(host, "https://");
 	memset(host + 8, 'h', 255);
 	strcpy(host + 8 + 255, "/x");
-	assert_int_equal(relay_url_parse(host, &u), 0);
+	assert_int_equal(ion_url_parse(host, &u), 0);
 	assert_int_equal(strlen(u.host), 255);
 	memset(host + 8, 'h', 256);
 	strcpy(host + 8 + 256, "/x");
-	assert_int_not_equal(relay_url_parse(host, &u), 0);
+	assert_int_not_equal(ion_url_parse(host, &u), 0);
 }
 
 static const struct {
@@ -401,10 +401,10 @@ test_is_loopback(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
-		struct relay_url u;
+		struct ion_url u;
 
-		assert_int_equal(relay_url_parse(loopback[i].url, &u), 0);
-		if (relay_url_is_loopback(&u) != loopback[i].loopback) {
+		assert_int_equal(ion_url_parse(loopback[i].url, &u), 0);
+		if (ion_url_is_loopback(&u) != loopback[i].loopback) {
 			print_error("'%s': is_loopback %d, expected %d\n",
 			    loopback[i].url, !loopback[i].loopback,
 			    loopback[i].loopback);
@@ -486,11 +486,11 @@ test_under_prefix(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		struct relay_url u, p;
+		struct ion_url u, p;
 
-		assert_int_equal(relay_url_parse(prefixes[i].url, &u), 0);
-		assert_int_equal(relay_url_parse(prefixes[i].prefix, &p), 0);
-		if (relay_url_under_prefix(&u, &p) != prefixes[i].under) {
+		assert_int_equal(ion_url_parse(prefixes[i].url, &u), 0);
+		assert_int_equal(ion_url_parse(prefixes[i].prefix, &p), 0);
+		if (ion_url_under_prefix(&u, &p) != prefixes[i].under) {
 			print_error("'%s' under '%s': %d, expected %d\n",
 			    prefixes[i].url, prefixes[i].prefix,
 			    !prefixes[i].under, prefixes[i].under);
@@ -562,13 +562,13 @@ test_state_param(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(state_params) / sizeof(state_params[0]); i++) {
-		struct relay_url u;
+		struct ion_url u;
 		unsigned count = 99;
 		bool all_equal = !state_params[i].all_equal;
 		int r;
 
-		assert_int_equal(relay_url_parse(state_params[i].url, &u), 0);
-		r = relay_url_param(&u, "state", S, &count, &all_equal);
+		assert_int_equal(ion_url_parse(state_params[i].url, &u), 0);
+		r = ion_url_param(&u, "state", S, &count, &all_equal);
 		if (r != state_params[i].r)
 			fail_msg("'%s': got %d, expected %d",
 			    state_params[i].url, r, state_params[i].r);
@@ -586,8 +586,8 @@ test_state_param(void **state)
 static void
 test_state_param_long(void **state)
 {
-	char *s = malloc(RELAY_URL_MAX + 1);
-	struct relay_url u;
+	char *s = malloc(ION_URL_MAX + 1);
+	struct ion_url u;
 	unsigned count = 0;
 	bool all_equal = false;
 	size_t n;
@@ -596,11 +596,10 @@ test_state_param_long(void **state)
 	assert_non_null(s);
 	strcpy(s, B "?state=" S "&pad=");
 	n = strlen(s);
-	memset(s + n, 'p', RELAY_URL_MAX - n);
-	s[RELAY_URL_MAX] = '\0';
-	assert_int_equal(relay_url_parse(s, &u), 0);
-	assert_int_equal(
-	    relay_url_param(&u, "state", S, &count, &all_equal), 0);
+	memset(s + n, 'p', ION_URL_MAX - n);
+	s[ION_URL_MAX] = '\0';
+	assert_int_equal(ion_url_parse(s, &u), 0);
+	assert_int_equal(ion_url_param(&u, "state", S, &count, &all_equal), 0);
 	assert_int_equal(count, 1);
 	assert_true(all_equal);
 	free(s);
@@ -611,7 +610,7 @@ test_state_param_long(void **state)
 /* The nonce of another state */
 #define N2 "Qf9bG5XfBmF-8VWWafnhiBweRgo28QY15a03hAUGHdQ"
 
-/* relay_url_param counts the parameter it is asked about, by exact name. */
+/* ion_url_param counts the parameter it is asked about, by exact name. */
 static const struct {
 	const char *url;
 	unsigned count;
@@ -646,13 +645,13 @@ test_nonce_param(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(nonce_params) / sizeof(nonce_params[0]); i++) {
-		struct relay_url u;
+		struct ion_url u;
 		unsigned count = 99;
 		bool all_equal = !nonce_params[i].all_equal;
 		int r;
 
-		assert_int_equal(relay_url_parse(nonce_params[i].url, &u), 0);
-		r = relay_url_param(&u, "nonce", N, &count, &all_equal);
+		assert_int_equal(ion_url_parse(nonce_params[i].url, &u), 0);
+		r = ion_url_param(&u, "nonce", N, &count, &all_equal);
 		if (r != 0)
 			fail_msg("'%s': got %d", nonce_params[i].url, r);
 		if (count != nonce_params[i].count ||
@@ -664,7 +663,7 @@ test_nonce_param(void **state)
 }
 
 /*
- * relay_url_param_next walks the parts relay_url_count_params counts, empty
+ * ion_url_param_next walks the parts ion_url_count_params counts, empty
  * ones included, decoding names and values but leaving '+' alone.
  */
 static void
@@ -690,15 +689,15 @@ test_param_next(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+		char name[ION_URL_MAX + 1], value[ION_URL_MAX + 1];
 		const char *want = cases[i].parts;
-		struct relay_url u;
+		struct ion_url u;
 		size_t pos = 0, nlen, vlen, j;
 		unsigned n = 0, count;
 		int r;
 
-		assert_int_equal(relay_url_parse(cases[i].url, &u), 0);
-		while ((r = relay_url_param_next(
+		assert_int_equal(ion_url_parse(cases[i].url, &u), 0);
+		while ((r = ion_url_param_next(
 			    &u, &pos, name, &nlen, value, &vlen)) == 0) {
 			const char *bar = strchr(want, '|');
 
@@ -723,7 +722,7 @@ test_param_next(void **state)
 			fail_msg(
 			    "%s: ended %d after %u parts", cases[i].url, r, n);
 		if (r == ION_ERR_NOT_FOUND) {
-			relay_url_count_params(&u, &count);
+			ion_url_count_params(&u, &count);
 			assert_int_equal(n, count);
 		}
 	}

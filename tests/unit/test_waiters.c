@@ -31,7 +31,7 @@
 struct conn {
 	atomic_int suspends;
 	atomic_int resumes;
-	atomic_uint_fast64_t resumed_at; /* relay_now_ms() of the last */
+	atomic_uint_fast64_t resumed_at; /* ion_now_ms() of the last */
 };
 
 struct fixture {
@@ -52,7 +52,7 @@ stub_suspend(void *c)
 static void
 stub_resume(void *c)
 {
-	atomic_store(&((struct conn *)c)->resumed_at, relay_now_ms());
+	atomic_store(&((struct conn *)c)->resumed_at, ion_now_ms());
 	atomic_fetch_add(&((struct conn *)c)->resumes, 1);
 }
 
@@ -155,7 +155,7 @@ test_wake_after_suspend(void **state)
 	unsigned t;
 
 	assert_int_equal(relay_waiters_count(f->w), 0);
-	t = park(f, 1, c, -1, relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, -1, ion_now_ms() + FAR_MS);
 	assert_int_equal(relay_waiters_count(f->w), 1);
 	/* parking alone suspends nothing */
 	assert_int_equal(atomic_load(&c->suspends), 0);
@@ -182,7 +182,7 @@ test_wake_before_suspend(void **state)
 	struct conn *c = &f->conns[0];
 	unsigned t;
 
-	t = park(f, 1, c, -1, relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, -1, ion_now_ms() + FAR_MS);
 	wake(f, 1, RELAY_WAKE_RESULT);
 	assert_int_equal(atomic_load(&c->resumes), 0);
 	assert_false(relay_waiters_suspend(f->w, t));
@@ -199,7 +199,7 @@ test_release_unwoken(void **state)
 	struct conn *c = &f->conns[0];
 	unsigned t;
 
-	t = park(f, 1, c, -1, relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, -1, ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, t));
 	assert_int_equal(relay_waiters_release(f->w, t), RELAY_WAKE_NONE);
 	assert_int_equal(relay_waiters_count(f->w), 0);
@@ -215,7 +215,7 @@ test_wake_only_that_state(void **state)
 	unsigned t[6], i;
 
 	for (i = 0; i < 6; i++) {
-		t[i] = park(f, i, &f->conns[i], -1, relay_now_ms() + FAR_MS);
+		t[i] = park(f, i, &f->conns[i], -1, ion_now_ms() + FAR_MS);
 		assert_true(relay_waiters_suspend(f->w, t[i]));
 	}
 	wake(f, 3, RELAY_WAKE_RESULT);
@@ -233,7 +233,7 @@ test_timeout(void **state)
 {
 	struct fixture *f = *state;
 	struct conn *c = &f->conns[0], *other = &f->conns[1];
-	uint64_t start = relay_now_ms();
+	uint64_t start = ion_now_ms();
 	unsigned t, t2;
 
 	t2 = park(f, 2, other, -1, start + FAR_MS);
@@ -242,7 +242,7 @@ test_timeout(void **state)
 	assert_true(relay_waiters_suspend(f->w, t));
 	assert_true(wait_resumes(c, 1, WAIT_LIMIT_MS));
 	/* not before its deadline */
-	assert_true(relay_now_ms() >= start + 50);
+	assert_true(ion_now_ms() >= start + 50);
 	assert_int_equal(atomic_load(&c->resumes), 1);
 	assert_int_equal(relay_waiters_release(f->w, t), RELAY_WAKE_TIMEOUT);
 	/* the other poll is untouched */
@@ -258,7 +258,7 @@ test_timeout_before_suspend(void **state)
 	struct conn *c = &f->conns[0];
 	unsigned t;
 
-	t = park(f, 1, c, -1, relay_now_ms() + 20);
+	t = park(f, 1, c, -1, ion_now_ms() + 20);
 	usleep(300 * 1000);
 	assert_false(relay_waiters_suspend(f->w, t));
 	assert_int_equal(atomic_load(&c->suspends), 0);
@@ -273,7 +273,7 @@ test_deadline_in_the_past(void **state)
 	struct conn *c = &f->conns[0];
 	unsigned t;
 
-	t = park(f, 1, c, -1, relay_now_ms() - 10);
+	t = park(f, 1, c, -1, ion_now_ms() - 10);
 	if (relay_waiters_suspend(f->w, t))
 		assert_true(wait_resumes(c, 1, WAIT_LIMIT_MS));
 	assert_int_equal(relay_waiters_release(f->w, t), RELAY_WAKE_TIMEOUT);
@@ -288,7 +288,7 @@ test_many_deadlines(void **state)
 {
 	enum { N = 16, SHORT = 12 };
 	struct fixture *f = fixture_new(N);
-	uint64_t now = relay_now_ms(), deadline[N];
+	uint64_t now = ion_now_ms(), deadline[N];
 	unsigned t[N], i;
 
 	(void)state;
@@ -340,9 +340,9 @@ test_replaced(void **state)
 	struct conn *a = &f->conns[0], *b = &f->conns[1];
 	unsigned ta, tb;
 
-	ta = park(f, 1, a, -1, relay_now_ms() + FAR_MS);
+	ta = park(f, 1, a, -1, ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, ta));
-	tb = park(f, 1, b, -1, relay_now_ms() + FAR_MS);
+	tb = park(f, 1, b, -1, ion_now_ms() + FAR_MS);
 	assert_int_not_equal(ta, tb);
 	/* the older poll is woken at once */
 	assert_int_equal(atomic_load(&a->resumes), 1);
@@ -364,8 +364,8 @@ test_replaced_before_suspend(void **state)
 	struct conn *a = &f->conns[0], *b = &f->conns[1];
 	unsigned ta, tb;
 
-	ta = park(f, 1, a, -1, relay_now_ms() + FAR_MS);
-	tb = park(f, 1, b, -1, relay_now_ms() + FAR_MS);
+	ta = park(f, 1, a, -1, ion_now_ms() + FAR_MS);
+	tb = park(f, 1, b, -1, ion_now_ms() + FAR_MS);
 	assert_false(relay_waiters_suspend(f->w, ta));
 	assert_int_equal(atomic_load(&a->suspends), 0);
 	assert_int_equal(relay_waiters_release(f->w, ta), RELAY_WAKE_REPLACED);
@@ -382,11 +382,11 @@ test_full(void **state)
 
 	(void)state;
 	for (i = 0; i < 3; i++)
-		t[i] = park(f, i, &f->conns[i], -1, relay_now_ms() + FAR_MS);
+		t[i] = park(f, i, &f->conns[i], -1, ion_now_ms() + FAR_MS);
 	assert_int_equal(relay_waiters_count(f->w), 3);
 	make_state(10, s);
 	assert_int_equal(relay_waiters_park(f->w, s, &f->conns[5], -1,
-			     relay_now_ms() + FAR_MS, &extra),
+			     ion_now_ms() + FAR_MS, &extra),
 	    ION_ERR_FULL);
 	assert_int_equal(extra, 77);
 	assert_int_equal(relay_waiters_count(f->w), 3);
@@ -394,7 +394,7 @@ test_full(void **state)
 	assert_int_equal(relay_waiters_release(f->w, t[1]), RELAY_WAKE_NONE);
 	assert_int_equal(relay_waiters_count(f->w), 2);
 	assert_int_equal(relay_waiters_park(f->w, s, &f->conns[5], -1,
-			     relay_now_ms() + FAR_MS, &extra),
+			     ion_now_ms() + FAR_MS, &extra),
 	    0);
 	assert_int_equal(relay_waiters_count(f->w), 3);
 	relay_waiters_release(f->w, t[0]);
@@ -412,7 +412,7 @@ test_shutdown(void **state)
 	unsigned t[3], extra, i;
 
 	for (i = 0; i < 3; i++)
-		t[i] = park(f, i, &f->conns[i], -1, relay_now_ms() + FAR_MS);
+		t[i] = park(f, i, &f->conns[i], -1, ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, t[0]));
 	assert_true(relay_waiters_suspend(f->w, t[1]));
 	/* nobody releases here: it gives up after its timeout */
@@ -424,7 +424,7 @@ test_shutdown(void **state)
 	/* no new polls */
 	make_state(10, s);
 	assert_int_equal(relay_waiters_park(f->w, s, &f->conns[5], -1,
-			     relay_now_ms() + FAR_MS, &extra),
+			     ion_now_ms() + FAR_MS, &extra),
 	    ION_ERR_FULL);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(
@@ -459,22 +459,22 @@ test_shutdown_waits_for_release(void **state)
 	uint64_t start;
 
 	r.f = f;
-	r.ticket = park(f, 1, &f->conns[0], -1, relay_now_ms() + FAR_MS);
+	r.ticket = park(f, 1, &f->conns[0], -1, ion_now_ms() + FAR_MS);
 	r.why = RELAY_WAKE_NONE;
 	assert_true(relay_waiters_suspend(f->w, r.ticket));
 	assert_int_equal(
 	    pthread_create(&th, NULL, release_when_resumed, &r), 0);
-	start = relay_now_ms();
+	start = ion_now_ms();
 	relay_waiters_shutdown(f->w, 5000);
 	/* returned once released, well before its 5 s */
 	assert_int_equal(relay_waiters_count(f->w), 0);
-	assert_true(relay_now_ms() - start < 2000);
+	assert_true(ion_now_ms() - start < 2000);
 	pthread_join(th, NULL);
 	assert_int_equal(r.why, RELAY_WAKE_SHUTDOWN);
 	/* with nothing parked it returns at once */
-	start = relay_now_ms();
+	start = ion_now_ms();
 	relay_waiters_shutdown(f->w, 5000);
-	assert_true(relay_now_ms() - start < 1000);
+	assert_true(ion_now_ms() - start < 1000);
 }
 
 static void
@@ -486,7 +486,7 @@ test_disconnect(void **state)
 	unsigned t;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	t = park(f, 1, c, sv[0], relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, sv[0], ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, t));
 	/* data from the client is no disconnect */
 	assert_int_equal(write(sv[1], "GET", 3), 3);
@@ -508,7 +508,7 @@ test_disconnect_before_suspend(void **state)
 	unsigned t;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	t = park(f, 1, c, sv[0], relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, sv[0], ion_now_ms() + FAR_MS);
 	close(sv[1]);
 	if (relay_waiters_suspend(f->w, t))
 		assert_true(wait_resumes(c, 1, WAIT_LIMIT_MS));
@@ -530,11 +530,11 @@ test_disconnect_after_release_is_stale(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ta = park(f, 1, a, sv[0], relay_now_ms() + FAR_MS);
+	ta = park(f, 1, a, sv[0], ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, ta));
 	wake(f, 1, RELAY_WAKE_RESULT);
 	assert_int_equal(relay_waiters_release(f->w, ta), RELAY_WAKE_RESULT);
-	tb = park(f, 2, b, -1, relay_now_ms() + FAR_MS);
+	tb = park(f, 2, b, -1, ion_now_ms() + FAR_MS);
 	assert_int_equal(tb, ta); /* the only slot */
 	assert_true(relay_waiters_suspend(f->w, tb));
 	close(sv[1]);
@@ -559,7 +559,7 @@ test_tick(void **state)
 	ticks = atomic_load(&f->ticks);
 	assert_in_range(ticks, 4, 20);
 	/* parked polls do not stop it */
-	t = park(f, 1, c, -1, relay_now_ms() + FAR_MS);
+	t = park(f, 1, c, -1, ion_now_ms() + FAR_MS);
 	assert_true(relay_waiters_suspend(f->w, t));
 	usleep(200 * 1000);
 	assert_true(atomic_load(&f->ticks) - ticks >= 3);

@@ -1,11 +1,12 @@
 /*
  * pam_ion: sign in with an iON account.  The PAM entry points only: read
- * the configuration, find out who and where, run the sign-in (src/login.c),
+ * the configuration, find out who and where, run the sign-in (login.c),
  * map its result to a PAM code and log it once.
  */
 #include <limits.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "crypto.h"
 #include "errors.h"
 #include "login.h"
+#include "logsafe.h"
 #include "prompt.h"
 
 #define WHY_MAX 256
@@ -79,18 +81,6 @@ out:
 	return r;
 }
 
-/* A user-supplied name, fit for one log line. */
-static const char *
-printable(const char *s, char *out, size_t outlen)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
 /*
  * What the outcome line says when confirm = no was overruled, and why
  * (ion_login_confirm()); "" otherwise.  No parentheses inside the note.
@@ -110,13 +100,13 @@ confirm_note(enum ion_confirm c, const char *tty, char *out, size_t outlen)
 	case ION_CONFIRM_TTY:
 		snprintf(out, outlen,
 		    NOT_HONOURED "not a local terminal, PAM_TTY '%s')",
-		    printable(tty, qtty, sizeof(qtty)));
+		    ion_log_safe(tty, SIZE_MAX, qtty, sizeof(qtty)));
 		return out;
 	case ION_CONFIRM_TTY_DEVICE:
 		snprintf(out, outlen,
 		    NOT_HONOURED "not a local terminal, PAM_TTY '%s' is not "
 				 "the console device)",
-		    printable(tty, qtty, sizeof(qtty)));
+		    ion_log_safe(tty, SIZE_MAX, qtty, sizeof(qtty)));
 		return out;
 	case ION_CONFIRM_YES:
 	case ION_CONFIRM_NO:
@@ -221,14 +211,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	else if (stats.subject[0] != '\0')
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON sign-in for %s failed: %s (sub %s; %s)%s",
-		    user != NULL ? printable(user, quser, sizeof(quser))
-				 : "(user from token)",
+		    user != NULL
+			? ion_log_safe(user, SIZE_MAX, quser, sizeof(quser))
+			: "(user from token)",
 		    why, stats.subject, pam_strerror(pamh, pr), note);
 	else
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON sign-in for %s failed: %s (%s)%s",
-		    user != NULL ? printable(user, quser, sizeof(quser))
-				 : "(user from token)",
+		    user != NULL
+			? ion_log_safe(user, SIZE_MAX, quser, sizeof(quser))
+			: "(user from token)",
 		    why, pam_strerror(pamh, pr), note);
 	if (cfg->debug)
 		pam_syslog(pamh, LOG_DEBUG,

@@ -126,16 +126,16 @@ check_path(const char *p, size_t len)
 }
 
 int
-relay_url_parse(const char *s, struct relay_url *ret)
+ion_url_parse(const char *s, struct ion_url *ret)
 {
 	const char *p, *auth, *auth_end, *colon;
-	struct relay_url u;
+	struct ion_url u;
 	size_t i, len;
 	int r;
 
 	memset(&u, 0, sizeof(u));
 	len = strlen(s);
-	if (len == 0 || len > RELAY_URL_MAX)
+	if (len == 0 || len > ION_URL_MAX)
 		return ION_ERR_RANGE;
 	for (i = 0; i < len; i++)
 		if (!ion_url_char(s[i]))
@@ -191,7 +191,7 @@ relay_url_parse(const char *s, struct relay_url *ret)
 }
 
 bool
-relay_url_is_loopback(const struct relay_url *u)
+ion_url_is_loopback(const struct ion_url *u)
 {
 	struct in_addr a;
 
@@ -203,8 +203,7 @@ relay_url_is_loopback(const struct relay_url *u)
 }
 
 bool
-relay_url_under_prefix(
-    const struct relay_url *url, const struct relay_url *prefix)
+ion_url_under_prefix(const struct ion_url *url, const struct ion_url *prefix)
 {
 	const char *pp = prefix->path;
 	size_t plen = prefix->path_len;
@@ -249,18 +248,18 @@ pct_decode(const char *s, size_t len, char *out, size_t *ret_len)
 }
 
 int
-relay_url_param(const struct relay_url *u, const char *pname,
-    const char *expected, unsigned *ret_count, bool *ret_all_equal)
+ion_url_param(const struct ion_url *u, const char *pname, const char *expected,
+    unsigned *ret_count, bool *ret_all_equal)
 {
-	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	char name[ION_URL_MAX + 1], value[ION_URL_MAX + 1];
 	size_t plen = strlen(pname), elen = strlen(expected), pos = 0;
 	size_t nlen, vlen;
 	unsigned count = 0;
 	bool all_equal = true;
 	int r;
 
-	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
-	    0) {
+	while (
+	    (r = ion_url_param_next(u, &pos, name, &nlen, value, &vlen)) == 0) {
 		if (nlen != plen || memcmp(name, pname, plen) != 0)
 			continue;
 		count++;
@@ -275,15 +274,15 @@ relay_url_param(const struct relay_url *u, const char *pname,
 }
 
 int
-relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
+ion_url_param_get(const struct ion_url *u, const char *pname, char *out,
     size_t outlen, size_t *ret_len)
 {
-	char name[RELAY_URL_MAX + 1], value[RELAY_URL_MAX + 1];
+	char name[ION_URL_MAX + 1], value[ION_URL_MAX + 1];
 	size_t plen = strlen(pname), pos = 0, nlen, vlen;
 	int r;
 
-	while ((r = relay_url_param_next(u, &pos, name, &nlen, value, &vlen)) ==
-	    0) {
+	while (
+	    (r = ion_url_param_next(u, &pos, name, &nlen, value, &vlen)) == 0) {
 		if (nlen != plen || memcmp(name, pname, plen) != 0)
 			continue;
 		if (vlen + 1 > outlen)
@@ -297,7 +296,7 @@ relay_url_param_get(const struct relay_url *u, const char *pname, char *out,
 }
 
 int
-relay_url_param_next(const struct relay_url *u, size_t *pos, char *name,
+ion_url_param_next(const struct ion_url *u, size_t *pos, char *name,
     size_t *ret_nlen, char *value, size_t *ret_vlen)
 {
 	const char *q, *end, *amp, *pend, *eq;
@@ -328,7 +327,7 @@ relay_url_param_next(const struct relay_url *u, size_t *pos, char *name,
 }
 
 int
-relay_url_count_params(const struct relay_url *u, unsigned *ret_count)
+ion_url_count_params(const struct ion_url *u, unsigned *ret_count)
 {
 	const char *q = u->query, *end;
 	unsigned count = 0;

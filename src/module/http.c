@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 
@@ -104,15 +105,6 @@ slist_free(struct curl_slist **list)
 			ion_scrub(l->data, strlen(l->data));
 	curl_slist_free_all(*list);
 	*list = NULL;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static bool
@@ -534,7 +526,7 @@ request_timeout(const struct ion_http *h, unsigned timeout_ms, unsigned *ret)
 	t = timeout_ms ? timeout_ms
 		       : (h->timeout_ms ? h->timeout_ms : DEFAULT_TIMEOUT_MS);
 	if (h->deadline_ms != 0) {
-		now = now_ms();
+		now = ion_now_ms();
 		if (now >= h->deadline_ms)
 			return ION_ERR_TIMEOUT;
 		if (h->deadline_ms - now < t)

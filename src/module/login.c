@@ -4,15 +4,18 @@
 #include <sys/sysmacros.h>
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "b64url.h"
+#include "clock.h"
 #include "crypto.h"
 #include "errors.h"
 #include "http.h"
+#include "logsafe.h"
 #include "oidc.h"
 #include "relayc.h"
 #include "usermap.h"
@@ -63,28 +66,10 @@ struct login {
 	json_t *claims;
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static unsigned
 seconds_left(const struct login *l)
 {
-	uint64_t now = now_ms();
+	uint64_t now = ion_now_ms();
 
 	return now >= l->deadline_ms
 	    ? 0
@@ -267,13 +252,13 @@ wait_by_itself(
 		return ION_ERR_CONV;
 	}
 	for (;;) {
-		uint64_t asked = now_ms();
+		uint64_t asked = ion_now_ms();
 
 		if ((r = collect(l, POLL_WAIT_MAX_S, why)) != ION_ERR_PENDING)
 			break;
 		/* A relay that answers "pending" at once (stopping) must not
 		 * make us spin. */
-		if (now_ms() - asked < 1000) {
+		if (ion_now_ms() - asked < 1000) {
 			struct timespec pause = { 0, 500 * 1000 * 1000 };
 
 			nanosleep(&pause, NULL);
@@ -465,12 +450,8 @@ needs_userinfo(const struct login *l)
 static void
 subject_of(const json_t *claims, char *out, size_t outlen)
 {
-	const char *sub = json_string_value(json_object_get(claims, "sub"));
-	size_t i;
-
-	for (i = 0; sub != NULL && sub[i] != '\0' && i + 1 < outlen; i++)
-		out[i] = (sub[i] > 0x20 && sub[i] < 0x7f) ? sub[i] : '?';
-	out[i] = '\0';
+	ion_log_safe(json_string_value(json_object_get(claims, "sub")),
+	    SIZE_MAX, out, outlen);
 }
 
 static const char *
@@ -503,7 +484,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	struct login l;
 	const char *reason = "internal error";
 	char *text = NULL, *user = NULL, maperr[256];
-	uint64_t t0 = now_us();
+	uint64_t t0 = ion_now_us();
 	size_t n = 0;
 	enum ion_confirm confirm;
 	bool pushed = false;
@@ -518,7 +499,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	l.confirm = confirm != ION_CONFIRM_NO;
 	if (stats != NULL)
 		stats->confirm = confirm;
-	l.deadline_ms = now_ms() + (uint64_t)cfg->login_timeout * 1000;
+	l.deadline_ms = ion_now_ms() + (uint64_t)cfg->login_timeout * 1000;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;
 	hopts.ca_path = cfg->ca_path;
@@ -576,7 +557,7 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 		goto out;
 	}
 	if (stats != NULL)
-		stats->time_to_qr_us = (unsigned long)(now_us() - t0);
+		stats->time_to_qr_us = (unsigned long)(ion_now_us() - t0);
 	r = cfg->prompt == ION_PROMPT_ENTER
 	    ? wait_with_prompt(&l, msgs, n, &reason)
 	    : wait_by_itself(&l, msgs, n, &reason);

@@ -16,6 +16,7 @@
 
 #include "crypto.h"
 #include "errors.h"
+#include "logsafe.h"
 #include "relay_proto.h"
 #include "rootfile.h"
 #include "urlchar.h"
@@ -829,27 +830,11 @@ fail(struct loader *ld, const char *fmt, ...)
 static void
 echo_arg(const char *arg, bool key_only, char out[ECHO_MAX + 4])
 {
-	size_t i, n;
-	bool cut;
+	size_t n = key_only ? strcspn(arg, "=") : SIZE_MAX;
 
-	n = key_only ? strcspn(arg, "=") : strlen(arg);
 	if (key_only && arg[n] == '=')
 		n++;
-	cut = arg[n] != '\0';
-	if (n > ECHO_MAX) {
-		n = ECHO_MAX;
-		cut = true;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)arg[i];
-
-		out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (cut) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
+	ion_log_safe(arg, n, out, ECHO_MAX + 4);
 }
 
 /* Reports why as the error of key idx, at the place it was last given. */

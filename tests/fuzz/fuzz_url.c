@@ -1,5 +1,5 @@
 /*
- * relay_url_parse(), relay_url_under_prefix() and relay_url_param() on
+ * ion_url_parse(), ion_url_under_prefix() and ion_url_param() on
  * fuzzed URLs.
  *
  * Input: URL ["\0" PREFIX ["\0" NAME ["\0" EXPECTED]]], one NUL between
@@ -25,7 +25,7 @@ static const char *const fixed_prefixes[] = {
 };
 #define NFIXED (sizeof(fixed_prefixes) / sizeof(fixed_prefixes[0]))
 
-static struct relay_url prefixes[NFIXED];
+static struct ion_url prefixes[NFIXED];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -35,7 +35,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	for (i = 0; i < NFIXED; i++)
-		if (relay_url_parse(fixed_prefixes[i], &prefixes[i]) != 0)
+		if (ion_url_parse(fixed_prefixes[i], &prefixes[i]) != 0)
 			fuzz_fail("bad fixed prefix %s", fixed_prefixes[i]);
 	return 0;
 }
@@ -58,7 +58,7 @@ has_dot_segment(const char *p, size_t len)
 
 /* What a parsed URL promises (url.h), s being the string parsed. */
 static void
-check_parsed(const char *s, const struct relay_url *u)
+check_parsed(const char *s, const struct ion_url *u)
 {
 	size_t len = strlen(s), i;
 
@@ -75,13 +75,13 @@ check_parsed(const char *s, const struct relay_url *u)
 	/* No way around a prefix: no dot segment in the path. */
 	FUZZ_CHECK(!has_dot_segment(u->path, u->path_len));
 	/* A URL lies under itself. */
-	FUZZ_CHECK(relay_url_under_prefix(u, u));
+	FUZZ_CHECK(ion_url_under_prefix(u, u));
 }
 
 static void
-check_prefix(const struct relay_url *u, const struct relay_url *p)
+check_prefix(const struct ion_url *u, const struct ion_url *p)
 {
-	if (!relay_url_under_prefix(u, p))
+	if (!ion_url_under_prefix(u, p))
 		return;
 	FUZZ_CHECK(u->https == p->https && u->port == p->port &&
 	    strcmp(u->host, p->host) == 0);
@@ -91,7 +91,7 @@ check_prefix(const struct relay_url *u, const struct relay_url *p)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct relay_url u, p;
+	struct ion_url u, p;
 	char **parts;
 	const char *name = "state", *expected = STATE;
 	unsigned count = 0;
@@ -108,7 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		name = parts[2];
 	if (n > 3)
 		expected = parts[3];
-	r = relay_url_parse(parts[0], &u);
+	r = ion_url_parse(parts[0], &u);
 	if (r != 0) {
 		FUZZ_CHECK(r == ION_ERR_INVALID || r == ION_ERR_RANGE ||
 		    r == ION_ERR_DENIED);
@@ -116,14 +116,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check_parsed(parts[0], &u);
-	(void)relay_url_is_loopback(&u);
+	(void)ion_url_is_loopback(&u);
 	for (i = 0; i < NFIXED; i++)
 		check_prefix(&u, &prefixes[i]);
-	if (n > 1 && relay_url_parse(parts[1], &p) == 0) {
+	if (n > 1 && ion_url_parse(parts[1], &p) == 0) {
 		check_parsed(parts[1], &p);
 		check_prefix(&u, &p);
 	}
-	r = relay_url_param(&u, name, expected, &count, &all_equal);
+	r = ion_url_param(&u, name, expected, &count, &all_equal);
 	if (r == 0) {
 		FUZZ_CHECK(!all_equal || count > 0);
 		if (u.query == NULL)

@@ -43,7 +43,39 @@ bool ion_relay_key_ok(const char *key);
 /* True for a request_uri of len bytes (it may hold a NUL) as above. */
 bool ion_relay_request_uri_ok(const char *s, size_t len);
 
-/* The longest wait= a poll may ask for; the relay caps longer ones. */
+/*
+ * A poll asks GET ION_RELAY_PATH_RESULT?wait=SECONDS; the relay caps a
+ * longer wait at ION_RELAY_WAIT_MAX_S, and the module never asks for more.
+ */
+#define ION_RELAY_WAIT_PARAM "wait"
 #define ION_RELAY_WAIT_MAX_S 25
+
+/* The id in a link ION_RELAY_PATH_LINK ID: base64url of 8 random bytes. */
+#define ION_RELAY_LINK_ID_LEN 11
+
+/*
+ * The JSON members.  POST ION_RELAY_PATH_LOGINS sends
+ *   { state, authorize_url, context: { host, user, rhost, service },
+ *     confirm }
+ * and gets 201 { link, expires_in }.  A poll gets 202 { status: "pending" }
+ * or 200 with { code, iss } or { error, error_description, iss }; a
+ * refusal is { error, error_description }.
+ */
+#define ION_RELAY_J_STATE "state"
+#define ION_RELAY_J_AUTHORIZE_URL "authorize_url"
+#define ION_RELAY_J_CONTEXT "context"
+#define ION_RELAY_J_HOST "host"
+#define ION_RELAY_J_USER "user"
+#define ION_RELAY_J_RHOST "rhost"
+#define ION_RELAY_J_SERVICE "service"
+#define ION_RELAY_J_CONFIRM "confirm"
+#define ION_RELAY_J_LINK "link"
+#define ION_RELAY_J_EXPIRES_IN "expires_in"
+#define ION_RELAY_J_STATUS "status"
+#define ION_RELAY_J_PENDING "pending"
+#define ION_RELAY_J_CODE "code"
+#define ION_RELAY_J_ISS "iss"
+#define ION_RELAY_J_ERROR "error"
+#define ION_RELAY_J_ERROR_DESCRIPTION "error_description"
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * One error domain for the whole project: internal functions return 0 on
  * success or a negative ION_ERR_* value.  Only the top layers (pam_ion.c,
- * the relay's request handlers, the tools) translate these into PAM codes,
+ * the relay's request handlers) translate these into PAM codes,
  * HTTP statuses or exit codes.
  */
 #ifndef ION_ERRORS_H

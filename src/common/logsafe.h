@@ -11,9 +11,10 @@
 
 /*
  * Copies at most n bytes of s (fewer at a NUL) to out, NUL-terminated,
- * each byte outside printable ASCII (0x20 to 0x7e) written as '?'.  When s holds more than that, or more than fits in outlen bytes, out
- * ends in "...".  s may be NULL (out is ""); outlen must be at least 4.
- * Returns out.
+ * each byte outside printable ASCII (0x20 to 0x7e) written as '?'.  When s
+ * holds more than that, or more than fits in outlen bytes, out ends in
+ * "...".  s may be NULL (out is ""); outlen must be at least 4.  Returns
+ * out.
  */
 const char *ion_log_safe(const char *s, size_t n, char *out, size_t outlen);
 

@@ -9,7 +9,7 @@
 #include "crypto.h"
 #include "errors.h"
 #include "relay_proto.h"
-#include "urlchar.h"
+#include "url.h"
 
 /* Why a 401 from the relay is a configuration error, for the log. */
 #define WHY_KEY_REFUSED                                                        \

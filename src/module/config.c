@@ -17,6 +17,7 @@
 #include "logsafe.h"
 #include "relay_proto.h"
 #include "rootfile.h"
+#include "textfile.h"
 #include "url.h"
 
 #define CFG_FILE_MAX (64 * 1024)
@@ -737,15 +738,6 @@ find_key(const char *name, size_t len, size_t *ret_idx)
 	return NULL;
 }
 
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 static int
 apply(struct loader *ld, size_t idx, const char *value)
 {
@@ -761,12 +753,6 @@ apply(struct loader *ld, size_t idx, const char *value)
 	return r;
 }
 
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
 static const char *
 unknown_key(const char *key, size_t len)
 {
@@ -776,26 +762,21 @@ unknown_key(const char *key, size_t len)
 	return "unknown key";
 }
 
-/* One line of the file, NUL-terminated in place. */
+/* One line of the file, trimmed, not blank, not a comment (textfile.h). */
 static int
-file_line(struct loader *ld, char *s, unsigned lineno)
+file_line(void *arg, char *s, unsigned lineno)
 {
-	char *eq, *key, *value, *end;
+	struct loader *ld = arg;
+	char *eq, *key, *value;
 	size_t klen, i, idx;
 
-	while (is_blank(*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && is_blank(end[-1]))
-		*--end = '\0';
-	if (*s == '\0' || *s == '#')
-		return 0;
 	if ((eq = strchr(s, '=')) == NULL) {
 		fail(ld, "%s:%u: expected 'key = value'", ld->path, lineno);
 		return ION_ERR_CONFIG;
 	}
 	key = s;
-	for (klen = (size_t)(eq - s); klen > 0 && is_blank(key[klen - 1]);)
+	for (klen = (size_t)(eq - s);
+	     klen > 0 && ion_text_blank(key[klen - 1]);)
 		klen--;
 	for (i = 0; i < klen; i++)
 		if (!((key[i] >= 'a' && key[i] <= 'z') ||
@@ -807,7 +788,7 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 	}
 	key[klen] = '\0';
 	value = eq + 1;
-	while (is_blank(*value))
+	while (ion_text_blank(*value))
 		value++;
 	if (find_key(key, klen, &idx) == NULL) {
 		fail(ld, "%s:%u: %s: %s", ld->path, lineno, key,
@@ -835,7 +816,7 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 		fail_key(ld, idx, EMPTY_VALUE);
 		return ION_ERR_CONFIG;
 	}
-	if (has_control(value)) {
+	if (ion_text_has_control(value)) {
 		fail_key(ld, idx, "control character in the value");
 		return ION_ERR_CONFIG;
 	}
@@ -845,10 +826,9 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 static int
 load_file(struct loader *ld, bool missing_ok)
 {
-	char *buf = NULL, *p, *eol, why[ION_CFG_ERR_MAX];
-	size_t len = 0, linelen;
-	unsigned lineno;
-	int line_r, r;
+	char *buf = NULL, why[ION_CFG_ERR_MAX];
+	size_t len = 0;
+	int r;
 
 	r = ion_rootfile_read(
 	    ld->path, 0, CFG_FILE_MAX, &buf, &len, why, sizeof(why));
@@ -862,28 +842,8 @@ load_file(struct loader *ld, bool missing_ok)
 			r = ION_ERR_CONFIG;
 		goto out;
 	}
-	r = ION_ERR_CONFIG;
-	for (p = buf, lineno = 1; p < buf + len; lineno++) {
-		eol = memchr(p, '\n', (size_t)(buf + len - p));
-		linelen =
-		    eol != NULL ? (size_t)(eol - p) : (size_t)(buf + len - p);
-		if (linelen > CFG_LINE_MAX) {
-			fail(ld, "%s:%u: line longer than %d characters",
-			    ld->path, lineno, CFG_LINE_MAX);
-			goto out;
-		}
-		if (memchr(p, '\0', linelen) != NULL) {
-			fail(ld, "%s:%u: NUL character", ld->path, lineno);
-			goto out;
-		}
-		p[linelen] = '\0';
-		if ((line_r = file_line(ld, p, lineno)) != 0) {
-			r = line_r;
-			goto out;
-		}
-		p += linelen + 1;
-	}
-	r = 0;
+	r = ion_text_lines(buf, len, CFG_LINE_MAX, ld->path, file_line, ld,
+	    ld->err, ld->err != NULL ? ION_CFG_ERR_MAX : 0);
 out:
 	free(buf);
 	return r;
@@ -945,7 +905,7 @@ apply_arg(struct loader *ld, const char *arg)
 		fail_key(ld, idx, EMPTY_VALUE);
 		return ION_ERR_CONFIG;
 	}
-	if (has_control(value)) {
+	if (ion_text_has_control(value)) {
 		fail_key(ld, idx, "control character in the value");
 		return ION_ERR_CONFIG;
 	}
@@ -1061,7 +1021,7 @@ ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
 		path_arg = argv[i];
 		path = argv[i] + strlen(CONFIG_ARG);
 		if (path[0] != '/' || strlen(path) > PATH_LEN_MAX ||
-		    has_control(path)) {
+		    ion_text_has_control(path)) {
 			fail(&ld, "argument '%s': not an absolute path", echo);
 			goto out;
 		}

@@ -105,8 +105,7 @@ host_name(const char *s, size_t len)
 		if (c == '.' && i > 0 && s[i - 1] == '.')
 			return false;
 	}
-	/* "example.com." and "example.com" name the same host: refuse the
-	 * dot. */
+	/* "example.com." and "example.com" name the same host: no end dot. */
 	return s[0] != '.' && s[0] != '-' && s[len - 1] != '.';
 }
 
@@ -119,9 +118,10 @@ parse_host(const char *s, size_t len, char host[256], const char **ret_why)
 		return refuse(ION_ERR_INVALID, WHY_NO_HOST, ret_why);
 	if (len > 255)
 		return refuse(ION_ERR_INVALID, WHY_HOST_LONG, ret_why);
-	if (s[0] == '[' ? !ipv6_literal(s, len, NULL) : !host_name(s, len))
-		return refuse(ION_ERR_INVALID,
-		    s[0] == '[' ? WHY_IPV6 : WHY_HOST, ret_why);
+	if (s[0] == '[' && !ipv6_literal(s, len, NULL))
+		return refuse(ION_ERR_INVALID, WHY_IPV6, ret_why);
+	if (s[0] != '[' && !host_name(s, len))
+		return refuse(ION_ERR_INVALID, WHY_HOST, ret_why);
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 
@@ -143,9 +143,9 @@ hexval(char c)
 }
 
 /*
- * ION_ERR_DENIED for "." and ".." segments and for percent-encoded '.', '/'
- * and '\' (ways to step out of a prefix's path); ION_ERR_INVALID for a
- * truncated percent escape.
+ * ION_ERR_DENIED for "." and ".." segments, ';', and percent-encoded '.',
+ * '/', '\', '%' or bytes above 0x7f (ways to step out of a prefix's path);
+ * ION_ERR_INVALID for a malformed percent escape.
  */
 static int
 check_path(const char *p, size_t len, const char **ret_why)

@@ -7,66 +7,126 @@
 #include <strings.h>
 
 #include "errors.h"
-#include "urlchar.h"
+
+/* The reasons below name the limit. */
+_Static_assert(ION_URL_MAX == 4096, "ION_URL_MAX is not 4096");
+
+#define WHY_LONG "longer than 4096 characters"
+#define WHY_CHARS                                                              \
+	"holds white space, control, non-ASCII or other characters a URL "     \
+	"may not hold"
+#define WHY_SCHEME "not an http:// or https:// URL"
+#define WHY_USER_INFO "user info ('user@') is not allowed in a URL"
+#define WHY_NO_HOST "no host"
+#define WHY_HOST_LONG "host name too long"
+#define WHY_HOST "bad host name"
+#define WHY_IPV6 "bad IPv6 address"
+#define WHY_PORT "bad port"
+#define WHY_ESCAPE "bad percent escape in the path"
+#define WHY_ENCODED                                                            \
+	"encoded '.', '/', '\\', '%' or non-ASCII character in the path"
+#define WHY_SEMICOLON "';' in the path"
+#define WHY_DOT_SEGMENT "'.' or '..' segment in the path"
+#define WHY_FRAGMENT "a fragment ('#') is not allowed"
+#define WHY_HTTP                                                               \
+	"http:// is allowed only to a loopback address (127.0.0.0/8, [::1], "  \
+	"localhost); use https://"
+
+bool
+ion_url_char(char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("-._~:/?#[]@!$&'()*+,;=%", c) != NULL;
+}
+
+/* Every refusal says what it refused: r, with why in *ret_why. */
+static int
+refuse(int r, const char *why, const char **ret_why)
+{
+	*ret_why = why;
+	return r;
+}
 
 static int
-parse_port(const char *s, size_t len, unsigned *ret)
+parse_port(const char *s, size_t len, unsigned *ret, const char **ret_why)
 {
 	unsigned long v = 0;
 	size_t i;
 
 	if (len == 0 || len > 5)
-		return ION_ERR_INVALID;
+		return refuse(ION_ERR_INVALID, WHY_PORT, ret_why);
 	for (i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return ION_ERR_INVALID;
+			return refuse(ION_ERR_INVALID, WHY_PORT, ret_why);
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
 	if (v == 0 || v > 65535)
-		return ION_ERR_RANGE;
+		return refuse(ION_ERR_RANGE, WHY_PORT, ret_why);
 	*ret = (unsigned)v;
 	return 0;
 }
 
-static int
-parse_host(const char *s, size_t len, char host[256])
+/*
+ * Whether s[0..len) is "[ADDRESS]" with an IPv6 address as inet_pton reads
+ * it (no zone ids); the address in *ret_a6 (may be NULL).
+ */
+static bool
+ipv6_literal(const char *s, size_t len, struct in6_addr *ret_a6)
+{
+	char inner[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+
+	if (len < 4 || s[0] != '[' || s[len - 1] != ']' ||
+	    len - 2 >= sizeof(inner))
+		return false;
+	memcpy(inner, s + 1, len - 2);
+	inner[len - 2] = '\0';
+	if (inet_pton(AF_INET6, inner, &a6) != 1)
+		return false;
+	if (ret_a6 != NULL)
+		*ret_a6 = a6;
+	return true;
+}
+
+/* A host name: letters, digits, '-' and '.', no empty label. */
+static bool
+host_name(const char *s, size_t len)
 {
 	size_t i;
 
-	if (len == 0 || len > 255)
-		return ION_ERR_INVALID;
-	if (s[0] == '[') {
-		/* An IPv6 literal, as inet_pton reads it (no zone ids). */
-		char inner[INET6_ADDRSTRLEN];
-		struct in6_addr a6;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
 
-		if (len < 4 || s[len - 1] != ']' || len - 2 >= sizeof(inner))
-			return ION_ERR_INVALID;
-		memcpy(inner, s + 1, len - 2);
-		inner[len - 2] = '\0';
-		if (inet_pton(AF_INET6, inner, &a6) != 1)
-			return ION_ERR_INVALID;
-	} else {
-		for (i = 0; i < len; i++) {
-			char c = s[i];
-
-			if (!((c >= 'a' && c <= 'z') ||
-				(c >= 'A' && c <= 'Z') ||
-				(c >= '0' && c <= '9') || c == '-' || c == '.'))
-				return ION_ERR_INVALID;
-		}
-		if (s[0] == '.' || s[0] == '-')
-			return ION_ERR_INVALID;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '.'))
+			return false;
+		if (c == '.' && i > 0 && s[i - 1] == '.')
+			return false;
 	}
+	/* "example.com." and "example.com" name the same host: no end dot. */
+	return s[0] != '.' && s[0] != '-' && s[len - 1] != '.';
+}
+
+static int
+parse_host(const char *s, size_t len, char host[256], const char **ret_why)
+{
+	size_t i;
+
+	if (len == 0)
+		return refuse(ION_ERR_INVALID, WHY_NO_HOST, ret_why);
+	if (len > 255)
+		return refuse(ION_ERR_INVALID, WHY_HOST_LONG, ret_why);
+	if (s[0] == '[' && !ipv6_literal(s, len, NULL))
+		return refuse(ION_ERR_INVALID, WHY_IPV6, ret_why);
+	if (s[0] != '[' && !host_name(s, len))
+		return refuse(ION_ERR_INVALID, WHY_HOST, ret_why);
 	for (i = 0; i < len; i++) {
 		char c = s[i];
 
 		host[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
-	/* "example.com." and "example.com" name the same host: refuse the dot.
-	 */
-	if (host[len - 1] == '.')
-		return ION_ERR_INVALID;
 	host[len] = '\0';
 	return 0;
 }
@@ -83,12 +143,12 @@ hexval(char c)
 }
 
 /*
- * ION_ERR_DENIED for "." and ".." segments and for percent-encoded '.', '/'
- * and '\' (ways to step out of a prefix's path); ION_ERR_INVALID for a
- * truncated percent escape.
+ * ION_ERR_DENIED for "." and ".." segments, ';', and percent-encoded '.',
+ * '/', '\', '%' or bytes above 0x7f (ways to step out of a prefix's path);
+ * ION_ERR_INVALID for a malformed percent escape.
  */
 static int
-check_path(const char *p, size_t len)
+check_path(const char *p, size_t len, const char **ret_why)
 {
 	size_t i, seg = 0;
 
@@ -98,85 +158,109 @@ check_path(const char *p, size_t len)
 
 			if (i + 2 >= len || hexval(p[i + 1]) < 0 ||
 			    hexval(p[i + 2]) < 0)
-				return ION_ERR_INVALID;
+				return refuse(
+				    ION_ERR_INVALID, WHY_ESCAPE, ret_why);
 			a = p[i + 1];
 			b = (char)(p[i + 2] | 0x20);
 			/* '.', '/', '\', '%' (double decoding), and bytes
 			 * of overlong UTF-8 forms of them */
-			if (a == '2' && (b == 'e' || b == 'f' || b == '5'))
-				return ION_ERR_DENIED;
-			if (a == '5' && b == 'c')
-				return ION_ERR_DENIED;
-			if (hexval(a) >= 8)
-				return ION_ERR_DENIED;
+			if ((a == '2' && (b == 'e' || b == 'f' || b == '5')) ||
+			    (a == '5' && b == 'c') || hexval(a) >= 8)
+				return refuse(
+				    ION_ERR_DENIED, WHY_ENCODED, ret_why);
 		}
 		/* "..;" is ".." to some Java servers: no parameters here. */
 		if (i < len && p[i] == ';')
-			return ION_ERR_DENIED;
+			return refuse(ION_ERR_DENIED, WHY_SEMICOLON, ret_why);
 		if (i == len || p[i] == '/') {
 			size_t slen = i - seg;
 
 			if ((slen == 1 && p[seg] == '.') ||
 			    (slen == 2 && p[seg] == '.' && p[seg + 1] == '.'))
-				return ION_ERR_DENIED;
+				return refuse(
+				    ION_ERR_DENIED, WHY_DOT_SEGMENT, ret_why);
 			seg = i + 1;
 		}
 	}
 	return 0;
 }
 
-int
-ion_url_parse(const char *s, struct ion_url *ret)
+/* The scheme and what follows it, or NULL with *ret_why set. */
+static const char *
+parse_scheme(const char *s, struct ion_url *u, const char **ret_why)
 {
-	const char *p, *auth, *auth_end, *colon;
+	if (strncasecmp(s, "https://", 8) == 0) {
+		u->https = true;
+		u->port = 443;
+		return s + 8;
+	}
+	if (strncasecmp(s, "http://", 7) == 0) {
+		u->port = 80;
+		return s + 7;
+	}
+	*ret_why = WHY_SCHEME;
+	return NULL;
+}
+
+/* Host and port from the authority auth[0..len). */
+static int
+parse_authority(
+    const char *auth, size_t len, struct ion_url *u, const char **ret_why)
+{
+	const char *end = auth + len, *colon;
+	int r;
+
+	/* User info ("user@host") is how prefix checks get fooled: never. */
+	if (memchr(auth, '@', len) != NULL)
+		return refuse(ION_ERR_DENIED, WHY_USER_INFO, ret_why);
+	if (*auth == '[') {
+		const char *close = memchr(auth, ']', len);
+
+		if (close == NULL)
+			return refuse(ION_ERR_INVALID, WHY_IPV6, ret_why);
+		colon = close + 1 < end ? close + 1 : NULL;
+		if (colon != NULL && *colon != ':')
+			return refuse(ION_ERR_INVALID, WHY_PORT, ret_why);
+	} else
+		colon = memchr(auth, ':', len);
+	if ((r = parse_host(auth, (size_t)((colon ? colon : end) - auth),
+		 u->host, ret_why)) != 0)
+		return r;
+	if (colon != NULL &&
+	    (r = parse_port(
+		 colon + 1, (size_t)(end - colon - 1), &u->port, ret_why)) != 0)
+		return r;
+	return 0;
+}
+
+/* ion_url_parse(), saying why in *ret_why when it refuses. */
+static int
+read_url(const char *s, struct ion_url *ret, const char **ret_why)
+{
+	const char *p, *auth;
 	struct ion_url u;
-	size_t i, len;
+	size_t i, len, alen;
 	int r;
 
 	memset(&u, 0, sizeof(u));
 	len = strlen(s);
-	if (len == 0 || len > ION_URL_MAX)
-		return ION_ERR_RANGE;
+	if (len == 0)
+		return refuse(ION_ERR_RANGE, WHY_SCHEME, ret_why);
+	if (len > ION_URL_MAX)
+		return refuse(ION_ERR_RANGE, WHY_LONG, ret_why);
 	for (i = 0; i < len; i++)
 		if (!ion_url_char(s[i]))
-			return ION_ERR_INVALID;
-	if (strncasecmp(s, "https://", 8) == 0) {
-		u.https = true;
-		u.port = 443;
-		auth = s + 8;
-	} else if (strncasecmp(s, "http://", 7) == 0) {
-		u.port = 80;
-		auth = s + 7;
-	} else
+			return refuse(ION_ERR_INVALID, WHY_CHARS, ret_why);
+	if ((auth = parse_scheme(s, &u, ret_why)) == NULL)
 		return ION_ERR_INVALID;
-
-	auth_end = auth + strcspn(auth, "/?#");
-	/* User info ("user@host") is how prefix checks get fooled: never. */
-	if (memchr(auth, '@', (size_t)(auth_end - auth)) != NULL)
-		return ION_ERR_DENIED;
-	if (*auth == '[') {
-		const char *close =
-		    memchr(auth, ']', (size_t)(auth_end - auth));
-
-		if (close == NULL)
-			return ION_ERR_INVALID;
-		colon = close + 1 < auth_end ? close + 1 : NULL;
-		if (colon != NULL && *colon != ':')
-			return ION_ERR_INVALID;
-	} else
-		colon = memchr(auth, ':', (size_t)(auth_end - auth));
-	if ((r = parse_host(auth, (size_t)((colon ? colon : auth_end) - auth),
-		 u.host)) != 0)
-		return r;
-	if (colon != NULL &&
-	    (r = parse_port(
-		 colon + 1, (size_t)(auth_end - colon - 1), &u.port)) != 0)
+	alen = strcspn(auth, "/?#");
+	if ((r = parse_authority(auth, alen, &u, ret_why)) != 0)
 		return r;
 
-	p = auth_end;
+	p = auth + alen;
 	u.path = p;
 	u.path_len = strcspn(p, "?#");
-	if ((r = check_path(u.path, u.path_len)) != 0)
+	if ((r = check_path(u.path, u.path_len, ret_why)) != 0)
 		return r;
 	p += u.path_len;
 	if (*p == '?') {
@@ -190,16 +274,61 @@ ion_url_parse(const char *s, struct ion_url *ret)
 	return 0;
 }
 
+int
+ion_url_parse(const char *s, struct ion_url *ret)
+{
+	const char *why;
+
+	return read_url(s, ret, &why);
+}
+
+bool
+ion_url_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	/*
+	 * A real dotted quad in 127/8 (inet_pton takes exactly four decimal
+	 * parts), never a name that merely starts "127.": that could be
+	 * "127.0.0.1.evil.example".
+	 */
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (host[0] == '[')
+		return ipv6_literal(host, strlen(host), &a6) &&
+		    memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+	return strcasecmp(host, "localhost") == 0;
+}
+
 bool
 ion_url_is_loopback(const struct ion_url *u)
 {
-	struct in_addr a;
+	return ion_url_host_is_loopback(u->host);
+}
 
-	/* A dotted quad in 127/8, not a name that merely starts "127." */
-	if (inet_pton(AF_INET, u->host, &a) == 1)
-		return (ntohl(a.s_addr) >> 24) == 127;
-	return strcmp(u->host, "[::1]") == 0 ||
-	    strcmp(u->host, "localhost") == 0;
+const char *
+ion_url_problem(const char *url, unsigned flags, bool *ret_query)
+{
+	struct ion_url u;
+	const char *why;
+
+	if (read_url(url, &u, &why) != 0)
+		return why;
+	if (u.has_fragment)
+		return WHY_FRAGMENT;
+	if (!u.https && (flags & ION_URL_ANY_HTTP) == 0 &&
+	    !ion_url_is_loopback(&u))
+		return WHY_HTTP;
+	if (ret_query != NULL)
+		*ret_query = u.query != NULL;
+	return NULL;
+}
+
+bool
+ion_url_allowed(const char *url)
+{
+	return url != NULL && ion_url_problem(url, 0, NULL) == NULL;
 }
 
 bool

@@ -1,9 +1,11 @@
 /*
- * Strict parsing of the absolute http(s) URLs the relay deals with: its own
- * public URL, the allowed authorize-URL prefixes, and the authorize URLs the
- * module registers.  Anything a browser might read differently from us
- * (user info, backslashes, white space, control or non-ASCII characters,
- * percent signs in the host, dot segments) is refused rather than guessed.
+ * The one reader of absolute http(s) URLs: the relay's public URL, its
+ * allowed authorize-URL prefixes and the authorize URLs the module
+ * registers; the module's config, the endpoints discovery hands it and the
+ * links the relay hands back.  Anything a browser might read differently
+ * from us (user info, backslashes, white space, control or non-ASCII
+ * characters, percent signs in the host, dot segments) is refused rather
+ * than guessed.
  */
 #ifndef ION_URL_H
 #define ION_URL_H
@@ -12,6 +14,9 @@
 #include <stddef.h>
 
 #define ION_URL_MAX 4096
+
+/* ion_url_problem(): http:// to any host, not only to a loopback one. */
+#define ION_URL_ANY_HTTP 1u
 
 struct ion_url {
 	bool https;
@@ -30,8 +35,31 @@ struct ion_url {
  */
 int ion_url_parse(const char *s, struct ion_url *ret);
 
-/* True when the host is 127.0.0.0/8, [::1] or "localhost". */
+/* True for RFC 3986 unreserved and reserved characters and '%'. */
+bool ion_url_char(char c);
+
+/*
+ * True when host (as in a URL: IPv6 literals in brackets) names this
+ * machine: a dotted quad in 127.0.0.0/8 (exactly four decimal parts, never
+ * a name that merely starts "127."), the IPv6 loopback address in brackets
+ * or "localhost" in any case.
+ */
+bool ion_url_host_is_loopback(const char *host);
+
+/* ion_url_host_is_loopback() of u's host. */
 bool ion_url_is_loopback(const struct ion_url *u);
+
+/*
+ * Why url may not be the address of a request, or NULL when it may: what
+ * ion_url_parse() refuses, a fragment ('#'), and http:// to a host that is
+ * not loopback unless flags hold ION_URL_ANY_HTTP.  The reason is a fixed
+ * string for a log or an error message; it never quotes url.  On success
+ * *ret_query (when not NULL) says whether url has a query ('?').
+ */
+const char *ion_url_problem(const char *url, unsigned flags, bool *ret_query);
+
+/* True when url is not NULL and ion_url_problem(url, 0, NULL) is NULL. */
+bool ion_url_allowed(const char *url);
 
 /*
  * True when url lies under prefix on URL boundaries: same scheme, host and

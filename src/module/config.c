@@ -2,8 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,13 +17,13 @@
 #include "logsafe.h"
 #include "relay_proto.h"
 #include "rootfile.h"
-#include "urlchar.h"
+#include "textfile.h"
+#include "url.h"
 
 #define CFG_FILE_MAX (64 * 1024)
 #define CFG_LINE_MAX 4096
 #define CFG_ARGS_MAX 128
 #define SECRET_FILE_MAX 4096
-#define URL_MAX 4096
 #define PATH_LEN_MAX 4095
 #define CLIENT_ID_MAX 1024
 #define SCOPE_MAX 1024
@@ -81,134 +79,6 @@ ion_alg_name(unsigned alg)
 		if (alg == algs[i].bit)
 			return algs[i].name;
 	return NULL;
-}
-
-static bool
-is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-	char inner[INET6_ADDRSTRLEN];
-	size_t len = strlen(host);
-
-	/*
-	 * A real dotted quad in 127/8 (inet_pton takes exactly four decimal
-	 * parts), never a name that merely starts "127.": that could be
-	 * "127.0.0.1.evil.example".
-	 */
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (host[0] == '[') {
-		if (len < 4 || len - 2 >= sizeof(inner))
-			return false;
-		memcpy(inner, host + 1, len - 2);
-		inner[len - 2] = '\0';
-		return inet_pton(AF_INET6, inner, &a6) == 1 &&
-		    memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
-	}
-	return strcasecmp(host, "localhost") == 0;
-}
-
-/*
- * Why url may not be used for a request, or NULL when it may.  The same
- * strict reading as the relay's: no user info (the classic way to make
- * "http://127.0.0.1@evil.example" look local), no white space, control or
- * non-ASCII characters, no fragment, a plain host and port.  *ret_query is
- * set when the URL has a query.
- */
-static const char *
-url_problem(const char *url, bool *ret_query, bool any_http)
-{
-	const char *auth, *end, *hend, *p;
-	char host[256];
-	size_t len, hlen, i;
-	unsigned long port;
-	bool https;
-
-	len = strnlen(url, URL_MAX + 1);
-	if (len > URL_MAX)
-		return "longer than 4096 characters";
-	for (i = 0; i < len; i++)
-		if (!ion_url_char(url[i]))
-			return "holds white space, control, non-ASCII or "
-			       "other characters a URL may not hold";
-	if (strncasecmp(url, "https://", 8) == 0) {
-		https = true;
-		auth = url + 8;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		https = false;
-		auth = url + 7;
-	} else
-		return "not an http:// or https:// URL";
-
-	end = auth + strcspn(auth, "/?#");
-	if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
-		return "user info ('user@') is not allowed in a URL";
-	if (*auth == '[') {
-		const char *close = memchr(auth, ']', (size_t)(end - auth));
-
-		if (close == NULL)
-			return "bad IPv6 address";
-		hend = close + 1;
-	} else {
-		hend = memchr(auth, ':', (size_t)(end - auth));
-		if (hend == NULL)
-			hend = end;
-		for (p = auth; p < hend; p++)
-			if (!((*p >= 'a' && *p <= 'z') ||
-				(*p >= 'A' && *p <= 'Z') ||
-				(*p >= '0' && *p <= '9') || *p == '-' ||
-				*p == '.'))
-				return "bad host name";
-		if (hend > auth &&
-		    (auth[0] == '.' || auth[0] == '-' || hend[-1] == '.'))
-			return "bad host name";
-	}
-	hlen = (size_t)(hend - auth);
-	if (hlen == 0)
-		return "no host";
-	if (hlen >= sizeof(host))
-		return "host name too long";
-	memcpy(host, auth, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[') {
-		struct in6_addr a6;
-		char inner[INET6_ADDRSTRLEN];
-
-		if (hlen < 4 || hlen - 2 >= sizeof(inner))
-			return "bad IPv6 address";
-		memcpy(inner, host + 1, hlen - 2);
-		inner[hlen - 2] = '\0';
-		if (inet_pton(AF_INET6, inner, &a6) != 1)
-			return "bad IPv6 address";
-	} else if (strstr(host, "..") != NULL)
-		return "bad host name";
-	if (hend < end) {
-		if (*hend != ':' || end - hend < 2 || end - hend > 6)
-			return "bad port";
-		port = 0;
-		for (p = hend + 1; p < end; p++) {
-			if (*p < '0' || *p > '9')
-				return "bad port";
-			port = port * 10 + (unsigned long)(*p - '0');
-		}
-		if (port == 0 || port > 65535)
-			return "bad port";
-	}
-	if (strchr(end, '#') != NULL)
-		return "a fragment ('#') is not allowed";
-	if (!https && !any_http && !is_loopback(host))
-		return "http:// is allowed only to a loopback address "
-		       "(127.0.0.0/8, [::1], localhost); use https://";
-	if (ret_query != NULL)
-		*ret_query = strchr(end, '?') != NULL;
-	return NULL;
-}
-
-bool
-ion_url_allowed(const char *url)
-{
-	return url != NULL && url_problem(url, NULL, false) == NULL;
 }
 
 /* One entry per key; parse() checks a value and stores it in the struct. */
@@ -280,8 +150,9 @@ parse_url(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 		r = ION_ERR_NOMEM;
 		goto out;
 	}
-	if ((problem = url_problem(s, &query, (k->flags & URL_PROXY) != 0)) !=
-	    NULL) {
+	problem = ion_url_problem(
+	    s, (k->flags & URL_PROXY) != 0 ? ION_URL_ANY_HTTP : 0, &query);
+	if (problem != NULL) {
 		why_set(why, whylen, "%s", problem);
 		goto out;
 	}
@@ -867,15 +738,6 @@ find_key(const char *name, size_t len, size_t *ret_idx)
 	return NULL;
 }
 
-static bool
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
-}
-
 static int
 apply(struct loader *ld, size_t idx, const char *value)
 {
@@ -891,12 +753,6 @@ apply(struct loader *ld, size_t idx, const char *value)
 	return r;
 }
 
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
 static const char *
 unknown_key(const char *key, size_t len)
 {
@@ -906,26 +762,21 @@ unknown_key(const char *key, size_t len)
 	return "unknown key";
 }
 
-/* One line of the file, NUL-terminated in place. */
+/* One line of the file, trimmed, not blank, not a comment (textfile.h). */
 static int
-file_line(struct loader *ld, char *s, unsigned lineno)
+file_line(void *arg, char *s, unsigned lineno)
 {
-	char *eq, *key, *value, *end;
+	struct loader *ld = arg;
+	char *eq, *key, *value;
 	size_t klen, i, idx;
 
-	while (is_blank(*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && is_blank(end[-1]))
-		*--end = '\0';
-	if (*s == '\0' || *s == '#')
-		return 0;
 	if ((eq = strchr(s, '=')) == NULL) {
 		fail(ld, "%s:%u: expected 'key = value'", ld->path, lineno);
 		return ION_ERR_CONFIG;
 	}
 	key = s;
-	for (klen = (size_t)(eq - s); klen > 0 && is_blank(key[klen - 1]);)
+	for (klen = (size_t)(eq - s);
+	     klen > 0 && ion_text_blank(key[klen - 1]);)
 		klen--;
 	for (i = 0; i < klen; i++)
 		if (!((key[i] >= 'a' && key[i] <= 'z') ||
@@ -937,7 +788,7 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 	}
 	key[klen] = '\0';
 	value = eq + 1;
-	while (is_blank(*value))
+	while (ion_text_blank(*value))
 		value++;
 	if (find_key(key, klen, &idx) == NULL) {
 		fail(ld, "%s:%u: %s: %s", ld->path, lineno, key,
@@ -965,7 +816,7 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 		fail_key(ld, idx, EMPTY_VALUE);
 		return ION_ERR_CONFIG;
 	}
-	if (has_control(value)) {
+	if (ion_text_has_control(value)) {
 		fail_key(ld, idx, "control character in the value");
 		return ION_ERR_CONFIG;
 	}
@@ -975,10 +826,9 @@ file_line(struct loader *ld, char *s, unsigned lineno)
 static int
 load_file(struct loader *ld, bool missing_ok)
 {
-	char *buf = NULL, *p, *eol, why[ION_CFG_ERR_MAX];
-	size_t len = 0, linelen;
-	unsigned lineno;
-	int line_r, r;
+	char *buf = NULL, why[ION_CFG_ERR_MAX];
+	size_t len = 0;
+	int r;
 
 	r = ion_rootfile_read(
 	    ld->path, 0, CFG_FILE_MAX, &buf, &len, why, sizeof(why));
@@ -992,28 +842,8 @@ load_file(struct loader *ld, bool missing_ok)
 			r = ION_ERR_CONFIG;
 		goto out;
 	}
-	r = ION_ERR_CONFIG;
-	for (p = buf, lineno = 1; p < buf + len; lineno++) {
-		eol = memchr(p, '\n', (size_t)(buf + len - p));
-		linelen =
-		    eol != NULL ? (size_t)(eol - p) : (size_t)(buf + len - p);
-		if (linelen > CFG_LINE_MAX) {
-			fail(ld, "%s:%u: line longer than %d characters",
-			    ld->path, lineno, CFG_LINE_MAX);
-			goto out;
-		}
-		if (memchr(p, '\0', linelen) != NULL) {
-			fail(ld, "%s:%u: NUL character", ld->path, lineno);
-			goto out;
-		}
-		p[linelen] = '\0';
-		if ((line_r = file_line(ld, p, lineno)) != 0) {
-			r = line_r;
-			goto out;
-		}
-		p += linelen + 1;
-	}
-	r = 0;
+	r = ion_text_lines(buf, len, CFG_LINE_MAX, ld->path, file_line, ld,
+	    ld->err, ld->err != NULL ? ION_CFG_ERR_MAX : 0);
 out:
 	free(buf);
 	return r;
@@ -1075,7 +905,7 @@ apply_arg(struct loader *ld, const char *arg)
 		fail_key(ld, idx, EMPTY_VALUE);
 		return ION_ERR_CONFIG;
 	}
-	if (has_control(value)) {
+	if (ion_text_has_control(value)) {
 		fail_key(ld, idx, "control character in the value");
 		return ION_ERR_CONFIG;
 	}
@@ -1191,7 +1021,7 @@ ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
 		path_arg = argv[i];
 		path = argv[i] + strlen(CONFIG_ARG);
 		if (path[0] != '/' || strlen(path) > PATH_LEN_MAX ||
-		    has_control(path)) {
+		    ion_text_has_control(path)) {
 			fail(&ld, "argument '%s': not an absolute path", echo);
 			goto out;
 		}

@@ -37,6 +37,9 @@
  * par_endpoint is not given: nothing could offer the endpoint.  ca_path
  * defaults to /etc/ssl/certs only when neither ca_file nor ca_path is
  * given.  http_timeout must be less than login_timeout.
+ * URLs are read by the relay's own rules, ion_url_problem() in url.h:
+ * https://, or http:// to a loopback host (a proxy may be http://
+ * anywhere); no fragment; relay_url, the issuer and the proxy no query.
  */
 #ifndef ION_CONFIG_H
 #define ION_CONFIG_H
@@ -124,15 +127,5 @@ void ion_cfg_free(struct ion_cfg **cfg);
 /* "RS256" → ION_ALG_RS256; 0 for a name not supported (or never allowed). */
 unsigned ion_alg_from_name(const char *name);
 const char *ion_alg_name(unsigned alg);
-
-/*
- * True when url may be used for a request: https://, or http:// to a
- * loopback address (127.0.0.0/8 as a real dotted quad, so not
- * "127.0.0.1.evil.example"; [::1]; localhost).  Also false for anything
- * parsed loosely elsewhere: user info ("user@"), a fragment, white space,
- * control or non-ASCII characters, a bad host or port, more than 4096
- * characters.
- */
-bool ion_url_allowed(const char *url);
 
 #endif

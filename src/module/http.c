@@ -10,8 +10,6 @@
  */
 #include "http.h"
 
-#include <arpa/inet.h>
-
 #include <curl/curl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -23,6 +21,7 @@
 #include "clock.h"
 #include "crypto.h"
 #include "errors.h"
+#include "url.h"
 
 #ifndef PAM_ION_VERSION
 #define PAM_ION_VERSION "0"
@@ -198,29 +197,6 @@ ion_http_request_count(const struct ion_http *h)
 	return h->requests;
 }
 
-static bool
-host_is_loopback(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-	char inner[INET6_ADDRSTRLEN];
-	size_t len;
-
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	/* libcurl has normalised "127.1" and friends to a dotted quad. */
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	len = strlen(host);
-	if (len < 3 || host[0] != '[' || host[len - 1] != ']' ||
-	    len - 2 >= sizeof(inner))
-		return false;
-	memcpy(inner, host + 1, len - 2);
-	inner[len - 2] = '\0';
-	return inet_pton(AF_INET6, inner, &a6) == 1 &&
-	    memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
-}
-
 /*
  * Parses url with libcurl's own parser and hands the parsed form to the
  * request (CURLOPT_CURLU), so the host checked here is the host libcurl
@@ -261,8 +237,12 @@ parse_url(const char *url, CURLU **ret)
 		goto out;
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		goto out;
+	/*
+	 * The loopback rule is url.h's, the config's; libcurl has already
+	 * normalised "127.1" and friends to a dotted quad.
+	 */
 	if (strcmp(scheme, "https") != 0 &&
-	    !(strcmp(scheme, "http") == 0 && host_is_loopback(host)))
+	    !(strcmp(scheme, "http") == 0 && ion_url_host_is_loopback(host)))
 		goto out;
 	*ret = u;
 	u = NULL; /* transferred */

@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "idtoken.h"
 #include "jose.h"
+#include "url.h"
 
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
 #define FORM_MAX (16 * 1024)

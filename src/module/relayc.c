@@ -4,12 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "crypto.h"
 #include "errors.h"
 #include "relay_proto.h"
-#include "urlchar.h"
+#include "url.h"
 
 /* Why a 401 from the relay is a configuration error, for the log. */
 #define WHY_KEY_REFUSED                                                        \
@@ -50,65 +49,26 @@ refused(long status)
 	return status >= 400 && status < 500 && !unavailable(status);
 }
 
-/*
- * True when the path from p on holds a "." or ".." segment, literal or
- * with %2e: browsers resolve those, so they could lead out of relay_url.
- */
-static bool
-has_dot_segment(const char *p)
-{
-	size_t dots;
-	bool only_dots;
-
-	while (*p != '\0' && *p != '?' && *p != '#') {
-		dots = 0;
-		only_dots = true;
-		while (*p != '\0' && *p != '/' && *p != '?' && *p != '#') {
-			if (*p == '.') {
-				dots++;
-				p++;
-			} else if (strncasecmp(p, "%2e", 3) == 0) {
-				dots++;
-				p += 3;
-			} else {
-				only_dots = false;
-				p++;
-			}
-		}
-		if (only_dots && (dots == 1 || dots == 2))
-			return true;
-		if (*p == '/')
-			p++;
-	}
-	return false;
-}
-
 bool
 ion_relay_link_ok(const char *relay_url, const char *link)
 {
-	const char *auth;
-	size_t ulen, alen, i, n;
+	struct ion_url u, base;
 
-	if (relay_url == NULL || link == NULL)
+	if (relay_url == NULL || link == NULL ||
+	    strnlen(link, ION_RELAY_LINK_MAX + 1) > ION_RELAY_LINK_MAX)
 		return false;
-	n = strnlen(link, ION_RELAY_LINK_MAX + 1);
-	if (n > ION_RELAY_LINK_MAX)
+	/*
+	 * url.h's reading refuses what could lead out of relay_url's path
+	 * ("." and ".." segments, %2e, user info); the prefix check wants the
+	 * same scheme, host and port.  Then '/' and more: never relay_url
+	 * itself.
+	 */
+	if (ion_url_parse(link, &u) != 0 ||
+	    ion_url_parse(relay_url, &base) != 0 || base.query != NULL ||
+	    base.has_fragment || u.has_fragment)
 		return false;
-	for (i = 0; i < n; i++)
-		if (!ion_url_char(link[i]))
-			return false;
-	ulen = strlen(relay_url);
-	if ((auth = strstr(relay_url, "://")) == NULL)
-		return false;
-	/* Scheme and authority: case does not matter there; the path's does. */
-	alen = (size_t)(auth + 3 - relay_url);
-	alen += strcspn(relay_url + alen, "/");
-	if (n < ulen + 2 || strncasecmp(link, relay_url, alen) != 0 ||
-	    memcmp(link + alen, relay_url + alen, ulen - alen) != 0 ||
-	    link[ulen] != '/')
-		return false;
-	/* Under relay_url's path, so no way back up out of it. */
-	return !has_dot_segment(link + ulen + 1);
+	return ion_url_under_prefix(&u, &base) &&
+	    u.path_len > base.path_len + 1 && u.path[base.path_len] == '/';
 }
 
 /* Why a request to the relay got no usable answer, from ion_http_*(). */

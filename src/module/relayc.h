@@ -33,11 +33,12 @@ struct ion_relay_login {
  * does not accept this host's relay key); ION_ERR_INVALID when it refuses
  * what we sent (another 4xx, but 429).
  *
- * The link must be under relay_url: the same scheme, host and port
+ * The link must be a URL as ion_url_parse() reads it (url.h: RFC 3986
+ * characters only, no user info, no "." or ".." segment, plain or
+ * encoded) and lie under relay_url: the same scheme, host and port
  * (scheme and host compared without case), relay_url's path, then '/' and
- * more, with no "." or ".." segment; RFC 3986 characters only (unreserved,
- * reserved, '%'), at most ION_RELAY_LINK_MAX of them.  The person is told
- * to open it, so a relay must not be able to send them elsewhere.
+ * more, no fragment; at most ION_RELAY_LINK_MAX characters.  The person is
+ * told to open it, so a relay must not be able to send them elsewhere.
  */
 int ion_relay_register(struct ion_http *h, const char *relay_url,
     const struct ion_relay_login *login, char **ret_link,

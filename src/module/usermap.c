@@ -13,6 +13,7 @@
 
 #include "errors.h"
 #include "rootfile.h"
+#include "textfile.h"
 
 #define MAP_FILE_MAX (1024 * 1024)
 #define MAP_LINE_MAX 4096
@@ -50,12 +51,6 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
 /*
  * A portable local user name (POSIX portable filename characters, not
  * starting with '-'), with the trailing '$' Samba machine accounts use.
@@ -81,15 +76,6 @@ valid_user(const char *s)
 	return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
-static bool
-valid_key(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x21 || *s == 0x7f)
-			return false;
-	return true;
-}
-
 static int
 add_entry(struct map *m, const char *key, const char *user, unsigned line)
 {
@@ -110,22 +96,25 @@ add_entry(struct map *m, const char *key, const char *user, unsigned line)
 	return 0;
 }
 
-/* One line, NUL-terminated in place: "KEY LOCAL-USER", blank or comment. */
-static int
-parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
-    size_t errlen)
-{
-	char *key, *user, *end;
+/* What parse_line() needs besides the line. */
+struct reader {
+	struct map *m;
+	const char *path;
+	char *err;
+	size_t errlen;
+};
 
-	while (is_blank(*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && is_blank(end[-1]))
-		*--end = '\0';
-	if (*s == '\0' || *s == '#')
-		return 0;
+/* One line, trimmed, not blank, not a comment (textfile.h). */
+static int
+parse_line(void *arg, char *s, unsigned line)
+{
+	struct reader *rd = arg;
+	const char *path = rd->path;
+	char *err = rd->err, *key, *user;
+	size_t errlen = rd->errlen;
+
 	key = s;
-	while (*s != '\0' && !is_blank(*s))
+	while (*s != '\0' && !ion_text_blank(*s))
 		s++;
 	if (*s == '\0') {
 		set_err(err, errlen, "%s:%u: expected 'KEY LOCAL-USER'", path,
@@ -133,10 +122,10 @@ parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
 		return ION_ERR_CONFIG;
 	}
 	*s++ = '\0';
-	while (is_blank(*s))
+	while (ion_text_blank(*s))
 		s++;
 	user = s;
-	while (*s != '\0' && !is_blank(*s))
+	while (*s != '\0' && !ion_text_blank(*s))
 		s++;
 	if (*s != '\0') {
 		/* A third field, or a comment after the user: refused. */
@@ -146,7 +135,7 @@ parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
 		    path, line);
 		return ION_ERR_CONFIG;
 	}
-	if (!valid_key(key)) {
+	if (ion_text_has_control(key)) {
 		set_err(err, errlen, "%s:%u: control character in the key",
 		    path, line);
 		return ION_ERR_CONFIG;
@@ -162,7 +151,7 @@ parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
 		    path, line, MAP_USER_MAX);
 		return ION_ERR_CONFIG;
 	}
-	if (add_entry(m, key, user, line) != 0) {
+	if (add_entry(rd->m, key, user, line) != 0) {
 		set_err(err, errlen, "out of memory");
 		return ION_ERR_NOMEM;
 	}
@@ -172,41 +161,16 @@ parse_line(struct map *m, const char *path, char *s, unsigned line, char *err,
 static int
 read_map(struct map *m, const char *path, char *err, size_t errlen)
 {
-	char *p, *eol;
-	size_t len = 0, linelen;
-	unsigned line;
-	int r, line_r;
+	struct reader rd = { m, path, err, err != NULL ? errlen : 0 };
+	size_t len = 0;
+	int r;
 
 	r = ion_rootfile_read(
 	    path, 0, MAP_FILE_MAX, &m->buf, &len, err, errlen);
 	if (r != 0)
 		return r == ION_ERR_NOMEM ? r : ION_ERR_CONFIG;
-	r = ION_ERR_CONFIG;
-	for (p = m->buf, line = 1; p < m->buf + len; line++) {
-		eol = memchr(p, '\n', (size_t)(m->buf + len - p));
-		linelen = eol != NULL ? (size_t)(eol - p)
-				      : (size_t)(m->buf + len - p);
-		if (linelen > MAP_LINE_MAX) {
-			set_err(err, errlen,
-			    "%s:%u: line longer than %d characters", path, line,
-			    MAP_LINE_MAX);
-			goto out;
-		}
-		if (memchr(p, '\0', linelen) != NULL) {
-			set_err(
-			    err, errlen, "%s:%u: NUL character", path, line);
-			goto out;
-		}
-		p[linelen] = '\0';
-		if ((line_r = parse_line(m, path, p, line, err, errlen)) != 0) {
-			r = line_r;
-			goto out;
-		}
-		p += linelen + 1;
-	}
-	r = 0;
-out:
-	return r;
+	return ion_text_lines(m->buf, len, MAP_LINE_MAX, path, parse_line, &rd,
+	    rd.err, rd.errlen);
 }
 
 static int

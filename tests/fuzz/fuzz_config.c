@@ -20,6 +20,7 @@
 #include "config.h"
 #include "fuzz.h"
 #include "relay_proto.h"
+#include "url.h"
 
 #define SECRET "Zq7vK2xPm4-fuzz-secret-9fK2"
 #define KEY "Fz9-relay-key-of-the-fuzzer-host-0123456789"

@@ -42,6 +42,7 @@
 #include "http.h"
 #include "oidc.h"
 #include "relayc.h"
+#include "url.h"
 
 #define MAX_CONNS 8
 #define REQ_MAX (64 * 1024)

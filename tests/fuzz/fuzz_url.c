@@ -1,6 +1,6 @@
 /*
- * ion_url_parse(), ion_url_under_prefix() and ion_url_param() on
- * fuzzed URLs.
+ * ion_url_parse(), ion_url_problem(), ion_url_under_prefix(),
+ * ion_url_param() and the loopback rule on fuzzed URLs.
  *
  * Input: URL ["\0" PREFIX ["\0" NAME ["\0" EXPECTED]]], one NUL between
  * parts.  URL is checked against PREFIX (when given and it parses) and
@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "errors.h"
 #include "fuzz.h"
@@ -78,6 +79,29 @@ check_parsed(const char *s, const struct ion_url *u)
 	FUZZ_CHECK(ion_url_under_prefix(u, u));
 }
 
+/* ion_url_problem() is ion_url_parse() and two rules more (url.h). */
+static void
+check_problem(const char *s)
+{
+	struct ion_url u;
+	const char *why;
+	bool query = false, parsed = ion_url_parse(s, &u) == 0;
+
+	why = ion_url_problem(s, ION_URL_ANY_HTTP, &query);
+	FUZZ_CHECK((why == NULL) == (parsed && !u.has_fragment));
+	if (why == NULL)
+		FUZZ_CHECK(query == (u.query != NULL));
+	why = ion_url_problem(s, 0, NULL);
+	FUZZ_CHECK((why == NULL) ==
+	    (parsed && !u.has_fragment &&
+		(u.https || ion_url_is_loopback(&u))));
+	FUZZ_CHECK(ion_url_allowed(s) == (why == NULL));
+	/* Never loopback by a name that merely contains one. */
+	if (ion_url_host_is_loopback(s))
+		FUZZ_CHECK(strncmp(s, "127.", 4) == 0 || s[0] == '[' ||
+		    strcasecmp(s, "localhost") == 0);
+}
+
 static void
 check_prefix(const struct ion_url *u, const struct ion_url *p)
 {
@@ -108,6 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		name = parts[2];
 	if (n > 3)
 		expected = parts[3];
+	check_problem(parts[0]);
 	r = ion_url_parse(parts[0], &u);
 	if (r != 0) {
 		FUZZ_CHECK(r == ION_ERR_INVALID || r == ION_ERR_RANGE ||

@@ -540,6 +540,16 @@ static const struct {
 	{ "issuer", "https://.a.example", "bad host name" },
 	{ "issuer", "https://a.example.", "bad host name" },
 	{ "issuer", "https://%61.example", "bad host name" },
+	/* the relay's reading of paths, stricter than the config's was */
+	{ "issuer", "https://auth.example/../x", "'.' or '..' segment" },
+	{ "authorize_endpoint", "https://auth.example/a/%2e%2e/b",
+	    "encoded '.'" },
+	{ "token_endpoint", "https://auth.example/a%2fb", "encoded '.'" },
+	{ "jwks_uri", "https://auth.example/caf%C3%A9", "non-ASCII" },
+	{ "userinfo_endpoint", "https://auth.example/u;x", "';' in the path" },
+	{ "par_endpoint", "https://auth.example/p%2", "bad percent escape" },
+	{ "relay_url", "https://relay.example/./l", "'.' or '..' segment" },
+	{ "proxy", "http://proxy.example/%25", "encoded" },
 	{ "authorize_endpoint", "http://auth.example/a", "loopback" },
 	{ "token_endpoint", "http://10.0.0.1/t", "loopback" },
 	{ "jwks_uri", "http://0x7f.0.0.1/j", "loopback" },
@@ -692,86 +702,6 @@ test_alg_names(void **state)
 	assert_null(ion_alg_name(0));
 	assert_null(ion_alg_name(ION_ALG_RS256 | ION_ALG_ES256));
 	assert_null(ion_alg_name(1u << 20));
-}
-
-static const struct {
-	const char *url;
-	bool ok;
-} urls[] = {
-	{ "https://auth.example", true },
-	{ "HTTPS://AUTH.EXAMPLE/x", true },
-	{ "https://auth.example:443/a/b?c=d&e=f", true },
-	{ "https://[2001:db8::1]:8443/", true },
-	{ "https://192.0.2.1/", true },
-	{ "http://127.0.0.1", true },
-	{ "http://127.0.0.1:8080/cb", true },
-	{ "http://127.255.255.254/", true },
-	{ "http://127.1.2.3:1/x?y", true },
-	{ "http://[::1]/", true },
-	{ "http://[::1]:9000", true },
-	{ "http://[0:0:0:0:0:0:0:1]/", true },
-	{ "http://localhost/", true },
-	{ "HTTP://LOCALHOST:80/", true },
-	{ "http://127.0.0.1.evil.example/", false },
-	{ "http://127.0.0.1.nip.io", false },
-	{ "http://127.0.0.1@evil.example/", false },
-	{ "http://evil.example@127.0.0.1/", false },
-	{ "http://evil.example#@127.0.0.1/", false },
-	{ "http://localhost.evil.example", false },
-	{ "http://localhost./", false },
-	{ "http://evil-localhost/", false },
-	{ "http://128.0.0.1/", false },
-	{ "http://126.255.255.255/", false },
-	{ "http://127.1/", false },
-	{ "http://2130706433/", false },
-	{ "http://0x7f000001/", false },
-	{ "http://0177.0.0.1/", false },
-	{ "http://[::ffff:127.0.0.1]/", false },
-	{ "http://[::2]/", false },
-	{ "http://example.com/", false },
-	{ "http://10.0.0.1/", false },
-	{ "https://auth.example/#frag", false },
-	{ "https://auth.example/a b", false },
-	{ "https://auth.example/\t", false },
-	{ "https://auth.example/\x7f", false },
-	{ "https://auth.example/\xe2\x82\xac", false },
-	{ "https://a\\b.example/", false },
-	{ "ftp://auth.example/", false },
-	{ "https:/auth.example/", false },
-	{ "//auth.example/", false },
-	{ "", false },
-	{ "https://", false },
-	{ "https://:443/", false },
-	{ "https://a.example:0/", false },
-	{ "https://a.example:99999/", false },
-	{ "https://a.example:-1/", false },
-	{ "https://[::1/", false },
-	{ "javascript:alert(1)", false },
-};
-
-static void
-test_url_allowed(void **state)
-{
-	char *longurl;
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
-		if (ion_url_allowed(urls[i].url) != urls[i].ok)
-			fail_msg("'%s': expected %s", urls[i].url,
-			    urls[i].ok ? "allowed" : "refused");
-	assert_false(ion_url_allowed(NULL));
-
-	longurl = malloc(5000);
-	assert_non_null(longurl);
-	strcpy(longurl, "https://a.example/");
-	memset(longurl + 18, 'a', 4096 - 18);
-	longurl[4096] = '\0';
-	assert_true(ion_url_allowed(longurl));
-	longurl[4096] = 'a';
-	longurl[4097] = '\0';
-	assert_false(ion_url_allowed(longurl));
-	free(longurl);
 }
 
 static void
@@ -1443,7 +1373,6 @@ main(void)
 		cmocka_unit_test_setup(test_bad_values, reset),
 		cmocka_unit_test_setup(test_alg_lists, reset),
 		cmocka_unit_test(test_alg_names),
-		cmocka_unit_test(test_url_allowed),
 		cmocka_unit_test_setup(test_trailing_slashes, reset),
 		cmocka_unit_test_setup(test_timeouts, reset),
 		cmocka_unit_test_setup(test_ca_defaults, reset),

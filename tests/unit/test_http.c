@@ -776,7 +776,11 @@ test_loopback_forms(void **state)
 	snprintf(u, sizeof(u), "http://[::1]:%u/", closed_port());
 	assert_int_equal(
 	    ion_http_get(h, u, NULL, 0, MAX_BODY, &resp), ION_ERR_UNAVAIL);
-	assert_int_equal(ion_http_request_count(h), 7);
+	/* ::1 spelt out is still ::1 (url.h's rule, as the config's). */
+	snprintf(u, sizeof(u), "http://[0:0:0:0:0:0:0:1]:%u/", closed_port());
+	assert_int_equal(
+	    ion_http_get(h, u, NULL, 0, MAX_BODY, &resp), ION_ERR_UNAVAIL);
+	assert_int_equal(ion_http_request_count(h), 8);
 	ion_http_free(&h);
 }
 

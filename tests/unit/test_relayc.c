@@ -87,6 +87,24 @@ static const struct {
 	{ "https://relay.example/pam", "https://relay.example/pam/./x", false },
 	{ "https://relay.example/pam", "https://relay.example/pam/l/..",
 	    false },
+	/* url.h's reading: more than dot segments (tighter than before) */
+	{ "https://relay.example", "https://relay.example/l/a%2f..%2fx",
+	    false },
+	{ "https://relay.example", "https://relay.example/l/a%5cx", false },
+	{ "https://relay.example", "https://relay.example/l/%252e%252e",
+	    false },
+	{ "https://relay.example", "https://relay.example/l/a;x", false },
+	{ "https://relay.example", "https://relay.example/l/a%", false },
+	{ "https://relay.example", "https://relay.example/l/a#f", false },
+	{ "https://relay.example", "https://relay.example/?l=a", false },
+	{ "https://relay.example", "https://relay.example/#l", false },
+	{ "https://relay.example", "https://relay..example/l/a", false },
+	/* the same origin spelled out: port 443 is https's */
+	{ "https://relay.example", "https://relay.example:443/l/a", true },
+	{ "https://relay.example:443", "https://relay.example/l/a", true },
+	/* relay_url itself must be a plain URL */
+	{ "https://relay.example/?x", "https://relay.example/?x/l/a", false },
+	{ "relay.example", "relay.example/l/a", false },
 	/* characters a URL may not hold */
 	{ "https://relay.example", "https://relay.example/l/a b", false },
 	{ "https://relay.example", "https://relay.example/l/a\"b", false },

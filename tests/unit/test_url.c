@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,6 +236,8 @@ static const struct {
 	{ "https://a;b.example/", ION_ERR_INVALID, "';' in host" },
 	{ "https://a,b.example/", ION_ERR_INVALID, "',' in host" },
 	{ "https://a=b.example/", ION_ERR_INVALID, "'=' in host" },
+	{ "https://a..example/", ION_ERR_INVALID, "empty label" },
+	{ "https://a.example../", ION_ERR_INVALID, "empty label" },
 	/* dot segments, plain and percent-encoded: DENIED */
 	{ "https://a.example/./x", ION_ERR_DENIED, "/./" },
 	{ "https://a.example/../x", ION_ERR_DENIED, "/../" },
@@ -364,55 +367,266 @@ test_parse_lengths(void **state)
 	assert_int_not_equal(ion_url_parse(host, &u), 0);
 }
 
+/*
+ * The loopback rule on host strings (as libcurl hands them to http.c), and
+ * on the same hosts in URLs where they parse.
+ */
 static const struct {
-	const char *url;
+	const char *host;
 	bool loopback;
-} loopback[] = {
-	{ "http://127.0.0.1/", true },
-	{ "http://127.0.0.1:8080/", true },
-	{ "http://127.1.2.3/", true },
-	{ "http://127.255.255.254/", true },
-	{ "http://[::1]/", true },
-	{ "http://[::1]:8080/", true },
-	{ "http://localhost/", true },
-	{ "http://LocalHost:8080/", true },
-	{ "https://localhost/", true },
-	{ "http://128.0.0.1/", false },
-	{ "http://126.0.0.1/", false },
-	{ "http://10.0.0.1/", false },
-	{ "http://0.0.0.0/", false },
-	{ "http://1270.0.0.1/", false },
-	{ "http://[::2]/", false },
-	{ "http://[::]/", false },
-	{ "http://a.example/", false },
-	{ "http://localhost.example/", false },
-	{ "http://localhostx/", false },
-	{ "http://mylocalhost/", false },
-	/* Names that merely start like a loopback address. */
-	{ "http://127.evil.example/", false },
-	{ "http://127.0.0.1.nip.io/", false },
+} loopback_hosts[] = {
+	{ "127.0.0.1", true },
+	{ "127.255.255.254", true },
+	{ "127.1.2.3", true },
+	{ "[::1]", true },
+	{ "[0:0:0:0:0:0:0:1]", true },
+	{ "[0::1]", true },
+	{ "localhost", true },
+	{ "LOCALHOST", true },
+	{ "LocalHost", true },
+	/* a dotted quad is exactly four decimal parts */
+	{ "127.1", false },
+	{ "2130706433", false },
+	{ "0x7f.0.0.1", false },
+	{ "0177.0.0.1", false },
+	{ "1270.0.0.1", false },
+	{ "127.0.0.1.", false },
+	{ "127.evil.example", false },
+	{ "127.0.0.1.evil.example", false },
+	{ "127.0.0.1.nip.io", false },
+	{ "128.0.0.1", false },
+	{ "126.255.255.255", false },
+	{ "10.0.0.1", false },
+	{ "0.0.0.0", false },
+	/* IPv6 only in brackets, only ::1, no zone */
+	{ "::1", false },
+	{ "[::1", false },
+	{ "::1]", false },
+	{ "[::1]x", false },
+	{ "[::1%eth0]", false },
+	{ "[::1%25eth0]", false },
+	{ "[::ffff:127.0.0.1]", false },
+	{ "[::2]", false },
+	{ "[::]", false },
+	{ "[]", false },
+	{ "[", false },
+	{ "", false },
+	/* only the name itself */
+	{ "localhost.", false },
+	{ "localhost.example", false },
+	{ "evil-localhost", false },
+	{ "localhostx", false },
+	{ "mylocalhost", false },
+	{ "a.example", false },
 };
 
 static void
 test_is_loopback(void **state)
 {
-	size_t i;
+	static const char *const forms[][2] = { { "http://", "/x" },
+		{ "http://", ":8080" }, { "https://", "/" } };
+	char url[128];
+	size_t i, j;
 	int failures = 0;
 
 	(void)state;
-	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+	for (i = 0; i < sizeof(loopback_hosts) / sizeof(loopback_hosts[0]);
+	     i++) {
+		const char *host = loopback_hosts[i].host;
+		bool want = loopback_hosts[i].loopback;
 		struct ion_url u;
 
-		assert_int_equal(ion_url_parse(loopback[i].url, &u), 0);
-		if (ion_url_is_loopback(&u) != loopback[i].loopback) {
-			print_error("'%s': is_loopback %d, expected %d\n",
-			    loopback[i].url, !loopback[i].loopback,
-			    loopback[i].loopback);
+		if (ion_url_host_is_loopback(host) != want) {
+			print_error("host '%s': expected %d\n", host, want);
 			failures++;
+		}
+		for (j = 0; j < sizeof(forms) / sizeof(forms[0]); j++) {
+			snprintf(url, sizeof(url), "%s%s%s", forms[j][0], host,
+			    forms[j][1]);
+			if (ion_url_parse(url, &u) == 0 &&
+			    ion_url_is_loopback(&u) != want) {
+				print_error("'%s': expected %d\n", url, want);
+				failures++;
+			}
 		}
 	}
 	assert_int_equal(failures, 0);
 }
+
+static const struct {
+	const char *url;
+	bool ok;
+} urls[] = {
+	{ "https://auth.example", true },
+	{ "HTTPS://AUTH.EXAMPLE/x", true },
+	{ "https://auth.example:443/a/b?c=d&e=f", true },
+	{ "https://[2001:db8::1]:8443/", true },
+	{ "https://192.0.2.1/", true },
+	{ "http://127.0.0.1", true },
+	{ "http://127.0.0.1:8080/cb", true },
+	{ "http://127.255.255.254/", true },
+	{ "http://127.1.2.3:1/x?y", true },
+	{ "http://[::1]/", true },
+	{ "http://[::1]:9000", true },
+	{ "http://[0:0:0:0:0:0:0:1]/", true },
+	{ "http://localhost/", true },
+	{ "HTTP://LOCALHOST:80/", true },
+	{ "http://127.0.0.1.evil.example/", false },
+	{ "http://127.0.0.1.nip.io", false },
+	{ "http://127.0.0.1@evil.example/", false },
+	{ "http://evil.example@127.0.0.1/", false },
+	{ "http://evil.example#@127.0.0.1/", false },
+	{ "http://localhost.evil.example", false },
+	{ "http://localhost./", false },
+	{ "http://evil-localhost/", false },
+	{ "http://128.0.0.1/", false },
+	{ "http://126.255.255.255/", false },
+	{ "http://127.1/", false },
+	{ "http://2130706433/", false },
+	{ "http://0x7f000001/", false },
+	{ "http://0177.0.0.1/", false },
+	{ "http://[::ffff:127.0.0.1]/", false },
+	{ "http://[::2]/", false },
+	{ "http://example.com/", false },
+	{ "http://10.0.0.1/", false },
+	{ "https://auth.example/#frag", false },
+	{ "https://auth.example/a b", false },
+	{ "https://auth.example/\t", false },
+	{ "https://auth.example/\x7f", false },
+	{ "https://auth.example/\xe2\x82\xac", false },
+	{ "https://a\\b.example/", false },
+	{ "ftp://auth.example/", false },
+	{ "https:/auth.example/", false },
+	{ "//auth.example/", false },
+	{ "", false },
+	{ "https://", false },
+	{ "https://:443/", false },
+	{ "https://a.example:0/", false },
+	{ "https://a.example:99999/", false },
+	{ "https://a.example:-1/", false },
+	{ "https://[::1/", false },
+	{ "javascript:alert(1)", false },
+	/* the relay's reading, stricter than the config's was */
+	{ "https://a.example/../x", false },
+	{ "https://a.example/x/.", false },
+	{ "https://a.example/%2e%2e/x", false },
+	{ "https://a.example/x%2fy", false },
+	{ "https://a.example/caf%C3%A9", false },
+	{ "https://a.example/x%", false },
+	{ "https://a.example/x;y", false },
+	{ "https://a.example/x?a=%zz", true },
+	{ "https://a..example/", false },
+	{ "http://[0::1]:9000/x", true },
+};
+
+static void
+test_url_allowed(void **state)
+{
+	char *longurl;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		if (ion_url_allowed(urls[i].url) != urls[i].ok)
+			fail_msg("'%s': expected %s", urls[i].url,
+			    urls[i].ok ? "allowed" : "refused");
+	assert_false(ion_url_allowed(NULL));
+
+	longurl = malloc(5000);
+	assert_non_null(longurl);
+	strcpy(longurl, "https://a.example/");
+	memset(longurl + 18, 'a', 4096 - 18);
+	longurl[4096] = '\0';
+	assert_true(ion_url_allowed(longurl));
+	longurl[4096] = 'a';
+	longurl[4097] = '\0';
+	assert_false(ion_url_allowed(longurl));
+	free(longurl);
+}
+
+/* ion_url_problem() names what it refuses; NULL (OK) says if a query. */
+#define OK NULL
+static const struct {
+	const char *url;
+	unsigned flags;
+	const char *why; /* a part of the reason; OK when allowed */
+	bool query;
+} problems[] = {
+	{ "https://a.example/x", 0, OK, false },
+	{ "https://a.example/x?", 0, OK, true },
+	{ "https://a.example/x?a=b", 0, OK, true },
+	{ "http://127.0.0.1:9000", 0, OK, false },
+	{ "http://proxy.example:3128", ION_URL_ANY_HTTP, OK, false },
+	{ "http://proxy.example:3128", 0,
+	    "http:// is allowed only to a loopback address (127.0.0.0/8, "
+	    "[::1], localhost); use https://",
+	    false },
+	{ "", 0, "not an http:// or https:// URL", false },
+	{ "ftp://a.example", 0, "not an http:// or https:// URL", false },
+	{ "https:", 0, "not an http:// or https:// URL", false },
+	{ "https://a example", 0, "white space", false },
+	{ "https://a.example/\xc3\xa9", 0, "non-ASCII", false },
+	{ "https://a.example\\@x", 0, "characters a URL may not hold", false },
+	{ "https://u@a.example", ION_URL_ANY_HTTP, "user info", false },
+	{ "https://", 0, "no host", false },
+	{ "https://:443/", 0, "no host", false },
+	{ "https://a.example:0", 0, "bad port", false },
+	{ "https://a.example:65536", 0, "bad port", false },
+	{ "https://a.example:", 0, "bad port", false },
+	{ "https://a.example:8x", 0, "bad port", false },
+	{ "https://[::1]x/", 0, "bad port", false },
+	{ "https://[::1", 0, "bad IPv6 address", false },
+	{ "https://[nope]", 0, "bad IPv6 address", false },
+	{ "https://a_b.example", 0, "bad host name", false },
+	{ "https://a..example", 0, "bad host name", false },
+	{ "https://a.example.", 0, "bad host name", false },
+	{ "https://%61.example", 0, "bad host name", false },
+	{ "https://a.example/#f", 0, "a fragment ('#') is not allowed", false },
+	{ "https://a.example/../x", 0, "'.' or '..' segment in the path",
+	    false },
+	{ "https://a.example/%2e/x", 0,
+	    "encoded '.', '/', '\\', '%' or "
+	    "non-ASCII character in the path",
+	    false },
+	{ "https://a.example/caf%c3%a9", 0, "encoded", false },
+	{ "https://a.example/x;y", 0, "';' in the path", false },
+	{ "https://a.example/x%2", 0, "bad percent escape in the path", false },
+};
+
+static void
+test_problem(void **state)
+{
+	char longurl[ION_URL_MAX + 2];
+	const char *why;
+	size_t i;
+	bool query;
+
+	(void)state;
+	for (i = 0; i < sizeof(problems) / sizeof(problems[0]); i++) {
+		query = !problems[i].query;
+		why =
+		    ion_url_problem(problems[i].url, problems[i].flags, &query);
+		if (problems[i].why == OK) {
+			if (why != NULL)
+				fail_msg(
+				    "'%s': refused (%s)", problems[i].url, why);
+			if (query != problems[i].query)
+				fail_msg(
+				    "'%s': query %d", problems[i].url, query);
+		} else if (why == NULL || strstr(why, problems[i].why) == NULL)
+			fail_msg("'%s': got '%s', expected '%s'",
+			    problems[i].url, why ? why : "(allowed)",
+			    problems[i].why);
+	}
+	/* ret_query may be NULL. */
+	assert_null(ion_url_problem("https://a.example/?q", 0, NULL));
+	memset(longurl, 'a', sizeof(longurl));
+	memcpy(longurl, "https://a.example/", 18);
+	longurl[ION_URL_MAX + 1] = '\0';
+	assert_string_equal(
+	    ion_url_problem(longurl, 0, NULL), "longer than 4096 characters");
+}
+#undef OK
 
 static const struct {
 	const char *url;
@@ -737,6 +951,8 @@ main(void)
 		cmocka_unit_test(test_parse_bad_leaves_ret),
 		cmocka_unit_test(test_parse_lengths),
 		cmocka_unit_test(test_is_loopback),
+		cmocka_unit_test(test_url_allowed),
+		cmocka_unit_test(test_problem),
 		cmocka_unit_test(test_under_prefix),
 		cmocka_unit_test(test_state_param),
 		cmocka_unit_test(test_state_param_long),

@@ -58,7 +58,7 @@ struct exchange {
 	/* the answer carries a result: completed() reports how it went */
 	bool delivering;
 	char deliver_state[RELAY_STATE_LEN + 1];
-	char deliver_link[RELAY_LINK_ID_LEN + 1];
+	char deliver_link[ION_RELAY_LINK_ID_LEN + 1];
 };
 
 struct arg_list {

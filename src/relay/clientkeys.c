@@ -78,10 +78,13 @@ to_hex(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static bool
-is_blank(char c)
+/* The first character at or after s that is (blank) or is not a blank. */
+static const char *
+skip(const char *s, const char *end, bool blank)
 {
-	return c == ' ' || c == '\t';
+	while (s < end && (*s == ' ' || *s == '\t') == blank)
+		s++;
+	return s;
 }
 
 /*
@@ -94,30 +97,24 @@ parse_line(const char *s, size_t len, struct entry *e)
 	const char *end = s + len, *name, *hash;
 	size_t nlen, hlen;
 
-	while (s < end && is_blank(*s))
-		s++;
+	s = skip(s, end, true);
 	if (s == end || *s == '#')
 		return "";
 	name = s;
-	while (s < end && !is_blank(*s))
-		s++;
+	s = skip(s, end, false);
 	nlen = (size_t)(s - name);
-	while (s < end && is_blank(*s))
-		s++;
-	hash = s;
-	while (s < end && !is_blank(*s))
-		s++;
+	hash = skip(s, end, true);
+	s = skip(hash, end, false);
 	hlen = (size_t)(s - hash);
-	while (s < end && is_blank(*s))
-		s++;
-	if (hlen == 0 || s != end)
+	if (hlen == 0 || skip(s, end, true) != end)
 		return "expected 'NAME SHA256HEX'";
-	if (nlen > RELAY_CLIENT_NAME_MAX || memchr(name, '\0', nlen) != NULL)
-		return "the name must be 1 to 64 characters of A-Z a-z 0-9 . _ "
-		       "-";
-	memcpy(e->name, name, nlen);
-	e->name[nlen] = '\0';
-	if (!relay_client_name_ok(e->name))
+	if (nlen <= RELAY_CLIENT_NAME_MAX) {
+		memcpy(e->name, name, nlen);
+		e->name[nlen] = '\0';
+	}
+	/* A NUL inside would end the name early: not a name either. */
+	if (nlen > RELAY_CLIENT_NAME_MAX || memchr(name, '\0', nlen) != NULL ||
+	    !relay_client_name_ok(e->name))
 		return "the name must be 1 to 64 characters of A-Z a-z 0-9 . _ "
 		       "-";
 	if (!parse_hash(hash, hlen, e->hash))

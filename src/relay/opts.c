@@ -51,6 +51,8 @@ static const char usage_text[] =
     "\n"
     "See pam-ion-relay(8).\n";
 
+static const char version_text[] = "pam-ion-relay " PAM_ION_VERSION "\n";
+
 /* What one parse() call works on, beside the option at hand. */
 struct ctx {
 	struct relay_opts *o;
@@ -70,6 +72,7 @@ struct opt {
 	    const struct opt *, const char *, struct ctx *);
 	size_t off, size; /* of the field in struct relay_opts */
 	unsigned long lo, hi;
+	const char *text; /* what opt_print() prints */
 	unsigned flags;
 };
 
@@ -301,64 +304,35 @@ opt_client_name(const struct opt *op, const char *arg, struct ctx *c)
 	return RELAY_OPTS_RUN;
 }
 
+/* --help, --version: prints op->text, and the relay exits. */
 static enum relay_opts_result
-opt_help(const struct opt *op, const char *arg, struct ctx *c)
+opt_print(const struct opt *op, const char *arg, struct ctx *c)
 {
-	(void)op;
 	(void)arg;
 	(void)c;
-	fputs(usage_text, stdout);
+	fputs(op->text, stdout);
 	return RELAY_OPTS_EXIT;
 }
 
-static enum relay_opts_result
-opt_version(const struct opt *op, const char *arg, struct ctx *c)
-{
-	(void)op;
-	(void)arg;
-	(void)c;
-	printf("pam-ion-relay %s\n", PAM_ION_VERSION);
-	return RELAY_OPTS_EXIT;
-}
+/* A number in LO..HI stored in FIELD; see opt_number() for the flags. */
+#define NUMBER(name_, field, lo_, hi_, flags_)                                 \
+	{                                                                      \
+		.name = name_, .parse = opt_number, F(field), .lo = lo_,       \
+		.hi = hi_, .flags = flags_                                     \
+	}
 
 static const struct opt options[] = {
 	{ .name = "listen", .parse = opt_listen },
 	{ .name = "public-url", .parse = opt_public_url },
 	{ .name = "authorize-url-prefix", .parse = opt_prefix },
 	{ .name = "store", .parse = opt_store },
-	{ .name = "ttl",
-	    .parse = opt_number,
-	    F(ttl),
-	    .lo = 10,
-	    .hi = 3600,
-	    .flags = OPT_SECONDS },
-	{ .name = "max-pending",
-	    .parse = opt_number,
-	    F(max_pending),
-	    .lo = 1,
-	    .hi = 10000000 },
-	{ .name = "max-connections",
-	    .parse = opt_number,
-	    F(max_connections),
-	    .lo = 16,
-	    .flags = OPT_OPEN_FILES },
-	{ .name = "max-connections-per-ip",
-	    .parse = opt_number,
-	    F(max_connections_per_ip),
-	    .lo = 1,
-	    .hi = 10000000,
-	    .flags = OPT_AT_LEAST },
-	{ .name = "connection-timeout",
-	    .parse = opt_number,
-	    F(connection_timeout),
-	    .lo = 1,
-	    .hi = 300,
-	    .flags = OPT_SECONDS },
-	{ .name = "threads",
-	    .parse = opt_number,
-	    F(threads),
-	    .lo = 1,
-	    .hi = 64 },
+	NUMBER("ttl", ttl, 10, 3600, OPT_SECONDS),
+	NUMBER("max-pending", max_pending, 1, 10000000, 0),
+	NUMBER("max-connections", max_connections, 16, 0, OPT_OPEN_FILES),
+	NUMBER("max-connections-per-ip", max_connections_per_ip, 1, 10000000,
+	    OPT_AT_LEAST),
+	NUMBER("connection-timeout", connection_timeout, 1, 300, OPT_SECONDS),
+	NUMBER("threads", threads, 1, 64, 0),
 	{ .name = "client-keys", .parse = opt_file, F(client_keys) },
 	{ .name = "new-client-key",
 	    .parse = opt_client_name,
@@ -366,8 +340,14 @@ static const struct opt options[] = {
 	{ .name = "check-client-keys",
 	    .parse = opt_file,
 	    F(check_client_keys) },
-	{ .name = "help", .parse = opt_help, .flags = OPT_FLAG },
-	{ .name = "version", .parse = opt_version, .flags = OPT_FLAG },
+	{ .name = "help",
+	    .parse = opt_print,
+	    .text = usage_text,
+	    .flags = OPT_FLAG },
+	{ .name = "version",
+	    .parse = opt_print,
+	    .text = version_text,
+	    .flags = OPT_FLAG },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))

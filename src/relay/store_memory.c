@@ -157,10 +157,17 @@ used_check(struct relay_store *st, const struct used_code *u, int seen,
 	return 0;
 }
 
+/* The bucket of key in a table of n buckets (a power of two). */
+static size_t
+bucket_in(const struct relay_store *st, const void *key, size_t len, size_t n)
+{
+	return (size_t)relay_siphash(st->key, key, len) & (n - 1);
+}
+
 static size_t
 bucket(const struct relay_store *st, const char *key, size_t len)
 {
-	return (size_t)relay_siphash(st->key, key, len) & (st->nbuckets - 1);
+	return bucket_in(st, key, len, st->nbuckets);
 }
 
 static struct login **
@@ -204,18 +211,15 @@ grow(struct relay_store *st)
 		struct login *l, *next;
 
 		for (l = st->by_state[i]; l != NULL; l = next) {
-			size_t b = (size_t)relay_siphash(
-				       st->key, l->state, RELAY_STATE_LEN) &
-			    (n - 1);
+			size_t b = bucket_in(st, l->state, RELAY_STATE_LEN, n);
 
 			next = l->next_by_state;
 			l->next_by_state = bs[b];
 			bs[b] = l;
 		}
 		for (l = st->by_link[i]; l != NULL; l = next) {
-			size_t b = (size_t)relay_siphash(st->key, l->link_id,
-				       ION_RELAY_LINK_ID_LEN) &
-			    (n - 1);
+			size_t b =
+			    bucket_in(st, l->link_id, ION_RELAY_LINK_ID_LEN, n);
 
 			next = l->next_by_link;
 			l->next_by_link = bl[b];
@@ -485,8 +489,7 @@ copy_result(const struct relay_result *in)
 static size_t
 used_bucket(const struct relay_store *st, const unsigned char *hash)
 {
-	return (size_t)relay_siphash(st->key, hash, ION_SHA256_LEN) &
-	    (st->used_nbuckets - 1);
+	return bucket_in(st, hash, ION_SHA256_LEN, st->used_nbuckets);
 }
 
 static bool
@@ -512,9 +515,7 @@ used_grow(struct relay_store *st)
 		return;
 	for (i = 0; i < st->used_nbuckets; i++)
 		for (u = st->used[i]; u != NULL; u = next) {
-			size_t k = (size_t)relay_siphash(
-				       st->key, u->hash, ION_SHA256_LEN) &
-			    (n - 1);
+			size_t k = bucket_in(st, u->hash, ION_SHA256_LEN, n);
 
 			next = u->next_in_bucket;
 			u->next_in_bucket = b[k];

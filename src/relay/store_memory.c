@@ -316,7 +316,10 @@ new_link_id(struct relay_store *st, struct login *l)
 	return ION_ERR_SYSTEM;
 }
 
-/* Under the lock: puts l in slot, its link's table and the age list. */
+/*
+ * Under the lock: puts l in slot and its link's table, and last in the
+ * age list, which the one TTL keeps in expiry order.
+ */
 static void
 insert_login(struct relay_store *st, struct login **slot, struct login *l,
     uint64_t now_ms)
@@ -324,9 +327,8 @@ insert_login(struct relay_store *st, struct login **slot, struct login *l,
 	*slot = l;
 	*find_link(st, l->link_id) = l;
 	l->expires_ms = now_ms + st->ttl_ms;
-	l->older = st->newest;
-	if (st->newest != NULL)
-		st->newest->newer = l;
+	if ((l->older = st->newest) != NULL)
+		l->older->newer = l;
 	else
 		st->oldest = l;
 	st->newest = l;

@@ -23,11 +23,11 @@
 static char dir[] = "/tmp/test_rootfile.XXXXXX";
 static char path[128], link_path[128], sub[128];
 
+/* One directory for the run; each test starts with it empty. */
 static int
-setup(void **state)
+make_dir(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/test_rootfile.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/file", dir);
@@ -37,14 +37,20 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+empty_dir(void **state)
 {
 	(void)state;
 	unlink(link_path);
 	unlink(path);
 	rmdir(sub);
-	rmdir(dir);
 	return 0;
+}
+
+static int
+remove_dir(void **state)
+{
+	empty_dir(state);
+	return rmdir(dir);
 }
 
 static void
@@ -176,12 +182,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_rules_owned, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_owner_rule, setup, teardown),
+		cmocka_unit_test_teardown(test_rules, empty_dir),
+		cmocka_unit_test_teardown(test_rules_owned, empty_dir),
+		cmocka_unit_test_teardown(test_owner_rule, empty_dir),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -1,10 +1,13 @@
 /*
  * Reading the files an administrator gives the module (the configuration,
- * the client secret, the user map): a root process must not be steered by
- * a file that someone else could have written or swapped.
+ * the client secret, the user map) and the relay (its client keys): a
+ * process must not be steered by a file that someone else could have
+ * written or swapped.
  */
 #ifndef ION_ROOTFILE_H
 #define ION_ROOTFILE_H
+
+#include <sys/types.h>
 
 #include <stddef.h>
 
@@ -23,5 +26,15 @@
  */
 int ion_rootfile_read(const char *path, unsigned flags, size_t max, char **ret,
     size_t *ret_len, char *err, size_t errlen);
+
+/*
+ * As ion_rootfile_read(), but a file owned by uid owner is accepted as
+ * well as one owned by root: for a process that runs as a user of its own
+ * and may be given a file of that user's (pam-ion-relay's --client-keys).
+ * A file owned by anyone else is refused with ION_ERR_CONFIG and
+ * err = "PATH: owned by uid N, not by root or uid OWNER".
+ */
+int ion_rootfile_read_owned(const char *path, unsigned flags, uid_t owner,
+    size_t max, char **ret, size_t *ret_len, char *err, size_t errlen);
 
 #endif

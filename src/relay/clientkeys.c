@@ -1,9 +1,5 @@
 #include "clientkeys.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +9,7 @@
 #include "b64url.h"
 #include "errors.h"
 #include "relay_proto.h"
+#include "rootfile.h"
 
 struct entry {
 	unsigned char hash[ION_SHA256_LEN];
@@ -81,10 +78,13 @@ to_hex(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static bool
-is_blank(char c)
+/* The first character at or after s that is (blank) or is not a blank. */
+static const char *
+skip(const char *s, const char *end, bool blank)
 {
-	return c == ' ' || c == '\t';
+	while (s < end && (*s == ' ' || *s == '\t') == blank)
+		s++;
+	return s;
 }
 
 /*
@@ -97,30 +97,24 @@ parse_line(const char *s, size_t len, struct entry *e)
 	const char *end = s + len, *name, *hash;
 	size_t nlen, hlen;
 
-	while (s < end && is_blank(*s))
-		s++;
+	s = skip(s, end, true);
 	if (s == end || *s == '#')
 		return "";
 	name = s;
-	while (s < end && !is_blank(*s))
-		s++;
+	s = skip(s, end, false);
 	nlen = (size_t)(s - name);
-	while (s < end && is_blank(*s))
-		s++;
-	hash = s;
-	while (s < end && !is_blank(*s))
-		s++;
+	hash = skip(s, end, true);
+	s = skip(hash, end, false);
 	hlen = (size_t)(s - hash);
-	while (s < end && is_blank(*s))
-		s++;
-	if (hlen == 0 || s != end)
+	if (hlen == 0 || skip(s, end, true) != end)
 		return "expected 'NAME SHA256HEX'";
-	if (nlen > RELAY_CLIENT_NAME_MAX || memchr(name, '\0', nlen) != NULL)
-		return "the name must be 1 to 64 characters of A-Z a-z 0-9 . _ "
-		       "-";
-	memcpy(e->name, name, nlen);
-	e->name[nlen] = '\0';
-	if (!relay_client_name_ok(e->name))
+	if (nlen <= RELAY_CLIENT_NAME_MAX) {
+		memcpy(e->name, name, nlen);
+		e->name[nlen] = '\0';
+	}
+	/* A NUL inside would end the name early: not a name either. */
+	if (nlen > RELAY_CLIENT_NAME_MAX || memchr(name, '\0', nlen) != NULL ||
+	    !relay_client_name_ok(e->name))
 		return "the name must be 1 to 64 characters of A-Z a-z 0-9 . _ "
 		       "-";
 	if (!parse_hash(hash, hlen, e->hash))
@@ -237,84 +231,20 @@ int
 relay_keyset_load(
     const char *path, struct relay_keyset **ret, char *err, size_t errlen)
 {
-	struct stat sb;
 	char *text = NULL;
 	size_t len = 0;
-	ssize_t n;
-	int fd, r = ION_ERR_SYSTEM;
+	int r;
 
 	/*
-	 * O_NOFOLLOW: whoever can point a link at another file could make
-	 * the relay trust keys of their choosing.
+	 * Whoever may write the file, or point a link at another, decides
+	 * who may use the relay: only root or the relay's own user.  It
+	 * holds hashes only, so others may read it.
 	 */
-	fd = open(
-	    path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP) {
-			snprintf(err, errlen, "%s: is a symbolic link", path);
-			return ION_ERR_DENIED;
-		}
-		snprintf(
-		    err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return ION_ERR_SYSTEM;
-	}
-	if (fstat(fd, &sb) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	r = ION_ERR_DENIED;
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* Whoever may write the file decides who may use the relay. */
-	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(err, errlen,
-		    "%s: writable by group or others (mode %04o); "
-		    "chmod go-w it",
-		    path, (unsigned)(sb.st_mode & 07777));
-		goto out;
-	}
-	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
-		snprintf(err, errlen,
-		    "%s: owned by uid %u, not by root or the relay's user "
-		    "(uid %u)",
-		    path, (unsigned)sb.st_uid, (unsigned)geteuid());
-		goto out;
-	}
-	if (sb.st_size > RELAY_CLIENTKEYS_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path,
-		    RELAY_CLIENTKEYS_FILE_MAX);
-		r = ION_ERR_RANGE;
-		goto out;
-	}
-	r = ION_ERR_NOMEM;
-	if ((text = malloc((size_t)sb.st_size + 1)) == NULL)
-		goto out;
-	/* Read one byte more than announced: a file that grew is refused. */
-	while (len <= (size_t)sb.st_size) {
-		n = read(fd, text + len, (size_t)sb.st_size + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: cannot read: %s", path,
-			    strerror(errno));
-			r = ION_ERR_SYSTEM;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > (size_t)sb.st_size) {
-		snprintf(err, errlen, "%s: changed while being read", path);
-		r = ION_ERR_SYSTEM;
-		goto out;
-	}
-	r = relay_keyset_parse(path, text, len, ret, err, errlen);
-out:
+	r = ion_rootfile_read_owned(path, 0, geteuid(),
+	    RELAY_CLIENTKEYS_FILE_MAX, &text, &len, err, errlen);
+	if (r == 0)
+		r = relay_keyset_parse(path, text, len, ret, err, errlen);
 	free(text);
-	close(fd);
 	return r;
 }
 

@@ -41,11 +41,13 @@ int relay_keyset_parse(const char *path, const char *text, size_t len,
     struct relay_keyset **ret, char *err, size_t errlen);
 
 /*
- * Reads and parses the keys file at path.  The file is refused
- * (ION_ERR_DENIED, with err saying why) when it is a symbolic link, not a
- * regular file, writable by group or others, or owned by anyone but root
- * or the relay's own user; ION_ERR_SYSTEM when it cannot be opened or
- * read.  Otherwise as relay_keyset_parse().
+ * Reads and parses the keys file at path, with the rules of
+ * ion_rootfile_read_owned() for the relay's effective user: a regular
+ * file, not a symbolic link, owned by root or that user, not writable by
+ * group or others, at most RELAY_CLIENTKEYS_FILE_MAX bytes.
+ * ION_ERR_NOT_FOUND when it does not exist, ION_ERR_CONFIG when it is
+ * refused or cannot be read, ION_ERR_NOMEM; err says why.  Otherwise as
+ * relay_keyset_parse().
  */
 int relay_keyset_load(
     const char *path, struct relay_keyset **ret, char *err, size_t errlen);

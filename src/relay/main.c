@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,61 +217,72 @@ listen_on(const struct relay_opts *o, char *shown, size_t shownlen)
 	return fd;
 }
 
-int
-main(int argc, char **argv)
+/* The handler for SIGTERM, SIGINT and SIGHUP: on_signal or SIG_DFL. */
+static void
+handle_signals(void (*handler)(int))
 {
-	struct relay_waiters_ops ops;
-	struct relay_server *srv = NULL;
 	struct sigaction sa;
-	struct relay_opts opts;
-	struct relay_app app;
-	struct relay_keyset *keys = NULL;
-	char err[512], shown[NI_MAXHOST + NI_MAXSERV + 4];
-	unsigned long open_files;
-	enum relay_opts_result how;
-	sigset_t sigs, oldsigs;
-	int fd, sig = 0, r, status = 1;
 
-	/*
-	 * Blocked before anything else: SIGHUP's default action ends the
-	 * process, and a reload sent while the relay starts (systemctl
-	 * reload right after start) must only re-read the file.  Blocked, it
-	 * waits until the main thread unblocks it below, after the server's
-	 * threads have started: they inherit this mask, so the handler runs
-	 * on the main thread.  Caught on a thread a runtime started before
-	 * main(), it lands in the pipe.
-	 */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs);
-	relay_log_init();
-	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		relay_log(RELAY_LOG_ERR, "pipe: %s", strerror(errno));
-		return 1;
-	}
-	fcntl(signal_pipe[0], F_SETFL, 0); /* the reading end blocks */
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+}
 
-	open_files = raise_open_files();
-	how = relay_opts_parse(argc, argv, open_files, &opts, err, sizeof(err));
+/*
+ * Blocked before anything else: SIGHUP's default action ends the process,
+ * and a reload sent while the relay starts (systemctl reload right after
+ * start) must only re-read the file.  Blocked, it waits until run()
+ * unblocks it, after the server's threads have started: they inherit this
+ * mask, so the handler runs on the main thread.  Caught on a thread a
+ * runtime started before main(), it lands in the pipe.
+ */
+static void
+block_signals(sigset_t *sigs, sigset_t *oldsigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, sigs, oldsigs);
+}
+
+/* Sends the signals to the self-pipe; false when it cannot be made. */
+static bool
+catch_signals(void)
+{
+	if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+		relay_log(RELAY_LOG_ERR, "pipe: %s", strerror(errno));
+		return false;
+	}
+	fcntl(signal_pipe[0], F_SETFL, 0); /* the reading end blocks */
+	handle_signals(on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	return true;
+}
+
+/*
+ * Reads the command line into o.  Returns -1 when the relay is to run,
+ * otherwise the exit status of what was done instead: --help, a usage
+ * error or a one-shot command.
+ */
+static int
+options(int argc, char **argv, const sigset_t *oldsigs, struct relay_opts *o)
+{
+	enum relay_opts_result how;
+	char err[512];
+
+	how = relay_opts_parse(
+	    argc, argv, raise_open_files(), o, err, sizeof(err));
 	if (how != RELAY_OPTS_RUN) {
 		/*
 		 * The one-shot commands read no pipe: give them the signals'
 		 * usual meaning back, so ^C stops them.
 		 */
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
-		pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
+		handle_signals(SIG_DFL);
+		pthread_sigmask(SIG_SETMASK, oldsigs, NULL);
 	}
 	switch (how) {
 	case RELAY_OPTS_EXIT:
@@ -279,84 +291,153 @@ main(int argc, char **argv)
 		relay_log(RELAY_LOG_ERR, "%s", err);
 		return 2;
 	case RELAY_OPTS_NEW_KEY:
-		return new_client_key(opts.new_client_key);
+		return new_client_key(o->new_client_key);
 	case RELAY_OPTS_CHECK_KEYS:
-		return check_client_keys(opts.check_client_keys);
+		return check_client_keys(o->check_client_keys);
 	case RELAY_OPTS_RUN:
 		break;
 	}
+	return -1;
+}
+
+/* Reads the keys file into app->clients; 0 or the exit status. */
+static int
+load_keys(struct relay_app *app)
+{
+	struct relay_keyset *keys = NULL;
+	char err[512];
+	int r;
 
 	/* A keys file the relay cannot use is a mistake in its setup. */
-	if (relay_keyset_load(opts.client_keys, &keys, err, sizeof(err)) != 0) {
+	if (relay_keyset_load(
+		app->opts->client_keys, &keys, err, sizeof(err)) != 0) {
 		relay_log(RELAY_LOG_ERR, "--client-keys %s", err);
 		return 2;
 	}
-
-	memset(&app, 0, sizeof(app));
-	app.opts = &opts;
-	if ((r = relay_clients_new(&keys, &app.clients)) != 0) {
+	if ((r = relay_clients_new(&keys, &app->clients)) != 0) {
 		relay_log(RELAY_LOG_ERR, "cannot hold the client keys: %s",
 		    ion_strerror(r));
 		relay_keyset_free(&keys);
 		return 1;
 	}
-	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0) {
-		relay_clients_free(&app.clients);
-		return fd == -2 ? 2 : 1;
-	}
-	if ((r = relay_store_new(opts.max_pending, opts.ttl, &app.store)) !=
-	    0) {
+	return 0;
+}
+
+/* The store, the connection table and the poll table; false: logged. */
+static bool
+make_tables(struct relay_app *app)
+{
+	const struct relay_opts *o = app->opts;
+	struct relay_waiters_ops ops;
+	int r;
+
+	if ((r = relay_store_new(o->max_pending, o->ttl, &app->store)) != 0) {
 		relay_log(RELAY_LOG_ERR, "cannot create the store: %s",
 		    ion_strerror(r));
-		goto out;
+		return false;
 	}
-	if ((r = relay_conns_new(opts.max_connections, &app.conns)) != 0) {
+	if ((r = relay_conns_new(o->max_connections, &app->conns)) != 0) {
 		relay_log(RELAY_LOG_ERR,
 		    "cannot create the connection table: %s", ion_strerror(r));
-		goto out;
+		return false;
 	}
 	memset(&ops, 0, sizeof(ops));
 	ops.suspend = relay_server_suspend;
 	ops.resume = relay_server_resume;
 	ops.tick = relay_route_tick;
-	ops.tick_arg = &app;
-	if ((r = relay_waiters_new(opts.max_connections, &ops, &app.waiters)) !=
+	ops.tick_arg = app;
+	if ((r = relay_waiters_new(o->max_connections, &ops, &app->waiters)) !=
 	    0) {
 		relay_log(RELAY_LOG_ERR, "cannot create the poll table: %s",
 		    ion_strerror(r));
-		goto out;
+		return false;
 	}
-	if ((r = relay_server_start(&app, fd, &srv)) != 0) {
+	return true;
+}
+
+/* Starts the HTTP server on fd (taken over on success); false: logged. */
+static bool
+start_server(
+    struct relay_app *app, int fd, const char *shown, struct relay_server **ret)
+{
+	const struct relay_opts *o = app->opts;
+	size_t n;
+
+	if (relay_server_start(app, fd, ret) != 0) {
 		relay_log(
 		    RELAY_LOG_ERR, "cannot start the HTTP server on %s", shown);
-		goto out;
+		return false;
 	}
-	fd = -1; /* the server owns it now */
+	n = relay_clients_count(app->clients);
 	relay_log(RELAY_LOG_INFO,
 	    "listening on %s, public URL %s, %zu authorize-URL prefix%s, "
 	    "%zu client%s from %s, store memory, ttl %us, max %lu pending, "
 	    "%u threads",
-	    shown, opts.public_url, opts.nprefixes,
-	    opts.nprefixes == 1 ? "" : "es", relay_clients_count(app.clients),
-	    relay_clients_count(app.clients) == 1 ? "" : "s", opts.client_keys,
-	    opts.ttl, opts.max_pending, opts.threads);
+	    shown, o->public_url, o->nprefixes, o->nprefixes == 1 ? "" : "es",
+	    n, n == 1 ? "" : "s", o->client_keys, o->ttl, o->max_pending,
+	    o->threads);
+	return true;
+}
+
+/* Serves until SIGTERM or SIGINT, then answers the parked polls. */
+static void
+run(struct relay_app *app, struct relay_server *srv, const sigset_t *sigs)
+{
+	int sig;
 
 	/* Every thread of ours has started with them blocked: only here. */
-	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-	sig = wait_for_stop(&app);
+	pthread_sigmask(SIG_UNBLOCK, sigs, NULL);
+	sig = wait_for_stop(app);
 	relay_log(RELAY_LOG_INFO, "%s: answering parked polls and stopping",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM");
 	relay_server_quiesce(srv);
-	relay_waiters_shutdown(app.waiters, SHUTDOWN_GRACE_MS);
-	status = 0;
-out:
-	relay_server_stop(&srv);
-	relay_waiters_free(&app.waiters);
-	relay_conns_free(&app.conns);
-	relay_store_free(&app.store);
-	relay_clients_free(&app.clients);
+	relay_waiters_shutdown(app->waiters, SHUTDOWN_GRACE_MS);
+}
+
+/* Frees what was made, in the reverse order; fd < 0 when none is left. */
+static void
+shut_down(struct relay_app *app, struct relay_server **srv, int fd)
+{
+	relay_server_stop(srv);
+	relay_waiters_free(&app->waiters);
+	relay_conns_free(&app->conns);
+	relay_store_free(&app->store);
+	relay_clients_free(&app->clients);
 	if (fd >= 0)
 		close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay_server *srv = NULL;
+	struct relay_opts opts;
+	struct relay_app app;
+	char shown[NI_MAXHOST + NI_MAXSERV + 4];
+	sigset_t sigs, oldsigs;
+	int fd, status;
+
+	block_signals(&sigs, &oldsigs);
+	relay_log_init();
+	if (!catch_signals())
+		return 1;
+	if ((status = options(argc, argv, &oldsigs, &opts)) >= 0)
+		return status;
+	memset(&app, 0, sizeof(app));
+	app.opts = &opts;
+	if ((status = load_keys(&app)) != 0)
+		return status;
+	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0) {
+		relay_clients_free(&app.clients);
+		return fd == -2 ? 2 : 1;
+	}
+	status = 1;
+	if (make_tables(&app) && start_server(&app, fd, shown, &srv)) {
+		fd = -1; /* the server owns it now */
+		run(&app, srv, &sigs);
+		status = 0;
+	}
+	shut_down(&app, &srv, fd);
 	if (status == 0)
 		relay_log(RELAY_LOG_INFO, "stopped");
 	return status;

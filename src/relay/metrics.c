@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include <stddef.h>
+
 #include "buf.h"
 
 static const char *const reject_names[RELAY_REJECT_COUNT] = {
@@ -37,50 +39,87 @@ series(struct ion_buf *b, const char *name, const char *type, const char *help,
 	    name, type, name, value);
 }
 
+#include <stddef.h>
+
+/* One series: its name, help text and where its value is. */
+struct series {
+	const char *name;
+	const char *help;
+	size_t off; /* in struct relay_gauges (a size_t) or relay_metrics */
+};
+
+#define GAUGE(field) offsetof(struct relay_gauges, field)
+#define COUNTER(field) offsetof(struct relay_metrics, field)
+
+static const struct series gauges[] = {
+	{ "pam_ion_relay_pending_logins",
+	    "Logins registered and neither collected nor expired.",
+	    GAUGE(pending) },
+	{ "pam_ion_relay_parked_polls",
+	    "Result polls waiting for their callback.", GAUGE(parked) },
+	{ "pam_ion_relay_clients",
+	    "Clients in the --client-keys file in force.", GAUGE(clients) },
+	{ "pam_ion_relay_used_codes",
+	    "Authorization codes remembered so none is accepted twice.",
+	    GAUGE(used_codes) },
+};
+
+static const struct series counters[] = {
+	{ "pam_ion_relay_registrations_total", "Logins registered.",
+	    COUNTER(registrations) },
+	{ "pam_ion_relay_callbacks_total", "Callbacks that stored a result.",
+	    COUNTER(callbacks) },
+	{ "pam_ion_relay_results_delivered_total",
+	    "Results handed to the module.", COUNTER(results_delivered) },
+	{ "pam_ion_relay_expirations_total",
+	    "Logins forgotten when their time ran out.", COUNTER(expirations) },
+	{ "pam_ion_relay_polls_timed_out_total",
+	    "Parked polls answered 202 when their wait ran out.",
+	    COUNTER(polls_timed_out) },
+	{ "pam_ion_relay_polls_disconnected_total",
+	    "Parked polls whose client went away.", COUNTER(polls_gone) },
+	{ "pam_ion_relay_slow_requests_total",
+	    "Connections closed because a request took longer than "
+	    "--connection-timeout to arrive.",
+	    COUNTER(slow_requests) },
+	{ "pam_ion_relay_client_key_reloads_total",
+	    "Times SIGHUP re-read the --client-keys file.",
+	    COUNTER(client_key_reloads) },
+	{ "pam_ion_relay_client_key_reload_failures_total",
+	    "Times SIGHUP found the --client-keys file unusable and kept the "
+	    "clients in force.",
+	    COUNTER(client_key_reload_failures) },
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static unsigned long
+gauge_value(const struct relay_gauges *g, const struct series *s)
+{
+	return *(const size_t *)(const void *)((const char *)g + s->off);
+}
+
+static unsigned long
+counter_value(const struct relay_metrics *m, const struct series *s)
+{
+	return atomic_load(
+	    (const atomic_ulong *)(const void *)((const char *)m + s->off));
+}
+
 char *
 relay_metrics_render(const struct relay_metrics *m,
     const struct relay_gauges *g, size_t *ret_len)
 {
 	struct ion_buf b;
-	int i;
+	size_t i;
 
 	ion_buf_init(&b, 64 * 1024);
-	series(&b, "pam_ion_relay_pending_logins", "gauge",
-	    "Logins registered and neither collected nor expired.", g->pending);
-	series(&b, "pam_ion_relay_parked_polls", "gauge",
-	    "Result polls waiting for their callback.", g->parked);
-	series(&b, "pam_ion_relay_clients", "gauge",
-	    "Clients in the --client-keys file in force.", g->clients);
-	series(&b, "pam_ion_relay_used_codes", "gauge",
-	    "Authorization codes remembered so none is accepted twice.",
-	    g->used_codes);
-	series(&b, "pam_ion_relay_registrations_total", "counter",
-	    "Logins registered.", atomic_load(&m->registrations));
-	series(&b, "pam_ion_relay_callbacks_total", "counter",
-	    "Callbacks that stored a result.", atomic_load(&m->callbacks));
-	series(&b, "pam_ion_relay_results_delivered_total", "counter",
-	    "Results handed to the module.",
-	    atomic_load(&m->results_delivered));
-	series(&b, "pam_ion_relay_expirations_total", "counter",
-	    "Logins forgotten when their time ran out.",
-	    atomic_load(&m->expirations));
-	series(&b, "pam_ion_relay_polls_timed_out_total", "counter",
-	    "Parked polls answered 202 when their wait ran out.",
-	    atomic_load(&m->polls_timed_out));
-	series(&b, "pam_ion_relay_polls_disconnected_total", "counter",
-	    "Parked polls whose client went away.",
-	    atomic_load(&m->polls_gone));
-	series(&b, "pam_ion_relay_slow_requests_total", "counter",
-	    "Connections closed because a request took longer than "
-	    "--connection-timeout to arrive.",
-	    atomic_load(&m->slow_requests));
-	series(&b, "pam_ion_relay_client_key_reloads_total", "counter",
-	    "Times SIGHUP re-read the --client-keys file.",
-	    atomic_load(&m->client_key_reloads));
-	series(&b, "pam_ion_relay_client_key_reload_failures_total", "counter",
-	    "Times SIGHUP found the --client-keys file unusable and kept the "
-	    "clients in force.",
-	    atomic_load(&m->client_key_reload_failures));
+	for (i = 0; i < COUNT(gauges); i++)
+		series(&b, gauges[i].name, "gauge", gauges[i].help,
+		    gauge_value(g, &gauges[i]));
+	for (i = 0; i < COUNT(counters); i++)
+		series(&b, counters[i].name, "counter", counters[i].help,
+		    counter_value(m, &counters[i]));
 	ion_buf_puts(&b,
 	    "# HELP pam_ion_relay_rejections_total Requests refused, by "
 	    "reason.\n"

@@ -1,6 +1,7 @@
 #include "opts.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,43 +14,6 @@
 #ifndef PAM_ION_VERSION
 #define PAM_ION_VERSION "unknown"
 #endif
-
-enum {
-	OPT_LISTEN = 256,
-	OPT_PUBLIC_URL,
-	OPT_PREFIX,
-	OPT_STORE,
-	OPT_TTL,
-	OPT_MAX_PENDING,
-	OPT_MAX_CONNS,
-	OPT_MAX_CONNS_IP,
-	OPT_CONN_TIMEOUT,
-	OPT_THREADS,
-	OPT_CLIENT_KEYS,
-	OPT_NEW_CLIENT_KEY,
-	OPT_CHECK_CLIENT_KEYS,
-	OPT_HELP,
-	OPT_VERSION,
-};
-
-static const struct option longopts[] = {
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "public-url", required_argument, NULL, OPT_PUBLIC_URL },
-	{ "authorize-url-prefix", required_argument, NULL, OPT_PREFIX },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "ttl", required_argument, NULL, OPT_TTL },
-	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
-	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
-	{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_CONNS_IP },
-	{ "connection-timeout", required_argument, NULL, OPT_CONN_TIMEOUT },
-	{ "threads", required_argument, NULL, OPT_THREADS },
-	{ "client-keys", required_argument, NULL, OPT_CLIENT_KEYS },
-	{ "new-client-key", required_argument, NULL, OPT_NEW_CLIENT_KEY },
-	{ "check-client-keys", required_argument, NULL, OPT_CHECK_CLIENT_KEYS },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
-};
 
 static const char usage_text[] =
     "usage: pam-ion-relay --public-url URL --authorize-url-prefix PREFIX\n"
@@ -87,6 +51,65 @@ static const char usage_text[] =
     "\n"
     "See pam-ion-relay(8).\n";
 
+static const char version_text[] = "pam-ion-relay " PAM_ION_VERSION "\n";
+
+/* What one parse() call works on, beside the option at hand. */
+struct ctx {
+	struct relay_opts *o;
+	unsigned long max_conns_limit; /* from the open-file limit */
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * One entry per option; parse() checks its value and stores it in the
+ * struct, or writes the one-line reason and returns RELAY_OPTS_USAGE.
+ * RELAY_OPTS_RUN means "go on with the next option".
+ */
+struct opt {
+	const char *name; /* without the leading "--" */
+	enum relay_opts_result (*parse)(
+	    const struct opt *, const char *, struct ctx *);
+	size_t off, size; /* of the field in struct relay_opts */
+	unsigned long lo, hi;
+	const char *text; /* what opt_print() prints */
+	unsigned flags;
+};
+
+#define OPT_FLAG 1u	  /* takes no value */
+#define OPT_SECONDS 2u	  /* a number of seconds, said so in the message */
+#define OPT_OPEN_FILES 4u /* hi is the open-file limit less 64 */
+#define OPT_AT_LEAST 8u	  /* the message names the lower bound only */
+
+#define F(field)                                                               \
+	.off = offsetof(struct relay_opts, field),                             \
+	.size = sizeof(((struct relay_opts *)NULL)->field)
+
+/* getopt_long's val for options[i]: above every short option's char. */
+#define OPT_BASE 256
+
+#define PER_IP_DEFAULT 128 /* --max-connections-per-ip when not given */
+
+static enum relay_opts_result usage(struct ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum relay_opts_result
+usage(struct ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errlen, fmt, ap);
+	va_end(ap);
+	return RELAY_OPTS_USAGE;
+}
+
+static void *
+field(const struct opt *op, struct ctx *c)
+{
+	return (char *)c->o + op->off;
+}
+
 static bool
 parse_number(
     const char *s, unsigned long lo, unsigned long hi, unsigned long *ret)
@@ -104,6 +127,36 @@ parse_number(
 		return false;
 	*ret = v;
 	return true;
+}
+
+/* A number in op->lo..op->hi, stored in an unsigned or unsigned long. */
+static enum relay_opts_result
+opt_number(const struct opt *op, const char *arg, struct ctx *c)
+{
+	unsigned long hi = op->hi, v;
+	const char *unit =
+	    (op->flags & OPT_SECONDS) != 0 ? "seconds" : "a number";
+
+	if ((op->flags & OPT_OPEN_FILES) != 0)
+		hi = c->max_conns_limit;
+	if (!parse_number(arg, op->lo, hi, &v)) {
+		if ((op->flags & OPT_AT_LEAST) != 0)
+			return usage(c,
+			    "--%s: expected %s of at least %lu, "
+			    "got '%s'",
+			    op->name, unit, op->lo, arg);
+		return usage(c, "--%s: expected %s in %lu..%lu%s, got '%s'",
+		    op->name, unit, op->lo, hi,
+		    (op->flags & OPT_OPEN_FILES) != 0
+			? " (the open-file limit less 64)"
+			: "",
+		    arg);
+	}
+	if (op->size == sizeof(unsigned long))
+		*(unsigned long *)field(op, c) = v;
+	else
+		*(unsigned *)field(op, c) = (unsigned)v;
+	return RELAY_OPTS_RUN;
 }
 
 static bool
@@ -137,8 +190,34 @@ parse_listen(const char *s, struct relay_opts *o)
 	return true;
 }
 
+static enum relay_opts_result
+opt_listen(const struct opt *op, const char *arg, struct ctx *c)
+{
+	if (!parse_listen(arg, c->o))
+		return usage(c,
+		    "--%s: expected ADDR:PORT (IPv6 as [ADDR]:PORT, port "
+		    "0-65535), got '%s'",
+		    op->name, arg);
+	return RELAY_OPTS_RUN;
+}
+
+/* What is wrong with a base URL (the public URL, a prefix), or NULL. */
 static const char *
-check_public_url(const char *s, struct relay_opts *o)
+base_url_problem(const char *s, struct ion_url *u)
+{
+	if (ion_url_parse(s, u) != 0)
+		return "not a plain http(s) URL (no user info, white space, "
+		       "dot segments or encoded '.', '/', '\\')";
+	if (u->query != NULL || u->has_fragment)
+		return "must not have a query or fragment";
+	if (!u->https && !ion_url_is_loopback(u))
+		return "must be https:// (http:// only for a loopback host)";
+	return NULL;
+}
+
+/* Stores the public URL without trailing '/'; what is wrong, or NULL. */
+static const char *
+public_url_problem(const char *s, struct relay_opts *o)
 {
 	struct ion_url u;
 	size_t len = strlen(s);
@@ -151,28 +230,127 @@ check_public_url(const char *s, struct relay_opts *o)
 		       "46 characters";
 	memcpy(o->public_url, s, len);
 	o->public_url[len] = '\0';
-	if (ion_url_parse(o->public_url, &u) != 0)
-		return "not a plain http(s) URL (no user info, white space, "
-		       "dot segments or encoded '.', '/', '\\')";
-	if (u.query != NULL || u.has_fragment)
-		return "must not have a query or fragment";
-	if (!u.https && !ion_url_is_loopback(&u))
-		return "must be https:// (http:// only for a loopback host)";
-	return NULL;
+	return base_url_problem(o->public_url, &u);
 }
 
-static const char *
-check_prefix(const char *s, struct ion_url *u)
+static enum relay_opts_result
+opt_public_url(const struct opt *op, const char *arg, struct ctx *c)
 {
-	if (ion_url_parse(s, u) != 0)
-		return "not a plain http(s) URL (no user info, white space, "
-		       "dot segments or encoded '.', '/', '\\')";
-	if (u->query != NULL || u->has_fragment)
-		return "must not have a query or fragment";
-	if (!u->https && !ion_url_is_loopback(u))
-		return "must be https:// (http:// only for a loopback host)";
-	return NULL;
+	const char *why;
+
+	if ((why = public_url_problem(arg, c->o)) != NULL)
+		return usage(c, "--%s '%s': %s", op->name, arg, why);
+	return RELAY_OPTS_RUN;
 }
+
+static enum relay_opts_result
+opt_prefix(const struct opt *op, const char *arg, struct ctx *c)
+{
+	struct relay_opts *o = c->o;
+	const char *why;
+
+	if (o->nprefixes == RELAY_MAX_PREFIXES)
+		return usage(
+		    c, "--%s: at most %d", op->name, RELAY_MAX_PREFIXES);
+	if ((why = base_url_problem(arg, &o->prefix_urls[o->nprefixes])) !=
+	    NULL)
+		return usage(c, "--%s '%s': %s", op->name, arg, why);
+	o->prefixes[o->nprefixes++] = arg;
+	return RELAY_OPTS_RUN;
+}
+
+static enum relay_opts_result
+opt_store(const struct opt *op, const char *arg, struct ctx *c)
+{
+	if (strcmp(arg, "memory") == 0)
+		return RELAY_OPTS_RUN;
+	if (strncmp(arg, "redis://", 8) == 0)
+		return usage(c,
+		    "--%s '%s': the redis store is not part of this version; "
+		    "use 'memory'",
+		    op->name, arg);
+	return usage(c, "--%s: expected 'memory', got '%s'", op->name, arg);
+}
+
+/*
+ * A file name, given once.  Twice is a mistake, not an override: the
+ * unit's reload checks the file it names (--check-client-keys), and must
+ * check the one the relay reads (--client-keys); a check that took the
+ * last of two names could pass a file other than the one the unit meant.
+ */
+static enum relay_opts_result
+opt_file(const struct opt *op, const char *arg, struct ctx *c)
+{
+	const char **f = field(op, c);
+
+	if (arg[0] == '\0')
+		return usage(c, "--%s: expected a file name", op->name);
+	if (*f != NULL)
+		return usage(
+		    c, "--%s: given twice ('%s' and '%s')", op->name, *f, arg);
+	*f = arg;
+	return RELAY_OPTS_RUN;
+}
+
+static enum relay_opts_result
+opt_client_name(const struct opt *op, const char *arg, struct ctx *c)
+{
+	if (!relay_client_name_ok(arg))
+		return usage(c,
+		    "--%s: NAME must be 1 to 64 characters of A-Z a-z 0-9 . _ "
+		    "-, got '%s'",
+		    op->name, arg);
+	*(const char **)field(op, c) = arg;
+	return RELAY_OPTS_RUN;
+}
+
+/* --help, --version: prints op->text, and the relay exits. */
+static enum relay_opts_result
+opt_print(const struct opt *op, const char *arg, struct ctx *c)
+{
+	(void)arg;
+	(void)c;
+	fputs(op->text, stdout);
+	return RELAY_OPTS_EXIT;
+}
+
+/* A number in LO..HI stored in FIELD; see opt_number() for the flags. */
+#define NUMBER(name_, field, lo_, hi_, flags_)                                 \
+	{                                                                      \
+		.name = name_, .parse = opt_number, F(field), .lo = lo_,       \
+		.hi = hi_, .flags = flags_                                     \
+	}
+
+static const struct opt options[] = {
+	{ .name = "listen", .parse = opt_listen },
+	{ .name = "public-url", .parse = opt_public_url },
+	{ .name = "authorize-url-prefix", .parse = opt_prefix },
+	{ .name = "store", .parse = opt_store },
+	NUMBER("ttl", ttl, 10, 3600, OPT_SECONDS),
+	NUMBER("max-pending", max_pending, 1, 10000000, 0),
+	NUMBER("max-connections", max_connections, 16, 0, OPT_OPEN_FILES),
+	NUMBER("max-connections-per-ip", max_connections_per_ip, 1, 10000000,
+	    OPT_AT_LEAST),
+	NUMBER("connection-timeout", connection_timeout, 1, 300, OPT_SECONDS),
+	NUMBER("threads", threads, 1, 64, 0),
+	{ .name = "client-keys", .parse = opt_file, F(client_keys) },
+	{ .name = "new-client-key",
+	    .parse = opt_client_name,
+	    F(new_client_key) },
+	{ .name = "check-client-keys",
+	    .parse = opt_file,
+	    F(check_client_keys) },
+	{ .name = "help",
+	    .parse = opt_print,
+	    .text = usage_text,
+	    .flags = OPT_FLAG },
+	{ .name = "version",
+	    .parse = opt_print,
+	    .text = version_text,
+	    .flags = OPT_FLAG },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
 static unsigned
 default_threads(void)
@@ -189,269 +367,126 @@ default_threads(void)
 	return n > 32 ? 64 : (unsigned)(n * 2 < 4 ? 4 : n * 2);
 }
 
-static enum relay_opts_result
-parse(int argc, char **argv, unsigned long open_files, struct relay_opts *o,
-    char *err, size_t errlen)
+static void
+set_defaults(struct relay_opts *o, unsigned long max_conns_limit)
 {
-	unsigned long v, max_conns_limit;
-	bool per_ip_set = false;
-	const char *why;
-	int c;
-
 	memset(o, 0, sizeof(*o));
 	strcpy(o->listen_host, "127.0.0.1");
 	strcpy(o->listen_port, "8080");
 	o->ttl = 300;
 	o->max_pending = 10000;
 	o->max_connections = 4096;
-	o->max_connections_per_ip = 128;
+	o->max_connections_per_ip = 0; /* not given: see check_together() */
 	o->connection_timeout = 15;
 	o->threads = default_threads();
-	max_conns_limit = open_files > 64 + 16 ? open_files - 64 : 16;
 	if (o->max_connections > max_conns_limit)
 		o->max_connections = (unsigned)max_conns_limit;
+}
 
-	opterr = 0;
-	optind = 0; /* 0, not 1: glibc then forgets a previous argv fully */
-	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_LISTEN:
-			if (!parse_listen(optarg, o)) {
-				snprintf(err, errlen,
-				    "--listen: expected ADDR:PORT (IPv6 as "
-				    "[ADDR]:PORT, port 0-65535), got '%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			break;
-		case OPT_PUBLIC_URL:
-			if ((why = check_public_url(optarg, o)) != NULL) {
-				snprintf(err, errlen, "--public-url '%s': %s",
-				    optarg, why);
-				return RELAY_OPTS_USAGE;
-			}
-			break;
-		case OPT_PREFIX:
-			if (o->nprefixes == RELAY_MAX_PREFIXES) {
-				snprintf(err, errlen,
-				    "--authorize-url-prefix: at most %d",
-				    RELAY_MAX_PREFIXES);
-				return RELAY_OPTS_USAGE;
-			}
-			why =
-			    check_prefix(optarg, &o->prefix_urls[o->nprefixes]);
-			if (why != NULL) {
-				snprintf(err, errlen,
-				    "--authorize-url-prefix '%s': %s", optarg,
-				    why);
-				return RELAY_OPTS_USAGE;
-			}
-			o->prefixes[o->nprefixes++] = optarg;
-			break;
-		case OPT_STORE:
-			if (strcmp(optarg, "memory") == 0)
-				break;
-			if (strncmp(optarg, "redis://", 8) == 0)
-				snprintf(err, errlen,
-				    "--store '%s': the redis store is not part "
-				    "of this version; use 'memory'",
-				    optarg);
-			else
-				snprintf(err, errlen,
-				    "--store: expected 'memory', got '%s'",
-				    optarg);
-			return RELAY_OPTS_USAGE;
-		case OPT_TTL:
-			if (!parse_number(optarg, 10, 3600, &v)) {
-				snprintf(err, errlen,
-				    "--ttl: expected seconds in 10..3600, got "
-				    "'%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->ttl = (unsigned)v;
-			break;
-		case OPT_MAX_PENDING:
-			if (!parse_number(optarg, 1, 10000000, &v)) {
-				snprintf(err, errlen,
-				    "--max-pending: expected a number in "
-				    "1..10000000, got '%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->max_pending = v;
-			break;
-		case OPT_MAX_CONNS:
-			if (!parse_number(optarg, 16, max_conns_limit, &v)) {
-				snprintf(err, errlen,
-				    "--max-connections: expected a number in "
-				    "16..%lu (the open-file limit less 64), "
-				    "got '%s'",
-				    max_conns_limit, optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->max_connections = (unsigned)v;
-			break;
-		case OPT_MAX_CONNS_IP:
-			if (!parse_number(optarg, 1, 10000000, &v)) {
-				snprintf(err, errlen,
-				    "--max-connections-per-ip: expected a "
-				    "number of at least 1, got '%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->max_connections_per_ip = (unsigned)v;
-			per_ip_set = true;
-			break;
-		case OPT_CONN_TIMEOUT:
-			if (!parse_number(optarg, 1, 300, &v)) {
-				snprintf(err, errlen,
-				    "--connection-timeout: expected seconds in "
-				    "1..300, got '%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->connection_timeout = (unsigned)v;
-			break;
-		case OPT_THREADS:
-			if (!parse_number(optarg, 1, 64, &v)) {
-				snprintf(err, errlen,
-				    "--threads: expected a number in 1..64, "
-				    "got "
-				    "'%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->threads = (unsigned)v;
-			break;
-		case OPT_CLIENT_KEYS:
-			if (optarg[0] == '\0') {
-				snprintf(err, errlen,
-				    "--client-keys: expected a file name");
-				return RELAY_OPTS_USAGE;
-			}
-			/*
-			 * Twice is a mistake, not an override: the unit's
-			 * reload checks the file it names, and must check
-			 * the one the relay reads.
-			 */
-			if (o->client_keys != NULL) {
-				snprintf(err, errlen,
-				    "--client-keys: given twice ('%s' and "
-				    "'%s')",
-				    o->client_keys, optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->client_keys = optarg;
-			break;
-		case OPT_CHECK_CLIENT_KEYS:
-			if (optarg[0] == '\0') {
-				snprintf(err, errlen,
-				    "--check-client-keys: expected a file "
-				    "name");
-				return RELAY_OPTS_USAGE;
-			}
-			/*
-			 * As with --client-keys: a reload's check that took
-			 * the last of two names could pass a file other than
-			 * the one the unit meant.
-			 */
-			if (o->check_client_keys != NULL) {
-				snprintf(err, errlen,
-				    "--check-client-keys: given twice ('%s' "
-				    "and '%s')",
-				    o->check_client_keys, optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->check_client_keys = optarg;
-			break;
-		case OPT_NEW_CLIENT_KEY:
-			if (!relay_client_name_ok(optarg)) {
-				snprintf(err, errlen,
-				    "--new-client-key: NAME must be 1 to 64 "
-				    "characters of A-Z a-z 0-9 . _ -, got '%s'",
-				    optarg);
-				return RELAY_OPTS_USAGE;
-			}
-			o->new_client_key = optarg;
-			break;
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			return RELAY_OPTS_EXIT;
-		case OPT_VERSION:
-			printf("pam-ion-relay %s\n", PAM_ION_VERSION);
-			return RELAY_OPTS_EXIT;
-		case ':':
-			snprintf(
-			    err, errlen, "%s: needs a value", argv[optind - 1]);
-			return RELAY_OPTS_USAGE;
-		default:
-			if (optopt != 0 && optopt < OPT_LISTEN)
-				snprintf(err, errlen, "unknown option '-%c'",
-				    optopt);
-			else if (optopt >= OPT_LISTEN)
-				snprintf(err, errlen, "%s: takes no value",
-				    argv[optind - 1]);
-			else
-				snprintf(err, errlen,
-				    "unknown or ambiguous option '%s' (see "
-				    "--help)",
-				    argv[optind - 1]);
-			return RELAY_OPTS_USAGE;
-		}
+/* getopt_long's table, built from options[] so a name is written once. */
+static void
+make_longopts(struct option longopts[NOPTIONS + 1])
+{
+	size_t i;
+
+	for (i = 0; i < NOPTIONS; i++) {
+		longopts[i].name = options[i].name;
+		longopts[i].has_arg = (options[i].flags & OPT_FLAG) != 0
+		    ? no_argument
+		    : required_argument;
+		longopts[i].flag = NULL;
+		longopts[i].val = OPT_BASE + (int)i;
 	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%s' (see --help)",
-		    argv[optind]);
-		return RELAY_OPTS_USAGE;
-	}
-	if (o->new_client_key != NULL && o->check_client_keys != NULL) {
-		snprintf(err, errlen,
+	memset(&longopts[NOPTIONS], 0, sizeof(longopts[NOPTIONS]));
+}
+
+/* What getopt_long refused: c is ':' (no value) or '?'. */
+static enum relay_opts_result
+getopt_problem(int c, char **argv, struct ctx *ctx)
+{
+	if (c == ':')
+		return usage(ctx, "%s: needs a value", argv[optind - 1]);
+	if (optopt != 0 && optopt < OPT_BASE)
+		return usage(ctx, "unknown option '-%c'", optopt);
+	if (optopt >= OPT_BASE)
+		return usage(ctx, "%s: takes no value", argv[optind - 1]);
+	return usage(ctx, "unknown or ambiguous option '%s' (see --help)",
+	    argv[optind - 1]);
+}
+
+/* The rules between options, once all are read. */
+static enum relay_opts_result
+check_together(struct ctx *c)
+{
+	struct relay_opts *o = c->o;
+
+	if (o->new_client_key != NULL && o->check_client_keys != NULL)
+		return usage(c,
 		    "--new-client-key and --check-client-keys: one at a time");
-		return RELAY_OPTS_USAGE;
-	}
 	/* Making a key needs nothing else: it runs on a workstation, too. */
 	if (o->new_client_key != NULL)
 		return RELAY_OPTS_NEW_KEY;
 	/* Nor does checking a file, which runs before each reload. */
 	if (o->check_client_keys != NULL)
 		return RELAY_OPTS_CHECK_KEYS;
-	if (o->public_url[0] == '\0') {
-		snprintf(err, errlen, "--public-url is required");
-		return RELAY_OPTS_USAGE;
-	}
-	if (o->nprefixes == 0) {
-		snprintf(err, errlen,
-		    "--authorize-url-prefix is required (at least one)");
-		return RELAY_OPTS_USAGE;
-	}
+	if (o->public_url[0] == '\0')
+		return usage(c, "--public-url is required");
+	if (o->nprefixes == 0)
+		return usage(
+		    c, "--authorize-url-prefix is required (at least one)");
 	/* There is no open mode: an open relay serves code transplants. */
-	if (o->client_keys == NULL) {
-		snprintf(err, errlen,
-		    "--client-keys is required (see --new-client-key)");
-		return RELAY_OPTS_USAGE;
-	}
-	if (o->max_connections_per_ip > o->max_connections) {
-		if (per_ip_set) {
-			snprintf(err, errlen,
-			    "--max-connections-per-ip (%u) exceeds "
-			    "--max-connections (%u)",
-			    o->max_connections_per_ip, o->max_connections);
-			return RELAY_OPTS_USAGE;
-		}
-		o->max_connections_per_ip = o->max_connections;
-	}
+	if (o->client_keys == NULL)
+		return usage(
+		    c, "--client-keys is required (see --new-client-key)");
+	/* The default per address, at most --max-connections. */
+	if (o->max_connections_per_ip == 0)
+		o->max_connections_per_ip = o->max_connections < PER_IP_DEFAULT
+		    ? o->max_connections
+		    : PER_IP_DEFAULT;
+	if (o->max_connections_per_ip > o->max_connections)
+		return usage(c,
+		    "--max-connections-per-ip (%u) exceeds --max-connections "
+		    "(%u)",
+		    o->max_connections_per_ip, o->max_connections);
 	return RELAY_OPTS_RUN;
+}
+
+static enum relay_opts_result
+parse(int argc, char **argv, struct ctx *ctx)
+{
+	struct option longopts[NOPTIONS + 1];
+	enum relay_opts_result r;
+	int c;
+
+	make_longopts(longopts);
+	opterr = 0;
+	optind = 0; /* 0, not 1: glibc then forgets a previous argv fully */
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		const struct opt *op;
+
+		if (c < OPT_BASE || c >= OPT_BASE + (int)NOPTIONS)
+			return getopt_problem(c, argv, ctx);
+		op = &options[c - OPT_BASE];
+		if ((r = op->parse(op, optarg, ctx)) != RELAY_OPTS_RUN)
+			return r;
+	}
+	if (optind < argc)
+		return usage(
+		    ctx, "unexpected argument '%s' (see --help)", argv[optind]);
+	return check_together(ctx);
 }
 
 enum relay_opts_result
 relay_opts_parse(int argc, char **argv, unsigned long open_files,
     struct relay_opts *o, char *err, size_t errlen)
 {
-	enum relay_opts_result r =
-	    parse(argc, argv, open_files, o, err, errlen);
+	struct ctx ctx = { .o = o, .err = err, .errlen = errlen };
+	enum relay_opts_result r;
 	char *c;
 
+	ctx.max_conns_limit = open_files > 64 + 16 ? open_files - 64 : 16;
+	set_defaults(o, ctx.max_conns_limit);
+	r = parse(argc, argv, &ctx);
 	/* The message quotes what was typed: keep it one printable line. */
 	if (r == RELAY_OPTS_USAGE)
 		for (c = err; *c != '\0'; c++)

@@ -1,5 +1,6 @@
 #include "pages.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 
@@ -108,6 +109,25 @@ relay_page_landing(const struct relay_login_view *v, size_t *ret_len)
 	return finish(&b, ret_len);
 }
 
+/*
+ * Whose sign-in it is, after an opening <b>: "HOST</b>[ as <b>USER</b>],
+ * requested by PAM host <b>NAME</b>".
+ */
+static void
+whose(struct ion_buf *b, const struct relay_login_view *v, bool with_user)
+{
+	ion_buf_html(b, v->host);
+	ion_buf_puts(b, "</b>");
+	if (with_user && v->user[0] != '\0') {
+		ion_buf_puts(b, " as <b>");
+		ion_buf_html(b, v->user);
+		ion_buf_puts(b, "</b>");
+	}
+	ion_buf_puts(b, ", requested by PAM host <b>");
+	ion_buf_html(b, requester(v));
+	ion_buf_puts(b, "</b>");
+}
+
 char *
 relay_page_signed_in(
     const struct relay_login_view *v, const char *confirm_code, size_t *ret_len)
@@ -122,29 +142,18 @@ relay_page_signed_in(
 		    "<p id=\"code\">");
 		ion_buf_html(&b, confirm_code);
 		ion_buf_puts(&b, "</p>\n<p>It finishes your sign-in to <b>");
-		ion_buf_html(&b, v->host);
-		ion_buf_puts(&b, "</b>");
-		if (v->user[0] != '\0') {
-			ion_buf_puts(&b, " as <b>");
-			ion_buf_html(&b, v->user);
-			ion_buf_puts(&b, "</b>");
-		}
-		ion_buf_puts(&b, ", requested by PAM host <b>");
-		ion_buf_html(&b, requester(v));
+		whose(&b, v, true);
 		ion_buf_puts(&b,
-		    "</b>.</p>\n<p class=\"small\">Did you not start "
-		    "this sign-in? Do not pass the code on to "
-		    "anyone.</p>\n");
+		    ".</p>\n<p class=\"small\">Did you not start this "
+		    "sign-in? Do not pass the code on to anyone.</p>\n");
 	} else {
 		ion_buf_puts(&b,
 		    "<h1>Return to your terminal</h1>\n<p>The sign-in to <b>");
-		ion_buf_html(&b, v->host);
-		ion_buf_puts(&b, "</b>, requested by PAM host <b>");
-		ion_buf_html(&b, requester(v));
+		whose(&b, v, false);
 		ion_buf_puts(&b,
-		    "</b>, needs nothing more from this phone: it "
-		    "continues at the terminal by itself, or when "
-		    "you press Enter there if it asks.</p>\n");
+		    ", needs nothing more from this phone: it continues at the "
+		    "terminal by itself, or when you press Enter there if it "
+		    "asks.</p>\n");
 	}
 	return finish(&b, ret_len);
 }

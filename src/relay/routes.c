@@ -19,10 +19,6 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-#define PATH_LOGINS ION_RELAY_PATH_LOGINS
-#define PATH_RESULT ION_RELAY_PATH_RESULT
-#define PATH_CALLBACK ION_RELAY_PATH_CALLBACK
-#define PATH_LINK ION_RELAY_PATH_LINK
 #define PATH_HEALTHZ "/healthz"
 #define PATH_METRICS "/metrics"
 
@@ -70,9 +66,9 @@ json_reject_as(struct relay_app *app, struct relay_response *resp,
 {
 	atomic_fetch_add(&app->metrics.rejections[reason], 1);
 	json_answer(resp, status,
-	    json_pack("{s:s, s:s}", "error",
+	    json_pack("{s:s, s:s}", ION_RELAY_J_ERROR,
 		error != NULL ? error : relay_reject_name(reason),
-		"error_description", description));
+		ION_RELAY_J_ERROR_DESCRIPTION, description));
 }
 
 static void
@@ -112,7 +108,9 @@ authenticate(struct relay_app *app, const struct relay_request *req,
 	 */
 	relay_log_limited(&app->key_refusal_log, KEY_REFUSALS, RELAY_LOG_WARN,
 	    "refused a request to %s from %s: %s",
-	    strcmp(req->path, PATH_LOGINS) == 0 ? PATH_LOGINS : PATH_RESULT,
+	    strcmp(req->path, ION_RELAY_PATH_LOGINS) == 0
+		? ION_RELAY_PATH_LOGINS
+		: ION_RELAY_PATH_RESULT,
 	    req->client,
 	    req->client_key == NULL ? "no " ION_RELAY_CLIENT_KEY_HEADER
 				    : "unknown client key");
@@ -254,10 +252,6 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
 	    ion_state_from_secret(auth + 7, strlen(auth + 7), state) == 0;
 }
 
-/* RFC 9126 2.2: the form of the request_uri a PAR endpoint hands out. */
-#define PAR_REQUEST_URI_PREFIX ION_RELAY_REQUEST_URI_PREFIX
-#define PAR_REQUEST_URI_MAX ION_RELAY_REQUEST_URI_MAX
-
 /*
  * Sorts out request objects (OIDC Core 6, RFC 9101).  A request object,
  * by value (request) or by reference (request_uri), carries parameters of
@@ -268,7 +262,7 @@ bearer_state(const struct relay_request *req, char state[RELAY_STATE_LEN + 1])
  * request_uri, in the urn form a PAR endpoint hands out (anything else,
  * https above all, is a request object the provider fetches from where the
  * URL says), and one non-empty client_id, and nothing else.  On a PAR URL
- * writes the decoded request_uri to ret_uri (PAR_REQUEST_URI_MAX + 1
+ * writes the decoded request_uri to ret_uri (ION_RELAY_REQUEST_URI_MAX + 1
  * bytes) and its length to ret_uri_len.  ret_par says whether u is one;
  * false return: refused (answered in resp).
  */
@@ -314,11 +308,11 @@ check_par(struct relay_app *app, const struct ion_url *u,
 		return false;
 	}
 	r = ion_url_param_get(
-	    u, "request_uri", ret_uri, PAR_REQUEST_URI_MAX + 1, &len);
+	    u, "request_uri", ret_uri, ION_RELAY_REQUEST_URI_MAX + 1, &len);
 	if (r != 0 || !ion_relay_request_uri_ok(ret_uri, len)) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "a pushed authorization request's request_uri must be "
-		    "\"" PAR_REQUEST_URI_PREFIX "\" and more (RFC 9126), "
+		    "\"" ION_RELAY_REQUEST_URI_PREFIX "\" and more (RFC 9126), "
 		    "printable and at most 512 characters; any other "
 		    "request_uri is a request object the provider fetches, "
 		    "which the relay cannot check");
@@ -424,55 +418,65 @@ check_params(struct relay_app *app, const struct ion_url *u, bool par,
 }
 
 static void
-route_register(struct relay_app *app, const struct relay_request *req,
-    const struct relay_client *client, struct relay_response *resp)
+reject_bearer(struct relay_app *app, struct relay_response *resp)
 {
-	static const char *const top_keys[] = { "state", "authorize_url",
-		"context", "confirm", NULL };
-	static const char *const ctx_keys[] = { "host", "user", "rhost",
-		"service", NULL };
-	const struct relay_opts *o = app->opts;
-	struct relay_login_spec spec;
-	char link_id[RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
-	char qhost[80], quser[80], qsvc[80];
-	char nonce[ION_TOKEN_CHARS + 1], polled[RELAY_STATE_LEN + 1];
-	char request_uri[PAR_REQUEST_URI_MAX + 1];
-	json_t *root = NULL, *v, *ctx;
-	struct ion_url u;
-	json_error_t jerr;
-	unsigned count;
-	bool all_equal, allowed = false, par;
-	size_t i;
-	int r;
+	resp->www_authenticate = "Bearer";
+	json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
+	    "send the poll secret as Authorization: Bearer");
+}
 
-	memset(&spec, 0, sizeof(spec));
-	spec.client = client->hash;
-	/* The pages show who registered, beside the host it claims to be. */
-	spec.client_name = client->name;
+/*
+ * The body of POST ION_RELAY_PATH_LOGINS: a JSON object of the known
+ * members.  NULL: refused (answered in resp).  The caller frees it.
+ */
+static json_t *
+register_body(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	static const char *const top_keys[] = { ION_RELAY_J_STATE,
+		ION_RELAY_J_AUTHORIZE_URL, ION_RELAY_J_CONTEXT,
+		ION_RELAY_J_CONFIRM, NULL };
+	json_error_t jerr;
+	json_t *root;
+
 	if (req->body_too_large) {
 		json_reject(app, resp, 413, RELAY_REJECT_TOO_LARGE,
 		    "the body is larger than 8192 bytes");
-		return;
+		return NULL;
 	}
 	if (!content_type_is_json(req->content_type)) {
 		json_reject(app, resp, 415, RELAY_REJECT_UNSUPPORTED_MEDIA_TYPE,
 		    "Content-Type must be application/json");
-		return;
+		return NULL;
 	}
 	root =
 	    json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(root) || !only_keys(root, top_keys)) {
+		json_decref(root);
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "expected a JSON object with state, authorize_url, "
 		    "context and optionally confirm");
-		goto out;
+		return NULL;
 	}
-	v = json_object_get(root, "state");
-	spec.state = json_is_string(v) ? json_string_value(v) : NULL;
-	if (!is_state(spec.state)) {
+	return root;
+}
+
+/*
+ * spec->state from the body, sent by the holder of its poll secret.
+ * false: refused (answered in resp).
+ */
+static bool
+spec_state(struct relay_app *app, const struct relay_request *req, json_t *root,
+    struct relay_response *resp, struct relay_login_spec *spec)
+{
+	json_t *v = json_object_get(root, ION_RELAY_J_STATE);
+	char polled[RELAY_STATE_LEN + 1];
+
+	spec->state = json_is_string(v) ? json_string_value(v) : NULL;
+	if (!is_state(spec->state)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
 		    "state must be 43 base64url characters");
-		goto out;
+		return false;
 	}
 	/*
 	 * Only the holder of the poll secret may register its state: nobody
@@ -480,63 +484,157 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	 * is collected or expired, and give a later poll a second result.
 	 */
 	if (!bearer_state(req, polled)) {
-		resp->www_authenticate = "Bearer";
-		json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
-		    "send the poll secret as Authorization: Bearer");
-		goto out;
+		reject_bearer(app, resp);
+		return false;
 	}
-	if (!ion_ct_equal(polled, spec.state, RELAY_STATE_LEN)) {
+	if (!ion_ct_equal(polled, spec->state, RELAY_STATE_LEN)) {
 		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
 		    "state is not the SHA-256 of the poll secret");
-		goto out;
+		return false;
 	}
-	ctx = json_object_get(root, "context");
+	return true;
+}
+
+/*
+ * Reads the body of a registration into spec, whose strings point into
+ * root; the authorize URL is only known to be a non-empty string.  false:
+ * refused (answered in resp).
+ */
+static bool
+parse_spec(struct relay_app *app, const struct relay_request *req,
+    const struct relay_client *client, json_t *root,
+    struct relay_response *resp, struct relay_login_spec *spec)
+{
+	static const char *const ctx_keys[] = { ION_RELAY_J_HOST,
+		ION_RELAY_J_USER, ION_RELAY_J_RHOST, ION_RELAY_J_SERVICE,
+		NULL };
+	json_t *ctx, *v;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->client = client->hash;
+	/* The pages show who registered, beside the host it claims to be. */
+	spec->client_name = client->name;
+	if (!spec_state(app, req, root, resp, spec))
+		return false;
+	ctx = json_object_get(root, ION_RELAY_J_CONTEXT);
 	if (!json_is_object(ctx) || !only_keys(ctx, ctx_keys) ||
-	    !context_field(ctx, "host", true, HOST_MAX, &spec.host) ||
-	    !context_field(ctx, "user", false, USER_MAX, &spec.user) ||
-	    !context_field(ctx, "rhost", false, RHOST_MAX, &spec.rhost) ||
-	    !context_field(ctx, "service", true, SERVICE_MAX, &spec.service)) {
+	    !context_field(
+		ctx, ION_RELAY_J_HOST, true, HOST_MAX, &spec->host) ||
+	    !context_field(
+		ctx, ION_RELAY_J_USER, false, USER_MAX, &spec->user) ||
+	    !context_field(
+		ctx, ION_RELAY_J_RHOST, false, RHOST_MAX, &spec->rhost) ||
+	    !context_field(
+		ctx, ION_RELAY_J_SERVICE, true, SERVICE_MAX, &spec->service)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "context must hold host and service (and may hold user "
 		    "and rhost): short strings without control characters");
-		goto out;
+		return false;
 	}
-	v = json_object_get(root, "confirm");
+	v = json_object_get(root, ION_RELAY_J_CONFIRM);
 	if (v != NULL && !json_is_boolean(v)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "confirm must be true or false");
-		goto out;
+		return false;
 	}
-	spec.confirm = v == NULL || json_is_true(v);
-
-	v = json_object_get(root, "authorize_url");
-	spec.authorize_url = json_is_string(v) ? json_string_value(v) : NULL;
-	if (spec.authorize_url == NULL || spec.authorize_url[0] == '\0') {
+	spec->confirm = v == NULL || json_is_true(v);
+	v = json_object_get(root, ION_RELAY_J_AUTHORIZE_URL);
+	spec->authorize_url = json_is_string(v) ? json_string_value(v) : NULL;
+	if (spec->authorize_url == NULL || spec->authorize_url[0] == '\0') {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url must be a non-empty string");
-		goto out;
+		return false;
 	}
+	return true;
+}
+
+/*
+ * The state and nonce of an authorize URL that is not pushed: exactly one
+ * each, equal to the registered state and the nonce derived from it.
+ * false: refused (answered in resp).
+ */
+static bool
+check_state_nonce(struct relay_app *app, const struct ion_url *u,
+    const char *state, struct relay_response *resp)
+{
+	char nonce[ION_TOKEN_CHARS + 1];
+	unsigned count;
+	bool all_equal;
+
+	if (ion_url_param(u, "state", state, &count, &all_equal) != 0) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    "authorize_url has a malformed percent escape");
+		return false;
+	}
+	if (count != 1 || !all_equal) {
+		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
+		    "authorize_url must carry exactly one state parameter, "
+		    "equal to state");
+		return false;
+	}
+	/*
+	 * The nonce must be the one derived from the state.  Otherwise
+	 * anyone could register another state with a copy of this login's
+	 * authorize URL, have the person sign in through it, and bring the
+	 * code over to this login: PKCE and nonce would still match.  With
+	 * the nonce tied to the state, such a code fails the module's check.
+	 */
+	if (ion_nonce_from_state(state, nonce) != 0 ||
+	    ion_url_param(u, "nonce", nonce, &count, &all_equal) != 0 ||
+	    count != 1 || !all_equal) {
+		json_reject(app, resp, 403, RELAY_REJECT_NONCE_MISMATCH,
+		    "authorize_url must carry exactly one nonce parameter, "
+		    "b64url(SHA-256(\"pam_ion-nonce\" || state))");
+		return false;
+	}
+	return true;
+}
+
+static bool
+under_a_prefix(const struct relay_opts *o, const struct ion_url *u)
+{
+	size_t i;
+
+	for (i = 0; i < o->nprefixes; i++)
+		if (ion_url_under_prefix(u, &o->prefix_urls[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The rules for spec->authorize_url: under an allowed prefix, only the
+ * parameters pam_ion sends, and the state and nonce of this login unless
+ * it is a pushed request, whose decoded request_uri then goes to
+ * request_uri (ION_RELAY_REQUEST_URI_MAX + 1 bytes) and spec.  false:
+ * refused (answered in resp).
+ */
+static bool
+check_authorize_url(struct relay_app *app, struct relay_login_spec *spec,
+    char *request_uri, struct relay_response *resp)
+{
+	struct ion_url u;
+	bool par;
+	int r;
+
 	/* User info and dot segments are ways around a prefix: not allowed. */
-	r = ion_url_parse(spec.authorize_url, &u);
+	r = ion_url_parse(spec->authorize_url, &u);
 	if (r == ION_ERR_DENIED) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "authorize_url has user info, dot segments, ';' or an "
 		    "escaped '.', '/', '\\', '%' or high byte in its path");
-		goto out;
+		return false;
 	}
 	if (r != 0 || u.has_fragment) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
 		    "authorize_url must be an absolute http(s) URL of at most "
 		    "4096 characters without white space, control characters "
 		    "or fragment");
-		goto out;
+		return false;
 	}
-	for (i = 0; i < o->nprefixes && !allowed; i++)
-		allowed = ion_url_under_prefix(&u, &o->prefix_urls[i]);
-	if (!allowed) {
+	if (!under_a_prefix(app->opts, &u)) {
 		json_reject(app, resp, 403, RELAY_REJECT_URL_NOT_ALLOWED,
 		    "authorize_url is not under an allowed prefix");
-		goto out;
+		return false;
 	}
 	/*
 	 * We split the query at '&' only; some servers also split at ';'.
@@ -548,14 +646,12 @@ route_register(struct relay_app *app, const struct relay_request *req,
 		    "authorize_url's query must not hold ';' (some servers "
 		    "split parameters at it, and would read another state or "
 		    "nonce than the relay checked); escape it as %3B");
-		goto out;
+		return false;
 	}
-	if (!check_par(app, &u, resp, request_uri, &spec.request_uri_len, &par))
-		goto out;
-	if (!check_params(app, &u, par, resp))
-		goto out;
-	if (par)
-		spec.request_uri = request_uri;
+	if (!check_par(
+		app, &u, resp, request_uri, &spec->request_uri_len, &par) ||
+	    !check_params(app, &u, par, resp))
+		return false;
 	/*
 	 * A pushed request binds state, nonce, PKCE challenge and
 	 * redirect_uri at the provider, which refuses any change to them.
@@ -563,43 +659,27 @@ route_register(struct relay_app *app, const struct relay_request *req,
 	 * its code at that state's callback, and the memory of used codes
 	 * keeps it from being brought here.
 	 */
-	if (par)
-		goto checked;
-	if (ion_url_param(&u, "state", spec.state, &count, &all_equal) != 0) {
-		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
-		    "authorize_url has a malformed percent escape");
-		goto out;
+	if (par) {
+		spec->request_uri = request_uri;
+		return true;
 	}
-	if (count != 1 || !all_equal) {
-		json_reject(app, resp, 403, RELAY_REJECT_STATE_MISMATCH,
-		    "authorize_url must carry exactly one state parameter, "
-		    "equal to state");
-		goto out;
-	}
-	/*
-	 * The nonce must be the one derived from the state.  Otherwise
-	 * anyone could register another state with a copy of this login's
-	 * authorize URL, have the person sign in through it, and bring the
-	 * code over to this login: PKCE and nonce would still match.  With
-	 * the nonce tied to the state, such a code fails the module's check.
-	 */
-	if (ion_nonce_from_state(spec.state, nonce) != 0 ||
-	    ion_url_param(&u, "nonce", nonce, &count, &all_equal) != 0 ||
-	    count != 1 || !all_equal) {
-		json_reject(app, resp, 403, RELAY_REJECT_NONCE_MISMATCH,
-		    "authorize_url must carry exactly one nonce parameter, "
-		    "b64url(SHA-256(\"pam_ion-nonce\" || state))");
-		goto out;
-	}
+	return check_state_nonce(app, &u, spec->state, resp);
+}
 
-checked:
-	r = relay_store_add(app->store, &spec, link_id);
-	if (r == ION_ERR_EXISTS) {
+/* Answers a registration that relay_store_add() refused with r. */
+static void
+refuse_login(struct relay_app *app, const struct relay_request *req,
+    const struct relay_client *client, const struct relay_login_spec *spec,
+    int r, struct relay_response *resp)
+{
+	unsigned long max = app->opts->max_pending;
+
+	switch (r) {
+	case ION_ERR_EXISTS:
 		json_reject(app, resp, 409, RELAY_REJECT_STATE_EXISTS,
 		    "a login with this state exists");
-		goto out;
-	}
-	if (r == ION_ERR_USED) {
+		return;
+	case ION_ERR_USED:
 		/* See relay_store_add(): another landing page, likely. */
 		json_reject(app, resp, 409, RELAY_REJECT_REQUEST_URI_REUSED,
 		    "this pushed authorization request (request_uri) is "
@@ -608,46 +688,75 @@ checked:
 		    "refused a login from %s by client %s: its request_uri "
 		    "was already registered (a pushed request re-registered?)",
 		    req->client, client->name);
-		goto out;
-	}
-	if (r == ION_ERR_FULL) {
+		return;
+	case ION_ERR_FULL:
 		resp->retry_after = 5;
 		json_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "too many logins are pending; try again shortly");
 		/* Read again outside the store's lock: only for the log. */
-		if (par && relay_store_count(app->store) < o->max_pending)
+		if (spec->request_uri != NULL &&
+		    relay_store_count(app->store) < max)
 			relay_log(RELAY_LOG_WARN,
 			    "refused a login from %s: too many used codes "
 			    "and request_uris remembered (%lu)",
-			    req->client,
-			    o->max_pending * RELAY_USED_CODES_PER_LOGIN);
+			    req->client, max * RELAY_USED_CODES_PER_LOGIN);
 		else
 			relay_log(RELAY_LOG_WARN,
-			    "refused a login from %s: "
-			    "--max-pending (%lu) reached",
-			    req->client, o->max_pending);
-		goto out;
-	}
-	if (r != 0) {
-		json_answer(
-		    resp, 500, json_pack("{s:s}", "error", "internal_error"));
+			    "refused a login from %s: --max-pending (%lu) "
+			    "reached",
+			    req->client, max);
+		return;
+	default:
+		json_answer(resp, 500,
+		    json_pack("{s:s}", ION_RELAY_J_ERROR, "internal_error"));
 		relay_log(RELAY_LOG_ERR, "could not store a login: %s",
 		    ion_strerror(r));
-		goto out;
+	}
+}
+
+/* Stores a checked login and answers with its link. */
+static void
+store_login(struct relay_app *app, const struct relay_request *req,
+    const struct relay_client *client, const struct relay_login_spec *spec,
+    struct relay_response *resp)
+{
+	const struct relay_opts *o = app->opts;
+	char link_id[ION_RELAY_LINK_ID_LEN + 1], link[RELAY_LINK_MAX + 1];
+	char qhost[80], quser[80], qsvc[80];
+	int r;
+
+	if ((r = relay_store_add(app->store, spec, link_id)) != 0) {
+		refuse_login(app, req, client, spec, r, resp);
+		return;
 	}
 	atomic_fetch_add(&app->metrics.registrations, 1);
-	snprintf(
-	    link, sizeof(link), "%s" PATH_LINK "%s", o->public_url, link_id);
+	snprintf(link, sizeof(link), "%s" ION_RELAY_PATH_LINK "%s",
+	    o->public_url, link_id);
 	json_answer(resp, 201,
-	    json_pack(
-		"{s:s, s:I}", "link", link, "expires_in", (json_int_t)o->ttl));
+	    json_pack("{s:s, s:I}", ION_RELAY_J_LINK, link,
+		ION_RELAY_J_EXPIRES_IN, (json_int_t)o->ttl));
 	relay_log(RELAY_LOG_INFO,
 	    "login %s registered by client %s from %s%s for %s on %s as %s",
-	    link_id, client->name, req->client, par ? " (PAR)" : "",
-	    relay_log_quote(spec.service, qsvc, sizeof(qsvc)),
-	    relay_log_quote(spec.host, qhost, sizeof(qhost)),
-	    relay_log_quote(spec.user, quser, sizeof(quser)));
-out:
+	    link_id, client->name, req->client,
+	    spec->request_uri != NULL ? " (PAR)" : "",
+	    relay_log_quote(spec->service, qsvc, sizeof(qsvc)),
+	    relay_log_quote(spec->host, qhost, sizeof(qhost)),
+	    relay_log_quote(spec->user, quser, sizeof(quser)));
+}
+
+static void
+route_register(struct relay_app *app, const struct relay_request *req,
+    const struct relay_client *client, struct relay_response *resp)
+{
+	char request_uri[ION_RELAY_REQUEST_URI_MAX + 1];
+	struct relay_login_spec spec;
+	json_t *root;
+
+	if ((root = register_body(app, req, resp)) == NULL)
+		return;
+	if (parse_spec(app, req, client, root, resp, &spec) &&
+	    check_authorize_url(app, &spec, request_uri, resp))
+		store_login(app, req, client, &spec, resp);
 	json_decref(root);
 }
 
@@ -695,63 +804,75 @@ single_arg(const struct relay_request *req, const char *name, const char **ret)
 	return n <= 1;
 }
 
+/* Refuses a malformed callback; text ends with what to do next. */
 static void
-route_callback(struct relay_app *app, const struct relay_request *req,
-    struct relay_response *resp)
+bad_callback(struct relay_app *app, struct relay_response *resp,
+    enum relay_reject reason, const char *text)
 {
-	struct relay_login_view *v = NULL;
-	struct relay_result in;
-	const char *state, *code, *error, *desc, *iss;
-	char confirm[ION_CONFIRM_DIGITS + 1];
-	size_t len = 0;
-	char *page;
-	int r;
+	page_reject(app, resp, 400, reason, "Bad sign-in response", text);
+}
 
-	memset(&in, 0, sizeof(in));
+/*
+ * Reads the provider's redirect: state, and a code or an error, each at
+ * most once and printable.  false: refused (answered in resp).
+ */
+static bool
+callback_args(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp, const char **ret_state,
+    struct relay_result *ret)
+{
+	const char *state, *code, *error, *desc, *iss;
+
 	if (req->too_many_args) {
-		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
-		    "Bad sign-in response",
+		bad_callback(app, resp, RELAY_REJECT_BAD_REQUEST,
 		    "The sign-in response has too many parameters. Start a "
 		    "new sign-in at the terminal.");
-		return;
+		return false;
 	}
 	if (!single_arg(req, "state", &state) ||
 	    !single_arg(req, "code", &code) ||
 	    !single_arg(req, "error", &error) ||
 	    !single_arg(req, "error_description", &desc) ||
 	    !single_arg(req, "iss", &iss)) {
-		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
-		    "Bad sign-in response",
+		bad_callback(app, resp, RELAY_REJECT_BAD_REQUEST,
 		    "The sign-in response repeats a parameter. Start a new "
 		    "sign-in at the terminal.");
-		return;
+		return false;
 	}
 	if (!is_state(state)) {
-		page_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
-		    "Bad sign-in response",
+		bad_callback(app, resp, RELAY_REJECT_BAD_STATE,
 		    "The sign-in response does not name a valid sign-in. "
 		    "Start a new sign-in at the terminal.");
-		return;
+		return false;
 	}
 	if ((code == NULL) == (error == NULL) ||
 	    (code != NULL && !is_printable_ascii(code, 1, CODE_MAX)) ||
 	    (error != NULL && !is_printable_ascii(error, 1, ERROR_MAX)) ||
 	    (iss != NULL && !is_printable_ascii(iss, 1, TEXT_MAX))) {
-		page_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
-		    "Bad sign-in response",
+		bad_callback(app, resp, RELAY_REJECT_BAD_REQUEST,
 		    "The sign-in response is malformed. Start a new sign-in "
 		    "at the terminal.");
-		return;
+		return false;
 	}
 	/* A description we cannot show safely is dropped, not the result. */
 	if (desc != NULL && !is_printable_ascii(desc, 0, TEXT_MAX))
 		desc = NULL;
-	in.code = code;
-	in.error = error;
-	in.error_description = error != NULL ? desc : NULL;
-	in.iss = iss;
-	r = relay_store_put_result(app->store, state, &in, &v);
-	if (r == ION_ERR_DENIED) {
+	memset(ret, 0, sizeof(*ret));
+	ret->code = code;
+	ret->error = error;
+	ret->error_description = error != NULL ? desc : NULL;
+	ret->iss = iss;
+	*ret_state = state;
+	return true;
+}
+
+/* Answers a callback that relay_store_put_result() refused with r. */
+static void
+refuse_callback(struct relay_app *app, const struct relay_request *req, int r,
+    struct relay_response *resp)
+{
+	switch (r) {
+	case ION_ERR_DENIED:
 		/* See relay_store_put_result(): a code transplant, likely. */
 		page_reject(app, resp, 409, RELAY_REJECT_CODE_REUSED,
 		    "Sign-in response already used",
@@ -763,8 +884,7 @@ route_callback(struct relay_app *app, const struct relay_request *req,
 		    "for another login (a code transplant?)",
 		    req->client);
 		return;
-	}
-	if (r == ION_ERR_FULL) {
+	case ION_ERR_FULL:
 		resp->retry_after = 5;
 		page_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "Try again shortly",
@@ -775,40 +895,84 @@ route_callback(struct relay_app *app, const struct relay_request *req,
 		    req->client,
 		    app->opts->max_pending * RELAY_USED_CODES_PER_LOGIN);
 		return;
-	}
-	if (r == ION_ERR_USED) {
+	case ION_ERR_USED:
 		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
 		    "Sign-in already used",
 		    "This sign-in has already received its answer. If that "
 		    "was not you, tell your administrator.");
 		return;
-	}
-	if (r != 0) {
+	default:
 		page_reject(app, resp, 404, RELAY_REJECT_UNKNOWN_LOGIN,
 		    "Sign-in unknown or expired",
 		    "This sign-in is unknown or has expired. Start a new "
 		    "sign-in at the terminal.");
+	}
+}
+
+/* The page for a stored result: signed in (with the code), or cancelled. */
+static void
+callback_page(const char *state, const struct relay_result *in,
+    const struct relay_login_view *v, struct relay_response *resp)
+{
+	char confirm[ION_CONFIRM_DIGITS + 1], qerr[ERROR_MAX + 3];
+	size_t len = 0;
+	char *page = NULL;
+
+	if (in->code != NULL) {
+		if (ion_confirm_code(state, in->code, confirm) == 0)
+			page = relay_page_signed_in(v, confirm, &len);
+		ion_scrub(confirm, sizeof(confirm));
+		relay_log(RELAY_LOG_INFO, "login %s: callback with a code",
+		    v->link_id);
+	} else {
+		page = relay_page_cancelled(
+		    v, in->error, in->error_description, &len);
+		relay_log(RELAY_LOG_INFO, "login %s: callback with error %s",
+		    v->link_id, relay_log_quote(in->error, qerr, sizeof(qerr)));
+	}
+	set_body(resp, 200, HTML_TYPE, page, len);
+}
+
+static void
+route_callback(struct relay_app *app, const struct relay_request *req,
+    struct relay_response *resp)
+{
+	struct relay_login_view *v = NULL;
+	struct relay_result in;
+	const char *state;
+	int r;
+
+	if (!callback_args(app, req, resp, &state, &in))
+		return;
+	if ((r = relay_store_put_result(app->store, state, &in, &v)) != 0) {
+		refuse_callback(app, req, r, resp);
 		return;
 	}
 	atomic_fetch_add(&app->metrics.callbacks, 1);
 	relay_waiters_wake(app->waiters, state, RELAY_WAKE_RESULT);
-	if (code != NULL) {
-		if (ion_confirm_code(state, code, confirm) != 0)
-			page = NULL;
-		else
-			page = relay_page_signed_in(v, confirm, &len);
-		relay_log(RELAY_LOG_INFO, "login %s: callback with a code",
-		    v->link_id);
-	} else {
-		char qerr[ERROR_MAX + 3];
-
-		page = relay_page_cancelled(v, error, desc, &len);
-		relay_log(RELAY_LOG_INFO, "login %s: callback with error %s",
-		    v->link_id, relay_log_quote(error, qerr, sizeof(qerr)));
-	}
-	ion_scrub(confirm, sizeof(confirm));
-	set_body(resp, 200, HTML_TYPE, page, len);
+	callback_page(state, &in, v, resp);
 	free(v);
+}
+
+/*
+ * ?wait=SECONDS: digits only; a longer wait than ION_RELAY_WAIT_MAX_S,
+ * however many digits, is capped.  false: not a number.
+ */
+static bool
+parse_wait(const char *s, unsigned long *ret)
+{
+	size_t len = strlen(s);
+	unsigned long v = 0;
+
+	if (len == 0 || strspn(s, "0123456789") != len)
+		return false;
+	if (len > 9)
+		v = ION_RELAY_WAIT_MAX_S; /* a huge number: cap it */
+	else
+		for (; *s != '\0'; s++)
+			v = v * 10 + (unsigned long)(*s - '0');
+	*ret = v > ION_RELAY_WAIT_MAX_S ? ION_RELAY_WAIT_MAX_S : v;
+	return true;
 }
 
 static void
@@ -820,43 +984,20 @@ route_result(struct relay_app *app, const struct relay_request *req,
 	char state[RELAY_STATE_LEN + 1];
 
 	if (!bearer_state(req, state)) {
-		resp->www_authenticate = "Bearer";
-		json_reject(app, resp, 401, RELAY_REJECT_UNAUTHORIZED,
-		    "send the poll secret as Authorization: Bearer");
+		reject_bearer(app, resp);
 		return;
 	}
-	if (req->too_many_args || !single_arg(req, "wait", &wait)) {
+	if (req->too_many_args ||
+	    !single_arg(req, ION_RELAY_WAIT_PARAM, &wait)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
-		    "wait may be given once");
+		    ION_RELAY_WAIT_PARAM " may be given once");
 		return;
 	}
-	if (wait != NULL) {
-		const char *p = wait;
-
-		if (*p == '\0' || strlen(p) > 9) {
-			if (strspn(p, "0123456789") != strlen(p) ||
-			    *p == '\0') {
-				json_reject(app, resp, 400,
-				    RELAY_REJECT_BAD_REQUEST,
-				    "wait must be a number of seconds");
-				return;
-			}
-			seconds = RELAY_WAIT_MAX; /* a huge number: cap it */
-		} else {
-			for (; *p != '\0'; p++) {
-				if (*p < '0' || *p > '9') {
-					json_reject(app, resp, 400,
-					    RELAY_REJECT_BAD_REQUEST,
-					    "wait must be a number of seconds");
-					return;
-				}
-				seconds =
-				    seconds * 10 + (unsigned long)(*p - '0');
-			}
-		}
+	if (wait != NULL && !parse_wait(wait, &seconds)) {
+		json_reject(app, resp, 400, RELAY_REJECT_BAD_REQUEST,
+		    ION_RELAY_WAIT_PARAM " must be a number of seconds");
+		return;
 	}
-	if (seconds > RELAY_WAIT_MAX)
-		seconds = RELAY_WAIT_MAX;
 	if (seconds > 0 &&
 	    relay_route_collect(
 		app, state, client->hash, RELAY_WAKE_NONE, false, resp))
@@ -872,13 +1013,38 @@ route_result(struct relay_app *app, const struct relay_request *req,
 	memcpy(resp->client, client->hash, sizeof(resp->client));
 }
 
+static void
+answer_pending(struct relay_response *resp)
+{
+	json_answer(resp, 202,
+	    json_pack("{s:s}", ION_RELAY_J_STATUS, ION_RELAY_J_PENDING));
+}
+
+/* A result as the module collects it: { code | error, [description], iss } */
+static json_t *
+result_json(const struct relay_result *res)
+{
+	json_t *obj;
+
+	if (res->code != NULL)
+		obj = json_pack("{s:s}", ION_RELAY_J_CODE, res->code);
+	else
+		obj = json_pack("{s:s}", ION_RELAY_J_ERROR, res->error);
+	if (obj != NULL && res->error_description != NULL)
+		json_object_set_new(obj, ION_RELAY_J_ERROR_DESCRIPTION,
+		    json_string(res->error_description));
+	if (obj != NULL && res->iss != NULL)
+		json_object_set_new(
+		    obj, ION_RELAY_J_ISS, json_string(res->iss));
+	return obj;
+}
+
 bool
 relay_route_collect(struct relay_app *app, const char *state,
     const unsigned char client[ION_SHA256_LEN], enum relay_wake why, bool final,
     struct relay_response *resp)
 {
 	struct relay_result *res = NULL;
-	json_t *obj;
 	int r;
 
 	/*
@@ -890,7 +1056,7 @@ relay_route_collect(struct relay_app *app, const char *state,
 	    why == RELAY_WAKE_SHUTDOWN) {
 		if (why == RELAY_WAKE_GONE)
 			atomic_fetch_add(&app->metrics.polls_gone, 1);
-		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
+		answer_pending(resp);
 		return true;
 	}
 	/*
@@ -907,7 +1073,7 @@ relay_route_collect(struct relay_app *app, const char *state,
 			return false;
 		if (why == RELAY_WAKE_TIMEOUT)
 			atomic_fetch_add(&app->metrics.polls_timed_out, 1);
-		json_answer(resp, 202, json_pack("{s:s}", "status", "pending"));
+		answer_pending(resp);
 		return true;
 	}
 	if (r != 0) {
@@ -915,16 +1081,7 @@ relay_route_collect(struct relay_app *app, const char *state,
 		    "no such login: unknown, expired or already collected");
 		return true;
 	}
-	if (res->code != NULL)
-		obj = json_pack("{s:s}", "code", res->code);
-	else
-		obj = json_pack("{s:s}", "error", res->error);
-	if (obj != NULL && res->error_description != NULL)
-		json_object_set_new(obj, "error_description",
-		    json_string(res->error_description));
-	if (obj != NULL && res->iss != NULL)
-		json_object_set_new(obj, "iss", json_string(res->iss));
-	json_answer(resp, 200, obj);
+	json_answer(resp, 200, result_json(res));
 	/* The server calls relay_route_delivered() once the answer is out. */
 	resp->deliver = true;
 	memcpy(resp->state, state, RELAY_STATE_LEN);
@@ -1023,33 +1180,35 @@ relay_route(struct relay_app *app, const struct relay_request *req,
 {
 	const char *path = req->path;
 	bool get = method_is(req, "GET"), head = method_is(req, "HEAD");
-	bool v1 =
-	    strcmp(path, PATH_LOGINS) == 0 || strcmp(path, PATH_RESULT) == 0;
+	bool v1 = strcmp(path, ION_RELAY_PATH_LOGINS) == 0 ||
+	    strcmp(path, ION_RELAY_PATH_RESULT) == 0;
 	struct relay_client client;
 
 	memset(resp, 0, sizeof(*resp));
 	/* The key first: before the method, the body or the Bearer. */
 	if (v1 && !authenticate(app, req, resp, &client))
 		return;
-	if (strcmp(path, PATH_LOGINS) == 0) {
+	if (strcmp(path, ION_RELAY_PATH_LOGINS) == 0) {
 		if (method_is(req, "POST"))
 			route_register(app, req, &client, resp);
 		else
 			not_allowed(app, resp, "POST");
-	} else if (strcmp(path, PATH_RESULT) == 0) {
+	} else if (strcmp(path, ION_RELAY_PATH_RESULT) == 0) {
 		if (get)
 			route_result(app, req, &client, resp);
 		else
 			not_allowed(app, resp, "GET");
-	} else if (strcmp(path, PATH_CALLBACK) == 0) {
+	} else if (strcmp(path, ION_RELAY_PATH_CALLBACK) == 0) {
 		/* Only GET: a HEAD must not consume the single-use result. */
 		if (get)
 			route_callback(app, req, resp);
 		else
 			not_allowed(app, resp, "GET");
-	} else if (strncmp(path, PATH_LINK, strlen(PATH_LINK)) == 0) {
+	} else if (strncmp(path, ION_RELAY_PATH_LINK,
+		       strlen(ION_RELAY_PATH_LINK)) == 0) {
 		if (get || head)
-			route_link(app, path + strlen(PATH_LINK), resp);
+			route_link(
+			    app, path + strlen(ION_RELAY_PATH_LINK), resp);
 		else
 			not_allowed(app, resp, "GET, HEAD");
 	} else if (strcmp(path, PATH_HEALTHZ) == 0) {

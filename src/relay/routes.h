@@ -21,7 +21,6 @@
 
 #define RELAY_BODY_MAX 8192 /* bytes of a request body */
 #define RELAY_MAX_ARGS 32   /* query parameters of one request */
-#define RELAY_WAIT_MAX 25   /* seconds a poll may wait */
 
 struct relay_app {
 	const struct relay_opts *opts;
@@ -69,7 +68,7 @@ struct relay_response {
 	unsigned char client[ION_SHA256_LEN]; /* whose poll it is */
 	/* set when the answer carries a result: see relay_route_delivered() */
 	bool deliver;
-	char link_id[RELAY_LINK_ID_LEN + 1];
+	char link_id[ION_RELAY_LINK_ID_LEN + 1];
 };
 
 /* Answers a complete request.  Never fails: errors become responses. */

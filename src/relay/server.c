@@ -58,7 +58,7 @@ struct exchange {
 	/* the answer carries a result: completed() reports how it went */
 	bool delivering;
 	char deliver_state[RELAY_STATE_LEN + 1];
-	char deliver_link[RELAY_LINK_ID_LEN + 1];
+	char deliver_link[ION_RELAY_LINK_ID_LEN + 1];
 };
 
 struct arg_list {
@@ -252,74 +252,80 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	return answer(c, ex, resp);
 }
 
-static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-    const char *version, const char *upload_data, size_t *upload_data_size,
-    void **con_cls)
+/* The first call for a request: its exchange, and a look at its size. */
+static struct exchange *
+new_exchange(struct MHD_Connection *c)
 {
-	struct relay_server *srv = cls;
-	struct exchange *ex = *con_cls;
+	struct exchange *ex;
+	const char *cl;
+
+	if ((ex = calloc(1, sizeof(*ex))) == NULL)
+		return NULL;
+	/* Refuse an announced oversized body before reading it. */
+	cl = MHD_lookup_connection_value(
+	    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > RELAY_BODY_MAX)
+		ex->body_too_large = true;
+	return ex;
+}
+
+/* A parked poll resumed: its wait ended one way or another. */
+static enum MHD_Result
+resumed(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex)
+{
+	enum relay_wake why = relay_waiters_why(srv->app->waiters, ex->ticket);
+	struct relay_response resp;
+
+	memset(&resp, 0, sizeof(resp));
+	/*
+	 * At shutdown the slot is held until the answer is out (completed()
+	 * frees it): the relay waits for the slots before it closes the
+	 * connections.
+	 */
+	if (why != RELAY_WAKE_SHUTDOWN) {
+		relay_waiters_release(srv->app->waiters, ex->ticket);
+		ex->parked = false;
+	}
+	relay_route_collect(srv->app, ex->state, ex->client, why, true, &resp);
+	return answer(c, ex, &resp);
+}
+
+/*
+ * Adds n bytes to the body; past RELAY_BODY_MAX the body is dropped and
+ * only marked too large.  false when out of memory.
+ */
+static bool
+take_upload(struct exchange *ex, const char *data, size_t n)
+{
+	char *grown;
+
+	if (ex->body_too_large || n > RELAY_BODY_MAX - ex->body_len) {
+		ex->body_too_large = true;
+		free(ex->body);
+		ex->body = NULL;
+		ex->body_len = 0;
+		return true;
+	}
+	if ((grown = realloc(ex->body, ex->body_len + n + 1)) == NULL)
+		return false;
+	ex->body = grown;
+	memcpy(ex->body + ex->body_len, data, n);
+	ex->body_len += n;
+	ex->body[ex->body_len] = '\0';
+	return true;
+}
+
+/* The request is in: hands it to the routes, and answers or parks it. */
+static enum MHD_Result
+dispatch(struct relay_server *srv, struct MHD_Connection *c,
+    struct exchange *ex, const char *url, const char *method)
+{
 	struct relay_response resp;
 	struct relay_request req;
 	struct arg_list args;
 	char client[INET6_ADDRSTRLEN];
 
-	(void)version;
-	memset(&resp, 0, sizeof(resp));
-	if (ex == NULL) {
-		const char *cl;
-
-		if ((ex = calloc(1, sizeof(*ex))) == NULL)
-			return MHD_NO;
-		*con_cls = ex;
-		/* Refuse an announced oversized body before reading it. */
-		cl = MHD_lookup_connection_value(
-		    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > RELAY_BODY_MAX)
-			ex->body_too_large = true;
-		if (!ex->body_too_large)
-			return MHD_YES;
-	}
-	if (ex->parked) {
-		/* Resumed: the wait ended one way or another. */
-		enum relay_wake why =
-		    relay_waiters_why(srv->app->waiters, ex->ticket);
-
-		/*
-		 * At shutdown the slot is held until the answer is out
-		 * (completed() frees it): the relay waits for the slots
-		 * before it closes the connections.
-		 */
-		if (why != RELAY_WAKE_SHUTDOWN) {
-			relay_waiters_release(srv->app->waiters, ex->ticket);
-			ex->parked = false;
-		}
-		relay_route_collect(
-		    srv->app, ex->state, ex->client, why, true, &resp);
-		return answer(c, ex, &resp);
-	}
-	if (*upload_data_size != 0) {
-		size_t n = *upload_data_size;
-		char *grown;
-
-		*upload_data_size = 0;
-		if (ex->body_too_large || n > RELAY_BODY_MAX - ex->body_len) {
-			ex->body_too_large = true;
-			free(ex->body);
-			ex->body = NULL;
-			ex->body_len = 0;
-			return MHD_YES;
-		}
-		if ((grown = realloc(ex->body, ex->body_len + n + 1)) == NULL)
-			return MHD_NO;
-		ex->body = grown;
-		memcpy(ex->body + ex->body_len, upload_data, n);
-		ex->body_len += n;
-		ex->body[ex->body_len] = '\0';
-		return MHD_YES;
-	}
-
-	/* The request is in: answering (or parking) it has no deadline. */
+	/* Answering (or parking) it has no deadline. */
 	relay_conns_set_deadline(srv->app->conns, conn_ticket(c), 0);
 	memset(&args, 0, sizeof(args));
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
@@ -344,6 +350,32 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	if (resp.park)
 		return park(srv, c, ex, &resp);
 	return answer(c, ex, &resp);
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size,
+    void **con_cls)
+{
+	struct relay_server *srv = cls;
+	struct exchange *ex = *con_cls;
+	size_t n = *upload_data_size;
+
+	(void)version;
+	if (ex == NULL) {
+		if ((ex = new_exchange(c)) == NULL)
+			return MHD_NO;
+		*con_cls = ex;
+		if (!ex->body_too_large)
+			return MHD_YES;
+	}
+	if (ex->parked)
+		return resumed(srv, c, ex);
+	if (n != 0) {
+		*upload_data_size = 0;
+		return take_upload(ex, upload_data, n) ? MHD_YES : MHD_NO;
+	}
+	return dispatch(srv, c, ex, url, method);
 }
 
 static void

@@ -17,9 +17,9 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "relay_proto.h"
 
-#define RELAY_STATE_LEN 43   /* base64url of 32 bytes */
-#define RELAY_LINK_ID_LEN 11 /* base64url of 8 random bytes */
+#define RELAY_STATE_LEN 43 /* base64url of 32 bytes */
 
 /* What a registration brings; strings are borrowed for the call. */
 struct relay_login_spec {
@@ -52,18 +52,18 @@ struct relay_login_view {
 	const char *client_name; /* the keys file's name of who registered */
 	bool confirm;
 	time_t created;
-	char link_id[RELAY_LINK_ID_LEN + 1];
+	char link_id[ION_RELAY_LINK_ID_LEN + 1];
 	char strings[]; /* the six strings above point in here */
 };
 
 /* The outcome iON's redirect brought: code or error, never both. */
 struct relay_result {
-	const char *code;		     /* NULL for an error result */
-	const char *error;		     /* NULL for a code result */
-	const char *error_description;	     /* may be NULL */
-	const char *iss;		     /* may be NULL */
-	size_t size;			     /* of the whole allocation */
-	char link_id[RELAY_LINK_ID_LEN + 1]; /* set by take_result */
+	const char *code;			 /* NULL for an error result */
+	const char *error;			 /* NULL for a code result */
+	const char *error_description;		 /* may be NULL */
+	const char *iss;			 /* may be NULL */
+	size_t size;				 /* of the whole allocation */
+	char link_id[ION_RELAY_LINK_ID_LEN + 1]; /* set by take_result */
 	char strings[];
 };
 
@@ -90,7 +90,7 @@ void relay_store_free(struct relay_store **st);
  * spec->client_name.  Nothing is remembered unless it succeeds.
  */
 int relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
-    char ret_link_id[RELAY_LINK_ID_LEN + 1]);
+    char ret_link_id[ION_RELAY_LINK_ID_LEN + 1]);
 
 /*
  * The landing page's view of the login behind a link id.  ION_ERR_NOT_FOUND

@@ -26,7 +26,7 @@ struct login {
 	uint64_t expires_ms;
 	time_t created;
 	char state[RELAY_STATE_LEN + 1];
-	char link_id[RELAY_LINK_ID_LEN + 1];
+	char link_id[ION_RELAY_LINK_ID_LEN + 1];
 	bool confirm;
 	bool delivering; /* a poll is sending the result out */
 	unsigned char client[ION_SHA256_LEN]; /* who registered it */
@@ -116,16 +116,58 @@ used_hash(const char *label, const void *value, size_t len,
 	return ion_sha256(label, strlen(label) + 1, value, len, NULL, 0, out);
 }
 
+/* A used-code entry for value under label, not yet remembered. */
+static int
+used_new(
+    const char *label, const void *value, size_t len, struct used_code **ret)
+{
+	struct used_code *u;
+	int r;
+
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return ION_ERR_NOMEM;
+	if ((r = used_hash(label, value, len, u->hash)) != 0) {
+		free(u);
+		return r;
+	}
+	*ret = u;
+	return 0;
+}
+
 static bool used_find(
     struct relay_store *st, const unsigned char *hash, uint64_t now_ms);
 static void used_add(
     struct relay_store *st, struct used_code *u, uint64_t now_ms);
 static void used_expire(struct relay_store *st, uint64_t now_ms);
 
+/*
+ * Under the lock: whether u may be remembered now.  seen when its hash is
+ * remembered already; ION_ERR_FULL when the memory is full, which refuses
+ * rather than forget an entry early (fail closed).
+ */
+static int
+used_check(struct relay_store *st, const struct used_code *u, int seen,
+    uint64_t now_ms)
+{
+	used_expire(st, now_ms);
+	if (used_find(st, u->hash, now_ms))
+		return seen;
+	if (st->used_count >= st->used_max)
+		return ION_ERR_FULL;
+	return 0;
+}
+
+/* The bucket of key in a table of n buckets (a power of two). */
+static size_t
+bucket_in(const struct relay_store *st, const void *key, size_t len, size_t n)
+{
+	return (size_t)relay_siphash(st->key, key, len) & (n - 1);
+}
+
 static size_t
 bucket(const struct relay_store *st, const char *key, size_t len)
 {
-	return (size_t)relay_siphash(st->key, key, len) & (st->nbuckets - 1);
+	return bucket_in(st, key, len, st->nbuckets);
 }
 
 static struct login **
@@ -143,10 +185,10 @@ static struct login **
 find_link(struct relay_store *st, const char *link_id)
 {
 	struct login **pp =
-	    &st->by_link[bucket(st, link_id, RELAY_LINK_ID_LEN)];
+	    &st->by_link[bucket(st, link_id, ION_RELAY_LINK_ID_LEN)];
 
 	for (; *pp != NULL; pp = &(*pp)->next_by_link)
-		if (memcmp((*pp)->link_id, link_id, RELAY_LINK_ID_LEN) == 0)
+		if (memcmp((*pp)->link_id, link_id, ION_RELAY_LINK_ID_LEN) == 0)
 			return pp;
 	return pp;
 }
@@ -169,18 +211,15 @@ grow(struct relay_store *st)
 		struct login *l, *next;
 
 		for (l = st->by_state[i]; l != NULL; l = next) {
-			size_t b = (size_t)relay_siphash(
-				       st->key, l->state, RELAY_STATE_LEN) &
-			    (n - 1);
+			size_t b = bucket_in(st, l->state, RELAY_STATE_LEN, n);
 
 			next = l->next_by_state;
 			l->next_by_state = bs[b];
 			bs[b] = l;
 		}
 		for (l = st->by_link[i]; l != NULL; l = next) {
-			size_t b = (size_t)relay_siphash(
-				       st->key, l->link_id, RELAY_LINK_ID_LEN) &
-			    (n - 1);
+			size_t b =
+			    bucket_in(st, l->link_id, ION_RELAY_LINK_ID_LEN, n);
 
 			next = l->next_by_link;
 			l->next_by_link = bl[b];
@@ -219,18 +258,18 @@ remove_login(struct relay_store *st, struct login *l)
 	free(l);
 }
 
-int
-relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
-    char ret_link_id[RELAY_LINK_ID_LEN + 1])
+/*
+ * A new login with spec's state and texts, not yet in any table.
+ * ION_ERR_INVALID without a client, ION_ERR_RANGE for a bad state or texts
+ * of 64 KiB or more, ION_ERR_NOMEM.
+ */
+static int
+new_login(const struct relay_login_spec *spec, struct login **ret)
 {
 	size_t lh = strlen(spec->host) + 1, lu = strlen(spec->user) + 1;
 	size_t lr = strlen(spec->rhost) + 1, ls = strlen(spec->service) + 1;
 	size_t la = strlen(spec->authorize_url) + 1, lc;
-	struct login *l = NULL, **slot;
-	struct used_code *used = NULL;
-	unsigned char rnd[8];
-	uint64_t now_ms;
-	int r, tries;
+	struct login *l;
 
 	if (spec->client == NULL || spec->client_name == NULL)
 		return ION_ERR_INVALID;
@@ -239,17 +278,8 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	if (strlen(spec->state) != RELAY_STATE_LEN || la > 0xffff ||
 	    lh + lu + lr + ls + lc > 0xffff - la)
 		return ION_ERR_RANGE;
-	if (spec->request_uri != NULL &&
-	    ((used = calloc(1, sizeof(*used))) == NULL ||
-		used_hash(USED_REQUEST_URI, spec->request_uri,
-		    spec->request_uri_len, used->hash) != 0)) {
-		free(used);
+	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + lc + la)) == NULL)
 		return ION_ERR_NOMEM;
-	}
-	if ((l = calloc(1, sizeof(*l) + lh + lu + lr + ls + lc + la)) == NULL) {
-		free(used);
-		return ION_ERR_NOMEM;
-	}
 	memcpy(l->state, spec->state, RELAY_STATE_LEN);
 	l->confirm = spec->confirm;
 	memcpy(l->client, spec->client, sizeof(l->client));
@@ -263,10 +293,66 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	memcpy(l->strings + l->off_user, spec->user, lu);
 	memcpy(l->strings + l->off_rhost, spec->rhost, lr);
 	memcpy(l->strings + l->off_service, spec->service, ls);
-	/* A copy: the key set it came from may be replaced by SIGHUP. */
 	memcpy(l->strings + l->off_name, spec->client_name, lc);
 	memcpy(l->strings + l->off_url, spec->authorize_url, la);
+	*ret = l;
+	return 0;
+}
 
+/* Under the lock: gives l a random link id no other login has. */
+static int
+new_link_id(struct relay_store *st, struct login *l)
+{
+	unsigned char rnd[8];
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		if (ion_random_bytes(rnd, sizeof(rnd)) != 0)
+			break;
+		ion_b64url_encode(rnd, sizeof(rnd), l->link_id);
+		if (*find_link(st, l->link_id) == NULL)
+			return 0;
+	}
+	return ION_ERR_SYSTEM;
+}
+
+/*
+ * Under the lock: puts l in slot and its link's table, and last in the
+ * age list, which the one TTL keeps in expiry order.
+ */
+static void
+insert_login(struct relay_store *st, struct login **slot, struct login *l,
+    uint64_t now_ms)
+{
+	*slot = l;
+	*find_link(st, l->link_id) = l;
+	l->expires_ms = now_ms + st->ttl_ms;
+	if ((l->older = st->newest) != NULL)
+		l->older->newer = l;
+	else
+		st->oldest = l;
+	st->newest = l;
+	if (++st->count > st->nbuckets)
+		grow(st);
+}
+
+int
+relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
+    char ret_link_id[ION_RELAY_LINK_ID_LEN + 1])
+{
+	struct login *l = NULL, **slot;
+	struct used_code *used = NULL;
+	uint64_t now_ms;
+	int r;
+
+	if ((r = new_login(spec, &l)) != 0)
+		return r;
+	if (spec->request_uri != NULL &&
+	    (r = used_new(USED_REQUEST_URI, spec->request_uri,
+		 spec->request_uri_len, &used)) != 0) {
+		free(l);
+		return r;
+	}
 	pthread_mutex_lock(&st->lock);
 	now_ms = ion_now_ms();
 	/*
@@ -293,43 +379,17 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	 * registration.  Checked and recorded under the lock, so two
 	 * registrations cannot both pass.
 	 */
-	if (used != NULL) {
-		used_expire(st, now_ms);
-		if (used_find(st, used->hash, now_ms)) {
-			r = ION_ERR_USED;
-			goto out;
-		}
-		/* Full: refuse rather than forget early (fail closed). */
-		if (st->used_count >= st->used_max) {
-			r = ION_ERR_FULL;
-			goto out;
-		}
-	}
-	for (tries = 0;; tries++) {
-		if (tries == 8 || ion_random_bytes(rnd, sizeof(rnd)) != 0) {
-			r = ION_ERR_SYSTEM;
-			goto out;
-		}
-		ion_b64url_encode(rnd, sizeof(rnd), l->link_id);
-		if (*find_link(st, l->link_id) == NULL)
-			break;
-	}
-	*slot = l;
-	*find_link(st, l->link_id) = l;
-	l->expires_ms = now_ms + st->ttl_ms;
+	if (used != NULL &&
+	    (r = used_check(st, used, ION_ERR_USED, now_ms)) != 0)
+		goto out;
+	if ((r = new_link_id(st, l)) != 0)
+		goto out;
+	insert_login(st, slot, l, now_ms);
 	if (used != NULL) {
 		used_add(st, used, now_ms);
 		used = NULL; /* transferred */
 	}
-	l->older = st->newest;
-	if (st->newest != NULL)
-		st->newest->newer = l;
-	else
-		st->oldest = l;
-	st->newest = l;
-	if (++st->count > st->nbuckets)
-		grow(st);
-	memcpy(ret_link_id, l->link_id, RELAY_LINK_ID_LEN + 1);
+	memcpy(ret_link_id, l->link_id, ION_RELAY_LINK_ID_LEN + 1);
 	l = NULL; /* transferred */
 	r = 0;
 out:
@@ -379,7 +439,7 @@ relay_store_view_link(struct relay_store *st, const char *link_id,
 	struct login *l;
 	int r = ION_ERR_NOT_FOUND;
 
-	if (strlen(link_id) != RELAY_LINK_ID_LEN)
+	if (strlen(link_id) != ION_RELAY_LINK_ID_LEN)
 		return ION_ERR_NOT_FOUND;
 	pthread_mutex_lock(&st->lock);
 	if ((l = live(*find_link(st, link_id))) == NULL)
@@ -431,8 +491,7 @@ copy_result(const struct relay_result *in)
 static size_t
 used_bucket(const struct relay_store *st, const unsigned char *hash)
 {
-	return (size_t)relay_siphash(st->key, hash, ION_SHA256_LEN) &
-	    (st->used_nbuckets - 1);
+	return bucket_in(st, hash, ION_SHA256_LEN, st->used_nbuckets);
 }
 
 static bool
@@ -458,9 +517,7 @@ used_grow(struct relay_store *st)
 		return;
 	for (i = 0; i < st->used_nbuckets; i++)
 		for (u = st->used[i]; u != NULL; u = next) {
-			size_t k = (size_t)relay_siphash(
-				       st->key, u->hash, ION_SHA256_LEN) &
-			    (n - 1);
+			size_t k = bucket_in(st, u->hash, ION_SHA256_LEN, n);
 
 			next = u->next_in_bucket;
 			u->next_in_bucket = b[k];
@@ -517,24 +574,21 @@ relay_store_put_result(struct relay_store *st, const char *state,
 	struct used_code *used = NULL;
 	struct login *l;
 	uint64_t now_ms;
-	int r = ION_ERR_NOT_FOUND;
+	int r;
 
 	if (strlen(state) != RELAY_STATE_LEN)
 		return ION_ERR_NOT_FOUND;
 	if ((res = copy_result(in)) == NULL)
 		return ION_ERR_NOMEM;
-	if (in->code != NULL) {
-		r = ION_ERR_NOMEM;
-		if ((used = calloc(1, sizeof(*used))) == NULL ||
-		    (r = used_hash(USED_CODE, in->code, strlen(in->code),
-			 used->hash)) != 0)
-			goto out_unlocked;
-		r = ION_ERR_NOT_FOUND;
-	}
+	if (in->code != NULL &&
+	    (r = used_new(USED_CODE, in->code, strlen(in->code), &used)) != 0)
+		goto out_unlocked;
 	pthread_mutex_lock(&st->lock);
 	now_ms = ion_now_ms();
-	if ((l = live(*find_state(st, state))) == NULL)
+	if ((l = live(*find_state(st, state))) == NULL) {
+		r = ION_ERR_NOT_FOUND;
 		goto out;
+	}
 	if (l->result != NULL) {
 		r = ION_ERR_USED;
 		goto out;
@@ -549,18 +603,9 @@ relay_store_put_result(struct relay_store *st, const char *state,
 	 * for a TTL catches every such transplant.  Checked and recorded
 	 * under the lock, so two callbacks cannot both pass.
 	 */
-	if (used != NULL) {
-		used_expire(st, now_ms);
-		if (used_find(st, used->hash, now_ms)) {
-			r = ION_ERR_DENIED;
-			goto out;
-		}
-		/* Full: refuse rather than forget a code early. */
-		if (st->used_count >= st->used_max) {
-			r = ION_ERR_FULL;
-			goto out;
-		}
-	}
+	if (used != NULL &&
+	    (r = used_check(st, used, ION_ERR_DENIED, now_ms)) != 0)
+		goto out;
 	if ((view = make_view(l)) == NULL) {
 		r = ION_ERR_NOMEM;
 		goto out;
@@ -684,26 +729,28 @@ relay_store_expire(struct relay_store *st, uint64_t now_ms,
 	return n;
 }
 
-size_t
-relay_store_used_codes(struct relay_store *st)
+/* Reads one of the store's counters under its lock. */
+static size_t
+read_counter(struct relay_store *st, const size_t *counter)
 {
 	size_t n;
 
 	pthread_mutex_lock(&st->lock);
-	n = st->used_count;
+	n = *counter;
 	pthread_mutex_unlock(&st->lock);
 	return n;
 }
 
 size_t
+relay_store_used_codes(struct relay_store *st)
+{
+	return read_counter(st, &st->used_count);
+}
+
+size_t
 relay_store_count(struct relay_store *st)
 {
-	size_t n;
-
-	pthread_mutex_lock(&st->lock);
-	n = st->count;
-	pthread_mutex_unlock(&st->lock);
-	return n;
+	return read_counter(st, &st->count);
 }
 
 void

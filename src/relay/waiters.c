@@ -221,13 +221,35 @@ watch(void *arg)
 	return NULL;
 }
 
+/* The slots (all free), the heap and the empty index; false: no memory. */
+static bool
+make_slots(struct relay_waiters *w, unsigned max_slots)
+{
+	uint32_t i;
+
+	w->nslots = max_slots;
+	for (w->nindex = 16; w->nindex < max_slots; w->nindex *= 2)
+		;
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->heap = calloc(w->nslots, sizeof(*w->heap));
+	w->index = malloc(w->nindex * sizeof(*w->index));
+	if (w->slots == NULL || w->heap == NULL || w->index == NULL)
+		return false;
+	for (i = 0; i < w->nindex; i++)
+		w->index[i] = NIL;
+	for (i = 0; i < w->nslots; i++) {
+		w->slots[i].next = i + 1 < w->nslots ? i + 1 : NIL;
+		w->slots[i].heap_pos = NIL;
+	}
+	return true;
+}
+
 int
 relay_waiters_new(unsigned max_slots, const struct relay_waiters_ops *ops,
     struct relay_waiters **ret)
 {
 	struct relay_waiters *w;
 	struct epoll_event ev;
-	uint32_t i;
 	int r = ION_ERR_NOMEM;
 
 	if (max_slots == 0 || max_slots > (1u << 24))
@@ -236,20 +258,8 @@ relay_waiters_new(unsigned max_slots, const struct relay_waiters_ops *ops,
 		return ION_ERR_NOMEM;
 	w->epfd = w->kickfd = -1;
 	w->ops = *ops;
-	w->nslots = max_slots;
-	for (w->nindex = 16; w->nindex < max_slots; w->nindex *= 2)
-		;
-	w->slots = calloc(w->nslots, sizeof(*w->slots));
-	w->heap = calloc(w->nslots, sizeof(*w->heap));
-	w->index = malloc(w->nindex * sizeof(*w->index));
-	if (w->slots == NULL || w->heap == NULL || w->index == NULL)
+	if (!make_slots(w, max_slots))
 		goto out;
-	for (i = 0; i < w->nindex; i++)
-		w->index[i] = NIL;
-	for (i = 0; i < w->nslots; i++) {
-		w->slots[i].next = i + 1 < w->nslots ? i + 1 : NIL;
-		w->slots[i].heap_pos = NIL;
-	}
 	if ((r = ion_random_bytes(w->key, sizeof(w->key))) != 0)
 		goto out;
 	r = ION_ERR_SYSTEM;

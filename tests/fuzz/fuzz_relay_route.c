@@ -82,7 +82,7 @@ struct login {
 struct run {
 	struct relay_app app;
 	struct login model[MODEL_MAX];
-	char link_id[RELAY_LINK_ID_LEN + 1];
+	char link_id[ION_RELAY_LINK_ID_LEN + 1];
 	bool revoked0; /* client 0 is out of the keys file */
 	char used[USED_MAX][CODE_MAX + 1]; /* codes accepted */
 	size_t nused;
@@ -515,7 +515,7 @@ follow(struct run *run, const struct relay_request *req,
 		FUZZ_CHECK(
 		    strncmp(link, PUBLIC "/l/", strlen(PUBLIC) + 3) == 0);
 		slash = strrchr(link, '/');
-		FUZZ_CHECK(strlen(slash + 1) == RELAY_LINK_ID_LEN);
+		FUZZ_CHECK(strlen(slash + 1) == ION_RELAY_LINK_ID_LEN);
 		strcpy(run->link_id, slash + 1);
 	} else if (get && strcmp(req->path, "/callback") == 0) {
 		s = arg(req, "state");
@@ -675,7 +675,7 @@ one_request(struct run *run, char *buf, size_t len)
 	if (resp.park) {
 		/* The server parks the poll; say its wait ran out. */
 		FUZZ_CHECK(resp.body == NULL && resp.wait_seconds > 0 &&
-		    resp.wait_seconds <= RELAY_WAIT_MAX);
+		    resp.wait_seconds <= ION_RELAY_WAIT_MAX_S);
 		FUZZ_CHECK(relay_route_collect(&run->app, resp.state,
 		    resp.client, RELAY_WAKE_TIMEOUT, true, &resp));
 	}

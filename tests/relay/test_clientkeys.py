@@ -65,15 +65,14 @@ class RefusedAtStart(TempDir):
     def test_missing_file(self):
         path = os.path.join(self.dir, "nope")
         self.assertRefused(REQ + ["--client-keys", path],
-                           path + ": cannot open: No such file")
+                           path + ": does not exist")
 
     def test_group_or_other_writable(self):
         for mode in (0o620, 0o660, 0o602, 0o666, 0o622):
             with self.subTest(mode=oct(mode)):
                 path = self.keys(rt.CLIENT_A.line, mode)
                 self.assertRefused(REQ + ["--client-keys", path], path,
-                                   "writable by group or others",
-                                   "(mode %04o)" % mode)
+                                   "writable by group or others")
 
     def test_readable_by_others_is_fine(self):
         # hashes only: reading them gets nobody a key
@@ -367,7 +366,7 @@ class Reload(TempDir):
                     rt.CLIENT_B.key)[0].status, 201)
         os.unlink(self.path)
         line = relay.reload()
-        self.assertIn("cannot open", line)
+        self.assertIn("does not exist", line)
         self.assertEqual(relay.new_login().resp.status, 201)
         # fixed: the new set applies
         line = relay.reload(rt.CLIENT_B.line)
@@ -500,7 +499,7 @@ class CheckClientKeys(TempDir):
         path = os.path.join(self.dir, "nope")
         rc, out, err = run_relay(["--check-client-keys", path])
         self.assertEqual((rc, out), (1, ""))
-        self.assertIn(path + ": cannot open", err)
+        self.assertIn(path + ": does not exist", err)
         good = self.keys(rt.CLIENT_A.line, name="good")
         for argv in (["--check-client-keys"], ["--check-client-keys", ""],
                      ["--check-client-keys", path, "--new-client-key", "h"],

@@ -314,7 +314,7 @@ test_load_file_rules(void **state)
 	snprintf(path, sizeof(path), "%s/clients", dir);
 	snprintf(link, sizeof(link), "%s/link", dir);
 	snprintf(sub, sizeof(sub), "%s/sub", dir);
-	expect_load(path, ION_ERR_SYSTEM, "cannot open");
+	expect_load(path, ION_ERR_NOT_FOUND, ": does not exist");
 	write_file(path, line, 0600);
 	expect_load(path, 0, NULL);
 	assert_int_equal(chmod(path, 0644), 0);
@@ -322,17 +322,18 @@ test_load_file_rules(void **state)
 	assert_int_equal(chmod(path, 0400), 0);
 	expect_load(path, 0, NULL);
 	assert_int_equal(chmod(path, 0620), 0);
-	expect_load(path, ION_ERR_DENIED, "writable by group or others");
+	expect_load(path, ION_ERR_CONFIG, "writable by group or others");
 	assert_int_equal(chmod(path, 0602), 0);
-	expect_load(path, ION_ERR_DENIED, "(mode 0602)");
+	expect_load(path, ION_ERR_CONFIG, "writable by group or others");
 	assert_int_equal(chmod(path, 0600), 0);
 	assert_int_equal(symlink(path, link), 0);
-	expect_load(link, ION_ERR_DENIED, "symbolic link");
+	expect_load(link, ION_ERR_CONFIG, "symbolic link");
 	assert_int_equal(mkdir(sub, 0700), 0);
-	expect_load(sub, ION_ERR_DENIED, "not a regular file");
+	expect_load(sub, ION_ERR_CONFIG, "not a regular file");
 	if (geteuid() == 0) {
 		assert_int_equal(chown(path, 4242, 4242), 0);
-		expect_load(path, ION_ERR_DENIED, "owned by uid 4242");
+		expect_load(path, ION_ERR_CONFIG,
+		    "owned by uid 4242, not by root or uid 0");
 		assert_int_equal(chown(path, 0, 0), 0);
 	}
 	write_file(path, "badline\n", 0600);

@@ -308,9 +308,9 @@ register_login(struct fixture *f, struct login *l, bool confirm)
 	assert_non_null(link);
 	assert_true(strncmp(link, PUBLIC "/l/", strlen(PUBLIC "/l/")) == 0);
 	assert_int_equal(
-	    strlen(link), strlen(PUBLIC "/l/") + RELAY_LINK_ID_LEN);
+	    strlen(link), strlen(PUBLIC "/l/") + ION_RELAY_LINK_ID_LEN);
 	assert_true(ion_b64url_is_alphabet(
-	    link + strlen(PUBLIC "/l/"), RELAY_LINK_ID_LEN));
+	    link + strlen(PUBLIC "/l/"), ION_RELAY_LINK_ID_LEN));
 	assert_true(strlen(link) <= RELAY_LINK_MAX);
 	snprintf(
 	    l->link_path, sizeof(l->link_path), "%s", link + strlen(PUBLIC));
@@ -349,7 +349,7 @@ get_result(struct fixture *f, const char *authorization,
 static const char *
 link_id_of(const struct login *l)
 {
-	assert_int_equal(strlen(l->link_path), 3 + RELAY_LINK_ID_LEN);
+	assert_int_equal(strlen(l->link_path), 3 + ION_RELAY_LINK_ID_LEN);
 	return l->link_path + 3;
 }
 

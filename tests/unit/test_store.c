@@ -53,7 +53,7 @@ spec_for(const char *state)
 }
 
 static int
-add(struct relay_store *st, unsigned n, char link[RELAY_LINK_ID_LEN + 1])
+add(struct relay_store *st, unsigned n, char link[ION_RELAY_LINK_ID_LEN + 1])
 {
 	char state[RELAY_STATE_LEN + 1];
 	struct relay_login_spec s;
@@ -80,8 +80,8 @@ test_add_and_view(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_login_spec s;
-	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
-	char link2[RELAY_LINK_ID_LEN + 1];
+	char st1[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
+	char link2[ION_RELAY_LINK_ID_LEN + 1];
 	time_t before = time(NULL);
 
 	(void)state;
@@ -94,8 +94,8 @@ test_add_and_view(void **state)
 	s.confirm = false;
 	memset(link, '#', sizeof(link));
 	assert_int_equal(relay_store_add(st, &s, link), 0);
-	assert_int_equal(strlen(link), RELAY_LINK_ID_LEN);
-	assert_true(ion_b64url_is_alphabet(link, RELAY_LINK_ID_LEN));
+	assert_int_equal(strlen(link), ION_RELAY_LINK_ID_LEN);
+	assert_true(ion_b64url_is_alphabet(link, ION_RELAY_LINK_ID_LEN));
 	assert_int_equal(relay_store_count(st), 1);
 	assert_true(relay_store_exists(st, st1));
 
@@ -134,7 +134,7 @@ test_add_copies(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_login_spec s;
-	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char st1[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	char host[32] = "h1.example", name[32] = "host-a";
 
 	(void)state;
@@ -163,7 +163,7 @@ test_exists_and_full(void **state)
 	struct relay_store *st = NULL;
 	struct relay_result *res = NULL, in = code_result("c");
 	struct relay_login_view *v = NULL;
-	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(3, 300, &st), 0);
@@ -201,7 +201,7 @@ test_result_lifecycle(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in;
-	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
 	char code[] = "the-code";
 
 	(void)state;
@@ -277,7 +277,7 @@ test_error_result(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in;
-	char link[RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], st1[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -306,7 +306,7 @@ test_unknown(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in = code_result("c");
-	char link[RELAY_LINK_ID_LEN + 1], st9[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], st9[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -322,15 +322,15 @@ test_unknown(void **state)
 	/* wrong lengths: a prefix or an extension of a real key */
 	assert_int_equal(relay_store_view_link(st, "", &v), ION_ERR_NOT_FOUND);
 	{
-		char shorter[RELAY_LINK_ID_LEN + 2];
+		char shorter[ION_RELAY_LINK_ID_LEN + 2];
 
-		memcpy(shorter, link, RELAY_LINK_ID_LEN - 1);
-		shorter[RELAY_LINK_ID_LEN - 1] = '\0';
+		memcpy(shorter, link, ION_RELAY_LINK_ID_LEN - 1);
+		shorter[ION_RELAY_LINK_ID_LEN - 1] = '\0';
 		assert_int_equal(
 		    relay_store_view_link(st, shorter, &v), ION_ERR_NOT_FOUND);
-		memcpy(shorter, link, RELAY_LINK_ID_LEN);
-		shorter[RELAY_LINK_ID_LEN] = 'A';
-		shorter[RELAY_LINK_ID_LEN + 1] = '\0';
+		memcpy(shorter, link, ION_RELAY_LINK_ID_LEN);
+		shorter[ION_RELAY_LINK_ID_LEN] = 'A';
+		shorter[ION_RELAY_LINK_ID_LEN + 1] = '\0';
 		assert_int_equal(
 		    relay_store_view_link(st, shorter, &v), ION_ERR_NOT_FOUND);
 	}
@@ -351,7 +351,7 @@ test_add_limits(void **state)
 {
 	struct relay_store *st = NULL;
 	struct relay_login_spec s;
-	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char st1[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	char *big = malloc(70000);
 
 	(void)state;
@@ -380,7 +380,7 @@ test_add_long_fields_kept_or_refused(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_login_spec s;
-	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char st1[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	char *host = malloc(70001), *url = malloc(70001);
 
 	(void)state;
@@ -438,7 +438,7 @@ test_expire(void **state)
 	struct relay_login_view *v = NULL;
 	struct relay_result in = code_result("c");
 	struct expired_log log;
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 	uint64_t now, first, next = 1;
 
 	(void)state;
@@ -498,7 +498,7 @@ test_expire_many(void **state)
 {
 	struct relay_store *st = NULL;
 	struct expired_log log;
-	char link[RELAY_LINK_ID_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1];
 	uint64_t next = 1;
 	unsigned i;
 
@@ -524,7 +524,7 @@ test_ttl_zero_is_gone_at_once(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in = code_result("c");
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 0, &st), 0);
@@ -547,7 +547,7 @@ test_growth(void **state)
 {
 	enum { N = 5000 };
 	struct relay_store *st = NULL;
-	char(*links)[RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
+	char(*links)[ION_RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
 	char s[RELAY_STATE_LEN + 1];
 	unsigned i;
 
@@ -597,7 +597,7 @@ test_link_ids_unique(void **state)
 {
 	enum { N = 2000 };
 	struct relay_store *st = NULL;
-	char(*links)[RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
+	char(*links)[ION_RELAY_LINK_ID_LEN + 1] = calloc(N, sizeof(*links));
 	unsigned i, j;
 
 	(void)state;
@@ -647,7 +647,7 @@ test_delivered_ok(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in = code_result("again");
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -684,7 +684,7 @@ test_delivered_not_ok(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in;
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 	int round;
 
 	(void)state;
@@ -739,7 +739,7 @@ test_delivered_without_take(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in = code_result("c");
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -775,7 +775,7 @@ test_take_while_delivering(void **state)
 {
 	struct relay_store *st = NULL;
 	struct relay_result *res = NULL, *res2 = NULL;
-	char link[RELAY_LINK_ID_LEN + 1], s1[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s1[RELAY_STATE_LEN + 1];
 	char s2[RELAY_STATE_LEN + 1];
 	int i;
 
@@ -818,7 +818,7 @@ test_expire_while_delivering(void **state)
 	struct relay_store *st = NULL;
 	struct relay_result *res = NULL;
 	struct expired_log log;
-	char link[RELAY_LINK_ID_LEN + 1], link2[RELAY_LINK_ID_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], link2[ION_RELAY_LINK_ID_LEN + 1];
 	char s[RELAY_STATE_LEN + 1];
 	uint64_t next = 1;
 
@@ -892,7 +892,7 @@ test_take_race(void **state)
 	struct racer r[T];
 	pthread_t t[T];
 	pthread_barrier_t go;
-	char link[RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], s[RELAY_STATE_LEN + 1];
 	struct relay_login_view *v = NULL;
 	struct relay_result in = code_result("c");
 	int i, total = 0;
@@ -937,7 +937,7 @@ worker(void *arg)
 	unsigned i;
 
 	for (i = 0; i < 500; i++) {
-		char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+		char s[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 		struct relay_login_spec spec;
 		struct relay_login_view *v = NULL;
 		struct relay_result *res = NULL, in;
@@ -1010,7 +1010,7 @@ test_take_other_client(void **state)
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in = code_result("bound");
 	struct relay_login_spec s;
-	char st1[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char st1[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -1052,7 +1052,7 @@ test_code_reuse(void **state)
 	struct relay_result *res = NULL, in = code_result("victim-code");
 	struct relay_result err;
 	char s1[RELAY_STATE_LEN + 1], s2[RELAY_STATE_LEN + 1];
-	char s3[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char s3[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	uint64_t next;
 
 	(void)state;
@@ -1105,7 +1105,7 @@ test_code_memory_full(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in;
-	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char s[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	char code[32];
 	unsigned i, max = 2 * RELAY_USED_CODES_PER_LOGIN;
 
@@ -1141,7 +1141,7 @@ static int
 add_par(struct relay_store *st, unsigned n, const unsigned char *client,
     const char *uri, size_t urilen)
 {
-	char state[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char state[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 	struct relay_login_spec s;
 
 	make_state(n, state);
@@ -1161,7 +1161,7 @@ test_request_uri_once(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result in;
-	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1];
+	char s[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1];
 
 	(void)state;
 	assert_int_equal(relay_store_new(10, 300, &st), 0);
@@ -1217,7 +1217,7 @@ test_request_uri_memory_full(void **state)
 	struct relay_store *st = NULL;
 	struct relay_login_view *v = NULL;
 	struct relay_result *res = NULL, in;
-	char s[RELAY_STATE_LEN + 1], link[RELAY_LINK_ID_LEN + 1], uri[64];
+	char s[RELAY_STATE_LEN + 1], link[ION_RELAY_LINK_ID_LEN + 1], uri[64];
 	unsigned i, max = RELAY_USED_CODES_PER_LOGIN;
 
 	(void)state;

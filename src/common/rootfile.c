@@ -74,7 +74,9 @@ file_ok(int fd, const char *path, unsigned flags, const uid_t *owner,
 		return false;
 	}
 	if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(err, errlen, "%s: writable by group or others", path);
+		snprintf(err, errlen,
+		    "%s: writable by group or others (mode %04o); chmod go-w it",
+		    path, (unsigned)mode);
 		return false;
 	}
 	if ((size_t)st->st_size > max) {

@@ -103,7 +103,8 @@ class ConfigFile(HostileCase):
     def test_config_file_group_writable(self):
         s = self.hsetup()
         os.chmod(s.conf, 0o664)
-        self.conf_error(s, r"%s: writable by group or others$" %
+        self.conf_error(s, r"%s: writable by group or others \(mode 0664\); "
+                        r"chmod go-w it$" %
                         re.escape(s.conf))
 
     def test_config_file_not_root(self):

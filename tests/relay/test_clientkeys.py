@@ -72,7 +72,8 @@ class RefusedAtStart(TempDir):
             with self.subTest(mode=oct(mode)):
                 path = self.keys(rt.CLIENT_A.line, mode)
                 self.assertRefused(REQ + ["--client-keys", path], path,
-                                   "writable by group or others")
+                                   "writable by group or others",
+                                   "(mode %04o); chmod go-w it" % mode)
 
     def test_readable_by_others_is_fine(self):
         # hashes only: reading them gets nobody a key

@@ -119,10 +119,10 @@ common_rules(bool owned)
 		    "larger than 11 bytes");
 		assert_int_equal(chmod(path, 0664), 0);
 		expect(path, owned, me, 0, 4096, ION_ERR_CONFIG,
-		    "writable by group or others");
+		    "writable by group or others (mode 0664); chmod go-w it");
 		assert_int_equal(chmod(path, 0646), 0);
 		expect(path, owned, me, 0, 4096, ION_ERR_CONFIG,
-		    "writable by group or others");
+		    "writable by group or others (mode 0646); chmod go-w it");
 	}
 	assert_int_equal(symlink(path, link_path), 0);
 	expect(link_path, owned, me, 0, 4096, ION_ERR_CONFIG,
@@ -175,7 +175,7 @@ test_owner_rule(void **state)
 	/* The owner's file is held to the other rules all the same. */
 	assert_int_equal(chmod(path, 0620), 0);
 	expect(path, true, other, 0, 4096, ION_ERR_CONFIG,
-	    "writable by group or others");
+	    "writable by group or others (mode 0620); chmod go-w it");
 }
 
 int

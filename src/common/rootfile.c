@@ -75,8 +75,8 @@ file_ok(int fd, const char *path, unsigned flags, const uid_t *owner,
 	}
 	if ((mode & (S_IWGRP | S_IWOTH)) != 0) {
 		snprintf(err, errlen,
-		    "%s: writable by group or others (mode %04o); chmod go-w "
-		    "it",
+		    "%s: writable by group or others (mode %04o); "
+		    "chmod go-w it",
 		    path, (unsigned)mode);
 		return false;
 	}

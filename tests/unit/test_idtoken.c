@@ -1,4 +1,7 @@
-/* Unit tests of idtoken.h: the id_token claim checks and the userinfo merge. */
+/*
+ * Unit tests of idtoken.h: the id_token claim checks, the userinfo merge,
+ * and what a sign-in reads from the verified claims.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -454,6 +457,89 @@ test_merge_refused(void **state)
 	}
 }
 
+/* When the claims cannot name the account by themselves. */
+static void
+test_needs_userinfo(void **state)
+{
+	static const struct {
+		const char *claims, *user_claim;
+		bool needs;
+	} users[] = {
+		{ "{\"sub\":\"1\"}", "sub", false },
+		{ "{\"sub\":\"1\"}", "preferred_username", true },
+		{ "{\"sub\":\"1\",\"preferred_username\":\"al\"}",
+		    "preferred_username", false },
+		/* present is enough: the user map judges the value */
+		{ "{\"sub\":\"1\",\"preferred_username\":null}",
+		    "preferred_username", false },
+		{ "{\"sub\":\"1\",\"preferred_username\":7}",
+		    "preferred_username", false },
+		/* email goes with email_verified */
+		{ "{\"sub\":\"1\"}", "email", true },
+		{ "{\"sub\":\"1\",\"email\":\"a@b\"}", "email", true },
+		{ "{\"sub\":\"1\",\"email_verified\":true}", "email", true },
+		{ "{\"sub\":\"1\",\"email\":\"a@b\","
+		  "\"email_verified\":false}",
+		    "email", false },
+		{ "{\"sub\":\"1\",\"email\":\"a@b\","
+		  "\"email_verified\":true}",
+		    "email", false },
+		/* only "email" pairs: another claim wants nothing more */
+		{ "{\"sub\":\"1\",\"upn\":\"a@b\"}", "upn", false },
+		{ "{\"sub\":\"1\",\"Email\":\"a@b\"}", "Email", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		json_t *claims = parse(users[i].claims);
+
+		if (ion_idtoken_needs_userinfo(claims, users[i].user_claim) !=
+		    users[i].needs)
+			fail_msg("case %zu (%s, %s): expected %d", i,
+			    users[i].claims, users[i].user_claim,
+			    users[i].needs);
+		json_decref(claims);
+	}
+}
+
+/* The sub as the log shows it: printable, cut to fit, "" without one. */
+static void
+test_subject(void **state)
+{
+	static const struct {
+		const char *claims;
+		size_t outlen;
+		const char *want;
+	} subs[] = {
+		{ "{\"sub\":\"248289761001\"}", 128, "248289761001" },
+		{ "{\"sub\":\"a\\nb\\u001b[31m\"}", 128, "a?b?[31m" },
+		{ "{\"sub\":\"caf\\u00e9\"}", 128, "caf??" },
+		{ "{\"sub\":\"0123456789\"}", 8, "0123..." },
+		{ "{\"sub\":\"0123456\"}", 8, "0123456" },
+		{ "{\"sub\":12}", 128, "" },
+		{ "{\"sub\":null}", 128, "" },
+		{ "{\"email\":\"a@b\"}", 128, "" },
+	};
+	char out[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		json_t *claims = parse(subs[i].claims);
+
+		memset(out, 'z', sizeof(out));
+		assert_ptr_equal(
+		    ion_idtoken_subject(claims, out, subs[i].outlen), out);
+		if (strcmp(out, subs[i].want) != 0)
+			fail_msg("case %zu: \"%s\", expected \"%s\"", i, out,
+			    subs[i].want);
+		json_decref(claims);
+	}
+	/* Claims that are no object at all have no sub either. */
+	assert_string_equal(ion_idtoken_subject(NULL, out, sizeof(out)), "");
+}
+
 int
 main(void)
 {
@@ -465,6 +551,8 @@ main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_refused),
 		cmocka_unit_test(test_email_pair),
+		cmocka_unit_test(test_needs_userinfo),
+		cmocka_unit_test(test_subject),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -462,38 +462,38 @@ static void
 test_needs_userinfo(void **state)
 {
 	static const struct {
-		const char *claims, *user_claim;
 		bool needs;
+		const char *user_claim, *claims;
 	} users[] = {
-		{ "{\"sub\":\"1\"}", "sub", false },
-		{ "{\"sub\":\"1\"}", "preferred_username", true },
-		{ "{\"sub\":\"1\",\"preferred_username\":\"al\"}",
-		    "preferred_username", false },
+		{ false, "sub", "{\"sub\":\"1\"}" },
+		{ true, "preferred_username", "{\"sub\":\"1\"}" },
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":\"al\"}" },
 		/* present is enough: the user map judges the value */
-		{ "{\"sub\":\"1\",\"preferred_username\":null}",
-		    "preferred_username", false },
-		{ "{\"sub\":\"1\",\"preferred_username\":7}",
-		    "preferred_username", false },
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":null}" },
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":7}" },
 		/* email goes with email_verified */
-		{ "{\"sub\":\"1\"}", "email", true },
-		{ "{\"sub\":\"1\",\"email\":\"a@b\"}", "email", true },
-		{ "{\"sub\":\"1\",\"email_verified\":true}", "email", true },
-		{ "{\"sub\":\"1\",\"email\":\"a@b\","
-		  "\"email_verified\":false}",
-		    "email", false },
-		{ "{\"sub\":\"1\",\"email\":\"a@b\","
-		  "\"email_verified\":true}",
-		    "email", false },
+		{ true, "email", "{\"sub\":\"1\"}" },
+		{ true, "email", "{\"sub\":\"1\",\"email\":\"a@b\"}" },
+		{ true, "email", "{\"sub\":\"1\",\"email_verified\":true}" },
+		{ false, "email",
+		    "{\"sub\":\"1\",\"email\":\"a@b\",\"email_verified\":"
+		    "false}" },
+		{ false, "email",
+		    "{\"sub\":\"1\",\"email\":\"a@b\",\"email_verified\":"
+		    "true}" },
 		/* only "email" pairs: another claim wants nothing more */
-		{ "{\"sub\":\"1\",\"upn\":\"a@b\"}", "upn", false },
-		{ "{\"sub\":\"1\",\"Email\":\"a@b\"}", "Email", false },
+		{ false, "upn", "{\"sub\":\"1\",\"upn\":\"a@b\"}" },
+		{ false, "Email", "{\"sub\":\"1\",\"Email\":\"a@b\"}" },
 	};
+	json_t *claims;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-		json_t *claims = parse(users[i].claims);
-
+		claims = parse(users[i].claims);
 		if (ion_idtoken_needs_userinfo(claims, users[i].user_claim) !=
 		    users[i].needs)
 			fail_msg("case %zu (%s, %s): expected %d", i,
@@ -503,40 +503,36 @@ test_needs_userinfo(void **state)
 	}
 }
 
+/* ion_idtoken_subject() of claims_text into outlen bytes is want. */
+static void
+assert_subject(const char *claims_text, size_t outlen, const char *want)
+{
+	json_t *claims = parse(claims_text);
+	char out[128];
+
+	memset(out, 'z', sizeof(out));
+	assert_ptr_equal(ion_idtoken_subject(claims, out, outlen), out);
+	if (strcmp(out, want) != 0)
+		fail_msg("%s: \"%s\", expected \"%s\"", claims_text, out, want);
+	json_decref(claims);
+}
+
 /* The sub as the log shows it: printable, cut to fit, "" without one. */
 static void
 test_subject(void **state)
 {
-	static const struct {
-		const char *claims;
-		size_t outlen;
-		const char *want;
-	} subs[] = {
-		{ "{\"sub\":\"248289761001\"}", 128, "248289761001" },
-		{ "{\"sub\":\"a\\nb\\u001b[31m\"}", 128, "a?b?[31m" },
-		{ "{\"sub\":\"caf\\u00e9\"}", 128, "caf??" },
-		{ "{\"sub\":\"0123456789\"}", 8, "0123..." },
-		{ "{\"sub\":\"0123456\"}", 8, "0123456" },
-		{ "{\"sub\":12}", 128, "" },
-		{ "{\"sub\":null}", 128, "" },
-		{ "{\"email\":\"a@b\"}", 128, "" },
-	};
-	char out[128];
-	size_t i;
+	char out[16];
 
 	(void)state;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		json_t *claims = parse(subs[i].claims);
-
-		memset(out, 'z', sizeof(out));
-		assert_ptr_equal(
-		    ion_idtoken_subject(claims, out, subs[i].outlen), out);
-		if (strcmp(out, subs[i].want) != 0)
-			fail_msg("case %zu: \"%s\", expected \"%s\"", i, out,
-			    subs[i].want);
-		json_decref(claims);
-	}
-	/* Claims that are no object at all have no sub either. */
+	assert_subject("{\"sub\":\"248289761001\"}", 128, "248289761001");
+	assert_subject("{\"sub\":\"a\\nb\\u001b[31m\"}", 128, "a?b?[31m");
+	assert_subject("{\"sub\":\"caf\\u00e9\"}", 128, "caf??");
+	assert_subject("{\"sub\":\"0123456789\"}", 8, "0123...");
+	assert_subject("{\"sub\":\"0123456\"}", 8, "0123456");
+	/* No string sub: nothing to show. */
+	assert_subject("{\"sub\":12}", 128, "");
+	assert_subject("{\"sub\":null}", 128, "");
+	assert_subject("{\"email\":\"a@b\"}", 128, "");
 	assert_string_equal(ion_idtoken_subject(NULL, out, sizeof(out)), "");
 }
 

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -484,7 +483,6 @@ test_confirm(void **state)
 static struct fixture_server srv;
 static EVP_PKEY *signing_key; /* P-256, its public half in the JWKS */
 static char run_root[64];     /* a directory of this test's own */
-static unsigned nrun;
 
 /* What the phone does before the person answers a turn. */
 enum phone {
@@ -705,26 +703,23 @@ run_setup(void **state)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 run_teardown(void **state)
 {
+	char map[96];
+
 	(void)state;
 	fixture_stop(&srv);
 	EVP_PKEY_free(signing_key);
-	return nftw(run_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	snprintf(map, sizeof(map), "%s/map", run_root);
+	(void)unlink(map);
+	return rmdir(run_root);
 }
 
 /*
- * A configuration as config.c would make it, with a cache of its own and
- * a user map "sub:SUB alice".
+ * A configuration as config.c would make it, with a user map "sub:SUB
+ * alice".  Its cache directory cannot be made (the parent is missing): a
+ * cache never fails a sign-in, so each one fetches discovery and keys
+ * afresh, and nothing is left on disk.
  */
 static void
 run_cfg(struct ion_cfg *cfg, enum ion_prompt_mode prompt, bool confirm,
@@ -736,7 +731,7 @@ run_cfg(struct ion_cfg *cfg, enum ion_prompt_mode prompt, bool confirm,
 	snprintf(relay, sizeof(relay), "%s/relay", srv.base);
 	snprintf(redirect, sizeof(redirect), "%s/callback", relay);
 	snprintf(map, sizeof(map), "%s/map", run_root);
-	snprintf(cache, sizeof(cache), "%s/cache%u", run_root, nrun++);
+	snprintf(cache, sizeof(cache), "%s/none/cache", run_root);
 	f = fopen(map, "w");
 	assert_non_null(f);
 	fputs("sub:" SUB " " LOCAL_USER "\n", f);
@@ -850,18 +845,6 @@ assert_signed_in(const struct outcome *o)
 	}
 }
 
-static void
-assert_failed(
-    const struct outcome *o, int r, const char *why, const char *person_sees)
-{
-	if (o->r != r || strcmp(o->why, why) != 0)
-		fail_msg("%d (%s), expected %d (%s)", o->r, o->why, r, why);
-	assert_null(o->user);
-	assert_int_equal(o->token_requests, 0);
-	assert_string_equal(o->stats.subject, "");
-	assert_non_null(strstr(o->talk.shown, person_sees));
-}
-
 /* "...expected" appears in shown, in this order, and nothing else. */
 static void
 assert_prompts(const struct talk *t, const char *const *want, size_t n)
@@ -895,7 +878,7 @@ test_run_prompt_loop(void **state)
 		{ PHONE_WAITS, 0, TYPED_ENTER },
 		{ PHONE_SIGNS_IN, 0, TYPED_CODE },
 	};
-	static const char *const saw_code[] = { SAW_CODE, SAW_AGAIN_CODE };
+	static const char *const saw_again[] = { SAW_CODE, SAW_AGAIN_CODE };
 	static const struct turn enter_only[] = {
 		{ PHONE_WAITS, 0, TYPED_ENTER },
 		{ PHONE_WAITS, 0, TYPED_ENTER },
@@ -913,7 +896,7 @@ test_run_prompt_loop(void **state)
 	run_login(&cfg, with_code, NELEM(with_code), &o);
 	assert_signed_in(&o);
 	assert_int_equal(o.talk.at, NELEM(with_code));
-	assert_prompts(&o.talk, saw_code, NELEM(saw_code));
+	assert_prompts(&o.talk, saw_again, NELEM(saw_again));
 	/* The link went out with the first prompt, in one exchange. */
 	assert_non_null(strstr(o.talk.shown, "/relay/l/AbCdEfGhIjK"));
 	assert_int_equal(o.stats.confirm, ION_CONFIRM_YES);
@@ -938,6 +921,98 @@ test_run_prompt_loop(void **state)
 	free(o.user);
 }
 
+/* A sign-in that fails: set-up, script, prompts seen, and the end. */
+struct failure {
+	const char *name;
+	enum ion_prompt_mode prompt;
+	unsigned login_timeout;
+	const struct turn *turns;
+	size_t nturns;
+	const char *const *saw; /* the prompts, in order */
+	size_t nsaw;
+	int r;
+	const char *why;
+	const char *last_word; /* the error message the person sees */
+};
+
+/* Runs each with confirm = yes; none gets as far as the token endpoint. */
+static void
+run_failures(const struct failure *f, size_t n)
+{
+	struct ion_cfg cfg;
+	struct outcome o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		run_cfg(&cfg, f[i].prompt, true, f[i].login_timeout);
+		run_login(&cfg, f[i].turns, f[i].nturns, &o);
+		if (o.r != f[i].r || strcmp(o.why, f[i].why) != 0)
+			fail_msg("%s: %d (%s), expected %d (%s)", f[i].name,
+			    o.r, o.why, f[i].r, f[i].why);
+		assert_null(o.user);
+		assert_int_equal(o.token_requests, 0);
+		assert_string_equal(o.stats.subject, "");
+		if (strstr(o.talk.shown, f[i].last_word) == NULL)
+			fail_msg("%s: not told:\n%s", f[i].name, o.talk.shown);
+		assert_prompts(&o.talk, f[i].saw, f[i].nsaw);
+	}
+}
+
+#define SCRIPT(turns, saw) turns, NELEM(turns), saw, NELEM(saw)
+#define STOPPED "E: The code did not match. iON sign-in stopped.\n"
+#define TOO_LONG "E: iON sign-in took too long. Start again.\n"
+#define WRONG_3 "confirmation code wrong 3 times"
+#define TIMED_OUT "login_timeout reached"
+#define FORGOT "the relay no longer knows this sign-in (expired)"
+
+static const char *const saw_none[] = { NULL };
+static const char *const saw_code[] = { SAW_CODE };
+static const char *const saw_wrong[] = { SAW_CODE, SAW_WRONG };
+static const char *const saw_wrong2[] = { SAW_CODE, SAW_WRONG, SAW_WRONG };
+
+/* Three wrong codes, at the link's prompt or (prompt = auto) after it. */
+static const struct turn wrong3_enter[] = {
+	{ PHONE_SIGNS_IN, 0, TYPED_WRONG_CODE },
+	{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
+	{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
+};
+static const struct turn wrong3_auto[] = {
+	{ PHONE_SIGNS_IN, 0, TYPED_ENTER }, /* the link alone */
+	{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
+	{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
+	{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
+};
+/* A phone that never signs in; a right code typed too late. */
+static const struct turn never[] = { { PHONE_WAITS, 0, TYPED_ENTER } };
+static const struct turn too_late[] = {
+	{ PHONE_SIGNS_IN, 0, TYPED_WRONG_CODE },
+	{ PHONE_WAITS, 2100, TYPED_CODE },
+};
+/* The relay answers the poll 404. */
+static const struct turn forgotten[] = {
+	{ PHONE_FORGOTTEN, 0, TYPED_ENTER },
+};
+
+static const struct failure wrong_codes[] = {
+	{ "prompt = enter", ION_PROMPT_ENTER, 60,
+	    SCRIPT(wrong3_enter, saw_wrong2), ION_ERR_ABORTED, WRONG_3,
+	    STOPPED },
+	{ "prompt = auto", ION_PROMPT_AUTO, 60, SCRIPT(wrong3_auto, saw_wrong2),
+	    ION_ERR_ABORTED, WRONG_3, STOPPED },
+};
+static const struct failure timeouts[] = {
+	{ "no phone", ION_PROMPT_AUTO, 2, never, 1, saw_none, 0,
+	    ION_ERR_TIMEOUT, TIMED_OUT, TOO_LONG },
+	{ "too late", ION_PROMPT_ENTER, 2, SCRIPT(too_late, saw_wrong),
+	    ION_ERR_TIMEOUT, TIMED_OUT, TOO_LONG },
+};
+static const struct failure forgets[] = {
+	{ "prompt = enter", ION_PROMPT_ENTER, 60, SCRIPT(forgotten, saw_code),
+	    ION_ERR_TIMEOUT, FORGOT, TOO_LONG },
+	{ "prompt = auto", ION_PROMPT_AUTO, 60, forgotten, 1, saw_none, 0,
+	    ION_ERR_TIMEOUT, FORGOT, TOO_LONG },
+};
+
 /*
  * Three wrong confirmation codes end the sign-in before the token
  * endpoint is asked; two wrong and then the right one do not.
@@ -945,47 +1020,20 @@ test_run_prompt_loop(void **state)
 static void
 test_run_wrong_codes(void **state)
 {
-	static const struct turn three_enter[] = {
-		{ PHONE_SIGNS_IN, 0, TYPED_WRONG_CODE },
-		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
-		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
-	};
-	static const char *const saw_enter[] = { SAW_CODE, SAW_WRONG,
-		SAW_WRONG };
-	/* prompt = auto: the link alone first, then the code is asked. */
-	static const struct turn three_auto[] = {
-		{ PHONE_SIGNS_IN, 0, TYPED_ENTER },
-		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
-		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
-		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
-	};
 	static const struct turn third_right[] = {
 		{ PHONE_SIGNS_IN, 0, TYPED_WRONG_CODE },
 		{ PHONE_WAITS, 0, TYPED_WRONG_CODE },
 		{ PHONE_WAITS, 0, TYPED_CODE },
 	};
-	static const char *const stopped =
-	    "E: The code did not match. iON sign-in stopped.\n";
 	struct ion_cfg cfg;
 	struct outcome o;
 
 	(void)state;
-	run_cfg(&cfg, ION_PROMPT_ENTER, true, 60);
-	run_login(&cfg, three_enter, NELEM(three_enter), &o);
-	assert_failed(
-	    &o, ION_ERR_ABORTED, "confirmation code wrong 3 times", stopped);
-	assert_prompts(&o.talk, saw_enter, NELEM(saw_enter));
-
-	run_cfg(&cfg, ION_PROMPT_AUTO, true, 60);
-	run_login(&cfg, three_auto, NELEM(three_auto), &o);
-	assert_failed(
-	    &o, ION_ERR_ABORTED, "confirmation code wrong 3 times", stopped);
-	assert_prompts(&o.talk, saw_enter, NELEM(saw_enter));
-
+	run_failures(wrong_codes, NELEM(wrong_codes));
 	run_cfg(&cfg, ION_PROMPT_ENTER, true, 60);
 	run_login(&cfg, third_right, NELEM(third_right), &o);
 	assert_signed_in(&o);
-	assert_prompts(&o.talk, saw_enter, NELEM(saw_enter));
+	assert_prompts(&o.talk, saw_wrong2, NELEM(saw_wrong2));
 	free(o.user);
 }
 
@@ -996,39 +1044,17 @@ test_run_wrong_codes(void **state)
 static void
 test_run_timeout(void **state)
 {
-	static const struct turn never[] = {
-		{ PHONE_WAITS, 0, TYPED_ENTER },
-	};
-	/* The code came, a wrong one was typed, the right one too late. */
-	static const struct turn too_late[] = {
-		{ PHONE_SIGNS_IN, 0, TYPED_WRONG_CODE },
-		{ PHONE_WAITS, 2100, TYPED_CODE },
-	};
-	static const char *const saw[] = { SAW_CODE, SAW_WRONG };
-	static const char *const took_too_long =
-	    "E: iON sign-in took too long. Start again.\n";
-	struct ion_cfg cfg;
-	struct outcome o;
 	unsigned polls = hits(PATH_RESULT);
 	time_t t0 = time(NULL);
 
 	(void)state;
-	run_cfg(&cfg, ION_PROMPT_AUTO, true, 2);
-	run_login(&cfg, never, NELEM(never), &o);
-	assert_failed(
-	    &o, ION_ERR_TIMEOUT, "login_timeout reached", took_too_long);
-	assert_prompts(&o.talk, NULL, 0);
+	run_failures(&timeouts[0], 1);
 	/* Polled until then (not faster than twice a second), no longer. */
 	polls = hits(PATH_RESULT) - polls;
 	if (polls < 2 || polls > 5)
 		fail_msg("%u polls in 2 seconds", polls);
 	assert_true(time(NULL) - t0 <= 4);
-
-	run_cfg(&cfg, ION_PROMPT_ENTER, true, 2);
-	run_login(&cfg, too_late, NELEM(too_late), &o);
-	assert_failed(
-	    &o, ION_ERR_TIMEOUT, "login_timeout reached", took_too_long);
-	assert_prompts(&o.talk, saw, NELEM(saw));
+	run_failures(&timeouts[1], 1);
 }
 
 /*
@@ -1038,27 +1064,8 @@ test_run_timeout(void **state)
 static void
 test_run_relay_forgets(void **state)
 {
-	static const struct turn forgotten[] = {
-		{ PHONE_FORGOTTEN, 0, TYPED_ENTER },
-	};
-	static const char *const saw[] = { SAW_CODE };
-	static const char *const why =
-	    "the relay no longer knows this sign-in (expired)";
-	static const char *const took_too_long =
-	    "E: iON sign-in took too long. Start again.\n";
-	struct ion_cfg cfg;
-	struct outcome o;
-
 	(void)state;
-	run_cfg(&cfg, ION_PROMPT_ENTER, true, 60);
-	run_login(&cfg, forgotten, NELEM(forgotten), &o);
-	assert_failed(&o, ION_ERR_TIMEOUT, why, took_too_long);
-	assert_prompts(&o.talk, saw, NELEM(saw));
-
-	run_cfg(&cfg, ION_PROMPT_AUTO, true, 60);
-	run_login(&cfg, forgotten, NELEM(forgotten), &o);
-	assert_failed(&o, ION_ERR_TIMEOUT, why, took_too_long);
-	assert_prompts(&o.talk, NULL, 0);
+	run_failures(forgets, NELEM(forgets));
 }
 
 int

@@ -507,12 +507,6 @@ struct talk {
 	char shown[16384]; /* each message: "I: ", "E: " or "P: ", text, \n */
 };
 
-static void
-b64url_of(const void *in, size_t len, char *out)
-{
-	ion_b64url_encode(in, len, out);
-}
-
 /* The key pair, and the JWKS the provider serves for it. */
 static char *
 make_key_set(void)
@@ -532,8 +526,8 @@ make_key_set(void)
 	    1);
 	assert_int_equal(BN_bn2binpad(x, bx, sizeof(bx)), 32);
 	assert_int_equal(BN_bn2binpad(y, by, sizeof(by)), 32);
-	b64url_of(bx, sizeof(bx), ex);
-	b64url_of(by, sizeof(by), ey);
+	ion_b64url_encode(bx, sizeof(bx), ex);
+	ion_b64url_encode(by, sizeof(by), ey);
 	BN_free(x);
 	BN_free(y);
 	assert_true(asprintf(&set,
@@ -845,7 +839,7 @@ assert_signed_in(const struct outcome *o)
 	}
 }
 
-/* "...expected" appears in shown, in this order, and nothing else. */
+/* The prompts shown were exactly want, in this order. */
 static void
 assert_prompts(const struct talk *t, const char *const *want, size_t n)
 {

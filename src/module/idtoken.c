@@ -10,10 +10,12 @@
 #include "idtoken.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "errors.h"
+#include "logsafe.h"
 
 #define TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 #define SUB_MAX 255		/* OpenID Connect Core 2: at most 255 ASCII */
@@ -78,6 +80,25 @@ check_aud(const json_t *claims, const char *client_id)
 	return NULL;
 }
 
+/*
+ * A time that must be there: NULL when it is fine, else missing or
+ * malformed (one reason per claim, so the log says which was wrong).
+ */
+static const char *
+required_time(const json_t *claims, const char *name, const char *missing,
+    const char *malformed, json_int_t *ret)
+{
+	switch (get_time(claims, name, ret)) {
+	case T_ABSENT:
+		return missing;
+	case T_BAD:
+		return malformed;
+	case T_OK:
+		break;
+	}
+	return NULL;
+}
+
 /* The time checks at expect->now, each with the leeway; NULL when fine. */
 static const char *
 check_times(const json_t *claims, const struct ion_idtoken_expect *expect)
@@ -85,25 +106,16 @@ check_times(const json_t *claims, const struct ion_idtoken_expect *expect)
 	json_int_t exp = 0, iat = 0, nbf = 0;
 	long long now = (long long)expect->now;
 	long long started = (long long)expect->login_started;
+	const char *why;
 
-	switch (get_time(claims, "exp", &exp)) {
-	case T_ABSENT:
-		return "exp missing";
-	case T_BAD:
-		return "exp malformed";
-	case T_OK:
-		break;
-	}
+	if ((why = required_time(
+		 claims, "exp", "exp missing", "exp malformed", &exp)) != NULL)
+		return why;
 	if (exp <= now - ION_IDTOKEN_LEEWAY_S)
 		return "expired";
-	switch (get_time(claims, "iat", &iat)) {
-	case T_ABSENT:
-		return "iat missing";
-	case T_BAD:
-		return "iat malformed";
-	case T_OK:
-		break;
-	}
+	if ((why = required_time(
+		 claims, "iat", "iat missing", "iat malformed", &iat)) != NULL)
+		return why;
 	if (iat > now + ION_IDTOKEN_LEEWAY_S)
 		return "iat in the future";
 	/* Issued before this login began: not a token for this login. */
@@ -278,4 +290,20 @@ out:
 		*why = reason;
 	json_decref(copy);
 	return r;
+}
+
+bool
+ion_idtoken_needs_userinfo(const json_t *claims, const char *user_claim)
+{
+	if (json_object_get(claims, user_claim) == NULL)
+		return true;
+	return strcmp(user_claim, "email") == 0 &&
+	    json_object_get(claims, "email_verified") == NULL;
+}
+
+const char *
+ion_idtoken_subject(const json_t *claims, char *out, size_t outlen)
+{
+	return ion_log_safe(json_string_value(json_object_get(claims, "sub")),
+	    SIZE_MAX, out, outlen);
 }

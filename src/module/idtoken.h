@@ -8,11 +8,15 @@
  * non-empty string of at most 255 bytes.  The payload is parsed with
  * duplicate keys refused.  exp, iat and nbf must be JSON integers in
  * [0, 253402300799]: reals, even whole ones, are refused.
+ *
+ * Also what a sign-in reads from the verified claims afterwards: whether
+ * userinfo is needed, and the sub for the log.
  */
 #ifndef ION_IDTOKEN_H
 #define ION_IDTOKEN_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -49,5 +53,21 @@ int ion_idtoken_check(const char *payload, size_t len,
  */
 int ion_idtoken_merge_userinfo(
     json_t *claims, const json_t *userinfo, const char **why);
+
+/*
+ * Whether the local account cannot be found from claims alone, so that
+ * userinfo should be asked (ion_idtoken_merge_userinfo()): true when
+ * claims lack user_claim, or when user_claim is "email" and claims lack
+ * email_verified (the user map needs both, see usermap.h).
+ */
+bool ion_idtoken_needs_userinfo(const json_t *claims, const char *user_claim);
+
+/*
+ * The verified claims' sub made fit for a log line (ion_log_safe(): at
+ * most outlen - 1 bytes, "..." when cut) into out, for administrators who
+ * map by it; "" when there is no string sub.  outlen must be at least 4.
+ * Returns out.
+ */
+const char *ion_idtoken_subject(const json_t *claims, char *out, size_t outlen);
 
 #endif

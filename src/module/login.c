@@ -15,14 +15,14 @@
 #include "crypto.h"
 #include "errors.h"
 #include "http.h"
-#include "logsafe.h"
+#include "idtoken.h"
 #include "oidc.h"
+#include "relay_proto.h"
 #include "relayc.h"
 #include "usermap.h"
 
 #define CONFIRM_TRIES 3
 #define ANSWER_WAIT_S 5 /* after an answer, how long the result may take */
-#define POLL_WAIT_MAX_S 25
 
 /* The kernel's console devices (Documentation/admin-guide/devices.txt). */
 #define TTY_MAJOR 4	 /* tty1..tty63, then ttyS0.. from minor 64 */
@@ -64,6 +64,8 @@ struct login {
 	struct ion_relay_result result;
 	struct ion_tokens tokens;
 	json_t *claims;
+	struct ion_login_stats stats;
+	char maperr[256]; /* the user map's reason, when it is the why */
 };
 
 static unsigned
@@ -128,6 +130,36 @@ tell(const struct login *l, enum ion_msg_style style, const char *text)
 	(void)l->conv->converse(l->conv->arg, &m, 1, NULL);
 }
 
+/* Scrubs and frees what was typed (it may be a confirmation code). */
+static void
+forget(char *answer)
+{
+	if (answer == NULL)
+		return;
+	ion_scrub(answer, strlen(answer));
+	free(answer);
+}
+
+/*
+ * Shows n messages, the last a prompt; *ret_answer is what was typed
+ * (free it with forget()).  0 or ION_ERR_CONV.
+ */
+static int
+ask(const struct login *l, const struct ion_msg *msgs, size_t n,
+    char **ret_answer, const char **why)
+{
+	char *answer = NULL;
+
+	if (l->conv->converse(l->conv->arg, msgs, n, &answer) != 0 ||
+	    answer == NULL) {
+		forget(answer);
+		*why = "conversation failed or was cancelled";
+		return ION_ERR_CONV;
+	}
+	*ret_answer = answer;
+	return 0;
+}
+
 /*
  * Polls the relay until a result, wait_s at most.  0 with l->result set,
  * ION_ERR_PENDING, or a failure.
@@ -144,13 +176,33 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	}
 	if (wait_s > left)
 		wait_s = left;
-	if (wait_s > POLL_WAIT_MAX_S)
-		wait_s = POLL_WAIT_MAX_S;
+	if (wait_s > ION_RELAY_WAIT_MAX_S)
+		wait_s = ION_RELAY_WAIT_MAX_S;
 	ion_relay_result_clear(&l->result);
 	r = ion_relay_poll(l->http, l->cfg->relay_url, l->cfg->relay_key,
 	    l->secret, wait_s, &l->result, why);
 	/* The relay forgot the sign-in: its TTL ran out (or it restarted). */
 	return r == ION_ERR_NOT_FOUND ? ION_ERR_TIMEOUT : r;
+}
+
+/* Polls until a result or a failure, not faster than twice a second. */
+static int
+collect_until_done(struct login *l, const char **why)
+{
+	struct timespec pause = { 0, 500 * 1000 * 1000 };
+	uint64_t asked;
+	int r;
+
+	for (;;) {
+		asked = ion_now_ms();
+		if ((r = collect(l, ION_RELAY_WAIT_MAX_S, why)) !=
+		    ION_ERR_PENDING)
+			return r;
+		/* A relay that answers "pending" at once (stopping) must not
+		 * make us spin. */
+		if (ion_now_ms() - asked < 1000)
+			nanosleep(&pause, NULL);
+	}
 }
 
 /* Checks a typed confirmation code against the one for state and code. */
@@ -169,6 +221,58 @@ code_matches(const struct login *l, const char *typed)
 }
 
 /*
+ * A typed confirmation code, once the relay has the code: 0 when it
+ * matches; ION_ERR_PENDING when it does not and *wrong (the count of wrong
+ * ones) leaves another try; ION_ERR_ABORTED after the last.
+ */
+static int
+judge_code(
+    const struct login *l, const char *typed, unsigned *wrong, const char **why)
+{
+	if (code_matches(l, typed))
+		return 0;
+	if (++*wrong < CONFIRM_TRIES)
+		return ION_ERR_PENDING;
+	*why = "confirmation code wrong 3 times";
+	return ION_ERR_ABORTED;
+}
+
+/* The relay's result is the provider's error answer. */
+static int
+provider_refused(const char **why)
+{
+	*why = "the provider answered with an error";
+	return ION_ERR_REFUSED;
+}
+
+/*
+ * An answer at the prompt: 0 when the sign-in may go on; ION_ERR_PENDING
+ * to ask again (no code yet, or a wrong one with tries left); a failure.
+ */
+static int
+judge_answer(
+    struct login *l, const char *answer, unsigned *wrong, const char **why)
+{
+	int r;
+
+	if (seconds_left(l) == 0) {
+		*why = "login_timeout reached";
+		return ION_ERR_TIMEOUT;
+	}
+	/* The code may still be on its way when the answer comes. */
+	if (l->result.code == NULL && l->result.error == NULL) {
+		r = collect(l, answer[0] != '\0' ? ANSWER_WAIT_S : 0, why);
+		if (r != 0 && r != ION_ERR_PENDING)
+			return r;
+	}
+	if (l->result.error != NULL)
+		return provider_refused(why);
+	if (l->result.code == NULL)
+		return ION_ERR_PENDING;
+	return l->confirm ? judge_code(l, answer, wrong, why) : 0;
+}
+
+/*
  * prompt = enter: the QR code goes out with a prompt (sshd holds info
  * messages until one); each answer makes us collect the result, and with
  * confirm the answer must be the code the phone shows.
@@ -177,58 +281,25 @@ static int
 wait_with_prompt(
     struct login *l, struct ion_msg *msgs, size_t n, const char **why)
 {
-	const char *again = l->confirm ? PROMPT_AGAIN_CODE : PROMPT_AGAIN_ENTER;
 	struct ion_msg single = { ION_MSG_PROMPT, NULL };
 	const struct ion_msg *show = msgs;
 	size_t nshow = n;
 	unsigned wrong = 0;
+	char *answer;
 	int r;
 
 	for (;;) {
-		char *answer = NULL;
-
-		r = l->conv->converse(l->conv->arg, show, nshow, &answer);
-		if (r != 0 || answer == NULL) {
-			free(answer);
-			*why = "conversation failed or was cancelled";
-			return ION_ERR_CONV;
-		}
-		if (seconds_left(l) == 0) {
-			ion_scrub(answer, strlen(answer));
-			free(answer);
-			*why = "login_timeout reached";
-			return ION_ERR_TIMEOUT;
-		}
-		/* The code may still be on its way when the answer comes. */
-		if (l->result.code == NULL && l->result.error == NULL) {
-			r = collect(
-			    l, answer[0] != '\0' ? ANSWER_WAIT_S : 0, why);
-			if (r != 0 && r != ION_ERR_PENDING) {
-				ion_scrub(answer, strlen(answer));
-				free(answer);
-				return r;
-			}
-		}
-		if (l->result.error != NULL) {
-			free(answer);
-			*why = "the provider answered with an error";
-			return ION_ERR_REFUSED;
-		}
-		if (l->result.code == NULL) {
-			single.text = again;
-		} else if (!l->confirm || code_matches(l, answer)) {
-			ion_scrub(answer, strlen(answer));
-			free(answer);
-			return 0;
-		} else if (++wrong == CONFIRM_TRIES) {
-			ion_scrub(answer, strlen(answer));
-			free(answer);
-			*why = "confirmation code wrong 3 times";
-			return ION_ERR_ABORTED;
-		} else
+		if ((r = ask(l, show, nshow, &answer, why)) != 0)
+			return r;
+		r = judge_answer(l, answer, &wrong, why);
+		forget(answer);
+		if (r != ION_ERR_PENDING)
+			return r;
+		if (l->result.code != NULL)
 			single.text = PROMPT_WRONG;
-		ion_scrub(answer, strlen(answer));
-		free(answer);
+		else
+			single.text =
+			    l->confirm ? PROMPT_AGAIN_CODE : PROMPT_AGAIN_ENTER;
 		show = &single;
 		nshow = 1;
 	}
@@ -242,8 +313,9 @@ static int
 wait_by_itself(
     struct login *l, struct ion_msg *msgs, size_t n, const char **why)
 {
-	struct ion_msg ask = { ION_MSG_PROMPT, PROMPT_CODE };
+	struct ion_msg prompt = { ION_MSG_PROMPT, PROMPT_CODE };
 	unsigned wrong = 0;
+	char *answer;
 	int r;
 
 	/* Shown even with PAM_SILENT: without it there is no sign-in. */
@@ -251,47 +323,21 @@ wait_by_itself(
 		*why = "conversation failed";
 		return ION_ERR_CONV;
 	}
-	for (;;) {
-		uint64_t asked = ion_now_ms();
-
-		if ((r = collect(l, POLL_WAIT_MAX_S, why)) != ION_ERR_PENDING)
-			break;
-		/* A relay that answers "pending" at once (stopping) must not
-		 * make us spin. */
-		if (ion_now_ms() - asked < 1000) {
-			struct timespec pause = { 0, 500 * 1000 * 1000 };
-
-			nanosleep(&pause, NULL);
-		}
-	}
-	if (r != 0)
+	if ((r = collect_until_done(l, why)) != 0)
 		return r;
-	if (l->result.error != NULL) {
-		*why = "the provider answered with an error";
-		return ION_ERR_REFUSED;
+	if (l->result.error != NULL)
+		return provider_refused(why);
+	if (!l->confirm)
+		return 0;
+	for (;;) {
+		if ((r = ask(l, &prompt, 1, &answer, why)) != 0)
+			return r;
+		r = judge_code(l, answer, &wrong, why);
+		forget(answer);
+		if (r != ION_ERR_PENDING)
+			return r;
+		prompt.text = PROMPT_WRONG;
 	}
-	while (l->confirm) {
-		char *answer = NULL;
-		bool ok;
-
-		if (l->conv->converse(l->conv->arg, &ask, 1, &answer) != 0 ||
-		    answer == NULL) {
-			free(answer);
-			*why = "conversation failed or was cancelled";
-			return ION_ERR_CONV;
-		}
-		ok = code_matches(l, answer);
-		ion_scrub(answer, strlen(answer));
-		free(answer);
-		if (ok)
-			break;
-		if (++wrong == CONFIRM_TRIES) {
-			*why = "confirmation code wrong 3 times";
-			return ION_ERR_ABORTED;
-		}
-		ask.text = PROMPT_WRONG;
-	}
-	return 0;
 }
 
 static bool
@@ -434,26 +480,6 @@ ion_login_confirm(const struct ion_cfg *cfg, const struct ion_login_env *env)
 	return ION_CONFIRM_NO;
 }
 
-/* Claims the mapping needs that the id_token may leave to userinfo. */
-static bool
-needs_userinfo(const struct login *l)
-{
-	const char *claim = l->cfg->user_claim;
-
-	if (json_object_get(l->claims, claim) == NULL)
-		return true;
-	return strcmp(claim, "email") == 0 &&
-	    json_object_get(l->claims, "email_verified") == NULL;
-}
-
-/* The verified sub, printable, for the log (admins map by it). */
-static void
-subject_of(const json_t *claims, char *out, size_t outlen)
-{
-	ion_log_safe(json_string_value(json_object_get(claims, "sub")),
-	    SIZE_MAX, out, outlen);
-}
-
 static const char *
 person_message(int r)
 {
@@ -473,143 +499,200 @@ person_message(int r)
 	}
 }
 
-int
-ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
-    const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
-    struct ion_login_stats *stats)
+/* What a sign-in starts from: who asks, how long it may take. */
+static void
+login_init(struct login *l, const struct ion_cfg *cfg,
+    const struct ion_login_env *env, const struct ion_conv *conv)
 {
-	struct ion_msg msgs[ION_CONV_MAX_MSGS];
-	struct ion_relay_login reg;
+	memset(l, 0, sizeof(*l));
+	l->cfg = cfg;
+	l->env = env;
+	l->conv = conv;
+	l->started = time(NULL);
+	l->stats.confirm = ion_login_confirm(cfg, env);
+	l->confirm = l->stats.confirm != ION_CONFIRM_NO;
+	l->deadline_ms = ion_now_ms() + (uint64_t)cfg->login_timeout * 1000;
+}
+
+/*
+ * The HTTP client, the secrets, the provider's endpoints and the
+ * authorize URL for this sign-in.
+ */
+static int
+prepare(struct login *l, const char **why)
+{
+	const struct ion_cfg *cfg = l->cfg;
 	struct ion_http_opts hopts;
-	struct login l;
-	const char *reason = "internal error";
-	char *text = NULL, *user = NULL, maperr[256];
-	uint64_t t0 = ion_now_us();
-	size_t n = 0;
-	enum ion_confirm confirm;
-	bool pushed = false;
 	int r;
 
-	memset(&l, 0, sizeof(l));
-	l.cfg = cfg;
-	l.env = env;
-	l.conv = conv;
-	l.started = time(NULL);
-	confirm = ion_login_confirm(cfg, env);
-	l.confirm = confirm != ION_CONFIRM_NO;
-	if (stats != NULL)
-		stats->confirm = confirm;
-	l.deadline_ms = ion_now_ms() + (uint64_t)cfg->login_timeout * 1000;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.ca_file = cfg->ca_file;
 	hopts.ca_path = cfg->ca_path;
 	hopts.proxy = cfg->proxy;
 	hopts.timeout_ms = cfg->http_timeout * 1000;
-	hopts.deadline_ms = l.deadline_ms;
-	if ((r = ion_http_new(&hopts, &l.http)) != 0) {
-		reason = "cannot set up HTTP";
-		goto out;
+	hopts.deadline_ms = l->deadline_ms;
+	if ((r = ion_http_new(&hopts, &l->http)) != 0) {
+		*why = "cannot set up HTTP";
+		return r;
 	}
-	if ((r = make_secrets(&l)) != 0) {
-		reason = "no random bytes";
-		goto out;
+	if ((r = make_secrets(l)) != 0) {
+		*why = "no random bytes";
+		return r;
 	}
-	if ((r = ion_oidc_discover(l.http, cfg, &l.provider, &reason)) != 0)
-		goto out;
+	if ((r = ion_oidc_discover(l->http, cfg, &l->provider, why)) != 0)
+		return r;
 	/* With PAR, before the relay sees the URL: it cannot change it. */
-	if ((r = ion_oidc_authorize(l.http, cfg, l.provider, l.state, l.nonce,
-		 l.challenge, &l.authorize_url, &pushed, &reason)) != 0)
-		goto out;
-	if (stats != NULL)
-		stats->pushed = pushed;
+	return ion_oidc_authorize(l->http, cfg, l->provider, l->state, l->nonce,
+	    l->challenge, &l->authorize_url, &l->stats.pushed, why);
+}
+
+/* Hands the relay the authorize URL; l->link is what the person opens. */
+static int
+register_at_relay(struct login *l, const char **why)
+{
+	const struct ion_login_env *env = l->env;
+	struct ion_relay_login reg;
+	int r;
+
 	memset(&reg, 0, sizeof(reg));
-	reg.key = cfg->relay_key;
-	reg.secret = l.secret;
-	reg.state = l.state;
-	reg.authorize_url = l.authorize_url;
+	reg.key = l->cfg->relay_key;
+	reg.secret = l->secret;
+	reg.state = l->state;
+	reg.authorize_url = l->authorize_url;
 	reg.host = env->host;
 	reg.user = env->user != NULL ? env->user : "";
 	reg.rhost = env->rhost != NULL ? env->rhost : "";
 	reg.service = env->service;
-	reg.confirm = l.confirm;
-	if ((r = ion_relay_register(l.http, cfg->relay_url, &reg, &l.link,
-		 &l.link_valid, &reason)) != 0) {
-		/*
-		 * The relay refused what we sent, or this host's key: a
-		 * config problem.  Anything else: a relay that does not work.
-		 */
-		if (r == ION_ERR_INVALID)
-			r = ION_ERR_CONFIG;
-		else if (r != ION_ERR_TIMEOUT && r != ION_ERR_CONFIG)
-			r = ION_ERR_UNAVAIL;
-		goto out;
-	}
+	reg.confirm = l->confirm;
+	r = ion_relay_register(
+	    l->http, l->cfg->relay_url, &reg, &l->link, &l->link_valid, why);
+	/*
+	 * The relay refused what we sent, or this host's key: a config
+	 * problem.  Anything else: a relay that does not work.
+	 */
+	if (r == ION_ERR_INVALID)
+		return ION_ERR_CONFIG;
+	if (r != 0 && r != ION_ERR_TIMEOUT && r != ION_ERR_CONFIG)
+		return ION_ERR_UNAVAIL;
 	/* The link is good for as long as both the relay and we wait. */
-	if (l.link_valid > seconds_left(&l))
-		l.link_valid = seconds_left(&l);
-	r = ion_prompt_link_msgs(cfg, l.link, l.link_valid,
-	    cfg->prompt == ION_PROMPT_ENTER
-		? (l.confirm ? PROMPT_CODE : PROMPT_ENTER)
-		: NULL,
-	    msgs, &n, &text);
+	if (r == 0 && l->link_valid > seconds_left(l))
+		l->link_valid = seconds_left(l);
+	return r;
+}
+
+/* Shows the link and waits for the relay's result (and the typed code). */
+static int
+show_and_wait(struct login *l, uint64_t t0_us, const char **why)
+{
+	struct ion_msg msgs[ION_CONV_MAX_MSGS];
+	const char *prompt = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	int r;
+
+	if (l->cfg->prompt == ION_PROMPT_ENTER)
+		prompt = l->confirm ? PROMPT_CODE : PROMPT_ENTER;
+	r = ion_prompt_link_msgs(
+	    l->cfg, l->link, l->link_valid, prompt, msgs, &n, &text);
 	if (r != 0) {
-		reason = "cannot render the QR code";
-		goto out;
+		*why = "cannot render the QR code";
+		return r;
 	}
-	if (stats != NULL)
-		stats->time_to_qr_us = (unsigned long)(ion_now_us() - t0);
-	r = cfg->prompt == ION_PROMPT_ENTER
-	    ? wait_with_prompt(&l, msgs, n, &reason)
-	    : wait_by_itself(&l, msgs, n, &reason);
-	if (r != 0)
-		goto out;
-	if ((r = ion_oidc_check_iss(l.provider, l.result.iss, &reason)) != 0)
-		goto out;
-	if ((r = ion_oidc_exchange(l.http, cfg, l.provider, l.result.code,
-		 l.verifier, &l.tokens, &reason)) != 0)
-		goto out;
-	if ((r = ion_oidc_verify(l.http, cfg, l.provider, l.tokens.id_token,
-		 l.nonce, l.started, &l.claims, &reason)) != 0)
-		goto out;
-	if (stats != NULL)
-		subject_of(l.claims, stats->subject, sizeof(stats->subject));
-	if (needs_userinfo(&l) && l.tokens.access_token != NULL &&
-	    l.provider->userinfo_endpoint != NULL &&
-	    (r = ion_oidc_userinfo(l.http, l.provider, l.tokens.access_token,
-		 l.claims, &reason)) != 0)
-		goto out;
-	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, l.claims,
-	    &user, maperr, sizeof(maperr));
-	if (r != 0) {
-		reason = r == ION_ERR_NO_USER
-		    ? "no local account for this identity"
-		    : r == ION_ERR_AUTH ? "email not verified"
-					: maperr;
-		goto out;
-	}
-	if (env->user != NULL && strcmp(env->user, user) != 0) {
+	l->stats.time_to_qr_us = (unsigned long)(ion_now_us() - t0_us);
+	r = l->cfg->prompt == ION_PROMPT_ENTER
+	    ? wait_with_prompt(l, msgs, n, why)
+	    : wait_by_itself(l, msgs, n, why);
+	free(text);
+	return r;
+}
+
+/*
+ * The code for tokens, the id_token verified, and userinfo when the claims
+ * do not name the account by themselves.
+ */
+static int
+redeem(struct login *l, const char **why)
+{
+	int r;
+
+	if ((r = ion_oidc_check_iss(l->provider, l->result.iss, why)) != 0 ||
+	    (r = ion_oidc_exchange(l->http, l->cfg, l->provider, l->result.code,
+		 l->verifier, &l->tokens, why)) != 0 ||
+	    (r = ion_oidc_verify(l->http, l->cfg, l->provider,
+		 l->tokens.id_token, l->nonce, l->started, &l->claims, why)) !=
+		0)
+		return r;
+	ion_idtoken_subject(
+	    l->claims, l->stats.subject, sizeof(l->stats.subject));
+	if (!ion_idtoken_needs_userinfo(l->claims, l->cfg->user_claim) ||
+	    l->tokens.access_token == NULL ||
+	    l->provider->userinfo_endpoint == NULL)
+		return 0;
+	return ion_oidc_userinfo(
+	    l->http, l->provider, l->tokens.access_token, l->claims, why);
+}
+
+/*
+ * The local account the verified claims map to, which must be the one
+ * asked for (or, with user_from_token and none asked for, any).
+ */
+static int
+map_account(struct login *l, char **ret_user, const char **why)
+{
+	const struct ion_cfg *cfg = l->cfg;
+	const char *asked = l->env->user;
+	char *user = NULL;
+	int r;
+
+	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, l->claims,
+	    &user, l->maperr, sizeof(l->maperr));
+	if (r == ION_ERR_NO_USER)
+		*why = "no local account for this identity";
+	else if (r == ION_ERR_AUTH)
+		*why = "email not verified";
+	else if (r != 0)
+		*why = l->maperr;
+	else if (asked != NULL && strcmp(asked, user) != 0) {
 		/* sshd refuses a login whose user a module changed. */
 		r = ION_ERR_AUTH;
-		reason = "the identity maps to another account";
-		goto out;
-	}
-	if (env->user == NULL && !cfg->user_from_token) {
+		*why = "the identity maps to another account";
+	} else if (asked == NULL && !cfg->user_from_token) {
 		r = ION_ERR_CONFIG;
-		reason = "no user given and user_from_token = no";
-		goto out;
+		*why = "no user given and user_from_token = no";
+	} else {
+		*ret_user = user;
+		user = NULL; /* transferred */
 	}
-	*ret_user = user;
-	user = NULL; /* transferred */
-	r = 0;
+	free(user);
+	return r;
+}
+
+int
+ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
+    const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
+    struct ion_login_stats *stats)
+{
+	struct login l;
+	const char *reason = "internal error";
+	uint64_t t0_us = ion_now_us();
+	int r;
+
+	login_init(&l, cfg, env, conv);
+	if ((r = prepare(&l, &reason)) != 0 ||
+	    (r = register_at_relay(&l, &reason)) != 0 ||
+	    (r = show_and_wait(&l, t0_us, &reason)) != 0 ||
+	    (r = redeem(&l, &reason)) != 0 ||
+	    (r = map_account(&l, ret_user, &reason)) != 0)
+		goto out;
 	reason = "signed in";
 out:
 	if (r != 0 && r != ION_ERR_CONV)
 		tell(&l, ION_MSG_ERROR, person_message(r));
-	if (stats != NULL && l.http != NULL)
-		stats->http_requests = ion_http_request_count(l.http);
+	if (l.http != NULL)
+		l.stats.http_requests = ion_http_request_count(l.http);
+	if (stats != NULL)
+		*stats = l.stats;
 	snprintf(why, whylen, "%s", reason);
-	free(user);
-	free(text);
 	login_clear(&l);
 	return r;
 }

@@ -105,7 +105,8 @@ bool ion_login_tty_device(const char *tty, dev_t rdev,
  * PAR where par = required, no iss where the provider promised it),
  * NO_USER, CONFIG (also: the relay refused this host's relay key), CONV,
  * ABORTED.  why (always set) is a short log-safe
- * reason without secrets.
+ * reason without secrets.  stats, when not NULL, is filled in whatever
+ * the result (what was not reached stays zero).
  */
 int ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
     const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,

@@ -141,92 +141,117 @@ pam_code(int r)
 	}
 }
 
-PAM_EXTERN int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
-{
-	struct ion_login_stats stats;
+/* What PAM says about this session; env's strings point into PAM and host. */
+struct session {
 	struct ion_login_env env;
-	struct ion_conv conv;
-	struct ion_cfg *cfg = NULL;
-	const char *user = NULL, *rhost = NULL, *ruser = NULL, *tty = NULL;
-	const char *service = NULL, *note;
-	char err[ION_CFG_ERR_MAX], why[WHY_MAX], host[HOST_NAME_MAX + 1];
-	char *mapped = NULL, quser[64], notebuf[NOTE_MAX];
-	int r, pr;
+	char host[HOST_NAME_MAX + 1];
+};
 
-	if ((r = ion_cfg_load(argc, argv, &cfg, err)) != 0) {
-		pam_syslog(pamh, LOG_ERR, "configuration: %s", err);
-		return PAM_SERVICE_ERR;
-	}
-	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS)
-		user = NULL;
+/* A string item of PAM's, or NULL when it has none. */
+static const char *
+item(pam_handle_t *pamh, int type)
+{
+	const void *v = NULL;
+
+	return pam_get_item(pamh, type, &v) == PAM_SUCCESS ? v : NULL;
+}
+
+/*
+ * Fills s from PAM_USER (asked for when the application gave none, unless
+ * the user comes from the token), PAM_RHOST, PAM_RUSER, PAM_TTY,
+ * PAM_SERVICE and this machine's name.  PAM_SUCCESS, or the code to return.
+ */
+static int
+session_env(pam_handle_t *pamh, const struct ion_cfg *cfg, struct session *s)
+{
+	const char *user = item(pamh, PAM_USER);
+	int pr;
+
+	memset(s, 0, sizeof(*s));
 	if ((user == NULL || *user == '\0') && !cfg->user_from_token) {
 		/* Ask for it, as any module would; no user is no login. */
 		pr = pam_get_user(pamh, &user, NULL);
 		if (pr != PAM_SUCCESS || user == NULL || *user == '\0') {
 			pam_syslog(pamh, LOG_NOTICE, "no user name given");
-			ion_cfg_free(&cfg);
 			return pr == PAM_SUCCESS ? PAM_USER_UNKNOWN : pr;
 		}
 	}
-	if (user != NULL && *user == '\0')
-		user = NULL;
-	if (pam_get_item(pamh, PAM_RHOST, (const void **)&rhost) != PAM_SUCCESS)
-		rhost = NULL;
-	if (pam_get_item(pamh, PAM_RUSER, (const void **)&ruser) != PAM_SUCCESS)
-		ruser = NULL;
-	if (pam_get_item(pamh, PAM_TTY, (const void **)&tty) != PAM_SUCCESS)
-		tty = NULL;
-	if (pam_get_item(pamh, PAM_SERVICE, (const void **)&service) !=
-		PAM_SUCCESS ||
-	    service == NULL)
-		service = "unknown";
-	if (gethostname(host, sizeof(host)) != 0)
-		strcpy(host, "localhost");
-	host[sizeof(host) - 1] = '\0';
+	s->env.user = user != NULL && *user != '\0' ? user : NULL;
+	s->env.rhost = item(pamh, PAM_RHOST);
+	s->env.ruser = item(pamh, PAM_RUSER);
+	s->env.tty = item(pamh, PAM_TTY);
+	if ((s->env.service = item(pamh, PAM_SERVICE)) == NULL)
+		s->env.service = "unknown";
+	if (gethostname(s->host, sizeof(s->host)) != 0)
+		strcpy(s->host, "localhost");
+	s->host[sizeof(s->host) - 1] = '\0';
+	s->env.host = s->host;
+	return PAM_SUCCESS;
+}
 
-	memset(&env, 0, sizeof(env));
-	env.host = host;
-	env.user = user;
-	env.rhost = rhost;
-	env.ruser = ruser;
-	env.tty = tty;
-	env.service = service;
+/* The one line that says how the sign-in went (and one more with debug). */
+static void
+log_outcome(pam_handle_t *pamh, const struct ion_cfg *cfg,
+    const struct ion_login_env *env, int pr, const char *mapped,
+    const char *why, const struct ion_login_stats *stats)
+{
+	char quser[64], notebuf[NOTE_MAX], sub[sizeof(stats->subject) + 8];
+	const char *note, *who = "(user from token)";
+
+	note = confirm_note(stats->confirm, env->tty, notebuf, sizeof(notebuf));
+	if (pr == PAM_SUCCESS)
+		pam_syslog(pamh, LOG_INFO,
+		    "signed in %s with iON (sub %s, service %s)%s", mapped,
+		    stats->subject, env->service, note);
+	else {
+		if (env->user != NULL)
+			who = ion_log_safe(
+			    env->user, SIZE_MAX, quser, sizeof(quser));
+		sub[0] = '\0';
+		if (stats->subject[0] != '\0')
+			snprintf(sub, sizeof(sub), "sub %s; ", stats->subject);
+		pam_syslog(pamh, LOG_NOTICE,
+		    "iON sign-in for %s failed: %s (%s%s)%s", who, why, sub,
+		    pam_strerror(pamh, pr), note);
+	}
+	if (cfg->debug)
+		pam_syslog(pamh, LOG_DEBUG,
+		    "%u HTTP requests, %lu us to the QR code, PAR %s",
+		    stats->http_requests, stats->time_to_qr_us,
+		    stats->pushed ? "yes" : "no");
+}
+
+PAM_EXTERN int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct ion_login_stats stats;
+	struct session s;
+	struct ion_conv conv;
+	struct ion_cfg *cfg = NULL;
+	char err[ION_CFG_ERR_MAX], why[WHY_MAX], *mapped = NULL;
+	int r, pr;
+
+	if (ion_cfg_load(argc, argv, &cfg, err) != 0) {
+		pam_syslog(pamh, LOG_ERR, "configuration: %s", err);
+		return PAM_SERVICE_ERR;
+	}
+	if ((pr = session_env(pamh, cfg, &s)) != PAM_SUCCESS) {
+		ion_cfg_free(&cfg);
+		return pr;
+	}
 	memset(&conv, 0, sizeof(conv));
 	conv.converse = converse;
 	conv.arg = pamh;
 	conv.silent = (flags & PAM_SILENT) != 0;
 	memset(&stats, 0, sizeof(stats));
-
-	r = ion_login_run(cfg, &env, &conv, &mapped, why, sizeof(why), &stats);
+	r = ion_login_run(
+	    cfg, &s.env, &conv, &mapped, why, sizeof(why), &stats);
 	pr = pam_code(r);
-	if (pr == PAM_SUCCESS && user == NULL &&
+	/* With user_from_token, the account the token maps to is the user. */
+	if (pr == PAM_SUCCESS && s.env.user == NULL &&
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
-	note = confirm_note(stats.confirm, tty, notebuf, sizeof(notebuf));
-	if (pr == PAM_SUCCESS)
-		pam_syslog(pamh, LOG_INFO,
-		    "signed in %s with iON (sub %s, service %s)%s", mapped,
-		    stats.subject, service, note);
-	else if (stats.subject[0] != '\0')
-		pam_syslog(pamh, LOG_NOTICE,
-		    "iON sign-in for %s failed: %s (sub %s; %s)%s",
-		    user != NULL
-			? ion_log_safe(user, SIZE_MAX, quser, sizeof(quser))
-			: "(user from token)",
-		    why, stats.subject, pam_strerror(pamh, pr), note);
-	else
-		pam_syslog(pamh, LOG_NOTICE,
-		    "iON sign-in for %s failed: %s (%s)%s",
-		    user != NULL
-			? ion_log_safe(user, SIZE_MAX, quser, sizeof(quser))
-			: "(user from token)",
-		    why, pam_strerror(pamh, pr), note);
-	if (cfg->debug)
-		pam_syslog(pamh, LOG_DEBUG,
-		    "%u HTTP requests, %lu us to the QR code, PAR %s",
-		    stats.http_requests, stats.time_to_qr_us,
-		    stats.pushed ? "yes" : "no");
+	log_outcome(pamh, cfg, &s.env, pr, mapped, why, &stats);
 	free(mapped);
 	ion_cfg_free(&cfg);
 	return pr;

@@ -1,4 +1,7 @@
-/* Unit tests of idtoken.h: the id_token claim checks and the userinfo merge. */
+/*
+ * Unit tests of idtoken.h: the id_token claim checks, the userinfo merge,
+ * and what a sign-in reads from the verified claims.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -454,6 +457,85 @@ test_merge_refused(void **state)
 	}
 }
 
+/* When the claims cannot name the account by themselves. */
+static void
+test_needs_userinfo(void **state)
+{
+	static const struct {
+		bool needs;
+		const char *user_claim, *claims;
+	} users[] = {
+		{ false, "sub", "{\"sub\":\"1\"}" },
+		{ true, "preferred_username", "{\"sub\":\"1\"}" },
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":\"al\"}" },
+		/* present is enough: the user map judges the value */
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":null}" },
+		{ false, "preferred_username",
+		    "{\"sub\":\"1\",\"preferred_username\":7}" },
+		/* email goes with email_verified */
+		{ true, "email", "{\"sub\":\"1\"}" },
+		{ true, "email", "{\"sub\":\"1\",\"email\":\"a@b\"}" },
+		{ true, "email", "{\"sub\":\"1\",\"email_verified\":true}" },
+		{ false, "email",
+		    "{\"sub\":\"1\",\"email\":\"a@b\",\"email_verified\":"
+		    "false}" },
+		{ false, "email",
+		    "{\"sub\":\"1\",\"email\":\"a@b\",\"email_verified\":"
+		    "true}" },
+		/* only "email" pairs: another claim wants nothing more */
+		{ false, "upn", "{\"sub\":\"1\",\"upn\":\"a@b\"}" },
+		{ false, "Email", "{\"sub\":\"1\",\"Email\":\"a@b\"}" },
+	};
+	json_t *claims;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		claims = parse(users[i].claims);
+		if (ion_idtoken_needs_userinfo(claims, users[i].user_claim) !=
+		    users[i].needs)
+			fail_msg("case %zu (%s, %s): expected %d", i,
+			    users[i].claims, users[i].user_claim,
+			    users[i].needs);
+		json_decref(claims);
+	}
+}
+
+/* ion_idtoken_subject() of claims_text into outlen bytes is want. */
+static void
+assert_subject(const char *claims_text, size_t outlen, const char *want)
+{
+	json_t *claims = parse(claims_text);
+	char out[128];
+
+	memset(out, 'z', sizeof(out));
+	assert_ptr_equal(ion_idtoken_subject(claims, out, outlen), out);
+	if (strcmp(out, want) != 0)
+		fail_msg("%s: \"%s\", expected \"%s\"", claims_text, out, want);
+	json_decref(claims);
+}
+
+/* The sub as the log shows it: printable, cut to fit, "" without one. */
+static void
+test_subject(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_subject("{\"sub\":\"248289761001\"}", 128, "248289761001");
+	assert_subject("{\"sub\":\"a\\nb\\u001b[31m\"}", 128, "a?b?[31m");
+	assert_subject("{\"sub\":\"caf\\u00e9\"}", 128, "caf??");
+	assert_subject("{\"sub\":\"0123456789\"}", 8, "0123...");
+	assert_subject("{\"sub\":\"0123456\"}", 8, "0123456");
+	/* No string sub: nothing to show. */
+	assert_subject("{\"sub\":12}", 128, "");
+	assert_subject("{\"sub\":null}", 128, "");
+	assert_subject("{\"email\":\"a@b\"}", 128, "");
+	assert_string_equal(ion_idtoken_subject(NULL, out, sizeof(out)), "");
+}
+
 int
 main(void)
 {
@@ -465,6 +547,8 @@ main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_refused),
 		cmocka_unit_test(test_email_pair),
+		cmocka_unit_test(test_needs_userinfo),
+		cmocka_unit_test(test_subject),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,10 +29,10 @@ import time
 import urllib.parse
 
 from moduletest import (CLIENT_ID, KEY_HEADER, LOG_ERR, PAM_SUCCESS,
-                        ModuleTestCase, Person, free_port, http,
-                        relay_headers)
+                        ModuleTestCase, Person, free_port, relay_headers)
 import phone  # noqa: E402  (tests/provider, on the path through moduletest)
 from stand.daemons import b64url as b64  # noqa: E402  (through moduletest)
+from stand.proc import http as http_json  # noqa: E402
 
 PAM_IGNORE = 25
 SLACK_S = 3.0  # "a little" past login_timeout
@@ -181,7 +181,7 @@ def relay_request(method, url, key=None, secret=None, body=None,
                   timeout=10.0):
     """One /v1 request as a client of the relay would send it (key None:
     no PAM-Ion-Client-Key header); (status, parsed JSON or text)."""
-    return http(method, url, body, timeout, relay_headers(key, secret))
+    return http_json(method, url, body, timeout, relay_headers(key, secret))
 
 
 class RelayLogin:

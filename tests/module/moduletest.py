@@ -1,7 +1,11 @@
 """Module tests of pam_ion: the built pam_ion.so, loaded by the real libpam
 through pamdrive, against the real relay and the stand-in provider
 (tests/provider), with a scripted person at the terminal and the scripted
-phone (tests/provider/phone.py).  Python 3 standard library only.
+phone (tests/provider/phone.py).  Python 3 standard library only.  The
+daemons, the files and the drivers' output are the test stand's
+(tests/stand); what is here is what only the module tests need: the
+syslog capture, sanitizer builds, the scripted person, one run of pamdrive
+and the assertions.
 
 Paths come from the environment (the CMake test sets them; the defaults are
 the in-tree build/):

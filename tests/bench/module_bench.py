@@ -63,6 +63,7 @@ DEBUG_RE = re.compile(r"(\d+) HTTP requests, (\d+) us to the QR code")
 TOKEN_LOG_RE = re.compile(r"POST /oauth2/token -> (\d+) \((\d+) ms\)")
 PERMIT_SO = "pam_permit.so"
 
+# What this runner raises and what the stand raises are reported alike.
 BenchError = StandError
 
 

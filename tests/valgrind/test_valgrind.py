@@ -141,6 +141,7 @@ HEAP_GROWTH_LIMIT = 1024
 
 PAM_SUCCESS = 0
 
+# What this runner raises and what the stand raises are reported alike.
 Failure = StandError
 
 

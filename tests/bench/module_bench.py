@@ -29,27 +29,25 @@ does not own), `npm ci` in tests/provider, and a build with pam_ion.so,
 pam-ion-relay and tests/bench/module_bench_drive.
 """
 import argparse
-import json
 import math
 import os
-import queue
 import re
 import shlex
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
-PROVIDER_DIR = os.path.join(SRC, "tests", "provider")
-sys.path.insert(0, PROVIDER_DIR)
-import phone  # noqa: E402  (tests/provider/phone.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from stand.build import (BUILD, PROVIDER_DIR, ldd,  # noqa: E402
+                         provider_missing)
+from stand.daemons import Provider, Relay  # noqa: E402
+from stand.drive import Driver  # noqa: E402
+from stand.files import (ModuleFiles, empty_dir, module_line,  # noqa: E402
+                         write_pam_dir)
+from stand.proc import StandError, free_port, stop_all, tail  # noqa: E402
+import phone  # noqa: E402  (tests/provider/phone.py, on the stand's path)
 
 CLIENT_ID = "pam-bench"
 RELAY_CLIENT = "bench"  # this host's name in the relay's keys file
@@ -63,14 +61,10 @@ LOGIN_TIMEOUT_S = 30  # the module gives up by itself after this
 STEP_TIMEOUT_S = 40.0  # any one wait of the bench
 DEBUG_RE = re.compile(r"(\d+) HTTP requests, (\d+) us to the QR code")
 TOKEN_LOG_RE = re.compile(r"POST /oauth2/token -> (\d+) \((\d+) ms\)")
-LINK_RE = re.compile(r"(https?://\S+/l/[A-Za-z0-9_-]+)")
 PERMIT_SO = "pam_permit.so"
 
-PROCS = []  # every process this bench started, killed at the end
-
-
-class BenchError(Exception):
-    pass
+# What this runner raises and what the stand raises are reported alike.
+BenchError = StandError
 
 
 def log(*msg):
@@ -93,284 +87,47 @@ class Clock:
 CLOCK = None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=10.0):
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-class Lines:
-    """A child's stdout, line by line, with timeouts (a reader thread)."""
-
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        t = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        t.start()
-
-    def _read(self, stream):
-        for line in stream:
-            self.q.put(line.rstrip("\n"))
-        self.q.put(None)
-
-    def get(self, what):
-        try:
-            line = self.q.get(timeout=CLOCK.left())
-        except queue.Empty:
-            raise BenchError("timed out waiting for %s" % what)
-        if line is None:
-            raise BenchError("end of output while waiting for %s" % what)
-        return line
-
-
-def spawn(argv, errpath, **kw):
-    p = subprocess.Popen(argv, stdin=kw.pop("stdin", subprocess.DEVNULL),
-                         stdout=subprocess.PIPE,
-                         stderr=open(errpath, "w"), text=True, **kw)
-    PROCS.append(p)
-    return p
-
-
-def stop(p, grace=5.0):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
-
-
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-# ------------------------------------------------------------ the daemons
-
-class Provider:
-    def __init__(self, logdir, relay_url, cache_control):
-        self.errpath = os.path.join(logdir, "provider.log")
-        self.proc = spawn(
-            ["node", os.path.join(PROVIDER_DIR, "provider.js"),
-             "--port", "0", "--issuer-host", "127.0.0.1", "--auto-consent",
-             "--cache-control", cache_control,
-             "--client", "%s:%s:%s/callback" % (CLIENT_ID, CLIENT_SECRET,
-                                                relay_url),
-             "--account", ACCOUNT], self.errpath)
-        lines = Lines(self.proc.stdout)
-        m = re.search(r"listening on (http://\S+)", lines.get("the provider"))
-        if not m:
-            raise BenchError("provider: unexpected first line")
-        self.issuer = m.group(1)
-        self.log_offset = 0
-
-    def stats(self):
-        status, body = http_get(self.issuer + "/__test/stats")
-        if status != 200:
-            raise BenchError("provider /__test/stats answered %d" % status)
-        return json.loads(body)
-
-    def new_log_lines(self):
-        with open(self.errpath, errors="replace") as f:
-            f.seek(self.log_offset)
-            text = f.read()
-            self.log_offset = f.tell()
-        return text.splitlines()
-
-
-def new_client_key(binary, name):
-    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`."""
-    r = subprocess.run([binary, "--new-client-key", name],
-                       capture_output=True, text=True, timeout=20)
-    lines = r.stdout.splitlines()
-    if (r.returncode != 0 or len(lines) != 2 or
-            not lines[0].startswith(name + " ")):
-        raise BenchError("pam-ion-relay --new-client-key: status %d, %r %r"
-                      % (r.returncode, r.stdout, r.stderr))
-    return lines[1], lines[0]
-
-
-class Relay:
-    """pam-ion-relay with a --client-keys file holding this host's key
-    (self.key, made with --new-client-key)."""
-
-    def __init__(self, binary, logdir, port, issuer):
-        self.errpath = os.path.join(logdir, "relay.log")
-        self.url = "http://127.0.0.1:%d" % port
-        self.key, line = new_client_key(binary, RELAY_CLIENT)
-        self.keys_file = private(os.path.join(logdir, "relay-client-keys"),
-                                 line + "\n", 0o600)
-        self.proc = spawn(
-            [binary, "--listen", "127.0.0.1:%d" % port,
-             "--public-url", self.url,
-             "--authorize-url-prefix", issuer + "/oauth2/authorize",
-             "--client-keys", self.keys_file],
-            self.errpath)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError("the relay exited:\n" + tail(self.errpath))
-            try:
-                if http_get(self.url + "/healthz", 1.0)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise BenchError("the relay did not answer /healthz")
-
-    def metrics(self):
-        status, body = http_get(self.url + "/metrics")
-        if status != 200:
-            raise BenchError("relay /metrics answered %d" % status)
-        out = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = int(value)
-        return out
-
-
 # ------------------------------------------------------------ setup
-
-def private(path, text, mode):
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, mode)
-    return path
-
 
 def write_config(tmp, module, issuer, relay_url, relay_key):
     """pam.d directory with the pam_ion and pam_permit services."""
-    secret = private(os.path.join(tmp, "secret"), CLIENT_SECRET + "\n", 0o600)
-    users = private(os.path.join(tmp, "users"),
-                    "alice@example.org %s\n" % LOCAL_USER, 0o644)
-    key = private(os.path.join(tmp, "relay_key"), relay_key + "\n", 0o600)
-    cache = os.path.join(tmp, "cache")
-    os.mkdir(cache, 0o700)
-    conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
-        "issuer = " + issuer,
-        "client_id = " + CLIENT_ID,
-        "client_secret_file = " + secret,
-        "relay_url = " + relay_url,
-        "relay_key_file = " + key,
-        "user_map_file = " + users,
-        "cache_dir = " + cache,
-        "prompt = auto",
-        "confirm = no",
-        "login_timeout = %d" % LOGIN_TIMEOUT_S,
-        "debug = yes", ""]), 0o644)
-    confdir = os.path.join(tmp, "pam.d")
-    os.mkdir(confdir, 0o755)
-    private(os.path.join(confdir, SERVICE),
-            "auth required %s config=%s\n" % (module, conf), 0o644)
-    private(os.path.join(confdir, PERMIT_SERVICE),
-            "auth required %s\n" % PERMIT_SO, 0o644)
+    files = ModuleFiles(tmp, issuer, CLIENT_ID, CLIENT_SECRET, relay_url,
+                        relay_key, "alice@example.org %s\n" % LOCAL_USER, {
+                            "prompt": "auto",
+                            "confirm": "no",
+                            "login_timeout": str(LOGIN_TIMEOUT_S),
+                            "debug": "yes"},
+                        comment="# written by tests/bench/module_bench.py")
     # libpam reads "other" as the default stack; empty: nothing loaded.
-    private(os.path.join(confdir, "other"), "", 0o644)
-    return confdir, cache
+    confdir = write_pam_dir(os.path.join(tmp, "pam.d"), {
+        SERVICE: module_line(module, files.conf),
+        PERMIT_SERVICE: "auth required %s\n" % PERMIT_SO,
+        "other": ""})
+    return confdir, files.cache_dir
 
 
 def sshd_libraries(sshd="/usr/sbin/sshd"):
     """The shared libraries sshd links (ldd), or None without sshd."""
     if not os.access(sshd, os.X_OK) or shutil.which("ldd") is None:
         return None
-    out = subprocess.run(["ldd", sshd], capture_output=True, text=True,
-                         timeout=10).stdout
-    libs = re.findall(r"=> (/\S+) \(", out)
-    return [p for p in libs if "/libc.so" not in p] or None
-
-
-def empty_dir(path):
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
+    return [p for p in ldd(sshd).values()
+            if p and "/libc.so" not in p] or None
 
 
 # ------------------------------------------------------------ the driver
 
-def unescape(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s):
-            out.append("\n" if s[i + 1] == "n" else s[i + 1])
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
-
-
-def kv(text):
-    return {k: int(v) for k, v in (f.split("=", 1) for f in text.split())}
-
-
-class Driver:
-    """One module_bench_drive process."""
-
-    def __init__(self, binary, confdir, service, logdir, tag, wrap=None,
+def start_driver(binary, confdir, service, logdir, tag, wrap=None,
                  preload=None):
-        # No RHOST, PAM_TTY the console: a local login, the only kind for
-        # which confirm = no is honoured.
-        argv = [binary, confdir, service, LOCAL_USER, "", LOCAL_TTY]
-        if wrap:
-            argv = shlex.split(wrap) + argv
-        env = dict(os.environ)
-        if preload:
-            env["LD_PRELOAD"] = ":".join(preload)
-        self.proc = spawn(argv, os.path.join(logdir, "drive-%s.log" % tag),
-                          stdin=subprocess.PIPE, env=env)
-        self.lines = Lines(self.proc.stdout)
-        first = self.lines.get("the driver")
-        if not first.startswith("READY "):
-            raise BenchError("driver: unexpected first line %r" % first)
-
-    def login(self, on_link=None):
-        """One PAM transaction; on_link(link) plays the phone."""
-        self.proc.stdin.write("login\n")
-        self.proc.stdin.flush()
-        res = {"msgs": [], "logs": [], "phone": None}
-        while True:
-            line = self.lines.get("the sign-in")
-            tag, _, rest = line.partition(" ")
-            if tag == "MSG":
-                t, style, text = rest.split(" ", 2)
-                text = unescape(text)
-                res["msgs"].append((int(t), style, text))
-                if style == "PROMPT":
-                    raise BenchError("unexpected prompt %r (the bench "
-                                     "runs prompt = auto, confirm = no)"
-                                     % text)
-                m = LINK_RE.search(text)
-                if m and on_link is not None and res["phone"] is None:
-                    res["phone"] = on_link(m.group(1))
-            elif tag == "LOG":
-                res["logs"].append(unescape(rest.split(" ", 1)[1]))
-            elif tag == "RESULT":
-                res.update(kv(rest))
-                return res
-            else:
-                raise BenchError("driver: unexpected line %r" % line)
-
-    def quit(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        while True:
-            line = self.lines.get("the driver's exit")
-            if line.startswith("EXIT "):
-                exit_kv = kv(line[5:])
-                self.proc.wait(CLOCK.left())
-                return exit_kv
+    """One module_bench_drive process, its stderr in logdir/drive-TAG.log."""
+    # No RHOST, PAM_TTY the console: a local login, the only kind for
+    # which confirm = no is honoured.
+    argv = [binary, confdir, service, LOCAL_USER, "", LOCAL_TTY]
+    if wrap:
+        argv = shlex.split(wrap) + argv
+    env = dict(os.environ)
+    if preload:
+        env["LD_PRELOAD"] = ":".join(preload)
+    return Driver(argv, logdir, "drive-" + tag, env, timeout=CLOCK.left)
 
 
 # ------------------------------------------------------------ the phone
@@ -551,7 +308,7 @@ def print_table(cols, extra_rows):
 
 def main():
     global CLOCK
-    build = os.environ.get("BUILD_DIR") or os.path.join(SRC, "build")
+    build = os.environ.get("BUILD_DIR") or BUILD
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--logins", type=int, default=50,
                     help="sign-ins per phase, cold and warm (default 50)")
@@ -590,9 +347,9 @@ def main():
     for p in (a.module, a.relay, a.driver):
         if not os.path.exists(p):
             sys.exit("module_bench: %s is missing; build first" % p)
-    if not os.path.isdir(os.path.join(PROVIDER_DIR, "node_modules",
-                                      "oidc-provider")):
-        sys.exit("module_bench: run 'npm ci' in %s first" % PROVIDER_DIR)
+    why = provider_missing(PROVIDER_DIR)
+    if why:
+        sys.exit("module_bench: " + why)
 
     tmp = tempfile.mkdtemp(prefix="module-bench.")
     logdir = a.logdir or tmp
@@ -603,30 +360,36 @@ def main():
     try:
         rport = free_port()
         relay_url = "http://127.0.0.1:%d" % rport
-        provider = Provider(logdir, relay_url, a.cache_control)
-        relay = Relay(a.relay, logdir, rport, provider.issuer)
+        provider = Provider(
+            logdir, CLIENT_ID, CLIENT_SECRET, relay_url + "/callback",
+            [ACCOUNT], ["--auto-consent", "--cache-control", a.cache_control],
+            start_timeout=CLOCK.left())
+        # Its --client-keys file holds this host's key.
+        relay = Relay(a.relay, logdir, rport,
+                      provider.issuer + "/oauth2/authorize",
+                      clients=(RELAY_CLIENT,), start_timeout=10)
         confdir, cache = write_config(tmp, module, provider.issuer,
                                       relay_url, relay.key)
         log("provider %s, relay %s, logs in %s" % (provider.issuer,
                                                    relay_url, logdir))
 
         if "baseline" in phases:
-            d = Driver(a.driver, confdir, PERMIT_SERVICE, logdir, "permit")
+            d = start_driver(a.driver, confdir, PERMIT_SERVICE, logdir, "permit")
             d.login()  # first transaction: loads pam_permit.so once
             base = [d.login() for _ in range(a.logins)]
-            d.quit()
+            d.quit(CLOCK.left())
             results["permit_cpu"] = [(r["c_end"] - r["c_start"]) / 1e6
                                      for r in base]
             procs = []
             for i in range(max(a.fresh, 3)):
-                d = Driver(a.driver, confdir, PERMIT_SERVICE, logdir,
+                d = start_driver(a.driver, confdir, PERMIT_SERVICE, logdir,
                            "permit-fresh")
                 d.login()
-                procs.append(d.quit()["cpu_ns"] / 1e6)
+                procs.append(d.quit(CLOCK.left())["cpu_ns"] / 1e6)
             results["permit_proc"] = procs
 
         if phases & {"cold", "warm"}:
-            d = Driver(a.driver, confdir, SERVICE, logdir, "module",
+            d = start_driver(a.driver, confdir, SERVICE, logdir, "module",
                        wrap=a.wrap)
             empty_dir(cache)
             results["first"] = sign_in(d, provider, relay)
@@ -640,7 +403,7 @@ def main():
                 sign_in(d, provider, relay)  # fills the cache if need be
                 results["warm"] = [sign_in(d, provider, relay)
                                    for _ in range(a.logins)]
-            results["module_exit"] = d.quit()
+            results["module_exit"] = d.quit(CLOCK.left())
 
         preload = sshd_libraries() if "sshd" in phases else None
         if "sshd" in phases and preload is None:
@@ -650,15 +413,15 @@ def main():
                     (phase == "sshd" and pre is None):
                 continue
             if not os.listdir(cache):
-                d = Driver(a.driver, confdir, SERVICE, logdir, "fill")
+                d = start_driver(a.driver, confdir, SERVICE, logdir, "fill")
                 sign_in(d, provider, relay)
-                d.quit()
+                d.quit(CLOCK.left())
             fresh = []
             for i in range(a.fresh):
-                d = Driver(a.driver, confdir, SERVICE, logdir, phase,
+                d = start_driver(a.driver, confdir, SERVICE, logdir, phase,
                            wrap=a.wrap, preload=pre)
                 s = sign_in(d, provider, relay)
-                s["proc_cpu"] = d.quit()["cpu_ns"] / 1e6
+                s["proc_cpu"] = d.quit(CLOCK.left())["cpu_ns"] / 1e6
                 fresh.append(s)
             results[phase] = fresh
         if preload:
@@ -669,8 +432,7 @@ def main():
             log("--- %s (tail)\n%s" % (name, tail(os.path.join(logdir,
                                                                name))))
     finally:
-        for p in reversed(PROCS):
-            stop(p)
+        stop_all()
         if a.keep or failed:
             log("kept %s" % tmp)
         else:

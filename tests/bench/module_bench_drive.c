@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
+
 #define LOG_LINES 32
 #define LOG_LINE_MAX 1024
 
@@ -130,20 +132,6 @@ __syslog_chk(int prio, int flag, const char *fmt, ...)
 
 /* ------------------------------------------------------- conversation */
 
-static void
-print_escaped(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\n')
-			fputs("\\n", stdout);
-		else if (*s == '\\')
-			fputs("\\\\", stdout);
-		else
-			fputc(*s, stdout);
-	}
-	fputc('\n', stdout);
-}
-
 static int
 conv(int n, const struct pam_message **msg, struct pam_response **resp,
     void *arg)
@@ -179,7 +167,7 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 			return PAM_CONV_ERR;
 		}
 		printf("MSG %lld %s ", now, tag);
-		print_escaped(msg[i]->msg);
+		stand_print_escaped(msg[i]->msg);
 		if (strcmp(tag, "PROMPT") != 0)
 			continue;
 		fflush(stdout);
@@ -235,7 +223,7 @@ one_login(const char *confdir, const char *service, const char *user,
 
 	for (i = 0; i < nlogs; i++) {
 		printf("LOG %d ", logs[i].prio);
-		print_escaped(logs[i].text);
+		stand_print_escaped(logs[i].text);
 	}
 	if (logs_dropped > 0)
 		printf("LOG 3 module_bench_drive: %u log lines dropped\n",

@@ -42,8 +42,6 @@ Python 3 standard library only.
 """
 import argparse
 import errno
-import hashlib
-import json
 import os
 import pty
 import pwd
@@ -52,19 +50,22 @@ import secrets
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import qrimage  # noqa: E402
+from stand.build import (PROVIDER_DIR, compiler_file,  # noqa: E402
+                         default_paths, env_path, has_asan, ldd)
+from stand.daemons import Provider, Relay  # noqa: E402
+from stand.files import ModuleFiles, write_private  # noqa: E402
+from stand.proc import StandError, free_port, request  # noqa: E402
+import phone as phone_mod  # noqa: E402  (tests/provider/phone.py)
 
 SSHD = "/usr/sbin/sshd"
 USER = "iontest"
@@ -103,50 +104,6 @@ def check(cond, what, detail=None):
     say("ok -", what)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(url, method="GET", body=None, timeout=10):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json"} if data else {})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-def new_client_key(relay_bin, name):
-    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`,
-    its output checked: 'NAME SHA256HEX', then the 43-character key."""
-    r = subprocess.run([relay_bin, "--new-client-key", name],
-                       capture_output=True, text=True, timeout=20)
-    lines = r.stdout.splitlines()
-    if r.returncode != 0 or len(lines) != 2:
-        raise Fail("pam-ion-relay --new-client-key: status %d, %r %r"
-                   % (r.returncode, r.stdout, r.stderr))
-    line, key = lines
-    if (not re.fullmatch(r"[A-Za-z0-9_-]{43}", key) or line != "%s %s" % (
-            name, hashlib.sha256(key.encode()).hexdigest())):
-        raise Fail("pam-ion-relay --new-client-key: unexpected output %r"
-                   % lines[0])
-    return key, line
-
-
-def write_root_file(path, text, mode):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-                 mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chown(path, 0, 0)
-    os.chmod(path, mode)
-
-
 # ------------------------------------------------------------ the stand
 
 class Stand:
@@ -166,14 +123,15 @@ class Stand:
         self.pam_written = False
         self.user_created = False
         self.privsep_created = False
-        self.sshd = None
+        self.provider = self.relay_daemon = self.sshd = None
 
     # -- processes
     def spawn(self, name, cmd, **kw):
+        """cmd in a session of its own (sshd's children too go at stop()),
+        its output in name.log."""
         log = open(os.path.join(self.tmp, name + ".log"), "wb")
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                             stdout=kw.pop("stdout", log), stderr=log,
-                             start_new_session=True, **kw)
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                             stderr=log, start_new_session=True, **kw)
         self.procs.append((name, p, log))
         return p
 
@@ -187,84 +145,38 @@ class Stand:
     def start_provider(self):
         self.relay_port = free_port()
         self.relay = "http://127.0.0.1:%d" % self.relay_port
-        script = os.path.join(self.provider_dir, "provider.js")
-        p = self.spawn("provider", [
-            "node", script, "--port", "0", "--issuer-host", "127.0.0.1",
-            "--client", "%s:%s:%s/callback" % (CLIENT_ID, self.client_secret,
-                                               self.relay),
-            "--account", "alice:%s:true:Alice Example" % EMAIL],
-            stdout=subprocess.PIPE, cwd=self.provider_dir)
-        ready, _, _ = select.select([p.stdout], [], [], 30)
-        line = p.stdout.readline().decode() if ready else ""
-        prefix = "provider listening on "
-        if not line.startswith(prefix):
-            raise Fail("the provider did not start (%r):\n%s" %
-                       (line, self.log_text("provider")))
-        self.issuer = line[len(prefix):].strip()
+        self.provider = Provider(
+            self.tmp, CLIENT_ID, self.client_secret, self.relay + "/callback",
+            ["alice:%s:true:Alice Example" % EMAIL],
+            provider_dir=self.provider_dir, start_timeout=30)
+        self.issuer = self.provider.issuer
         say("provider at", self.issuer)
 
     def start_relay(self):
         # This host's key, and another host's (only so that the file holds
         # more than one line).
-        self.relay_key, line = new_client_key(self.relay_bin, RELAY_CLIENT)
-        _, other = new_client_key(self.relay_bin, "other-host")
-        self.client_keys = os.path.join(self.tmp, "relay-client-keys")
-        write_root_file(self.client_keys, "# e2e\n%s\n%s\n" % (line, other),
-                        0o600)
-        p = self.spawn("relay", [
-            self.relay_bin, "--listen", "127.0.0.1:%d" % self.relay_port,
-            "--public-url", self.relay,
-            "--authorize-url-prefix", self.issuer + "/oauth2/authorize",
-            "--client-keys", self.client_keys])
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if http(self.relay + "/healthz", timeout=1)[0] == 200:
-                    say("relay at", self.relay)
-                    return
-            except OSError:
-                pass
-            if p.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise Fail("the relay did not start:\n" + self.log_text("relay"))
+        self.relay_daemon = Relay(
+            self.relay_bin, self.tmp, self.relay_port,
+            self.issuer + "/oauth2/authorize",
+            clients=(RELAY_CLIENT, "other-host"), start_timeout=15)
+        self.relay_key = self.relay_daemon.key
+        say("relay at", self.relay)
 
     # -- files
     def write_module_files(self):
-        d = self.tmp
-        self.secret_file = os.path.join(d, "client_secret")
-        write_root_file(self.secret_file, self.client_secret + "\n", 0o600)
-        self.relay_key_file = os.path.join(d, "relay_key")
-        write_root_file(self.relay_key_file, self.relay_key + "\n", 0o600)
-        self.users_file = os.path.join(d, "pam_ion.users")
-        write_root_file(self.users_file, "%s %s\n" % (EMAIL, USER), 0o644)
-        self.cache_dir = os.path.join(d, "cache")
-        os.mkdir(self.cache_dir, 0o700)
-        os.chown(self.cache_dir, 0, 0)
-        os.chmod(self.cache_dir, 0o700)
-        self.conf = os.path.join(d, "pam_ion.conf")
-        self.write_conf()
+        self.files = ModuleFiles(
+            self.tmp, self.issuer, CLIENT_ID, self.client_secret, self.relay,
+            self.relay_key, "%s %s\n" % (EMAIL, USER), {
+                "login_timeout": "100",
+                "http_timeout": "10",
+                "debug": "yes"},
+            comment="# pam_ion end-to-end test (tests/e2e/test_sshd.py)")
+        self.conf = self.files.conf
 
     def write_conf(self, *extra):
-        """pam_ion.conf (root, 0644), with extra lines; read again by the
-        module at every sign-in."""
-        text = "\n".join([
-            "# pam_ion end-to-end test (tests/e2e/test_sshd.py)",
-            "issuer = " + self.issuer,
-            "client_id = " + CLIENT_ID,
-            "client_secret_file = " + self.secret_file,
-            "relay_url = " + self.relay,
-            "relay_key_file = " + self.relay_key_file,
-            "user_map_file = " + self.users_file,
-            "cache_dir = " + self.cache_dir,
-            "login_timeout = 100",
-            "http_timeout = 10",
-            "debug = yes"] + list(extra) + [""])
-        tmp = self.conf + ".new"
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        write_root_file(tmp, text, 0o644)
-        os.rename(tmp, self.conf)
+        """pam_ion.conf again (root, 0644), with extra lines; read again by
+        the module at every sign-in."""
+        self.files.rewrite(*extra)
 
     def write_pam_service(self):
         text = "\n".join([
@@ -274,7 +186,7 @@ class Stand:
             "session required pam_permit.so",
             "password required pam_deny.so",
             ""])
-        write_root_file(self.pam_file, text, 0o644)
+        write_private(self.pam_file, text, 0o644)
         self.pam_written = True
         say("PAM service", self.service, "->", self.pam_file)
 
@@ -305,7 +217,7 @@ class Stand:
                        stdout=subprocess.DEVNULL)
         self.sshd_port = free_port()
         self.sshd_conf = os.path.join(d, "sshd_config")
-        write_root_file(self.sshd_conf, "\n".join([
+        write_private(self.sshd_conf, "\n".join([
             "ListenAddress 127.0.0.1:%d" % self.sshd_port,
             "HostKey " + hostkey,
             "PidFile " + os.path.join(d, "sshd.pid"),
@@ -362,30 +274,11 @@ class Stand:
         say("sshd (pid %d) on 127.0.0.1:%d as %s" %
             (self.sshd.pid, self.sshd_port, self.service))
 
-    # -- provider control
-    def provider_stats(self):
-        st, text = http(self.issuer + "/__test/stats")
-        if st != 200:
-            raise Fail("provider stats: %d %s" % (st, text))
-        return json.loads(text)
-
-    def provider_reset(self):
-        st, text = http(self.issuer + "/__test/reset", "POST", {})
-        if st != 200:
-            raise Fail("provider reset: %d %s" % (st, text))
-
-    def relay_metrics(self):
-        st, text = http(self.relay + "/metrics")
-        out = {}
-        for line in text.splitlines():
-            m = re.match(r"^(pam_ion_relay_[a-z_]+)(\{[^}]*\})? ([0-9.e+]+)$",
-                         line)
-            if m:
-                out[m.group(1)] = out.get(m.group(1), 0) + float(m.group(3))
-        return out
-
     # -- cleanup
     def stop(self):
+        for d in (self.relay_daemon, self.provider):
+            if d is not None:
+                d.stop()
         for name, p, log in reversed(self.procs):
             if p.poll() is None:
                 try:
@@ -400,8 +293,6 @@ class Stand:
                     except ProcessLookupError:
                         pass
                     p.wait()
-            if p.stdout is not None and p.stdout is not log:
-                p.stdout.close()
             log.close()
         self.procs = []
 
@@ -440,26 +331,19 @@ class Stand:
 
 def asan_runtime(module):
     """The ASan runtime an instrumented module needs preloaded, or None."""
-    out = subprocess.run(["ldd", module], capture_output=True,
-                         text=True).stdout
-    for line in out.splitlines():
-        m = re.search(r"(libasan\.so\S*|libclang_rt\.asan\S*\.so)\s+=>\s+"
-                      r"(/\S+)", line)
-        if m:
-            return m.group(2)
-    nm = subprocess.run(["nm", "-D", "--undefined-only", module],
-                        capture_output=True, text=True).stdout
-    if "__asan_init" not in nm:
+    for name, path in ldd(module).items():
+        if path and re.match(r"libasan\.so|libclang_rt\.asan\S*\.so", name):
+            return path
+    if not has_asan(module):
         return None
     # Instrumented, with the runtime left to the program (clang's static
     # runtime): clang's shared one.
     for cc in ("clang", "cc"):
         if shutil.which(cc) is None:
             continue
-        path = subprocess.run([cc, "-print-file-name=libclang_rt.asan-"
-                               + os.uname().machine + ".so"],
-                              capture_output=True, text=True).stdout.strip()
-        if os.path.isabs(path) and os.path.exists(path):
+        path = compiler_file(cc, "libclang_rt.asan-" + os.uname().machine +
+                             ".so")
+        if path:
             return path
     raise Fail("%s is built with ASan but no ASan runtime to preload into "
                "sshd was found" % module)
@@ -669,7 +553,7 @@ def read_sign_in(stand, ssh, name):
 def landing_page_check(stand, link, name):
     """The relay's page for the link names the context the module sent: the
     PAM service (sshd's argv[0] base name), the account, the origin."""
-    st, body = http(link)
+    st, body = request("GET", link)
     check(st == 200, "%s: the link answers 200 (%d)" % (name, st))
     check(stand.service in body,
           "%s: the landing page names the PAM service %s: sshd ran the "
@@ -681,9 +565,6 @@ def landing_page_check(stand, link, name):
 
 
 def phone(stand, link, name):
-    if stand.provider_dir not in sys.path:
-        sys.path.insert(0, stand.provider_dir)
-    import phone as phone_mod
     try:
         code = phone_mod.sign_in(link, "alice")
     except phone_mod.PhoneError as e:
@@ -695,7 +576,7 @@ def phone(stand, link, name):
 
 def run_success(stand):
     name = "run1"
-    stand.provider_reset()
+    stand.provider.reset()
     ssh = Ssh(stand)
     try:
         link = read_sign_in(stand, ssh, name)
@@ -715,7 +596,7 @@ def run_success(stand):
           "%s" % (name, USER), "after the code ssh showed:\n" + after)
     check("Permission denied" not in after,
           "%s: no 'Permission denied'" % name, after)
-    stats = stand.provider_stats()
+    stats = stand.provider.stats()
     check(stats.get("token") == 1,
           "%s: the provider saw exactly one token request (%s)"
           % (name, stats.get("token")))
@@ -730,7 +611,7 @@ def run_confirm_no_over_ssh(stand):
     the module asks for the code anyway, and the phone shows one."""
     name = "run3"
     stand.write_conf("prompt = auto", "confirm = no")
-    stand.provider_reset()
+    stand.provider.reset()
     ssh = Ssh(stand)
     try:
         # prompt = auto: sshd shows the QR code only with the next prompt,
@@ -767,8 +648,8 @@ def wrong_code(code):
 
 def run_wrong_code(stand):
     name = "run2"
-    stand.provider_reset()
-    before = stand.relay_metrics()
+    stand.provider.reset()
+    before = stand.relay_daemon.metrics()
     ssh = Ssh(stand)
     try:
         link = read_sign_in(stand, ssh, name)
@@ -793,28 +674,18 @@ def run_wrong_code(stand):
           "%s: the person sees the module's %r" % (name, MSG_ABORTED), shown)
     check(USER not in [x.strip() for x in after.split("\n")],
           "%s: the remote command did not run" % name, shown)
-    stats = stand.provider_stats()
+    stats = stand.provider.stats()
     check(stats.get("authorize", 0) >= 1 and stats.get("token", 0) == 0,
           "%s: the provider saw the sign-in (authorize %s) and no token "
           "request (%s): the code was checked first"
           % (name, stats.get("authorize"), stats.get("token")))
-    after_m = stand.relay_metrics()
+    after_m = stand.relay_daemon.metrics()
     cb = "pam_ion_relay_callbacks_total"
     check(after_m.get(cb, 0) - before.get(cb, 0) >= 1,
           "%s: the relay saw the phone's callback" % name)
 
 
 # ------------------------------------------------------------ main
-
-def find(env, *candidates):
-    v = os.environ.get(env)
-    if v:
-        return os.path.abspath(v)
-    for c in candidates:
-        if os.path.exists(c):
-            return os.path.abspath(c)
-    return None
-
 
 def main():
     global VERBOSE
@@ -829,17 +700,16 @@ def main():
     if os.geteuid() != 0:
         say("SKIP: needs root (sshd, /etc/pam.d, useradd)")
         return SKIP
-    module = find("PAM_ION_MODULE", os.path.join(ROOT, "build", "pam_ion.so"))
-    relay = find("PAM_ION_RELAY",
-                 os.path.join(ROOT, "build", "src", "relay", "pam-ion-relay"))
-    provider_dir = find("PAM_ION_PROVIDER_DIR",
-                        os.path.join(ROOT, "tests", "provider"))
+    built = default_paths()
+    module = env_path("PAM_ION_MODULE", built["module"])
+    relay = env_path("PAM_ION_RELAY", built["relay"])
+    provider_dir = env_path("PAM_ION_PROVIDER_DIR", PROVIDER_DIR)
     problems = []
-    if not module or not os.path.isfile(module):
+    if not os.path.isfile(module):
         problems.append("pam_ion.so not found (PAM_ION_MODULE)")
-    if not relay or not os.access(relay, os.X_OK):
+    if not os.access(relay, os.X_OK):
         problems.append("pam-ion-relay not found (PAM_ION_RELAY)")
-    if not provider_dir or not os.path.isdir(
+    if not os.path.isdir(
             os.path.join(provider_dir, "node_modules")):
         problems.append("no node_modules in the provider dir: run "
                         "`npm ci` in tests/provider")
@@ -880,7 +750,7 @@ def main():
         check(not any(r in log for r in SANITIZER_REPORTS),
               "no sanitizer report in sshd's log")
         ok = True
-    except Fail as e:
+    except (Fail, StandError) as e:
         say("FAIL:", e)
     except Exception as e:
         import traceback

@@ -18,7 +18,6 @@ Fails closed, for every hostile case:
   and, where a fake relay saw it, not the poll secret.
 """
 
-import base64
 import hashlib
 import http.server
 import json
@@ -27,13 +26,13 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from moduletest import (CLIENT_ID, KEY_HEADER, LOG_ERR, PAM_SUCCESS,
                         ModuleTestCase, Person, free_port, relay_headers)
 import phone  # noqa: E402  (tests/provider, on the path through moduletest)
+from stand.daemons import b64url as b64  # noqa: E402  (through moduletest)
+from stand.proc import http as http_json  # noqa: E402
 
 PAM_IGNORE = 25
 SLACK_S = 3.0  # "a little" past login_timeout
@@ -47,10 +46,6 @@ AUTO_LOCAL = {"prompt": "auto", "confirm": "no"}
 # that a hung server costs seconds, long enough for a loaded machine.
 LOGIN_TIMEOUT = 30
 HTTP_TIMEOUT = 3
-
-
-def b64(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 class HostileCase(ModuleTestCase):
@@ -186,21 +181,7 @@ def relay_request(method, url, key=None, secret=None, body=None,
                   timeout=10.0):
     """One /v1 request as a client of the relay would send it (key None:
     no PAM-Ion-Client-Key header); (status, parsed JSON or text)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method,
-        headers=relay_headers(key, secret, json_body=data is not None))
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    text = raw.decode("utf-8", "replace")
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
+    return http_json(method, url, body, timeout, relay_headers(key, secret))
 
 
 class RelayLogin:

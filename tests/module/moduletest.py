@@ -1,7 +1,11 @@
 """Module tests of pam_ion: the built pam_ion.so, loaded by the real libpam
 through pamdrive, against the real relay and the stand-in provider
 (tests/provider), with a scripted person at the terminal and the scripted
-phone (tests/provider/phone.py).  Python 3 standard library only.
+phone (tests/provider/phone.py).  Python 3 standard library only.  The
+daemons, the files and the drivers' output are the test stand's
+(tests/stand); what is here is what only the module tests need: the
+syslog capture, sanitizer builds, the scripted person, one run of pamdrive
+and the assertions.
 
 Paths come from the environment (the CMake test sets them; the defaults are
 the in-tree build/):
@@ -55,14 +59,9 @@ and removes it afterwards.
 """
 
 import atexit
-import base64
-import ctypes
-import hashlib
-import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -70,30 +69,27 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
-BUILD = os.path.join(SRC, "build")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from stand.build import (PROVIDER_DIR as _PROVIDER_DIR,  # noqa: E402
+                         compiler_file, default_paths, env_path, has_asan,
+                         ldd, provider_missing)
+from stand.daemons import (KEY_HEADER, Provider as _Provider,  # noqa: E402
+                           Relay as _Relay, key_hash,  # noqa: F401
+                           relay_headers)
+from stand.drive import link_in, unescape  # noqa: E402,F401
+from stand.files import ModuleFiles, module_line, write_pam_dir  # noqa: E402
+from stand.proc import free_port, http  # noqa: E402,F401
+import phone  # noqa: E402  (tests/provider/phone.py, on the stand's path)
 
-
-def _env_path(name, default):
-    return os.path.abspath(os.environ.get(name) or default)
-
-
-MODULE = _env_path("PAM_ION_MODULE", os.path.join(BUILD, "pam_ion.so"))
-PAMDRIVE = _env_path("PAMDRIVE",
-                     os.path.join(BUILD, "tests", "module", "pamdrive"))
-RELAY_BIN = _env_path("RELAY_BIN",
-                      os.path.join(BUILD, "src", "relay", "pam-ion-relay"))
-PROVIDER_DIR = _env_path("PROVIDER_DIR",
-                         os.path.join(SRC, "tests", "provider"))
+_BIN = default_paths()
+MODULE = env_path("PAM_ION_MODULE", _BIN["module"])
+PAMDRIVE = env_path("PAMDRIVE", _BIN["pamdrive"])
+RELAY_BIN = env_path("RELAY_BIN", _BIN["relay"])
+PROVIDER_DIR = env_path("PROVIDER_DIR", _PROVIDER_DIR)
 CC = os.environ.get("ION_CC") or "cc"
-
-sys.path.insert(0, PROVIDER_DIR)
-import phone  # noqa: E402  (tests/provider/phone.py)
 
 CLIENT_ID = "pam-test"
 CLIENT_SECRET = "s3cret-Ku8vQ2pZ7mW4xR9t"
@@ -141,9 +137,6 @@ PROMPT_AGAIN_CODE = ("Not signed in yet. Finish signing in on your phone, "
 PROMPT_AGAIN_ENTER = ("Not signed in yet. Finish signing in on your phone, "
                       "then press Enter: ")
 PROMPT_WRONG = "That code does not match. Type the code shown on your phone: "
-# The message with the link: the short link alone on a line, and how long
-# it stays valid.
-LINK_LINE_RE = re.compile(r"^(https?://\S+/l/[A-Za-z0-9_-]+)$", re.M)
 VALID_RE = re.compile(r"^The link is valid for (\d+) minutes?\.$", re.M)
 
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|"
@@ -153,12 +146,6 @@ SYSLOG_RE = re.compile(r"^<(\d+)>(\w{3} [ \d]\d \d\d:\d\d:\d\d) ([^:\[]*)"
 MODULE_LOG_RE = re.compile(r"^pam_ion\(([^:]*):auth\): (.*)$", re.S)
 LOG_AUTHPRIV = 10
 LOG_ERR, LOG_NOTICE, LOG_INFO = 3, 5, 6
-
-
-def link_in(text):
-    """The short link a message shows on a line of its own, or None."""
-    m = LINK_LINE_RE.search(text)
-    return m.group(1) if m else None
 
 
 def log(*msg):
@@ -172,231 +159,33 @@ def requirements_missing():
     for p in (MODULE, PAMDRIVE, RELAY_BIN):
         if not os.access(p, os.X_OK if p != MODULE else os.R_OK):
             return "missing %s (build it first)" % p
-    if not os.path.isdir(os.path.join(PROVIDER_DIR, "node_modules",
-                                      "oidc-provider")):
-        return "run 'npm ci' in %s first" % PROVIDER_DIR
-    if shutil.which("node") is None:
-        return "node is not installed"
-    return None
+    return provider_missing(PROVIDER_DIR)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# ---------------------------------------------------------------- daemons
+
+class Provider(_Provider):
+    """The stand-in provider with the module tests' client and ACCOUNTS.
+    par: "off" (the default), "on" or "required" (see set_par)."""
+
+    def __init__(self, workdir, redirect_uri, accounts=ACCOUNTS, par="off",
+                 extra_args=(), context=None):
+        super().__init__(workdir, CLIENT_ID, CLIENT_SECRET, redirect_uri,
+                         accounts, extra_args, par=par,
+                         provider_dir=PROVIDER_DIR, context=context,
+                         start_timeout=START_TIMEOUT)
 
 
-def http(method, url, body=None, timeout=10.0, headers=None):
-    """(status, parsed JSON or text) of one request, no proxies."""
-    data = None
-    headers = dict(headers or {})
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(url, data=data, headers=headers,
-                                 method=method)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=timeout) as r:
-            status, raw = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    text = raw.decode("utf-8", "replace")
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, text
-
-
-def unescape(s):
-    """pamdrive's escaping: newline as \\n, backslash as \\\\."""
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s):
-            out.append("\n" if s[i + 1] == "n" else s[i + 1])
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
-
-
-# ---------------------------------------------------------------- processes
-
-def _die_with_parent():
-    """In the child: SIGTERM when the test process goes, however it goes
-    (a ctest timeout kills it), so no provider or relay is left behind."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):  # PR_SET_PDEATHSIG is 1
-        pass
-
-
-class _Daemon:
-    """A child process whose stderr is kept in a file (for failures)."""
-
-    def __init__(self, name, workdir):
-        self.name = name
-        self.errpath = os.path.join(workdir, name + ".log")
-        self.proc = None
-
-    def logs(self, tail=60):
-        try:
-            with open(self.errpath, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return ""
-        return "\n".join(lines[-tail:])
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                f.close()
-        self.proc = None
-
-
-class Provider(_Daemon):
-    """node tests/provider/provider.js with its /__test/ control API.
-    par: "off" (the default), "on" or "required" (--par; see set_par)."""
-
-    par = "off"  # (also for subclasses that start provider.js themselves)
-
-    def __init__(self, workdir, redirect_uri, accounts=ACCOUNTS, par="off"):
-        super().__init__("provider", workdir)
-        args = ["node", os.path.join(PROVIDER_DIR, "provider.js"),
-                "--port", "0", "--issuer-host", "127.0.0.1",
-                "--par", par,
-                "--client", "%s:%s:%s" % (CLIENT_ID, CLIENT_SECRET,
-                                          redirect_uri)]
-        for a in accounts:
-            args += ["--account", a]
-        err = open(self.errpath, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=err,
-                                     cwd=PROVIDER_DIR,
-                                     preexec_fn=_die_with_parent)
-        err.close()
-        line = self._first_line()
-        m = re.match(r"provider listening on (http://\S+)$", line)
-        if not m:
-            self.stop()
-            raise RuntimeError("provider did not start: %r\n%s" %
-                               (line, self.logs()))
-        self.issuer = m.group(1)
-        self.par = par
-
-    def _first_line(self):
-        box = []
-        t = threading.Thread(target=lambda: box.append(
-            self.proc.stdout.readline().decode("utf-8", "replace").strip()),
-            daemon=True)
-        t.start()
-        t.join(START_TIMEOUT)
-        return box[0] if box else ""
-
-    def control(self, method, path, body=None):
-        status, ans = http(method, self.issuer + "/__test/" + path, body)
-        if status != 200:
-            raise RuntimeError("provider %s %s: %d %r" % (method, path,
-                                                          status, ans))
-        return ans
-
-    def stats(self):
-        return self.control("GET", "stats")
-
-    def reset(self):
-        return self.control("POST", "reset", {})
-
-    def rotate_keys(self, keep_old=False):
-        return self.control("POST", "rotate-keys", {"keep_old": keep_old})
-
-    def misbehave(self, spec):
-        return self.control("POST", "misbehave", spec)
-
-    def set_par(self, par):
-        """Pushed authorization requests from now on: "off", "on" (offered,
-        discovery names the endpoint) or "required" (plain authorization
-        requests refused).  Sessions, codes and keys stay."""
-        ans = self.control("POST", "par", {"par": par})
-        self.par = par
-        return ans
-
-    def discovery(self):
-        status, doc = http("GET", self.issuer +
-                           "/.well-known/openid-configuration")
-        if status != 200 or not isinstance(doc, dict):
-            raise RuntimeError("discovery: %d %r" % (status, doc))
-        return doc
-
-
-KEY_HEADER = "PAM-Ion-Client-Key"
-KEY_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 # The relay's clients in the tests: host1 is the module's (every Setup's
 # relay_key_file holds its key), host2 "another PAM host" (the attack tests'
 # attacker holds its key).
 MODULE_HOST, OTHER_HOST = "host1", "host2"
 
 
-def key_hash(key):
-    """What a --client-keys line holds for a key: SHA-256, lowercase hex."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def new_client_key(name):
-    """A key made by `pam-ion-relay --new-client-key NAME`, its output
-    checked: two lines, 'NAME SHA256HEX' (the hash of the key) and the key
-    (43 base64url characters).  Returns (key, keys-file line)."""
-    r = subprocess.run([RELAY_BIN, "--new-client-key", name],
-                       capture_output=True, text=True, timeout=20,
-                       stdin=subprocess.DEVNULL)
-    lines = r.stdout.splitlines()
-    if r.returncode != 0 or len(lines) != 2:
-        raise RuntimeError("pam-ion-relay --new-client-key %s: status %d, "
-                           "output %r, stderr %r" % (name, r.returncode,
-                                                     r.stdout, r.stderr))
-    line, key = lines
-    if not KEY_RE.fullmatch(key):
-        raise RuntimeError("--new-client-key: the key %r is not 43 "
-                           "base64url characters" % key[:8])
-    if line != "%s %s" % (name, key_hash(key)):
-        raise RuntimeError("--new-client-key: the line %r is not 'NAME "
-                           "SHA256(key)'" % line)
-    return key, line
-
-
-def keys_file_text(keys, extra_lines=()):
-    """A --client-keys file: a comment, 'NAME SHA256HEX' per key (a dict
-    name -> key), then extra_lines as they are."""
-    lines = ["# pam-ion-relay client keys (tests/module/moduletest.py)"]
-    lines += ["%s %s" % (n, key_hash(k)) for n, k in keys.items()]
-    lines += list(extra_lines)
-    return "\n".join(lines) + "\n"
-
-
-def relay_headers(key=None, secret=None, json_body=False):
-    """Headers of a /v1 request: the client key and the poll secret."""
-    h = {}
-    if key is not None:
-        h[KEY_HEADER] = key
-    if secret is not None:
-        h["Authorization"] = "Bearer " + secret
-    if json_body:
-        h["Content-Type"] = "application/json"
-    return h
-
-
-class Relay(_Daemon):
+class Relay(_Relay):
     """The real pam-ion-relay on a fixed loopback port, with a
-    --client-keys file (root, 0600) for host1 and host2.
+    --client-keys file (root, 0600) for host1 and host2, logins kept
+    RELAY_TTL seconds.
 
     keys        name -> key of the relay's clients; made with
                 --new-client-key unless given (a second relay of a test
@@ -405,93 +194,12 @@ class Relay(_Daemon):
     keys_file   the --client-keys file; rewrite it with set_keys()"""
 
     def __init__(self, workdir, port, prefix, keys=None, extra_args=()):
-        super().__init__("relay", workdir)
-        self.port = port
-        self.url = "http://127.0.0.1:%d" % port
-        if keys is None:
-            keys = {}
-            for name in (MODULE_HOST, OTHER_HOST):
-                keys[name], _ = new_client_key(name)
-        self.keys = dict(keys)
-        self.key = self.keys[MODULE_HOST]
-        self.keys_file = os.path.join(workdir, "relay-client-keys")
-        self._write_keys(self.keys)
-        err = open(self.errpath, "wb")
-        self.proc = subprocess.Popen(
-            [RELAY_BIN, "--listen", "127.0.0.1:%d" % port,
-             "--public-url", self.url, "--authorize-url-prefix", prefix,
-             "--client-keys", self.keys_file,
-             "--ttl", str(RELAY_TTL)] + list(extra_args),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            env=_sanitizer_env(dict(os.environ)),
-            preexec_fn=_die_with_parent)
-        err.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("relay exited %d:\n%s" %
-                                   (self.proc.returncode, self.logs()))
-            try:
-                if http("GET", self.url + "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("relay did not answer /healthz:\n" + self.logs())
-
-    def _write_keys(self, keys, extra_lines=()):
-        """Replace the keys file at once (rename), root, 0600."""
-        tmp = self.keys_file + ".new"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(keys_file_text(keys, extra_lines))
-        os.chown(tmp, 0, 0)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, self.keys_file)
-
-    def probe(self, key):
-        """The status a poll for a login nobody registered gets with this
-        key: 401 for a key the relay does not hold, 404 for one it does."""
-        secret = base64.urlsafe_b64encode(os.urandom(32)).rstrip(
-            b"=").decode()
-        return http("GET", self.url + "/v1/logins/result?wait=0",
-                    headers=relay_headers(key, secret), timeout=5)[0]
-
-    def set_keys(self, keys, timeout=10.0):
-        """Rewrite the keys file with `keys` (name -> key), SIGHUP the
-        relay, and wait until it answers by the new file: every key in it
-        known (404 to a probe), every key of the old file that is not in it
-        refused (401).  The new set becomes self.keys."""
-        gone = [k for k in self.keys.values() if k not in keys.values()]
-        self._write_keys(keys)
-        self.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while True:
-            ok = (all(self.probe(k) == 404 for k in keys.values()) and
-                  all(self.probe(k) == 401 for k in gone))
-            if ok:
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("the relay exited after SIGHUP:\n" +
-                                   self.logs())
-            if time.monotonic() > deadline:
-                raise RuntimeError("the relay did not take the new keys "
-                                   "file within %.0f s:\n%s" % (
-                                       timeout, self.logs()))
-            time.sleep(0.1)
-        self.keys = dict(keys)
-        if MODULE_HOST in keys:
-            self.key = keys[MODULE_HOST]
-
-    def log_lines(self):
-        """Every line of the relay's log so far."""
-        try:
-            with open(self.errpath, encoding="utf-8",
-                      errors="replace") as f:
-                return f.read().splitlines()
-        except OSError:
-            return []
+        super().__init__(RELAY_BIN, workdir, port, prefix,
+                         clients=(MODULE_HOST, OTHER_HOST), keys=keys,
+                         extra_args=["--ttl", str(RELAY_TTL)] +
+                         list(extra_args),
+                         env=_sanitizer_env(dict(os.environ)),
+                         start_timeout=START_TIMEOUT)
 
 
 # ---------------------------------------------------------------- syslog
@@ -630,30 +338,9 @@ exec "$@"
 
 _runtime = None
 
-
-def _has_asan(path):
-    try:
-        out = subprocess.run(["nm", "-D", path], capture_output=True,
-                             text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "__asan_init" in out
-
-
 # From the build (CMake passes ION_SANITIZE), or seen in the module itself.
 SANITIZE = (os.environ.get("ION_SANITIZE", "OFF").upper() in
-            ("ON", "1", "YES", "TRUE") or _has_asan(MODULE))
-
-
-def _compiler_file(name):
-    """Where the build's compiler keeps a runtime library, or None."""
-    try:
-        p = subprocess.run([CC, "-print-file-name=" + name],
-                           capture_output=True, text=True,
-                           timeout=30).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return p if os.path.isabs(p) and os.path.exists(p) else None
+            ("ON", "1", "YES", "TRUE") or has_asan(MODULE))
 
 
 def sanitizer_runtime():
@@ -671,18 +358,19 @@ def sanitizer_runtime():
     if SANITIZE:
         for binary in (MODULE, PAMDRIVE, RELAY_BIN):
             try:
-                out = subprocess.run(["ldd", binary], capture_output=True,
-                                     text=True, timeout=30).stdout
+                libs = ldd(binary)
             except (OSError, subprocess.TimeoutExpired):
                 continue
-            for m in re.finditer(r"^\s*(\S*(?:asan|ubsan)\S*\.so\S*) => "
-                                 r"not found", out, re.M):
-                p = _compiler_file(m.group(1))
+            for name, path in libs.items():
+                if path is not None or not re.search(r"(asan|ubsan)\S*\.so",
+                                                     name):
+                    continue
+                p = compiler_file(CC, name)
                 if p and os.path.dirname(p) not in libdirs:
                     libdirs.append(os.path.dirname(p))
-        if _has_asan(MODULE) and not _has_asan(PAMDRIVE):
+        if has_asan(MODULE) and not has_asan(PAMDRIVE):
             for name in ("libclang_rt.asan-x86_64.so", "libasan.so"):
-                preload = _compiler_file(name)
+                preload = compiler_file(CC, name)
                 if preload:
                     break
     _runtime = (":".join(libdirs) or None, preload)
@@ -708,18 +396,23 @@ def _sanitizer_env(env):
 # ---------------------------------------------------------------- the stack
 
 class Stack:
-    """Provider, relay and syslog socket shared by the tests of one file."""
+    """Provider, relay and syslog socket shared by the tests of one file.
+    A subclass changes the provider (new_provider) and makes what it needs
+    first (prepare)."""
+
+    prefix = "pam-ion-module-"
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pam-ion-module-")
+        self.dir = tempfile.mkdtemp(prefix=self.prefix)
         os.chmod(self.dir, 0o755)
         self.provider = self.relay = self.syslog = None
         try:
             self.syslog = Syslog(self.dir)
+            self.prepare()
             for attempt in range(3):
                 port = free_port()
-                self.provider = Provider(
-                    self.dir, "http://127.0.0.1:%d/callback" % port)
+                self.provider = self.new_provider(
+                    "http://127.0.0.1:%d/callback" % port)
                 try:
                     self.relay = Relay(self.dir, port, self.provider.issuer +
                                        "/oauth2/authorize")
@@ -734,14 +427,20 @@ class Stack:
             raise
         self.serial = 0
 
+    def prepare(self):
+        """What a subclass makes in self.dir before the daemons start."""
+
+    def new_provider(self, redirect_uri):
+        return Provider(self.dir, redirect_uri)
+
     def close(self):
         for d in (self.relay, self.provider):
             if d is not None:
                 d.stop()
         if (SANITIZE and self.relay is not None and
-                SANITIZER_RE.search(self.relay.logs(tail=100000))):
+                SANITIZER_RE.search(self.relay.logs(100000))):
             log("module tests: WARNING: sanitizer report in the relay's "
-                "log:\n" + self.relay.logs(tail=200))
+                "log:\n" + self.relay.logs(200))
         if self.syslog is not None:
             self.syslog.close()
         if os.environ.get("PAM_ION_KEEP"):
@@ -778,7 +477,7 @@ def close_stack():
         _stack = None
 
 
-class Setup:
+class Setup(ModuleFiles):
     """One test's files: pam_ion.conf (root, 0644), the client secret
     (root, 0600), the relay key (root, 0600: the relay's host1 key unless
     relay_key gives the file's text), the user map (root, 0644), the cache
@@ -789,67 +488,19 @@ class Setup:
                  secret_mode=0o600, omit=(), cache_dir=None,
                  user_map=USER_MAP, relay_key=None, relay_key_mode=0o600):
         self.stack = st
-        self.dir = dir
         os.mkdir(dir, 0o755)
-        self.conf = os.path.join(dir, "pam_ion.conf")
-        self.secret_file = os.path.join(dir, "client_secret")
-        self.relay_key_file = os.path.join(dir, "relay_key")
-        self.map_file = os.path.join(dir, "pam_ion.users")
-        self.cache_dir = cache_dir or os.path.join(dir, "cache")
-        self.pamd = os.path.join(dir, "pam.d")
-        self._write(self.secret_file, CLIENT_SECRET + "\n", secret_mode)
-        self._write(self.relay_key_file,
-                    relay_key if relay_key is not None else
-                    st.relay.key + "\n", relay_key_mode)
-        self._write(self.map_file, user_map, 0o644)
-        if not os.path.isdir(self.cache_dir):
-            os.mkdir(self.cache_dir, 0o700)
-        opts = {
-            "issuer": st.provider.issuer,
-            "client_id": CLIENT_ID,
-            "client_secret_file": self.secret_file,
-            "relay_url": st.relay.url,
-            "relay_key_file": self.relay_key_file,
-            "user_map_file": self.map_file,
-            "cache_dir": self.cache_dir,
-            "login_timeout": "60",
-            "http_timeout": "5",
-        }
-        for k, v in (options or {}).items():
-            if v is None:
-                opts.pop(k, None)
-            else:
-                opts[k] = v
-        for k in omit:
-            opts.pop(k, None)
-        self.options = opts
-        self.lines = ["# written by tests/module/moduletest.py"]
-        self.lines += ["%s = %s" % kv for kv in opts.items()]
-        self.lines += list(extra_lines)
-        self._write(self.conf, "\n".join(self.lines) + "\n", 0o644)
-        os.mkdir(self.pamd, 0o755)
-        self._write(os.path.join(self.pamd, SERVICE),
-                    "auth required %s config=%s%s\n" % (
-                        MODULE, self.conf,
-                        "".join(" " + a for a in args)), 0o644)
+        opts = {"login_timeout": "60", "http_timeout": "5"}
+        opts.update(options or {})
+        super().__init__(dir, st.provider.issuer, CLIENT_ID, CLIENT_SECRET,
+                         st.relay.url, st.relay.key, user_map, opts,
+                         extra_lines, omit,
+                         comment="# written by tests/module/moduletest.py",
+                         secret_mode=secret_mode, relay_key_text=relay_key,
+                         relay_key_mode=relay_key_mode, cache_dir=cache_dir)
         # libpam wants a default stack; it is never used here.
-        self._write(os.path.join(self.pamd, "other"),
-                    "auth required pam_deny.so\n", 0o644)
-
-    @staticmethod
-    def _write(path, text, mode):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chown(path, 0, 0)
-        os.chmod(path, mode)
-
-    def line_of(self, prefix):
-        """1-based line number of the config line starting with prefix."""
-        for i, line in enumerate(self.lines, 1):
-            if line.startswith(prefix):
-                return i
-        raise KeyError(prefix)
+        self.pamd = write_pam_dir(os.path.join(dir, "pam.d"), {
+            SERVICE: module_line(MODULE, self.conf, args),
+            "other": "auth required pam_deny.so\n"})
 
     def cache_files(self):
         return sorted(os.listdir(self.cache_dir))

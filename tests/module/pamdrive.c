@@ -19,20 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
+
+/* "TAG text", the text escaped; flushed, as a test waits for it. */
 static void
-print_escaped(const char *tag, const char *s)
+print_message(const char *tag, const char *s)
 {
 	fputs(tag, stdout);
 	fputc(' ', stdout);
-	for (; *s != '\0'; s++) {
-		if (*s == '\n')
-			fputs("\\n", stdout);
-		else if (*s == '\\')
-			fputs("\\\\", stdout);
-		else
-			fputc(*s, stdout);
-	}
-	fputc('\n', stdout);
+	stand_print_escaped(s);
 	fflush(stdout);
 }
 
@@ -50,14 +45,14 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 	for (i = 0; i < n; i++) {
 		switch (msg[i]->msg_style) {
 		case PAM_TEXT_INFO:
-			print_escaped("INFO", msg[i]->msg);
+			print_message("INFO", msg[i]->msg);
 			break;
 		case PAM_ERROR_MSG:
-			print_escaped("ERROR", msg[i]->msg);
+			print_message("ERROR", msg[i]->msg);
 			break;
 		case PAM_PROMPT_ECHO_ON:
 		case PAM_PROMPT_ECHO_OFF:
-			print_escaped("PROMPT", msg[i]->msg);
+			print_message("PROMPT", msg[i]->msg);
 			if (fgets(line, sizeof(line), stdin) == NULL) {
 				free(r);
 				return PAM_CONV_ERR;

@@ -11,107 +11,48 @@ succeeds.  Also: a certificate that goes bad between discovery and the
 token request → PAM_AUTHINFO_UNAVAIL at the token endpoint."""
 
 import os
-import re
 import shutil
 import ssl
-import subprocess
-import tempfile
 import unittest
 
 from hostile import CertAuthority, HostileCase, read
-from moduletest import (ACCOUNTS, CLIENT_ID, CLIENT_SECRET,
-                        PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, PROVIDER_DIR,
-                        Person, Provider, Relay, Stack, Syslog,
-                        _die_with_parent, free_port, requirements_missing)
-import moduletest
-
-
-class TlsProvider(Provider):
-    """provider.js over HTTPS; its control API is called without
-    verifying the certificate (it changes under the tests' hands)."""
-
-    def __init__(self, workdir, redirect_uri, cert, key):
-        moduletest._Daemon.__init__(self, "provider", workdir)
-        args = ["node", os.path.join(PROVIDER_DIR, "provider.js"),
-                "--port", "0", "--issuer-host", "127.0.0.1",
-                "--tls-cert", cert, "--tls-key", key,
-                "--client", "%s:%s:%s" % (CLIENT_ID, CLIENT_SECRET,
-                                          redirect_uri)]
-        for a in ACCOUNTS:
-            args += ["--account", a]
-        err = open(self.errpath, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=err,
-                                     cwd=PROVIDER_DIR,
-                                     preexec_fn=_die_with_parent)
-        err.close()
-        line = self._first_line()
-        m = re.match(r"provider listening on (https://\S+)$", line)
-        if not m:
-            self.stop()
-            raise RuntimeError("provider did not start: %r\n%s" %
-                               (line, self.logs()))
-        self.issuer = m.group(1)
-
-    def control(self, method, path, body=None):
-        import json
-        import urllib.error
-        import urllib.request
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.issuer + "/__test/" + path, data=data, method=method,
-            headers={"Content-Type": "application/json"} if data else {})
-        opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}),
-            urllib.request.HTTPSHandler(context=ctx))
-        try:
-            with opener.open(req, timeout=10) as r:
-                status, raw = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        ans = json.loads(raw.decode())
-        if status != 200:
-            raise RuntimeError("provider %s %s: %d %r" % (method, path,
-                                                          status, ans))
-        return ans
+from moduletest import (PAM_AUTHINFO_UNAVAIL, PAM_SUCCESS, Person, Provider,
+                        Stack, requirements_missing)
 
 
 class TlsStack(Stack):
-    """Stack with the HTTPS provider; the relay stays on loopback HTTP."""
+    """Stack with provider.js over HTTPS (--tls-cert/--tls-key); the relay
+    stays on loopback HTTP.  The provider's control API is called without
+    verifying the certificate (it changes under the tests' hands)."""
 
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="pam-ion-module-tls-")
-        os.chmod(self.dir, 0o755)
-        self.provider = self.relay = self.syslog = None
-        self.serial = 0
-        try:
-            self.syslog = Syslog(self.dir)
-            self.ca = CertAuthority(self.dir, "trusted")
-            self.other_ca = CertAuthority(self.dir, "untrusted")
-            self.good = self.ca.leaf("good")
-            self.certs = {
-                "good": self.good,
-                "wrong_host": self.ca.leaf("wronghost",
-                                           san="DNS:wrong.example"),
-                "expired": self.ca.leaf("expired",
-                                        start="20200101000000Z",
-                                        end="20200201000000Z"),
-                "untrusted": self.other_ca.leaf("untrusted"),
-                "not_yet_valid": self.ca.leaf("future",
-                                              start="20990101000000Z",
-                                              end="20990201000000Z"),
-            }
-            port = free_port()
-            self.provider = TlsProvider(
-                self.dir, "http://127.0.0.1:%d/callback" % port, *self.good)
-            self.relay = Relay(self.dir, port, self.provider.issuer +
-                               "/oauth2/authorize")
-        except BaseException:
-            self.close()
-            raise
+    prefix = "pam-ion-module-tls-"
+
+    def prepare(self):
+        self.ca = CertAuthority(self.dir, "trusted")
+        self.other_ca = CertAuthority(self.dir, "untrusted")
+        self.good = self.ca.leaf("good")
+        self.certs = {
+            "good": self.good,
+            "wrong_host": self.ca.leaf("wronghost", san="DNS:wrong.example"),
+            "expired": self.ca.leaf("expired", start="20200101000000Z",
+                                    end="20200201000000Z"),
+            "untrusted": self.other_ca.leaf("untrusted"),
+            "not_yet_valid": self.ca.leaf("future", start="20990101000000Z",
+                                          end="20990201000000Z"),
+        }
+
+    def new_provider(self, redirect_uri):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        cert, key = self.good
+        provider = Provider(self.dir, redirect_uri, par=None, context=ctx,
+                            extra_args=["--tls-cert", cert, "--tls-key", key])
+        if not provider.issuer.startswith("https://"):
+            provider.stop()
+            raise AssertionError("the provider serves %s, not https" %
+                                 provider.issuer)
+        return provider
 
     def serve(self, name):
         cert, key = self.certs[name]

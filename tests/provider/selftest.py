@@ -16,7 +16,6 @@ import hmac
 import http.client
 import json
 import os
-import select
 import shutil
 import socket
 import subprocess
@@ -29,7 +28,10 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import phone  # noqa: E402
+from stand.daemons import Provider, Relay, b64url as b64  # noqa: E402
+from stand.proc import StandError, free_port, stop_all  # noqa: E402
 
 CLIENT_ID, CLIENT_SECRET = "pam-test", "s3cret-for-the-stand-in-0123456789"
 ALICE = ("alice", "alice@example.org", True, "Alice Example")
@@ -39,20 +41,8 @@ VERBOSE = False
 
 # ------------------------------------------------------------ small helpers
 
-def b64(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def unb64(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def request(url, method="GET", body=None, headers=None, timeout=15):
@@ -189,82 +179,39 @@ class Stand:
 
     def __init__(self, relay_bin, tmp):
         self.tmp = tmp
-        self.procs = []
         self.relay_port = free_port()
         self.relay = "http://127.0.0.1:%d" % self.relay_port
         self.state_file = os.path.join(tmp, "provider-state.json")
-        self.issuer = self.start_provider("provider.log")
+        self.issuer = self.start_provider("provider").issuer
         self.start_relay(relay_bin)
         self.jwks_cache = None
 
-    def start_provider(self, logname, extra=()):
-        log = open(os.path.join(self.tmp, logname), "w")
-        cmd = ["node", os.path.join(HERE, "provider.js"), "--port", "0",
-               "--issuer-host", "127.0.0.1", "--state-file", self.state_file,
-               "--client", "%s:%s:%s/callback" % (CLIENT_ID, CLIENT_SECRET,
-                                                  self.relay)]
-        for sub, email, verified, name in (ALICE, BOB):
-            cmd += ["--account", "%s:%s:%s:%s" % (
-                sub, email, "true" if verified else "false", name)]
-        cmd += list(extra)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
-                             cwd=HERE)
-        self.procs.append((p, log))
-        ready, _, _ = select.select([p.stdout], [], [], 20)
-        line = p.stdout.readline().decode() if ready else ""
-        prefix = "provider listening on "
-        if not line.startswith(prefix):
-            raise Fail("the provider did not start (%r); see %s" %
-                       (line, log.name))
-        return line[len(prefix):].strip()
+    def start_provider(self, name):
+        """provider.js on the state file, its log in tmp/NAME.log."""
+        accounts = ["%s:%s:%s:%s" % (sub, email, "true" if verified
+                                     else "false", full)
+                    for sub, email, verified, full in (ALICE, BOB)]
+        try:
+            return Provider(self.tmp, CLIENT_ID, CLIENT_SECRET,
+                            self.relay + "/callback", accounts,
+                            ["--state-file", self.state_file], name=name,
+                            provider_dir=HERE)
+        except StandError as e:
+            raise Fail(str(e)) from None
 
     def start_relay(self, relay_bin):
         # The relay admits only holders of a key in its --client-keys file
         # ("NAME SHA256HEX" lines), made as an administrator would.
-        r = subprocess.run([relay_bin, "--new-client-key", "selftest"],
-                           capture_output=True, text=True, timeout=20)
-        lines = r.stdout.splitlines()
-        check(r.returncode == 0 and len(lines) == 2 and lines[0] ==
-              "selftest " + hashlib.sha256(lines[1].encode()).hexdigest(),
-              "pam-ion-relay --new-client-key: %r" % r.stdout)
-        self.relay_key = lines[1]
-        keys = os.path.join(self.tmp, "client-keys")
-        fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(lines[0] + "\n")
-        log = open(os.path.join(self.tmp, "relay.log"), "w")
-        p = subprocess.Popen(
-            [relay_bin, "--listen", "127.0.0.1:%d" % self.relay_port,
-             "--public-url", self.relay, "--authorize-url-prefix",
-             self.issuer + "/oauth2/authorize", "--client-keys", keys],
-            stdout=log, stderr=log)
-        self.procs.append((p, log))
-        for _ in range(100):
-            try:
-                if request(self.relay + "/healthz", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            if p.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise Fail("the relay did not start; see %s" % log.name)
+        try:
+            relay = Relay(relay_bin, self.tmp, self.relay_port,
+                          self.issuer + "/oauth2/authorize",
+                          clients=("selftest",), start_timeout=10)
+        except StandError as e:
+            raise Fail(str(e)) from None
+        self.relay_key = relay.key
 
-    def stop(self, proc=None):
-        for p, log in list(self.procs):
-            if proc is not None and p is not proc:
-                continue
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            if p.stdout:
-                p.stdout.close()
-            log.close()
-            self.procs.remove((p, log))
+    def stop(self):
+        stop_all()
 
     # control API
     def control(self, path, body=None):
@@ -959,11 +906,11 @@ def t_state_file(s):
           "state file mode")
     kids = sorted(s.jwks())
     # a second provider on the same state file comes up with the same keys
-    second = s.start_provider("provider2.log")
-    st, _, text = request(second + "/oauth2/jwks")
+    second = s.start_provider("provider2")
+    st, _, text = request(second.issuer + "/oauth2/jwks")
+    second.stop()
     check(sorted(k["kid"] for k in json.loads(text)["keys"]) == kids,
           "restart with --state-file changed the keys")
-    s.stop(s.procs[-1][0])
 
 
 def t_bad_requests(s):

@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -40,6 +41,8 @@ import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from stand.daemons import KEY_HEADER, b64url, key_hash  # noqa: E402
 DEFAULT_BIN = os.path.normpath(
     os.path.join(HERE, "..", "..", "build", "src", "relay", "pam-ion-relay"))
 
@@ -92,24 +95,17 @@ def relay_bin():
 
 # ---------------------------------------------------------------- client keys
 
-KEY_HEADER = "PAM-Ion-Client-Key"
-
-
 class Client:
     """A PAM host as the relay knows it: NAME and SHA-256 of its key."""
 
     def __init__(self, name, key=None):
         self.name = name
         self.key = key if key is not None else b64url(os.urandom(32))
-        self.hash = hashlib.sha256(self.key.encode("ascii")).hexdigest()
+        self.hash = key_hash(self.key)
 
     @property
     def line(self):
         return "%s %s\n" % (self.name, self.hash)
-
-
-def b64url(raw):
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 CLIENT_A = Client("host-a.example")

@@ -25,6 +25,7 @@
 #include "cache.h"
 #include "crypto.h"
 #include "errors.h"
+#include "fixture.h"
 
 #define OTHER_UID 1 /* daemon */
 #define URL "https://auth.example/.well-known/openid-configuration"
@@ -51,20 +52,10 @@ entry_path(const char *dir, const char *url, char *out, size_t len)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(fx.base, "/tmp/ion-cache-XXXXXX");
-	if (mkdtemp(fx.base) == NULL)
+	if (fixture_mkdtemp(fx.base, sizeof(fx.base), "cache") != 0)
 		return -1;
 	snprintf(fx.dir, sizeof(fx.dir), "%s/cache", fx.base);
 	entry_path(fx.dir, URL, fx.entry, sizeof(fx.entry));
@@ -75,7 +66,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(fx.base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return fixture_rmtree(fx.base);
 }
 
 /* Each test starts without a cache directory. */
@@ -87,26 +78,10 @@ reset(void **state)
 	(void)state;
 	if (lstat(fx.dir, &st) == 0) {
 		if (S_ISDIR(st.st_mode))
-			return nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			return fixture_rmtree(fx.dir);
 		return unlink(fx.dir);
 	}
 	return 0;
-}
-
-static void
-write_file(
-    const char *path, const char *data, size_t len, mode_t mode, uid_t uid)
-{
-	int fd;
-
-	if (unlink(path) == -1 && errno != ENOENT)
-		fail_msg("unlink %s: %s", path, strerror(errno));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchown(fd, uid, 0), 0);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
 }
 
 static int sentinel;
@@ -439,7 +414,7 @@ test_unsafe_dir(void **state)
 	assert_int_equal(
 	    ion_cache_store(fx.dir, URL, "y", 1, NULL, T0), ION_ERR_DENIED);
 	assert_int_equal(unlink(fx.dir), 0);
-	assert_int_equal(nftw(real, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(fixture_rmtree(real), 0);
 
 	/* A file where the directory should be. */
 	write_file(fx.dir, "x", 1, 0600, 0);

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "errors.h"
+#include "fixture.h"
 #include "logsafe.h"
 
 #define OTHER_UID 1 /* daemon */
@@ -46,28 +47,6 @@ static struct {
 } fx;
 
 static void
-write_file(
-    const char *path, const char *data, size_t len, mode_t mode, uid_t uid)
-{
-	int fd;
-
-	if (unlink(path) == -1 && errno != ENOENT)
-		fail_msg("unlink %s: %s", path, strerror(errno));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchown(fd, uid, 0), 0);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
-write_text(const char *path, const char *text, mode_t mode, uid_t uid)
-{
-	write_file(path, text, strlen(text), mode, uid);
-}
-
-static void
 write_secret(const char *text, mode_t mode, uid_t uid)
 {
 	write_text(fx.secret, text, mode, uid);
@@ -77,8 +56,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(fx.dir, "/tmp/ion-cfg-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL)
+	if (fixture_mkdtemp(fx.dir, sizeof(fx.dir), "cfg") != 0)
 		return -1;
 	snprintf(fx.conf, sizeof(fx.conf), "%s/pam_ion.conf", fx.dir);
 	snprintf(fx.secret, sizeof(fx.secret), "%s/secret", fx.dir);
@@ -94,19 +72,10 @@ setup(void **state)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return fixture_rmtree(fx.dir);
 }
 
 /* Each test starts from a good secret file. */

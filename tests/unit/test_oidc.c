@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "config.h"
 #include "errors.h"
+#include "fixture.h"
 #include "jws_fixture.h"
 #include "oidc.h"
 #include "server_fixture.h"
@@ -49,20 +50,10 @@ static char cache_root[64];
 static unsigned ncache;
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(cache_root, "/tmp/ion-oidc-XXXXXX");
-	if (mkdtemp(cache_root) == NULL)
+	if (fixture_mkdtemp(cache_root, sizeof(cache_root), "oidc") != 0)
 		return -1;
 	return fixture_start(&srv);
 }
@@ -72,7 +63,7 @@ teardown(void **state)
 {
 	(void)state;
 	fixture_stop(&srv);
-	return nftw(cache_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return fixture_rmtree(cache_root);
 }
 
 /* A configuration as config.c would make it, with an empty cache. */

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "errors.h"
+#include "fixture.h"
 #include "usermap.h"
 
 #define OTHER_UID 1 /* daemon */
@@ -49,22 +50,6 @@ static const char map_text[] = "# pam_ion users\n"
 			       "ünïcode@example.com heidi";
 
 static void
-write_file(
-    const char *path, const char *data, size_t len, mode_t mode, uid_t uid)
-{
-	int fd;
-
-	if (unlink(path) == -1 && errno != ENOENT)
-		fail_msg("unlink %s: %s", path, strerror(errno));
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchown(fd, uid, 0), 0);
-	assert_int_equal(fchmod(fd, mode), 0);
-	assert_int_equal(close(fd), 0);
-}
-
-static void
 write_map(const char *text, mode_t mode, uid_t uid)
 {
 	write_file(fx.map, text, strlen(text), mode, uid);
@@ -74,27 +59,17 @@ static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(fx.dir, "/tmp/ion-map-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL)
+	if (fixture_mkdtemp(fx.dir, sizeof(fx.dir), "map") != 0)
 		return -1;
 	snprintf(fx.map, sizeof(fx.map), "%s/pam_ion.users", fx.dir);
 	return 0;
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
-	return nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return fixture_rmtree(fx.dir);
 }
 
 static int sentinel;

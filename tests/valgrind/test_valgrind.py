@@ -87,25 +87,27 @@ environment (the CMake test sets them) or the options:
     PAM_ION_MODULE  RELAY_BIN  DRIVER  PROVIDER_DIR  VALGRIND  VGDB
 """
 import argparse
-import json
 import os
-import queue
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from stand.build import (PROVIDER_DIR, default_paths, env_path,  # noqa: E402
+                         has_asan, ldd, provider_missing)
+from stand.daemons import Provider, Relay  # noqa: E402
+from stand.drive import Driver  # noqa: E402
+from stand.files import (ModuleFiles, empty_dir, module_line,  # noqa: E402
+                         write_pam_dir)
+from stand.proc import StandError, free_port, stop_all, tail  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
-BUILD = os.path.join(SRC, "build")
 SUPP = os.path.join(HERE, "pam_ion.supp")
+BIN = default_paths()
 
 CLIENT_ID = "pam-valgrind"
 RELAY_CLIENT = "valgrind"  # this host's name in the relay's keys file
@@ -137,242 +139,43 @@ RSS_GROWTH_LIMIT_KIB = 1024
 # or 12 bytes per sign-in over the reload phase's 90, cross it.
 HEAP_GROWTH_LIMIT = 1024
 
-LINK_RE = re.compile(r"^(https?://\S+/l/[A-Za-z0-9_-]+)$", re.M)
 PAM_SUCCESS = 0
 
-PROCS = []
-
-
-class Failure(Exception):
-    pass
+# What this runner raises and what the stand raises are reported alike.
+Failure = StandError
 
 
 def log(*msg):
     print("valgrind.logins:", *msg, file=sys.stderr, flush=True)
 
 
-def env_path(name, default):
-    return os.path.abspath(os.environ.get(name) or default)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=10.0):
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-def tail(path, n=40):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
-def die_with_parent():
-    """In a child: SIGTERM when this runner goes (a ctest timeout)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):  # PR_SET_PDEATHSIG is 1
-        pass
-
-
-def spawn(argv, errpath, stdin=subprocess.DEVNULL, **kw):
-    with open(errpath, "w") as err:
-        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
-                             stderr=err, text=True,
-                             preexec_fn=die_with_parent, **kw)
-    PROCS.append(p)
-    return p
-
-
-def stop(p, grace=10.0):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
-
-
-class Lines:
-    """A child's stdout, line by line, with timeouts (a reader thread)."""
-
-    def __init__(self, stream):
-        self.q = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,),
-                         daemon=True).start()
-
-    def _read(self, stream):
-        for line in stream:
-            self.q.put(line.rstrip("\n"))
-        self.q.put(None)
-
-    def get(self, what, timeout=STEP_TIMEOUT_S):
-        try:
-            line = self.q.get(timeout=timeout)
-        except queue.Empty:
-            raise Failure("timed out after %.0f s waiting for %s" %
-                          (timeout, what))
-        if line is None:
-            raise Failure("end of output while waiting for %s" % what)
-        return line
-
-
-def unescape(s):
-    """module_bench_drive's escaping: newline as \\n, backslash as \\\\."""
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s):
-            out.append("\n" if s[i + 1] == "n" else s[i + 1])
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
-
-
-# ------------------------------------------------------------ the daemons
-
-class Provider:
-    def __init__(self, provider_dir, logdir, relay_url):
-        self.errpath = os.path.join(logdir, "provider.log")
-        # An hour of Cache-Control: no cache entry expires during the run.
-        self.proc = spawn(
-            ["node", os.path.join(provider_dir, "provider.js"),
-             "--port", "0", "--issuer-host", "127.0.0.1", "--auto-consent",
-             "--cache-control", "public, max-age=3600",
-             "--client", "%s:%s:%s/callback" % (CLIENT_ID, CLIENT_SECRET,
-                                                relay_url),
-             "--account", ACCOUNT], self.errpath, cwd=provider_dir)
-        line = Lines(self.proc.stdout).get("the provider", 30)
-        m = re.search(r"listening on (http://\S+)", line)
-        if not m:
-            raise Failure("provider: unexpected first line %r\n%s" %
-                          (line, tail(self.errpath)))
-        self.issuer = m.group(1)
-
-    def stats(self):
-        status, body = http_get(self.issuer + "/__test/stats")
-        if status != 200:
-            raise Failure("provider /__test/stats answered %d" % status)
-        return json.loads(body)
-
-
-def new_client_key(binary, name):
-    """(key, keys-file line) from `pam-ion-relay --new-client-key NAME`."""
-    r = subprocess.run([binary, "--new-client-key", name],
-                       capture_output=True, text=True, timeout=20)
-    lines = r.stdout.splitlines()
-    if (r.returncode != 0 or len(lines) != 2 or
-            not lines[0].startswith(name + " ")):
-        raise Failure("pam-ion-relay --new-client-key: status %d, %r %r"
-                      % (r.returncode, r.stdout, r.stderr))
-    return lines[1], lines[0]
-
-
-class Relay:
-    """pam-ion-relay with a --client-keys file holding this host's key
-    (self.key, made with --new-client-key)."""
-
-    def __init__(self, binary, logdir, port, issuer):
-        self.errpath = os.path.join(logdir, "relay.log")
-        self.url = "http://127.0.0.1:%d" % port
-        self.key, line = new_client_key(binary, RELAY_CLIENT)
-        self.keys_file = private(os.path.join(logdir, "relay-client-keys"),
-                                 line + "\n", 0o600)
-        self.proc = spawn(
-            [binary, "--listen", "127.0.0.1:%d" % port,
-             "--public-url", self.url,
-             "--authorize-url-prefix", issuer + "/oauth2/authorize",
-             "--client-keys", self.keys_file],
-            self.errpath)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise Failure("the relay exited:\n" + tail(self.errpath))
-            try:
-                if http_get(self.url + "/healthz", 1.0)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise Failure("the relay did not answer /healthz")
-
-
 # ------------------------------------------------------------ setup
-
-def private(path, text, mode):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chown(path, 0, 0)
-    os.chmod(path, mode)
-    return path
-
 
 def write_config(tmp, module, issuer, relay_url, relay_key):
     """pam_ion.conf, secret, user map, cache dir and a pam.d directory, as
-    root wants them (as tests/module/moduletest.py and the bench do)."""
-    secret = private(os.path.join(tmp, "client_secret"),
-                     CLIENT_SECRET + "\n", 0o600)
-    users = private(os.path.join(tmp, "pam_ion.users"),
-                    "alice@example.org %s\n" % LOCAL_USER, 0o644)
-    key = private(os.path.join(tmp, "relay_key"), relay_key + "\n", 0o600)
-    cache = os.path.join(tmp, "cache")
-    os.mkdir(cache, 0o700)
-    conf = private(os.path.join(tmp, "pam_ion.conf"), "\n".join([
-        "# written by tests/valgrind/test_valgrind.py",
-        "issuer = " + issuer,
-        "client_id = " + CLIENT_ID,
-        "client_secret_file = " + secret,
-        "relay_url = " + relay_url,
-        "relay_key_file = " + key,
-        "user_map_file = " + users,
-        "cache_dir = " + cache,
-        "prompt = auto",
-        "confirm = no",
-        "login_timeout = %d" % LOGIN_TIMEOUT_S,
-        "http_timeout = %d" % HTTP_TIMEOUT_S,
-        "debug = yes", ""]), 0o644)
-    confdir = os.path.join(tmp, "pam.d")
-    os.mkdir(confdir, 0o755)
-    private(os.path.join(confdir, SERVICE),
-            "auth required %s config=%s\n" % (module, conf), 0o644)
+    root wants them."""
+    files = ModuleFiles(tmp, issuer, CLIENT_ID, CLIENT_SECRET, relay_url,
+                        relay_key, "alice@example.org %s\n" % LOCAL_USER, {
+                            "prompt": "auto",
+                            "confirm": "no",
+                            "login_timeout": str(LOGIN_TIMEOUT_S),
+                            "http_timeout": str(HTTP_TIMEOUT_S),
+                            "debug": "yes"},
+                        comment="# written by tests/valgrind/test_valgrind.py")
     # libpam reads "other" as the default stack; empty: nothing loaded.
-    private(os.path.join(confdir, "other"), "", 0o644)
-    return confdir, cache
-
-
-def empty_dir(path):
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
+    confdir = write_pam_dir(os.path.join(tmp, "pam.d"), {
+        SERVICE: module_line(module, files.conf), "other": ""})
+    return confdir, files.cache_dir
 
 
 def module_libraries(module, driver):
     """Full paths of the shared libraries pam_ion.so names (DT_NEEDED) that
     the driver does not load already, for LD_PRELOAD."""
-    def ldd(path):
-        out = subprocess.run(["ldd", path], capture_output=True, text=True,
-                             timeout=30).stdout
-        return {m.group(1): m.group(2) for m in re.finditer(
-            r"^\s*(\S+) => (/\S+) \(", out, re.M)}
     out = subprocess.run(["readelf", "-d", module], capture_output=True,
                          text=True, timeout=30).stdout
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", out)
     have, paths = ldd(driver), ldd(module)
-    libs = [paths[n] for n in needed if n not in have and n in paths]
+    libs = [paths[n] for n in needed if n not in have and paths.get(n)]
     if not libs:
         raise Failure("found none of pam_ion.so's libraries to preload "
                       "(NEEDED: %s)" % ", ".join(needed))
@@ -397,59 +200,6 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Driver:
-    def __init__(self, argv, errpath, env):
-        self.errpath = errpath
-        self.proc = spawn(argv, errpath, stdin=subprocess.PIPE, env=env)
-        self.lines = Lines(self.proc.stdout)
-        first = self.lines.get("the driver's READY", 120)
-        m = re.fullmatch(r"READY (\d+)", first)
-        if not m:
-            raise Failure("driver: unexpected first line %r" % first)
-        self.pid = int(m.group(1))
-        if self.pid != self.proc.pid:
-            raise Failure("driver pid %d is not the child's %d" %
-                          (self.pid, self.proc.pid))
-
-    def login(self, on_link):
-        self.proc.stdin.write("login\n")
-        self.proc.stdin.flush()
-        res = {"logs": [], "links": 0, "phone": None}
-        while True:
-            line = self.lines.get("the sign-in")
-            tag, _, rest = line.partition(" ")
-            if tag == "MSG":
-                _, style, text = rest.split(" ", 2)
-                text = unescape(text)
-                if style == "PROMPT":
-                    raise Failure("unexpected prompt %r (prompt = auto, "
-                                  "confirm = no)" % text)
-                m = LINK_RE.search(text)
-                if m and style == "INFO":
-                    res["links"] += 1
-                    if res["links"] == 1:
-                        res["phone"] = on_link(m.group(1))
-            elif tag == "LOG":
-                res["logs"].append(unescape(rest.split(" ", 1)[1]))
-            elif tag == "RESULT":
-                res["code"] = int(re.match(r"code=(-?\d+)", rest).group(1))
-                return res
-            else:
-                raise Failure("driver: unexpected line %r" % line)
-
-    def quit(self):
-        self.proc.stdin.write("quit\n")
-        self.proc.stdin.flush()
-        self.proc.stdin.close()
-        while not self.lines.get("the driver's EXIT").startswith("EXIT "):
-            pass
-        try:
-            return self.proc.wait(EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise Failure("the driver did not exit within %.0f s of quit" %
-                          EXIT_TIMEOUT_S)
 
 
 # ------------------------------------------------------------ valgrind
@@ -593,7 +343,6 @@ def run_phase(run, name, n, valgrind, preload=None, budget_reserve=None):
     a = run.a
     rec = {"name": name, "asked": n, "done": 0, "samples": {},
            "failures": [], "valgrind": valgrind, "preload": preload}
-    errpath = os.path.join(run.tmp, "driver-%s.stderr" % name)
     # No RHOST, PAM_TTY the console: a local login, the only kind for which
     # confirm = no is honoured (anything else is asked for the code).
     argv = [a.driver, run.confdir, SERVICE, LOCAL_USER, "", LOCAL_TTY]
@@ -609,7 +358,12 @@ def run_phase(run, name, n, valgrind, preload=None, budget_reserve=None):
     log("phase %s: %d sign-ins%s" % (name, n, " under memcheck"
                                      if valgrind else ""))
     t_start = time.monotonic()
-    d = Driver(argv, errpath, env)
+    d = Driver(argv, run.tmp, "driver-" + name, env, STEP_TIMEOUT_S,
+               ready_timeout=120)
+    if d.pid != d.proc.pid:
+        d.stop()
+        raise Failure("driver pid %d is not the child's %d" %
+                      (d.pid, d.proc.pid))
     rec["t_ready"] = time.monotonic() - t_start
     per = []
     cpu0 = cpu_seconds(d.pid)
@@ -653,12 +407,13 @@ def run_phase(run, name, n, valgrind, preload=None, budget_reserve=None):
         rec["prov"] = {k: s1[k] - s0[k] for k in ("discovery", "jwks",
                                                    "token")}
         te = time.monotonic()
-        rec["status"] = d.quit()
+        d.quit(EXIT_TIMEOUT_S)
+        rec["status"] = d.status
         rec["exit_s"] = time.monotonic() - te
     finally:
-        stop(d.proc)
+        d.stop()
     if valgrind:
-        rec["vg"] = read_vglog(errpath)
+        rec["vg"] = read_vglog(d.errpath)
     return rec
 
 
@@ -778,20 +533,9 @@ def cannot_run(a, phases):
             if not shutil.which(tool):
                 return ("%s is not installed (scripts/deps.sh installs "
                         "valgrind)" % tool)
-        try:
-            syms = subprocess.run(["nm", "-D", a.module],
-                                  capture_output=True, text=True,
-                                  timeout=30).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            syms = ""
-        if "__asan_init" in syms:
+        if has_asan(a.module):
             return "the module is built with AddressSanitizer"
-    if not shutil.which("node"):
-        return "node is not installed"
-    if not os.path.isdir(os.path.join(a.provider_dir, "node_modules",
-                                      "oidc-provider")):
-        return "run 'npm ci' in %s first" % a.provider_dir
-    return None
+    return provider_missing(a.provider_dir)
 
 
 def main():
@@ -810,14 +554,12 @@ def main():
     ap.add_argument("--phases", default="native,reload,pinned",
                     help="comma-separated subset of native,reload,pinned")
     ap.add_argument("--module", default=env_path(
-        "PAM_ION_MODULE", os.path.join(BUILD, "pam_ion.so")))
-    ap.add_argument("--relay", default=env_path(
-        "RELAY_BIN", os.path.join(BUILD, "src", "relay", "pam-ion-relay")))
+        "PAM_ION_MODULE", BIN["module"]))
+    ap.add_argument("--relay", default=env_path("RELAY_BIN", BIN["relay"]))
     ap.add_argument("--driver", default=env_path(
-        "DRIVER", os.path.join(BUILD, "tests", "bench",
-                               "module_bench_drive")))
+        "DRIVER", BIN["bench_drive"]))
     ap.add_argument("--provider-dir", default=env_path(
-        "PROVIDER_DIR", os.path.join(SRC, "tests", "provider")))
+        "PROVIDER_DIR", PROVIDER_DIR))
     ap.add_argument("--valgrind", default=os.environ.get("VALGRIND") or
                     shutil.which("valgrind") or "valgrind")
     ap.add_argument("--vgdb", default=os.environ.get("VGDB") or
@@ -841,8 +583,7 @@ def main():
     if why:
         print("valgrind.logins: SKIPPED: %s" % why)
         return SKIP
-    sys.path.insert(0, a.provider_dir)
-    import phone  # tests/provider/phone.py
+    import phone  # tests/provider/phone.py, on the stand's path
 
     tmp = tempfile.mkdtemp(prefix="pam-ion-valgrind.")
     os.chmod(tmp, 0o755)
@@ -851,8 +592,16 @@ def main():
     try:
         rport = free_port()
         relay_url = "http://127.0.0.1:%d" % rport
-        provider = Provider(a.provider_dir, tmp, relay_url)
-        relay = Relay(a.relay, tmp, rport, provider.issuer)
+        # An hour of Cache-Control: no cache entry expires during the run.
+        provider = Provider(
+            tmp, CLIENT_ID, CLIENT_SECRET, relay_url + "/callback",
+            [ACCOUNT], ["--auto-consent",
+                        "--cache-control", "public, max-age=3600"],
+            provider_dir=a.provider_dir, start_timeout=30)
+        # Its --client-keys file holds this host's key.
+        relay = Relay(a.relay, tmp, rport,
+                      provider.issuer + "/oauth2/authorize",
+                      clients=(RELAY_CLIENT,))
         confdir, cache = write_config(tmp, os.path.abspath(a.module),
                                       provider.issuer, relay_url, relay.key)
         log("provider %s, relay %s, files in %s" % (provider.issuer,
@@ -884,8 +633,7 @@ def main():
                 n for n in os.listdir(tmp) if n.startswith("driver-")):
             log("--- %s (tail)\n%s" % (name, tail(os.path.join(tmp, name))))
     finally:
-        for p in reversed(PROCS):
-            stop(p)
+        stop_all()
 
     for rec in records:
         for line in judge(rec):
@@ -896,7 +644,7 @@ def main():
                                         a.time_budget))
         if rec["failures"] and rec.get("vg"):
             log("--- memcheck's report of phase %s (all of it in "
-                "driver-%s.stderr)\n%s" % (rec["name"], rec["name"],
+                "driver-%s.log)\n%s" % (rec["name"], rec["name"],
                                            vg_records(rec["vg"])))
             log("Frames in pam_ion.so show as ??? when libpam had unloaded "
                 "it by the time of the report: for file and line, run again "

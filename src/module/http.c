@@ -937,3 +937,16 @@ ion_http_resp_clear(struct ion_http_resp *resp)
 	free_scrubbed(&resp->location);
 	memset(resp, 0, sizeof(*resp));
 }
+
+const char *
+ion_http_why(int r, const struct ion_http_words *words)
+{
+	switch (r) {
+	case ION_ERR_TIMEOUT:
+		return words->timed_out;
+	case ION_ERR_RANGE:
+		return words->too_large;
+	default:
+		return words->unreachable;
+	}
+}

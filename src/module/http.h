@@ -118,4 +118,19 @@ void ion_http_resp_clear(struct ion_http_resp *resp);
 /* Requests made through this handle so far (for benchmarks and tests). */
 unsigned ion_http_request_count(const struct ion_http *h);
 
+/*
+ * What a caller says when ion_http_get*() or ion_http_post*() got no
+ * usable answer: one sentence for a timeout (ION_ERR_TIMEOUT), one for an
+ * answer over its cap (ION_ERR_RANGE), one for anything else (refused,
+ * TLS, reset, a URL that is not allowed).  Static strings, log-safe.
+ */
+struct ion_http_words {
+	const char *timed_out;
+	const char *too_large;
+	const char *unreachable;
+};
+
+/* The sentence of words for r, an ion_http_*() failure. */
+const char *ion_http_why(int r, const struct ion_http_words *words);
+
 #endif

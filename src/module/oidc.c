@@ -302,21 +302,24 @@ discover(struct ion_http *h, const struct ion_cfg *cfg, struct ion_provider *p,
     const char **why)
 {
 	char *url = discovery_url(cfg->issuer);
+	const char *first_why = NULL;
 	bool cached = false;
 	int r;
 
 	if (url == NULL)
 		return nomem(why);
-	r = load_provider(h, cfg, url, false, p, &cached, why);
+	r = load_provider(h, cfg, url, false, p, &cached, &first_why);
 	if (r == ION_ERR_AUTH && cached) {
 		/*
 		 * A document from the cache that does not do is fetched
 		 * again, once: a provider's bad answer must not outlive its
-		 * cache lifetime here.
+		 * cache lifetime here.  Why the cached one did not do is
+		 * forgotten: a good fresh one is a success.
 		 */
 		provider_clear(p);
 		r = load_provider(h, cfg, url, true, p, &cached, why);
-	}
+	} else if (r != 0)
+		*why = first_why;
 	free(url);
 	return r;
 }

@@ -83,7 +83,7 @@ nomem(const char **why)
  * (ION_ERR_AUTH), a timeout stays one, anything else is ION_ERR_UNAVAIL.
  */
 static int
-http_failed(int r, const struct ion_http_words *words, const char **why)
+provider_failed(int r, const struct ion_http_words *words, const char **why)
 {
 	*why = ion_http_why(r, words);
 	if (r == ION_ERR_RANGE)
@@ -161,7 +161,7 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	memset(&resp, 0, sizeof(resp));
 	r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0)
-		return http_failed(r, &doc_words, why);
+		return provider_failed(r, &doc_words, why);
 	if (resp.status != 200) {
 		*why = "provider document not available";
 		ion_http_resp_clear(&resp);
@@ -679,7 +679,7 @@ ion_oidc_exchange(struct ion_http *h, const struct ion_cfg *cfg,
 	ion_scrub(body, len);
 	free(body);
 	if (r != 0)
-		return http_failed(r, &token_words, why);
+		return provider_failed(r, &token_words, why);
 	r = read_tokens(&resp, ret, why);
 	ion_http_resp_clear(&resp);
 	return r;
@@ -779,7 +779,7 @@ ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
 	r = ion_http_get(
 	    h, p->userinfo_endpoint, access_token, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0)
-		return http_failed(r, &userinfo_words, why);
+		return provider_failed(r, &userinfo_words, why);
 	if (resp.status >= 500) {
 		*why = "userinfo endpoint failed (5xx)";
 		r = ION_ERR_UNAVAIL;

@@ -938,15 +938,18 @@ ion_http_resp_clear(struct ion_http_resp *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-const char *
-ion_http_why(int r, const struct ion_http_words *words)
+int
+ion_http_failed(int r, const struct ion_http_failure *f, const char **why)
 {
 	switch (r) {
 	case ION_ERR_TIMEOUT:
-		return words->timed_out;
+		*why = f->timed_out;
+		return f->timed_out_r;
 	case ION_ERR_RANGE:
-		return words->too_large;
+		*why = f->too_large;
+		return f->too_large_r;
 	default:
-		return words->unreachable;
+		*why = f->unreachable;
+		return ION_ERR_UNAVAIL;
 	}
 }

@@ -48,26 +48,26 @@
 #define DISC_PAR "pushed_authorization_request_endpoint"
 #define DISC_ISS "authorization_response_iss_parameter_supported"
 
-/* What each request to the provider says when it got no usable answer. */
-static const struct ion_http_words doc_words = {
-	.timed_out = "provider timed out",
-	.too_large = "provider document too large",
-	.unreachable = "provider unreachable",
-};
-static const struct ion_http_words par_words = {
-	.timed_out = "PAR endpoint timed out",
-	.too_large = "PAR response too large",
-	.unreachable = "PAR endpoint unreachable",
-};
-static const struct ion_http_words token_words = {
-	.timed_out = "token endpoint timed out",
-	.too_large = "token response too large",
-	.unreachable = "token endpoint unreachable",
-};
-static const struct ion_http_words userinfo_words = {
-	.timed_out = "userinfo endpoint timed out",
-	.too_large = "userinfo too large",
-	.unreachable = "userinfo endpoint unreachable",
+enum provider_request { REQ_DOC, REQ_PAR, REQ_TOKEN, REQ_USERINFO };
+
+/*
+ * What each request to the provider says and returns when no usable
+ * answer came.  An answer over its cap is the provider's fault; a PAR
+ * endpoint that times out is one that does not work (oidc.h).
+ */
+static const struct ion_http_failure no_answer[] = {
+	[REQ_DOC] = { "provider timed out", ION_ERR_TIMEOUT,
+	    "provider document too large", ION_ERR_AUTH,
+	    "provider unreachable" },
+	[REQ_PAR] = { "PAR endpoint timed out", ION_ERR_UNAVAIL,
+	    "PAR response too large", ION_ERR_AUTH,
+	    "PAR endpoint unreachable" },
+	[REQ_TOKEN] = { "token endpoint timed out", ION_ERR_TIMEOUT,
+	    "token response too large", ION_ERR_AUTH,
+	    "token endpoint unreachable" },
+	[REQ_USERINFO] = { "userinfo endpoint timed out", ION_ERR_TIMEOUT,
+	    "userinfo too large", ION_ERR_AUTH,
+	    "userinfo endpoint unreachable" },
 };
 
 static int
@@ -75,20 +75,6 @@ nomem(const char **why)
 {
 	*why = "out of memory";
 	return ION_ERR_NOMEM;
-}
-
-/*
- * A request to the provider that got no usable answer (r from
- * ion_http_*()): an answer over its cap is the provider's fault
- * (ION_ERR_AUTH), a timeout stays one, anything else is ION_ERR_UNAVAIL.
- */
-static int
-provider_failed(int r, const struct ion_http_words *words, const char **why)
-{
-	*why = ion_http_why(r, words);
-	if (r == ION_ERR_RANGE)
-		return ION_ERR_AUTH;
-	return r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
 }
 
 static void
@@ -161,7 +147,7 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	memset(&resp, 0, sizeof(resp));
 	r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0)
-		return provider_failed(r, &doc_words, why);
+		return ion_http_failed(r, &no_answer[REQ_DOC], why);
 	if (resp.status != 200) {
 		*why = "provider document not available";
 		ion_http_resp_clear(&resp);
@@ -505,11 +491,8 @@ push_request(struct ion_http *h, const struct ion_cfg *cfg,
 	r = ion_http_post(h, p->par_endpoint, FORM_TYPE, params, plen,
 	    cfg->client_id, cfg->client_secret, PAR_RESP_MAX, &resp);
 	free(params);
-	if (r != 0) {
-		*why = ion_http_why(r, &par_words);
-		/* oidc.h: a PAR endpoint that times out is unavailable. */
-		return r == ION_ERR_RANGE ? ION_ERR_AUTH : ION_ERR_UNAVAIL;
-	}
+	if (r != 0)
+		return ion_http_failed(r, &no_answer[REQ_PAR], why);
 	r = read_pushed(&resp, ret_uri, why);
 	ion_http_resp_clear(&resp);
 	return r;
@@ -522,7 +505,7 @@ ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
     const char **why)
 {
 	bool push = cfg->par != ION_PAR_OFF && p->par_endpoint != NULL;
-	char *uri, *url;
+	char *uri = NULL, *url;
 	int r;
 
 	/*
@@ -679,7 +662,7 @@ ion_oidc_exchange(struct ion_http *h, const struct ion_cfg *cfg,
 	ion_scrub(body, len);
 	free(body);
 	if (r != 0)
-		return provider_failed(r, &token_words, why);
+		return ion_http_failed(r, &no_answer[REQ_TOKEN], why);
 	r = read_tokens(&resp, ret, why);
 	ion_http_resp_clear(&resp);
 	return r;
@@ -779,7 +762,7 @@ ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
 	r = ion_http_get(
 	    h, p->userinfo_endpoint, access_token, 0, ION_OIDC_MAX_DOC, &resp);
 	if (r != 0)
-		return provider_failed(r, &userinfo_words, why);
+		return ion_http_failed(r, &no_answer[REQ_USERINFO], why);
 	if (resp.status >= 500) {
 		*why = "userinfo endpoint failed (5xx)";
 		r = ION_ERR_UNAVAIL;

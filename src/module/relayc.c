@@ -22,36 +22,19 @@
 #define RESULT_MEMBER_MAX 2048	/* code, error_description, iss */
 #define RESULT_ERROR_MAX 256
 
-/* What each request to the relay says when it got no usable answer. */
-static const struct ion_http_words register_words = {
-	.timed_out = "relay timed out",
-	.too_large = "relay answer too large",
-	.unreachable = "relay unreachable",
-};
-static const struct ion_http_words poll_words = {
-	.timed_out = "relay poll timed out",
-	.too_large = "relay answer too large",
-	.unreachable = "relay unreachable",
-};
-
-static int
-nomem(const char **why)
-{
-	*why = "out of memory";
-	return ION_ERR_NOMEM;
-}
+enum relay_request { REQ_REGISTER, REQ_POLL };
 
 /*
- * A request to the relay that got no usable answer (r from ion_http_*()):
- * a timeout stays one; anything else, an oversized answer too, is a relay
- * that does not work.
+ * What each request to the relay says and returns when no usable answer
+ * came: a timeout stays one; anything else, an oversized answer too, is a
+ * relay that does not work.
  */
-static int
-relay_failed(int r, const struct ion_http_words *words, const char **why)
-{
-	*why = ion_http_why(r, words);
-	return r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
-}
+static const struct ion_http_failure no_answer[] = {
+	[REQ_REGISTER] = { "relay timed out", ION_ERR_TIMEOUT,
+	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
+	[REQ_POLL] = { "relay poll timed out", ION_ERR_TIMEOUT,
+	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
+};
 
 static char *
 endpoint(const char *relay_url, const char *path)
@@ -186,9 +169,10 @@ read_link(const struct ion_http_resp *resp, const char *relay_url,
 		*why = "relay answer malformed";
 	else if (!ion_relay_link_ok(relay_url, json_string_value(link)))
 		*why = WHY_BAD_LINK;
-	else if ((copy = strdup(json_string_value(link))) == NULL)
-		r = nomem(why);
-	else {
+	else if ((copy = strdup(json_string_value(link))) == NULL) {
+		*why = "out of memory";
+		r = ION_ERR_NOMEM;
+	} else {
 		*ret_link = copy;
 		*ret_expires_in = (unsigned)json_integer_value(expires);
 		r = 0;
@@ -236,13 +220,14 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
 	memset(&resp, 0, sizeof(resp));
 	if ((text = register_body(login)) == NULL ||
 	    (url = endpoint(relay_url, ION_RELAY_PATH_LOGINS)) == NULL) {
-		r = nomem(why);
+		*why = "out of memory";
+		r = ION_ERR_NOMEM;
 		goto out;
 	}
 	r = ion_http_post_bearer(h, url, "application/json", text, strlen(text),
 	    login->secret, &key, RELAY_ANSWER_MAX, &resp);
 	r = r != 0
-	    ? relay_failed(r, &register_words, why)
+	    ? ion_http_failed(r, &no_answer[REQ_REGISTER], why)
 	    : read_registered(&resp, relay_url, ret_link, ret_expires_in, why);
 out:
 	ion_http_resp_clear(&resp);
@@ -335,13 +320,15 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
 		wait = ION_RELAY_WAIT_MAX_S;
 	snprintf(path, sizeof(path), "%s?%s=%u", ION_RELAY_PATH_RESULT,
 	    ION_RELAY_WAIT_PARAM, wait);
-	if ((url = endpoint(relay_url, path)) == NULL)
-		return nomem(why);
+	if ((url = endpoint(relay_url, path)) == NULL) {
+		*why = "out of memory";
+		return ION_ERR_NOMEM;
+	}
 	memset(&resp, 0, sizeof(resp));
 	/* The relay answers within wait seconds; allow for the network. */
 	r = ion_http_get_with(
 	    h, url, secret, &hkey, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
-	r = r != 0 ? relay_failed(r, &poll_words, why)
+	r = r != 0 ? ion_http_failed(r, &no_answer[REQ_POLL], why)
 		   : read_polled(&resp, ret, why);
 	ion_http_resp_clear(&resp);
 	free(url);

@@ -777,32 +777,39 @@ test_discovery_refetch(void **state)
 	}
 }
 
-/* The helper's three sentences, one for each way to get no answer. */
+/* The helper: a sentence and an error for each way to get no answer. */
 static void
-test_http_why(void **state)
+test_http_failed(void **state)
 {
-	static const struct ion_http_words words = {
+	static const struct ion_http_failure f = {
 		.timed_out = "t",
+		.timed_out_r = ION_ERR_REFUSED,
 		.too_large = "l",
+		.too_large_r = ION_ERR_AUTH,
 		.unreachable = "u",
 	};
 	static const struct {
 		int r;
 		const char *why;
+		int ret;
 	} cases[] = {
-		{ ION_ERR_TIMEOUT, "t" },
-		{ ION_ERR_RANGE, "l" },
-		{ ION_ERR_UNAVAIL, "u" },
-		{ ION_ERR_DENIED, "u" },
-		{ ION_ERR_INVALID, "u" },
-		{ ION_ERR_NOMEM, "u" },
+		{ ION_ERR_TIMEOUT, "t", ION_ERR_REFUSED },
+		{ ION_ERR_RANGE, "l", ION_ERR_AUTH },
+		{ ION_ERR_UNAVAIL, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_DENIED, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_INVALID, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_NOMEM, "u", ION_ERR_UNAVAIL },
 	};
+	const char *why;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(
-		    ion_http_why(cases[i].r, &words), cases[i].why);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why = NULL;
+		assert_int_equal(
+		    ion_http_failed(cases[i].r, &f, &why), cases[i].ret);
+		assert_string_equal(why, cases[i].why);
+	}
 }
 
 enum call { C_DISCOVER, C_PAR, C_TOKEN, C_USERINFO, C_JWKS };
@@ -1105,7 +1112,7 @@ main(void)
 		cmocka_unit_test(test_discovery_members),
 		cmocka_unit_test(test_discovery_overrides),
 		cmocka_unit_test(test_discovery_refetch),
-		cmocka_unit_test(test_http_why),
+		cmocka_unit_test(test_http_failed),
 		cmocka_unit_test(test_no_answer),
 		cmocka_unit_test(test_why_untouched),
 		cmocka_unit_test(test_check_iss),

@@ -917,3 +917,19 @@ ion_http_resp_clear(struct ion_http_resp *resp)
 	free_scrubbed(&resp->location);
 	memset(resp, 0, sizeof(*resp));
 }
+
+int
+ion_http_failed(int r, const struct ion_http_failure *f, const char **why)
+{
+	switch (r) {
+	case ION_ERR_TIMEOUT:
+		*why = f->timed_out;
+		return f->timed_out_r;
+	case ION_ERR_RANGE:
+		*why = f->too_large;
+		return f->too_large_r;
+	default:
+		*why = f->unreachable;
+		return ION_ERR_UNAVAIL;
+	}
+}

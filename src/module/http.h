@@ -118,4 +118,26 @@ void ion_http_resp_clear(struct ion_http_resp *resp);
 /* Requests made through this handle so far (for benchmarks and tests). */
 unsigned ion_http_request_count(const struct ion_http *h);
 
+/*
+ * What a caller makes of a request that got no usable answer, by the
+ * error of ion_http_get*() or ion_http_post*(): a timeout
+ * (ION_ERR_TIMEOUT), an answer over its cap (ION_ERR_RANGE), or anything
+ * else (refused, TLS, reset, a URL that is not allowed).  For each, the
+ * sentence for the log (a static string, log-safe); for the first two,
+ * also the error the caller returns.  Anything else is ION_ERR_UNAVAIL.
+ */
+struct ion_http_failure {
+	const char *timed_out;
+	int timed_out_r;
+	const char *too_large;
+	int too_large_r;
+	const char *unreachable;
+};
+
+/*
+ * For r, an ion_http_*() failure: sets *why to f's sentence for it and
+ * returns f's error for it.
+ */
+int ion_http_failed(int r, const struct ion_http_failure *f, const char **why);
+
 #endif

@@ -14,10 +14,69 @@
 #define DISCOVERY_PATH "/.well-known/openid-configuration"
 #define FORM_MAX (16 * 1024)
 #define PAR_RESP_MAX (16 * 1024)
+#define FORM_TYPE "application/x-www-form-urlencoded"
 
+/*
+ * The wire names, each written once.  Request parameters (RFC 6749, PKCE
+ * RFC 7636, OpenID Connect Core 1.0, PAR RFC 9126; request_uri is also the
+ * PAR answer's member) and their fixed values:
+ */
+#define OIDC_P_RESPONSE_TYPE "response_type"
+#define OIDC_P_CLIENT_ID "client_id"
+#define OIDC_P_REDIRECT_URI "redirect_uri"
+#define OIDC_P_SCOPE "scope"
+#define OIDC_P_STATE "state"
+#define OIDC_P_NONCE "nonce"
+#define OIDC_P_CODE_CHALLENGE "code_challenge"
+#define OIDC_P_CODE_CHALLENGE_METHOD "code_challenge_method"
+#define OIDC_P_REQUEST_URI "request_uri"
+#define OIDC_P_GRANT_TYPE "grant_type"
+#define OIDC_P_CODE "code"
+#define OIDC_P_CODE_VERIFIER "code_verifier"
+#define OIDC_V_RESPONSE_TYPE "code"
+#define OIDC_V_CODE_CHALLENGE_METHOD "S256"
+#define OIDC_V_GRANT_TYPE "authorization_code"
+/* Members of the PAR and token answers (RFC 9126 2.2, RFC 6749 5.1). */
+#define OIDC_M_EXPIRES_IN "expires_in"
+#define OIDC_M_ID_TOKEN "id_token"
+#define OIDC_M_ACCESS_TOKEN "access_token"
 /* Discovery members (OpenID Connect Discovery 1.0, RFC 9126, RFC 9207). */
+#define DISC_ISSUER "issuer"
+#define DISC_AUTHORIZE "authorization_endpoint"
+#define DISC_TOKEN "token_endpoint"
+#define DISC_JWKS "jwks_uri"
+#define DISC_USERINFO "userinfo_endpoint"
 #define DISC_PAR "pushed_authorization_request_endpoint"
 #define DISC_ISS "authorization_response_iss_parameter_supported"
+
+enum provider_request { REQ_DOC, REQ_PAR, REQ_TOKEN, REQ_USERINFO };
+
+/*
+ * What each request to the provider says and returns when no usable
+ * answer came.  An answer over its cap is the provider's fault; a PAR
+ * endpoint that times out is one that does not work (oidc.h).
+ */
+static const struct ion_http_failure no_answer[] = {
+	[REQ_DOC] = { "provider timed out", ION_ERR_TIMEOUT,
+	    "provider document too large", ION_ERR_AUTH,
+	    "provider unreachable" },
+	[REQ_PAR] = { "PAR endpoint timed out", ION_ERR_UNAVAIL,
+	    "PAR response too large", ION_ERR_AUTH,
+	    "PAR endpoint unreachable" },
+	[REQ_TOKEN] = { "token endpoint timed out", ION_ERR_TIMEOUT,
+	    "token response too large", ION_ERR_AUTH,
+	    "token endpoint unreachable" },
+	[REQ_USERINFO] = { "userinfo endpoint timed out", ION_ERR_TIMEOUT,
+	    "userinfo too large", ION_ERR_AUTH,
+	    "userinfo endpoint unreachable" },
+};
+
+static int
+nomem(const char **why)
+{
+	*why = "out of memory";
+	return ION_ERR_NOMEM;
+}
 
 static void
 provider_clear(struct ion_provider *p)
@@ -88,14 +147,8 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	}
 	memset(&resp, 0, sizeof(resp));
 	r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp);
-	if (r != 0) {
-		*why = r == ION_ERR_RANGE  ? "provider document too large"
-		    : r == ION_ERR_TIMEOUT ? "provider timed out"
-					   : "provider unreachable";
-		return r == ION_ERR_RANGE  ? ION_ERR_AUTH
-		    : r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT
-					   : ION_ERR_UNAVAIL;
-	}
+	if (r != 0)
+		return ion_http_failed(r, &no_answer[REQ_DOC], why);
 	if (resp.status != 200) {
 		*why = "provider document not available";
 		ion_http_resp_clear(&resp);
@@ -110,125 +163,185 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	return 0;
 }
 
+/*
+ * The issuer and endpoints of a discovery document (doc, NULL when it did
+ * not parse) into p, which is empty.  An endpoint that is absent or not an
+ * allowed URL stays NULL, for the configuration to fill (use_configured());
+ * the optional ones, when present, must be good.  0, ION_ERR_AUTH or
+ * ION_ERR_NOMEM.
+ */
+static int
+read_discovery(
+    json_t *doc, const char *issuer, struct ion_provider *p, const char **why)
+{
+	json_t *iss, *promise;
+
+	if (!json_is_object(doc)) {
+		*why = "discovery document malformed";
+		return ION_ERR_AUTH;
+	}
+	iss = json_object_get(doc, DISC_ISSUER);
+	if (!json_is_string(iss) ||
+	    !same_issuer(issuer, json_string_value(iss))) {
+		*why = "discovery names another issuer";
+		return ION_ERR_AUTH;
+	}
+	if ((p->issuer = strdup(json_string_value(iss))) == NULL)
+		return nomem(why);
+	p->authorization_endpoint = url_member(doc, DISC_AUTHORIZE);
+	p->token_endpoint = url_member(doc, DISC_TOKEN);
+	p->jwks_uri = url_member(doc, DISC_JWKS);
+	p->userinfo_endpoint = url_member(doc, DISC_USERINFO);
+	/*
+	 * Optional, but when there, as strict as the others: a PAR endpoint
+	 * we could not use must not quietly turn into "no PAR", nor a
+	 * promise of iss into none.
+	 */
+	if (json_object_get(doc, DISC_PAR) != NULL &&
+	    (p->par_endpoint = url_member(doc, DISC_PAR)) == NULL) {
+		*why = "discovery has a bad " DISC_PAR;
+		return ION_ERR_AUTH;
+	}
+	promise = json_object_get(doc, DISC_ISS);
+	if (promise != NULL && !json_is_boolean(promise)) {
+		*why = "discovery has a bad " DISC_ISS;
+		return ION_ERR_AUTH;
+	}
+	p->iss_parameter_supported = json_is_true(promise);
+	return 0;
+}
+
+/* *field becomes a copy of configured, when that is set; false on ENOMEM. */
+static bool
+override(char **field, const char *configured)
+{
+	char *copy;
+
+	if (configured == NULL)
+		return true;
+	if ((copy = strdup(configured)) == NULL)
+		return false;
+	free(*field);
+	*field = copy;
+	return true;
+}
+
+/*
+ * Configured endpoints win over discovered ones; then p must have an
+ * issuer and every endpoint but userinfo and PAR.
+ */
+static int
+use_configured(
+    const struct ion_cfg *cfg, struct ion_provider *p, const char **why)
+{
+	if (!override(&p->authorization_endpoint, cfg->authorize_endpoint) ||
+	    !override(&p->token_endpoint, cfg->token_endpoint) ||
+	    !override(&p->jwks_uri, cfg->jwks_uri) ||
+	    !override(&p->userinfo_endpoint, cfg->userinfo_endpoint) ||
+	    !override(&p->par_endpoint, cfg->par_endpoint))
+		return nomem(why);
+	if (p->issuer == NULL || p->authorization_endpoint == NULL ||
+	    p->token_endpoint == NULL || p->jwks_uri == NULL) {
+		*why = "discovery lacks an endpoint (or one is not https)";
+		return ION_ERR_AUTH;
+	}
+	return 0;
+}
+
+/*
+ * p (empty) from the discovery document at url, through the cache unless
+ * force, and the configured endpoints.  *ret_cached as fetch_doc().
+ */
+static int
+load_provider(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
+    bool force, struct ion_provider *p, bool *ret_cached, const char **why)
+{
+	char *body = NULL;
+	json_t *doc;
+	int r;
+
+	if ((r = fetch_doc(h, cfg, url, force, &body, ret_cached, why)) != 0)
+		return r;
+	doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+	if ((r = read_discovery(doc, cfg->issuer, p, why)) == 0)
+		r = use_configured(cfg, p, why);
+	json_decref(doc);
+	free(body);
+	return r;
+}
+
+/* {issuer}/.well-known/openid-configuration (malloc'd), or NULL. */
+static char *
+discovery_url(const char *issuer)
+{
+	char *url = malloc(strlen(issuer) + sizeof(DISCOVERY_PATH));
+
+	if (url != NULL) {
+		strcpy(url, issuer);
+		strcat(url, DISCOVERY_PATH);
+	}
+	return url;
+}
+
+/* p (empty) through discovery, then the configured endpoints. */
+static int
+discover(struct ion_http *h, const struct ion_cfg *cfg, struct ion_provider *p,
+    const char **why)
+{
+	char *url = discovery_url(cfg->issuer);
+	const char *first_why = NULL;
+	bool cached = false;
+	int r;
+
+	if (url == NULL)
+		return nomem(why);
+	r = load_provider(h, cfg, url, false, p, &cached, &first_why);
+	if (r == ION_ERR_AUTH && cached) {
+		/*
+		 * A document from the cache that does not do is fetched
+		 * again, once: a provider's bad answer must not outlive its
+		 * cache lifetime here.  Why the cached one did not do is
+		 * forgotten: a good fresh one is a success.
+		 */
+		provider_clear(p);
+		r = load_provider(h, cfg, url, true, p, &cached, why);
+	} else if (r != 0)
+		*why = first_why;
+	free(url);
+	return r;
+}
+
+/*
+ * p (empty) with every endpoint configured: no discovery at all, so no PAR
+ * endpoint but par_endpoint, and no RFC 9207 promise (a response without
+ * iss is taken; one with iss is checked).
+ */
+static int
+configured_only(
+    const struct ion_cfg *cfg, struct ion_provider *p, const char **why)
+{
+	if ((p->issuer = strdup(cfg->issuer)) == NULL)
+		return nomem(why);
+	return use_configured(cfg, p, why);
+}
+
 int
 ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
     struct ion_provider **ret, const char **why)
 {
-	struct ion_provider *p = NULL;
-	char *url = NULL, *body = NULL;
-	json_t *doc = NULL, *iss, *v;
-	bool cached = false, force = false;
-	int r = ION_ERR_NOMEM;
+	struct ion_provider *p;
+	int r;
 
-	*why = "out of memory";
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		goto out;
-	if (!ion_cfg_needs_discovery(cfg)) {
-		/*
-		 * Everything configured: no discovery at all, so no PAR
-		 * endpoint but par_endpoint, and no RFC 9207 promise (a
-		 * response without iss is taken; one with iss is checked).
-		 */
-		if ((p->issuer = strdup(cfg->issuer)) == NULL)
-			goto out;
-	} else {
-		if ((url = malloc(
-			 strlen(cfg->issuer) + sizeof(DISCOVERY_PATH))) == NULL)
-			goto out;
-		strcpy(url, cfg->issuer);
-		strcat(url, DISCOVERY_PATH);
-	again:
-		if ((r = fetch_doc(h, cfg, url, force, &body, &cached, why)) !=
-		    0)
-			goto out;
-		r = ION_ERR_AUTH;
-		*why = "discovery document malformed";
-		doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(doc))
-			goto bad;
-		iss = json_object_get(doc, "issuer");
-		if (!json_is_string(iss) ||
-		    !same_issuer(cfg->issuer, json_string_value(iss))) {
-			*why = "discovery names another issuer";
-			goto bad;
-		}
-		if ((p->issuer = strdup(json_string_value(iss))) == NULL) {
-			r = ION_ERR_NOMEM;
-			goto out;
-		}
-		p->authorization_endpoint =
-		    url_member(doc, "authorization_endpoint");
-		p->token_endpoint = url_member(doc, "token_endpoint");
-		p->jwks_uri = url_member(doc, "jwks_uri");
-		p->userinfo_endpoint = url_member(doc, "userinfo_endpoint");
-		/*
-		 * Optional, but when there, as strict as the others: a PAR
-		 * endpoint we could not use must not quietly turn into "no
-		 * PAR", nor a promise of iss into none.
-		 */
-		if (json_object_get(doc, DISC_PAR) != NULL &&
-		    (p->par_endpoint = url_member(doc, DISC_PAR)) == NULL) {
-			*why = "discovery has a bad " DISC_PAR;
-			goto bad;
-		}
-		v = json_object_get(doc, DISC_ISS);
-		if (v != NULL && !json_is_boolean(v)) {
-			*why = "discovery has a bad " DISC_ISS;
-			goto bad;
-		}
-		p->iss_parameter_supported = json_is_true(v);
-	}
-	/* Configured endpoints win over discovered ones. */
-#define OVERRIDE(field, key)                                                   \
-	do {                                                                   \
-		if (cfg->key != NULL) {                                        \
-			free(p->field);                                        \
-			p->field = strdup(cfg->key);                           \
-			if (p->field == NULL)                                  \
-				goto nomem;                                    \
-		}                                                              \
-	} while (0)
-	OVERRIDE(authorization_endpoint, authorize_endpoint);
-	OVERRIDE(token_endpoint, token_endpoint);
-	OVERRIDE(jwks_uri, jwks_uri);
-	OVERRIDE(userinfo_endpoint, userinfo_endpoint);
-	OVERRIDE(par_endpoint, par_endpoint);
-#undef OVERRIDE
-	r = ION_ERR_AUTH;
-	if (p->issuer == NULL || p->authorization_endpoint == NULL ||
-	    p->token_endpoint == NULL || p->jwks_uri == NULL) {
-		*why = "discovery lacks an endpoint (or one is not https)";
-		goto bad;
+		return nomem(why);
+	r = ion_cfg_needs_discovery(cfg) ? discover(h, cfg, p, why)
+					 : configured_only(cfg, p, why);
+	if (r != 0) {
+		ion_provider_free(&p);
+		return r;
 	}
 	*ret = p;
-	p = NULL; /* transferred */
-	r = 0;
-	*why = "discovered";
-	goto out;
-bad:
-	/*
-	 * A document from the cache that does not do is fetched again, once:
-	 * a provider's bad answer must not outlive its cache lifetime here.
-	 */
-	if (cached && !force) {
-		force = true;
-		free(body);
-		body = NULL;
-		json_decref(doc);
-		doc = NULL;
-		provider_clear(p);
-		goto again;
-	}
-	goto out;
-nomem:
-	r = ION_ERR_NOMEM;
-	*why = "out of memory";
-out:
-	ion_provider_free(&p);
-	json_decref(doc);
-	free(body);
-	free(url);
-	return r;
+	return 0;
 }
 
 static void
@@ -257,28 +370,50 @@ request_params(const struct ion_cfg *cfg, const char *state, const char *nonce,
 	struct ion_buf q;
 
 	ion_buf_init(&q, FORM_MAX);
-	form_param(&q, "response_type", "code");
-	form_param(&q, "client_id", cfg->client_id);
-	form_param(&q, "redirect_uri", cfg->redirect_uri);
-	form_param(&q, "scope", cfg->scope);
-	form_param(&q, "state", state);
-	form_param(&q, "nonce", nonce);
-	form_param(&q, "code_challenge", code_challenge);
-	form_param(&q, "code_challenge_method", "S256");
+	form_param(&q, OIDC_P_RESPONSE_TYPE, OIDC_V_RESPONSE_TYPE);
+	form_param(&q, OIDC_P_CLIENT_ID, cfg->client_id);
+	form_param(&q, OIDC_P_REDIRECT_URI, cfg->redirect_uri);
+	form_param(&q, OIDC_P_SCOPE, cfg->scope);
+	form_param(&q, OIDC_P_STATE, state);
+	form_param(&q, OIDC_P_NONCE, nonce);
+	form_param(&q, OIDC_P_CODE_CHALLENGE, code_challenge);
+	form_param(
+	    &q, OIDC_P_CODE_CHALLENGE_METHOD, OIDC_V_CODE_CHALLENGE_METHOD);
 	return ion_buf_steal(&q, ret_len);
 }
 
-/* {authorization_endpoint}?query, or &query when it has a query already. */
+/*
+ * RFC 9126 section 4: client_id and request_uri only; the provider takes
+ * everything else from what we pushed (malloc'd).
+ */
 static char *
-with_query(const struct ion_provider *p, const char *query)
+pushed_params(const struct ion_cfg *cfg, const char *request_uri)
+{
+	struct ion_buf q;
+
+	ion_buf_init(&q, FORM_MAX);
+	form_param(&q, OIDC_P_CLIENT_ID, cfg->client_id);
+	form_param(&q, OIDC_P_REQUEST_URI, request_uri);
+	return ion_buf_steal(&q, NULL);
+}
+
+/*
+ * {authorization_endpoint}?query, or &query when it has a query already
+ * (malloc'd).  Frees query; NULL when out of memory or query is NULL.
+ */
+static char *
+with_query(const struct ion_provider *p, char *query)
 {
 	struct ion_buf url;
 
+	if (query == NULL)
+		return NULL;
 	ion_buf_init(&url, FORM_MAX);
 	ion_buf_puts(&url, p->authorization_endpoint);
 	ion_buf_puts(
 	    &url, strchr(p->authorization_endpoint, '?') != NULL ? "&" : "?");
 	ion_buf_puts(&url, query);
+	free(query);
 	return ion_buf_steal(&url, NULL);
 }
 
@@ -286,14 +421,54 @@ char *
 ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
     const char *state, const char *nonce, const char *code_challenge)
 {
-	char *query, *url;
+	return with_query(
+	    p, request_params(cfg, state, nonce, code_challenge, NULL));
+}
 
-	if ((query = request_params(cfg, state, nonce, code_challenge, NULL)) ==
-	    NULL)
-		return NULL;
-	url = with_query(p, query);
-	free(query);
-	return url;
+/*
+ * The PAR endpoint's answer (RFC 9126 section 2.2): its request_uri
+ * (malloc'd), or the failure as ion_oidc_authorize() has it.
+ */
+static int
+read_pushed(const struct ion_http_resp *resp, char **ret_uri, const char **why)
+{
+	json_t *ans, *ruri, *exp;
+	char *uri;
+	int r = ION_ERR_AUTH;
+
+	if (resp->status >= 500) {
+		*why = "PAR endpoint failed (5xx)";
+		return ION_ERR_UNAVAIL;
+	}
+	/* 201 per RFC 9126 2.2; some providers answer 200. */
+	if (resp->status != 201 && resp->status != 200) {
+		*why = resp->status >= 400 && resp->status < 500
+		    ? "PAR endpoint refused the request"
+		    : "PAR endpoint answered an unexpected status";
+		return ION_ERR_AUTH;
+	}
+	ans = json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+	ruri = json_object_get(ans, OIDC_P_REQUEST_URI);
+	exp = json_object_get(ans, OIDC_M_EXPIRES_IN);
+	if (!json_is_object(ans))
+		*why = "PAR response is not a JSON object";
+	else if (!json_is_string(ruri) || !json_is_integer(exp) ||
+	    json_integer_value(exp) <= 0)
+		*why = "PAR response lacks a good " OIDC_P_REQUEST_URI
+		       " or " OIDC_M_EXPIRES_IN;
+	else if (!ion_relay_request_uri_ok(
+		     json_string_value(ruri), json_string_length(ruri)))
+		*why = "PAR response's " OIDC_P_REQUEST_URI
+		       " is not a " ION_OIDC_REQUEST_URI_PREFIX
+		       " value the relay accepts";
+	else if ((uri = strdup(json_string_value(ruri))) == NULL)
+		r = nomem(why);
+	else {
+		*ret_uri = uri;
+		r = 0;
+	}
+	json_decref(ans);
+	return r;
 }
 
 /*
@@ -302,68 +477,25 @@ ion_oidc_authorize_url(const struct ion_cfg *cfg, const struct ion_provider *p,
  */
 static int
 push_request(struct ion_http *h, const struct ion_cfg *cfg,
-    const struct ion_provider *p, const char *params, size_t plen,
-    char **ret_uri, const char **why)
+    const struct ion_provider *p, const char *state, const char *nonce,
+    const char *code_challenge, char **ret_uri, const char **why)
 {
 	struct ion_http_resp resp;
-	json_t *ans = NULL, *ruri, *exp;
-	char *uri = NULL;
+	char *params;
+	size_t plen = 0;
 	int r;
 
+	if ((params = request_params(
+		 cfg, state, nonce, code_challenge, &plen)) == NULL)
+		return nomem(why);
 	memset(&resp, 0, sizeof(resp));
-	r = ion_http_post(h, p->par_endpoint,
-	    "application/x-www-form-urlencoded", params, plen, cfg->client_id,
-	    cfg->client_secret, PAR_RESP_MAX, &resp);
-	if (r != 0) {
-		*why = r == ION_ERR_RANGE  ? "PAR response too large"
-		    : r == ION_ERR_TIMEOUT ? "PAR endpoint timed out"
-					   : "PAR endpoint unreachable";
-		r = r == ION_ERR_RANGE ? ION_ERR_AUTH : ION_ERR_UNAVAIL;
-		goto out;
-	}
-	if (resp.status >= 500) {
-		r = ION_ERR_UNAVAIL;
-		*why = "PAR endpoint failed (5xx)";
-		goto out;
-	}
-	r = ION_ERR_AUTH;
-	/* 201 per RFC 9126 2.2; some providers answer 200. */
-	if (resp.status != 201 && resp.status != 200) {
-		*why = resp.status >= 400 && resp.status < 500
-		    ? "PAR endpoint refused the request"
-		    : "PAR endpoint answered an unexpected status";
-		goto out;
-	}
-	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(ans)) {
-		*why = "PAR response is not a JSON object";
-		goto out;
-	}
-	ruri = json_object_get(ans, "request_uri");
-	exp = json_object_get(ans, "expires_in");
-	if (!json_is_string(ruri) || !json_is_integer(exp) ||
-	    json_integer_value(exp) <= 0) {
-		*why = "PAR response lacks a good request_uri or expires_in";
-		goto out;
-	}
-	if (!ion_relay_request_uri_ok(
-		json_string_value(ruri), json_string_length(ruri))) {
-		*why = "PAR response's request_uri is not a "
-		       "urn:ietf:params:oauth:request_uri: value the relay "
-		       "accepts";
-		goto out;
-	}
-	if ((uri = strdup(json_string_value(ruri))) == NULL) {
-		r = ION_ERR_NOMEM;
-		*why = "out of memory";
-		goto out;
-	}
-	*ret_uri = uri;
-	r = 0;
-	*why = "pushed";
-out:
+	r = ion_http_post(h, p->par_endpoint, FORM_TYPE, params, plen,
+	    cfg->client_id, cfg->client_secret, PAR_RESP_MAX, &resp);
+	free(params);
+	if (r != 0)
+		return ion_http_failed(r, &no_answer[REQ_PAR], why);
+	r = read_pushed(&resp, ret_uri, why);
 	ion_http_resp_clear(&resp);
-	json_decref(ans);
 	return r;
 }
 
@@ -373,13 +505,10 @@ ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
     const char *code_challenge, char **ret_url, bool *ret_pushed,
     const char **why)
 {
-	struct ion_buf q;
-	char *params = NULL, *uri = NULL, *query = NULL, *url = NULL;
-	size_t plen = 0;
 	bool push = cfg->par != ION_PAR_OFF && p->par_endpoint != NULL;
-	int r = ION_ERR_NOMEM;
+	char *uri = NULL, *url;
+	int r;
 
-	*why = "out of memory";
 	/*
 	 * Neither configured nor discovered (config.c refuses this when there
 	 * is no discovery).  A denial, not a config error: a discovery
@@ -387,45 +516,25 @@ ion_oidc_authorize(struct ion_http *h, const struct ion_cfg *cfg,
 	 * by whoever can change what we fetch, and is not ours to fix.
 	 */
 	if (cfg->par == ION_PAR_REQUIRED && p->par_endpoint == NULL) {
-		r = ION_ERR_AUTH;
 		*why = "par = required but the provider offers no pushed "
 		       "authorization requests";
-		goto out;
+		return ION_ERR_AUTH;
 	}
-	if ((params = request_params(
-		 cfg, state, nonce, code_challenge, &plen)) == NULL)
-		goto out;
-	if (!push) {
-		if ((url = with_query(p, params)) == NULL)
-			goto out;
-	} else {
-		if ((r = push_request(h, cfg, p, params, plen, &uri, why)) != 0)
-			goto out;
-		/*
-		 * RFC 9126 section 4: client_id and request_uri only; the
-		 * provider takes everything else from what we pushed.
-		 */
-		r = ION_ERR_NOMEM;
-		ion_buf_init(&q, FORM_MAX);
-		form_param(&q, "client_id", cfg->client_id);
-		form_param(&q, "request_uri", uri);
-		if ((query = ion_buf_steal(&q, NULL)) == NULL ||
-		    (url = with_query(p, query)) == NULL) {
-			*why = "out of memory";
-			goto out;
-		}
+	if (!push)
+		url = ion_oidc_authorize_url(
+		    cfg, p, state, nonce, code_challenge);
+	else {
+		if ((r = push_request(h, cfg, p, state, nonce, code_challenge,
+			 &uri, why)) != 0)
+			return r;
+		url = with_query(p, pushed_params(cfg, uri));
+		free(uri);
 	}
+	if (url == NULL)
+		return nomem(why);
 	*ret_url = url;
-	url = NULL; /* transferred */
 	*ret_pushed = push;
-	r = 0;
-	*why = push ? "pushed" : "authorize URL";
-out:
-	free(params);
-	free(uri);
-	free(query);
-	free(url);
-	return r;
+	return 0;
 }
 
 int
@@ -472,84 +581,108 @@ string_member(json_t *obj, const char *key)
 	return strdup(json_string_value(v));
 }
 
+/* The token request's form body (malloc'd; it holds the code), or NULL. */
+static char *
+token_form(const struct ion_cfg *cfg, const char *code, const char *verifier,
+    size_t *ret_len)
+{
+	struct ion_buf form;
+
+	ion_buf_init(&form, FORM_MAX);
+	form_param(&form, OIDC_P_GRANT_TYPE, OIDC_V_GRANT_TYPE);
+	form_param(&form, OIDC_P_CLIENT_ID, cfg->client_id);
+	form_param(&form, OIDC_P_CODE, code);
+	form_param(&form, OIDC_P_REDIRECT_URI, cfg->redirect_uri);
+	form_param(&form, OIDC_P_CODE_VERIFIER, verifier);
+	return ion_buf_steal(&form, ret_len);
+}
+
+/* The tokens of a JSON token answer, or ION_ERR_AUTH. */
+static int
+read_token_json(
+    const struct ion_http_resp *resp, struct ion_tokens *ret, const char **why)
+{
+	struct ion_tokens t;
+	json_t *ans;
+	int r = ION_ERR_AUTH;
+
+	memset(&t, 0, sizeof(t));
+	ans = json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(ans))
+		*why = "token response is not a JSON object";
+	else if ((t.id_token = string_member(ans, OIDC_M_ID_TOKEN)) == NULL)
+		*why = "token response has no " OIDC_M_ID_TOKEN;
+	else if (json_object_get(ans, OIDC_M_ACCESS_TOKEN) != NULL &&
+	    (t.access_token = string_member(ans, OIDC_M_ACCESS_TOKEN)) == NULL)
+		*why = "token response has a malformed " OIDC_M_ACCESS_TOKEN;
+	else {
+		*ret = t;
+		memset(&t, 0, sizeof(t)); /* transferred */
+		r = 0;
+	}
+	ion_tokens_clear(&t);
+	json_decref(ans);
+	return r;
+}
+
+/* The token endpoint's answer, with the errors of ion_oidc_exchange(). */
+static int
+read_tokens(
+    const struct ion_http_resp *resp, struct ion_tokens *ret, const char **why)
+{
+	if (resp->status >= 500) {
+		*why = "token endpoint failed (5xx)";
+		return ION_ERR_UNAVAIL;
+	}
+	if (resp->status == 400 || resp->status == 401) {
+		*why = "token endpoint refused the code";
+		return ION_ERR_REFUSED;
+	}
+	if (resp->status != 200) {
+		*why = "token endpoint answered an unexpected status";
+		return ION_ERR_AUTH;
+	}
+	return read_token_json(resp, ret, why);
+}
+
 int
 ion_oidc_exchange(struct ion_http *h, const struct ion_cfg *cfg,
     const struct ion_provider *p, const char *code, const char *verifier,
     struct ion_tokens *ret, const char **why)
 {
-	struct ion_tokens t;
 	struct ion_http_resp resp;
-	struct ion_buf form;
-	json_t *ans = NULL;
-	char *body = NULL;
+	char *body;
 	size_t len = 0;
-	int r = ION_ERR_NOMEM;
+	int r;
 
-	memset(&t, 0, sizeof(t));
+	if ((body = token_form(cfg, code, verifier, &len)) == NULL)
+		return nomem(why);
 	memset(&resp, 0, sizeof(resp));
-	*why = "out of memory";
-	ion_buf_init(&form, FORM_MAX);
-	form_param(&form, "grant_type", "authorization_code");
-	form_param(&form, "client_id", cfg->client_id);
-	form_param(&form, "code", code);
-	form_param(&form, "redirect_uri", cfg->redirect_uri);
-	form_param(&form, "code_verifier", verifier);
-	if ((body = ion_buf_steal(&form, &len)) == NULL)
-		goto out;
-	r = ion_http_post(h, p->token_endpoint,
-	    "application/x-www-form-urlencoded", body, len, cfg->client_id,
-	    cfg->client_secret, ION_OIDC_MAX_TOKEN_RESP, &resp);
-	if (r != 0) {
-		*why = r == ION_ERR_RANGE  ? "token response too large"
-		    : r == ION_ERR_TIMEOUT ? "token endpoint timed out"
-					   : "token endpoint unreachable";
-		r = r == ION_ERR_RANGE	   ? ION_ERR_AUTH
-		    : r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT
-					   : ION_ERR_UNAVAIL;
-		goto out;
-	}
-	if (resp.status >= 500) {
-		r = ION_ERR_UNAVAIL;
-		*why = "token endpoint failed (5xx)";
-		goto out;
-	}
-	if (resp.status == 400 || resp.status == 401) {
-		r = ION_ERR_REFUSED;
-		*why = "token endpoint refused the code";
-		goto out;
-	}
-	r = ION_ERR_AUTH;
-	if (resp.status != 200) {
-		*why = "token endpoint answered an unexpected status";
-		goto out;
-	}
-	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(ans)) {
-		*why = "token response is not a JSON object";
-		goto out;
-	}
-	if ((t.id_token = string_member(ans, "id_token")) == NULL) {
-		*why = "token response has no id_token";
-		goto out;
-	}
-	if (json_object_get(ans, "access_token") != NULL &&
-	    (t.access_token = string_member(ans, "access_token")) == NULL) {
-		*why = "token response has a malformed access_token";
-		goto out;
-	}
-	*ret = t;
-	memset(&t, 0, sizeof(t)); /* transferred */
-	r = 0;
-	*why = "exchanged";
-out:
-	ion_tokens_clear(&t);
+	r = ion_http_post(h, p->token_endpoint, FORM_TYPE, body, len,
+	    cfg->client_id, cfg->client_secret, ION_OIDC_MAX_TOKEN_RESP, &resp);
+	ion_scrub(body, len);
+	free(body);
+	if (r != 0)
+		return ion_http_failed(r, &no_answer[REQ_TOKEN], why);
+	r = read_tokens(&resp, ret, why);
 	ion_http_resp_clear(&resp);
-	json_decref(ans);
-	if (body != NULL) {
-		ion_scrub(body, len);
-		free(body);
-	}
 	return r;
+}
+
+/* Why ion_jws_verify() refused (r, not 0), log-safe. */
+static const char *
+signature_why(int r)
+{
+	switch (r) {
+	case ION_ERR_NOT_FOUND:
+		return "id_token signed with an unknown key";
+	case ION_ERR_INVALID:
+		return "key set malformed";
+	case ION_ERR_EXISTS:
+		return "key set has two keys with the token's kid";
+	default:
+		return "id_token signature or algorithm refused";
+	}
 }
 
 int
@@ -594,12 +727,7 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 		r = ion_jws_verify(jws, jwks, cfg->allowed_algs);
 	}
 	if (r != 0) {
-		*why = r == ION_ERR_NOT_FOUND
-		    ? "id_token signed with an unknown key"
-		    : r == ION_ERR_INVALID ? "key set malformed"
-		    : r == ION_ERR_EXISTS
-		    ? "key set has two keys with the token's kid"
-		    : "id_token signature or algorithm refused";
+		*why = signature_why(r);
 		r = ION_ERR_AUTH;
 		goto out;
 	}
@@ -634,15 +762,8 @@ ion_oidc_userinfo(struct ion_http *h, const struct ion_provider *p,
 	}
 	r = ion_http_get(
 	    h, p->userinfo_endpoint, access_token, 0, ION_OIDC_MAX_DOC, &resp);
-	if (r != 0) {
-		*why = r == ION_ERR_TIMEOUT ? "userinfo endpoint timed out"
-		    : r == ION_ERR_RANGE    ? "userinfo too large"
-					    : "userinfo endpoint unreachable";
-		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT
-		    : r == ION_ERR_RANGE ? ION_ERR_AUTH
-					 : ION_ERR_UNAVAIL;
-		goto out;
-	}
+	if (r != 0)
+		return ion_http_failed(r, &no_answer[REQ_USERINFO], why);
 	if (resp.status >= 500) {
 		*why = "userinfo endpoint failed (5xx)";
 		r = ION_ERR_UNAVAIL;

@@ -4,6 +4,9 @@
  * when the provider offers it), the token exchange with
  * client_secret_basic and PKCE, the key set (cached, refetched once for an
  * unknown kid), id_token verification, and userinfo.
+ *
+ * Each function that takes why sets *why (a static, log-safe sentence)
+ * when it fails, and only then: on success *why is left as it was.
  */
 #ifndef ION_OIDC_H
 #define ION_OIDC_H

@@ -17,6 +17,23 @@
 
 #define RELAY_ANSWER_MAX (16 * 1024)
 #define RELAY_URL_MAX 1024
+#define LINK_LIFETIME_MAX 86400 /* a day: more is not an answer of ours */
+#define RESULT_MEMBER_MAX 2048	/* code, error_description, iss */
+#define RESULT_ERROR_MAX 256
+
+enum relay_request { REQ_REGISTER, REQ_POLL };
+
+/*
+ * What each request to the relay says and returns when no usable answer
+ * came: a timeout stays one; anything else, an oversized answer too, is a
+ * relay that does not work.
+ */
+static const struct ion_http_failure no_answer[] = {
+	[REQ_REGISTER] = { "relay timed out", ION_ERR_TIMEOUT,
+	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
+	[REQ_POLL] = { "relay poll timed out", ION_ERR_TIMEOUT,
+	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
+};
 
 static char *
 endpoint(const char *relay_url, const char *path)
@@ -71,13 +88,82 @@ ion_relay_link_ok(const char *relay_url, const char *link)
 	    u.path_len > base.path_len + 1 && u.path[base.path_len] == '/';
 }
 
-/* Why a request to the relay got no usable answer, from ion_http_*(). */
-static const char *
-http_failure(int r)
+/* A registration's JSON body (malloc'd), or NULL. */
+static char *
+register_body(const struct ion_relay_login *login)
 {
-	return r == ION_ERR_TIMEOUT ? "relay timed out"
-	    : r == ION_ERR_RANGE    ? "relay answer too large"
-				    : "relay unreachable";
+	json_t *body;
+	char *text;
+
+	body = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:b}",
+	    ION_RELAY_J_STATE, login->state, ION_RELAY_J_AUTHORIZE_URL,
+	    login->authorize_url, ION_RELAY_J_CONTEXT, ION_RELAY_J_HOST,
+	    login->host, ION_RELAY_J_USER, login->user, ION_RELAY_J_RHOST,
+	    login->rhost, ION_RELAY_J_SERVICE, login->service,
+	    ION_RELAY_J_CONFIRM, login->confirm);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	return text;
+}
+
+/*
+ * The link and its lifetime from a 201's body.  The person opens the link:
+ * it must lead to the relay, nowhere else (ion_relay_link_ok()).
+ */
+static int
+read_link(const struct ion_http_resp *resp, const char *relay_url,
+    char **ret_link, unsigned *ret_expires_in, const char **why)
+{
+	json_t *ans, *link, *expires;
+	char *copy;
+	int r = ION_ERR_UNAVAIL;
+
+	ans = json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+	link = json_object_get(ans, ION_RELAY_J_LINK);
+	expires = json_object_get(ans, ION_RELAY_J_EXPIRES_IN);
+	if (!json_is_string(link) || json_string_length(link) == 0 ||
+	    json_string_length(link) > ION_RELAY_LINK_MAX ||
+	    strlen(json_string_value(link)) != json_string_length(link) ||
+	    !json_is_integer(expires) || json_integer_value(expires) <= 0 ||
+	    json_integer_value(expires) > LINK_LIFETIME_MAX)
+		*why = "relay answer malformed";
+	else if (!ion_relay_link_ok(relay_url, json_string_value(link)))
+		*why = WHY_BAD_LINK;
+	else if ((copy = strdup(json_string_value(link))) == NULL) {
+		*why = "out of memory";
+		r = ION_ERR_NOMEM;
+	} else {
+		*ret_link = copy;
+		*ret_expires_in = (unsigned)json_integer_value(expires);
+		r = 0;
+	}
+	json_decref(ans);
+	return r;
+}
+
+/* The relay's answer to a registration; errors as ion_relay_register(). */
+static int
+read_registered(const struct ion_http_resp *resp, const char *relay_url,
+    char **ret_link, unsigned *ret_expires_in, const char **why)
+{
+	/*
+	 * The poll secret is ours and matches the state by construction, so
+	 * a 401 is about the key: this host is not (or no longer) one the
+	 * relay knows.  Only the administrator can mend that.
+	 */
+	if (resp->status == 401) {
+		*why = WHY_KEY_REFUSED;
+		return ION_ERR_CONFIG;
+	}
+	if (resp->status != 201) {
+		*why = refused(resp->status) ? "relay refused the login"
+		    : unavailable(resp->status)
+		    ? "relay full or failing"
+		    : "relay answered an unexpected status";
+		return refused(resp->status) ? ION_ERR_INVALID
+					     : ION_ERR_UNAVAIL;
+	}
+	return read_link(resp, relay_url, ret_link, ret_expires_in, why);
 }
 
 int
@@ -88,76 +174,23 @@ ion_relay_register(struct ion_http *h, const char *relay_url,
 	struct ion_http_header key = { ION_RELAY_CLIENT_KEY_HEADER,
 		login->key };
 	struct ion_http_resp resp;
-	json_t *body = NULL, *ans = NULL, *v;
-	char *url = NULL, *text = NULL, *link = NULL;
-	json_int_t expires;
-	int r = ION_ERR_NOMEM;
+	char *url = NULL, *text = NULL;
+	int r;
 
 	memset(&resp, 0, sizeof(resp));
-	*why = "out of memory";
-	body = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}, s:b}", "state",
-	    login->state, "authorize_url", login->authorize_url, "context",
-	    "host", login->host, "user", login->user, "rhost", login->rhost,
-	    "service", login->service, "confirm", login->confirm);
-	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL ||
-	    (url = endpoint(relay_url, ION_RELAY_PATH_LOGINS)) == NULL)
+	if ((text = register_body(login)) == NULL ||
+	    (url = endpoint(relay_url, ION_RELAY_PATH_LOGINS)) == NULL) {
+		*why = "out of memory";
+		r = ION_ERR_NOMEM;
 		goto out;
+	}
 	r = ion_http_post_bearer(h, url, "application/json", text, strlen(text),
 	    login->secret, &key, RELAY_ANSWER_MAX, &resp);
-	if (r != 0) {
-		*why = http_failure(r);
-		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
-		goto out;
-	}
-	/*
-	 * The poll secret is ours and matches the state by construction, so
-	 * a 401 is about the key: this host is not (or no longer) one the
-	 * relay knows.  Only the administrator can mend that.
-	 */
-	if (resp.status == 401) {
-		r = ION_ERR_CONFIG;
-		*why = WHY_KEY_REFUSED;
-		goto out;
-	}
-	if (resp.status != 201) {
-		r = refused(resp.status) ? ION_ERR_INVALID : ION_ERR_UNAVAIL;
-		*why = refused(resp.status) ? "relay refused the login"
-		    : unavailable(resp.status)
-		    ? "relay full or failing"
-		    : "relay answered an unexpected status";
-		goto out;
-	}
-	r = ION_ERR_UNAVAIL;
-	*why = "relay answer malformed";
-	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-	v = json_object_get(ans, "link");
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > ION_RELAY_LINK_MAX ||
-	    strlen(json_string_value(v)) != json_string_length(v) ||
-	    !json_is_integer(json_object_get(ans, "expires_in")))
-		goto out;
-	expires = json_integer_value(json_object_get(ans, "expires_in"));
-	if (expires <= 0 || expires > 86400)
-		goto out;
-	/* The person opens this link: it must lead to the relay, nowhere else.
-	 */
-	if (!ion_relay_link_ok(relay_url, json_string_value(v))) {
-		*why = WHY_BAD_LINK;
-		goto out;
-	}
-	r = ION_ERR_NOMEM;
-	if ((link = strdup(json_string_value(v))) == NULL) {
-		*why = "out of memory";
-		goto out;
-	}
-	*ret_link = link;
-	*ret_expires_in = (unsigned)expires;
-	r = 0;
-	*why = "registered";
+	r = r != 0
+	    ? ion_http_failed(r, &no_answer[REQ_REGISTER], why)
+	    : read_registered(&resp, relay_url, ret_link, ret_expires_in, why);
 out:
 	ion_http_resp_clear(&resp);
-	json_decref(body);
-	json_decref(ans);
 	free(text);
 	free(url);
 	return r;
@@ -178,73 +211,86 @@ opt_string(json_t *obj, const char *key, size_t max, char **ret)
 	return (*ret = strdup(json_string_value(v))) != NULL;
 }
 
+/* A result from a 200's body: a code or an error, never both. */
+static int
+read_result(const struct ion_http_resp *resp, struct ion_relay_result *ret,
+    const char **why)
+{
+	struct ion_relay_result res;
+	json_t *ans;
+	int r = ION_ERR_UNAVAIL;
+
+	memset(&res, 0, sizeof(res));
+	ans = json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(ans) ||
+	    !opt_string(ans, ION_RELAY_J_CODE, RESULT_MEMBER_MAX, &res.code) ||
+	    !opt_string(ans, ION_RELAY_J_ERROR, RESULT_ERROR_MAX, &res.error) ||
+	    !opt_string(ans, ION_RELAY_J_ERROR_DESCRIPTION, RESULT_MEMBER_MAX,
+		&res.error_description) ||
+	    !opt_string(ans, ION_RELAY_J_ISS, RESULT_MEMBER_MAX, &res.iss) ||
+	    (res.code == NULL) == (res.error == NULL))
+		*why = "relay answer malformed";
+	else {
+		*ret = res;
+		memset(&res, 0, sizeof(res)); /* transferred */
+		r = 0;
+	}
+	ion_relay_result_clear(&res);
+	json_decref(ans);
+	return r;
+}
+
+/* The relay's answer to a poll; errors as ion_relay_poll(). */
+static int
+read_polled(const struct ion_http_resp *resp, struct ion_relay_result *ret,
+    const char **why)
+{
+	switch (resp->status) {
+	case 200:
+		return read_result(resp, ret, why);
+	case 202:
+		*why = "pending";
+		return ION_ERR_PENDING;
+	case 401:
+		*why = WHY_KEY_REFUSED;
+		return ION_ERR_CONFIG;
+	case 404:
+		*why = "the relay no longer knows this sign-in (expired)";
+		return ION_ERR_NOT_FOUND;
+	default:
+		*why = refused(resp->status) || unavailable(resp->status)
+		    ? "relay refused the poll"
+		    : "relay answered an unexpected status";
+		return refused(resp->status) ? ION_ERR_INVALID
+					     : ION_ERR_UNAVAIL;
+	}
+}
+
 int
 ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
     const char *secret, unsigned wait, struct ion_relay_result *ret,
     const char **why)
 {
 	struct ion_http_header hkey = { ION_RELAY_CLIENT_KEY_HEADER, key };
-	struct ion_relay_result res;
 	struct ion_http_resp resp;
-	char path[64], *url = NULL;
-	json_t *ans = NULL;
-	int r = ION_ERR_NOMEM;
+	char path[64], *url;
+	int r;
 
-	memset(&res, 0, sizeof(res));
+	if (wait > ION_RELAY_WAIT_MAX_S)
+		wait = ION_RELAY_WAIT_MAX_S;
+	snprintf(path, sizeof(path), "%s?%s=%u", ION_RELAY_PATH_RESULT,
+	    ION_RELAY_WAIT_PARAM, wait);
+	if ((url = endpoint(relay_url, path)) == NULL) {
+		*why = "out of memory";
+		return ION_ERR_NOMEM;
+	}
 	memset(&resp, 0, sizeof(resp));
-	*why = "out of memory";
-	snprintf(path, sizeof(path), "%s?wait=%u", ION_RELAY_PATH_RESULT, wait);
-	if ((url = endpoint(relay_url, path)) == NULL)
-		goto out;
 	/* The relay answers within wait seconds; allow for the network. */
 	r = ion_http_get_with(
 	    h, url, secret, &hkey, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
-	if (r != 0) {
-		*why = r == ION_ERR_TIMEOUT ? "relay poll timed out"
-					    : http_failure(r);
-		r = r == ION_ERR_TIMEOUT ? ION_ERR_TIMEOUT : ION_ERR_UNAVAIL;
-		goto out;
-	}
-	if (resp.status == 202) {
-		r = ION_ERR_PENDING;
-		*why = "pending";
-		goto out;
-	}
-	if (resp.status == 401) {
-		r = ION_ERR_CONFIG;
-		*why = WHY_KEY_REFUSED;
-		goto out;
-	}
-	if (resp.status == 404) {
-		r = ION_ERR_NOT_FOUND;
-		*why = "the relay no longer knows this sign-in (expired)";
-		goto out;
-	}
-	if (resp.status != 200) {
-		r = refused(resp.status) ? ION_ERR_INVALID : ION_ERR_UNAVAIL;
-		*why = refused(resp.status) || unavailable(resp.status)
-		    ? "relay refused the poll"
-		    : "relay answered an unexpected status";
-		goto out;
-	}
-	r = ION_ERR_UNAVAIL;
-	*why = "relay answer malformed";
-	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(ans) || !opt_string(ans, "code", 2048, &res.code) ||
-	    !opt_string(ans, "error", 256, &res.error) ||
-	    !opt_string(
-		ans, "error_description", 2048, &res.error_description) ||
-	    !opt_string(ans, "iss", 2048, &res.iss) ||
-	    (res.code == NULL) == (res.error == NULL))
-		goto out;
-	*ret = res;
-	memset(&res, 0, sizeof(res)); /* transferred */
-	r = 0;
-	*why = "result";
-out:
-	ion_relay_result_clear(&res);
+	r = r != 0 ? ion_http_failed(r, &no_answer[REQ_POLL], why)
+		   : read_polled(&resp, ret, why);
 	ion_http_resp_clear(&resp);
-	json_decref(ans);
 	free(url);
 	return r;
 }

@@ -3,6 +3,9 @@
  * collect its result with long polls.  Every request carries this host's
  * relay key in the PAM-Ion-Client-Key header (relay_proto.h); the key goes
  * nowhere else.  Codes are scrubbed on clear.
+ *
+ * *why (a static, log-safe sentence) is set when a function returns
+ * anything but 0, and only then: on success it is left as it was.
  */
 #ifndef ION_RELAYC_H
 #define ION_RELAYC_H
@@ -53,8 +56,9 @@ struct ion_relay_result {
 
 /*
  * GET {relay_url}/v1/logins/result?wait=SECONDS with the relay key and the
- * poll secret.  0 with *ret filled for a result; ION_ERR_PENDING when none
- * came within wait; ION_ERR_NOT_FOUND when the relay does not know the
+ * poll secret; a wait over ION_RELAY_WAIT_MAX_S asks for that much.  0
+ * with *ret filled for a result; ION_ERR_PENDING when none came within
+ * wait; ION_ERR_NOT_FOUND when the relay does not know the
  * login (expired); ION_ERR_CONFIG / ION_ERR_UNAVAIL / ION_ERR_TIMEOUT /
  * ION_ERR_INVALID as above (200 with a malformed answer: ION_ERR_UNAVAIL).
  */

@@ -118,6 +118,14 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(3)
             self.send(200, b"late")
+        elif path.startswith("/slow/"):
+            # A provider or relay that does not answer in time (test_oidc,
+            # test_relayc): the client has given up before the answer.
+            time.sleep(3)
+            try:
+                self.send(200, b"late")
+            except OSError:
+                pass
         elif path == "/fold":
             self.raw(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=1,\r\n"
                      b" private\r\nContent-Length: 0\r\n\r\n")

@@ -1,8 +1,10 @@
 /*
  * Unit tests of oidc.h against http_server.py standing in for the
- * provider: discovery of the PAR endpoint and the RFC 9207 promise, the
- * pushed authorization request, the iss rule, and the one refetch of a
- * cached key set with two keys under one kid.
+ * provider: discovery (its members, the configured endpoints, the one
+ * refetch of a cached document), the PAR endpoint and the RFC 9207
+ * promise, the pushed authorization request, the iss rule, the one
+ * refetch of a cached key set with two keys under one kid, what each
+ * request says when no usable answer came, and *why left alone on success.
  */
 #include <sys/stat.h>
 
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "config.h"
 #include "errors.h"
 #include "fixture.h"
@@ -44,6 +47,13 @@
 #define WHY_PAR_URN                                                            \
 	"PAR response's request_uri is not a "                                 \
 	"urn:ietf:params:oauth:request_uri: value the relay accepts"
+
+#define DISCOVERY "/.well-known/openid-configuration"
+#define WHY_LACKS "discovery lacks an endpoint (or one is not https)"
+#define WHY_ISSUER "discovery names another issuer"
+#define WHY_MALFORMED "discovery document malformed"
+/* What a function that succeeds must leave in *why. */
+#define UNTOUCHED "untouched"
 
 static struct fixture_server srv;
 static char cache_root[64];
@@ -178,10 +188,10 @@ test_par_answers(void **state)
 		long status;
 		const char *body;
 		int r;
-		const char *why; /* NULL: not checked */
+		const char *why; /* NULL: not checked, or left alone (r 0) */
 	} cases[] = {
-		{ 201, PAR_ANSWER("\"" URN "1\""), 0, "pushed" },
-		{ 200, PAR_ANSWER("\"" URN "1\""), 0, "pushed" },
+		{ 201, PAR_ANSWER("\"" URN "1\""), 0, NULL },
+		{ 200, PAR_ANSWER("\"" URN "1\""), 0, NULL },
 		{ 400, "{\"error\": \"invalid_request\"}", ION_ERR_AUTH,
 		    "PAR endpoint refused the request" },
 		{ 401, "{\"error\": \"invalid_client\"}", ION_ERR_AUTH, NULL },
@@ -211,8 +221,8 @@ test_par_answers(void **state)
 		    "2\", \"expires_in\": 90}",
 		    ION_ERR_AUTH, "PAR response is not a JSON object" },
 		/* the relay's rule: the urn prefix and more, printable */
-		{ 201, PAR_ANSWER("\"" URN "x\""), 0, "pushed" },
-		{ 201, PAR_ANSWER("\"" URN "a:b/c?d=e&f%20~\""), 0, "pushed" },
+		{ 201, PAR_ANSWER("\"" URN "x\""), 0, NULL },
+		{ 201, PAR_ANSWER("\"" URN "a:b/c?d=e&f%20~\""), 0, NULL },
 		{ 201, PAR_ANSWER("\"\""), ION_ERR_AUTH, WHY_PAR_URN },
 		{ 201, PAR_ANSWER("\"" URN "\""), ION_ERR_AUTH, WHY_PAR_URN },
 		{ 201, PAR_ANSWER("\"urn:x:1\""), ION_ERR_AUTH, WHY_PAR_URN },
@@ -261,6 +271,8 @@ test_par_answers(void **state)
 		    (why == NULL || strcmp(why, cases[i].why) != 0))
 			fail_msg("case %zu: why \"%s\", expected \"%s\"", i,
 			    why != NULL ? why : "NULL", cases[i].why);
+		if (r == 0)
+			assert_null(why);
 		if (r == 0)
 			assert_non_null(strstr(url,
 			    "request_uri=urn%3Aietf%3Aparams%3Aoauth%3A"
@@ -357,20 +369,51 @@ test_par_modes(void **state)
 }
 
 static int
-discover(const char *doc, struct ion_provider **ret, const char **why)
+discover_cfg(const struct ion_cfg *cfg, const char *doc,
+    struct ion_provider **ret, const char **why)
 {
 	struct ion_http *h = fixture_http();
-	struct ion_cfg cfg;
-	char cache[128];
 	int r;
 
-	fixture_script(
-	    &srv, "/.well-known/openid-configuration", 200, doc, NULL);
-	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	if (doc != NULL)
+		fixture_script(&srv, DISCOVERY, 200, doc, NULL);
 	*ret = NULL;
-	r = ion_oidc_discover(h, &cfg, ret, why);
+	r = ion_oidc_discover(h, cfg, ret, why);
 	ion_http_free(&h);
 	return r;
+}
+
+static int
+discover(const char *doc, struct ion_provider **ret, const char **why)
+{
+	struct ion_cfg cfg;
+	char cache[128];
+
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	return discover_cfg(&cfg, doc, ret, why);
+}
+
+/* How many requests the server has had for path (with its query). */
+static long
+hits(const char *path)
+{
+	struct ion_http *h = fixture_http();
+	struct ion_http_resp resp;
+	char url[256];
+	json_t *j;
+	long n;
+
+	snprintf(url, sizeof(url), "%s/hits", srv.base);
+	memset(&resp, 0, sizeof(resp));
+	assert_int_equal(ion_http_get(h, url, NULL, 0, 1 << 20, &resp), 0);
+	j = json_loadb(resp.body, resp.len, 0, NULL);
+	assert_non_null(j);
+	n = (long)json_integer_value(
+	    json_object_get(json_object_get(j, "hits"), path));
+	json_decref(j);
+	ion_http_resp_clear(&resp);
+	ion_http_free(&h);
+	return n;
 }
 
 #define DOC_START                                                              \
@@ -501,6 +544,442 @@ test_configured_endpoints(void **state)
 	}
 }
 
+/* The document with one member left out (NULL: none) or replaced. */
+static void
+make_doc(char *doc, size_t len, const char *leave_out, const char *extra)
+{
+	static const char *const members[][2] = {
+		{ "issuer", "\"{base}\"" },
+		{ "authorization_endpoint", "\"{base}/authorize\"" },
+		{ "token_endpoint", "\"{base}/token\"" },
+		{ "jwks_uri", "\"{base}/jwks\"" },
+		{ "userinfo_endpoint", "\"{base}/userinfo\"" },
+	};
+	size_t i, n = 0;
+
+	n += (size_t)snprintf(doc + n, len - n, "{");
+	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		if (leave_out != NULL && strcmp(members[i][0], leave_out) == 0)
+			continue;
+		n += (size_t)snprintf(doc + n, len - n, "%s\"%s\": %s",
+		    n > 1 ? ", " : "", members[i][0], members[i][1]);
+	}
+	snprintf(doc + n, len - n, "%s%s}", extra != NULL ? ", " : "",
+	    extra != NULL ? extra : "");
+}
+
+/*
+ * Missing and bad members: each required endpoint must be there and be a
+ * URL we may call; userinfo may be neither (it is then none).
+ */
+static void
+test_discovery_members(void **state)
+{
+	static const struct {
+		const char *leave_out, *extra;
+		int r;
+		const char *why; /* for r != 0 */
+		bool userinfo;
+	} cases[] = {
+		{ NULL, NULL, 0, NULL, true },
+		{ "userinfo_endpoint", NULL, 0, NULL, false },
+		{ "userinfo_endpoint",
+		    "\"userinfo_endpoint\": \"http://op.example/userinfo\"", 0,
+		    NULL, false },
+		{ "issuer", NULL, ION_ERR_AUTH, WHY_ISSUER, false },
+		{ "issuer", "\"issuer\": \"{base}/\"", 0, NULL, true },
+		{ "issuer", "\"issuer\": \"{base}/x\"", ION_ERR_AUTH,
+		    WHY_ISSUER, false },
+		{ "issuer", "\"issuer\": 1", ION_ERR_AUTH, WHY_ISSUER, false },
+		{ "authorization_endpoint", NULL, ION_ERR_AUTH, WHY_LACKS,
+		    false },
+		{ "token_endpoint", NULL, ION_ERR_AUTH, WHY_LACKS, false },
+		{ "jwks_uri", NULL, ION_ERR_AUTH, WHY_LACKS, false },
+		/* endpoints that are not URLs we may call */
+		{ "token_endpoint",
+		    "\"token_endpoint\": \"http://op.example/token\"",
+		    ION_ERR_AUTH, WHY_LACKS, false },
+		{ "token_endpoint",
+		    "\"token_endpoint\": \"ftp://op.example/t\"", ION_ERR_AUTH,
+		    WHY_LACKS, false },
+		{ "jwks_uri", "\"jwks_uri\": \"https://u:p@op.example/jwks\"",
+		    ION_ERR_AUTH, WHY_LACKS, false },
+		{ "jwks_uri", "\"jwks_uri\": 17", ION_ERR_AUTH, WHY_LACKS,
+		    false },
+		{ "authorization_endpoint",
+		    "\"authorization_endpoint\": \"https://op example/a\"",
+		    ION_ERR_AUTH, WHY_LACKS, false },
+		/* a member twice */
+		{ NULL, "\"jwks_uri\": \"{base}/jwks2\"", ION_ERR_AUTH,
+		    WHY_MALFORMED, false },
+	};
+	struct ion_provider *p;
+	char doc[2048];
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_doc(doc, sizeof(doc), cases[i].leave_out, cases[i].extra);
+		why = UNTOUCHED;
+		r = discover(doc, &p, &why);
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d (%s), expected %d", i, r, why,
+			    cases[i].r);
+		if (r != 0) {
+			assert_null(p);
+			assert_string_equal(why, cases[i].why);
+			continue;
+		}
+		assert_string_equal(why, UNTOUCHED);
+		assert_int_equal(
+		    p->userinfo_endpoint != NULL, cases[i].userinfo);
+		ion_provider_free(&p);
+	}
+	/* Not a JSON object at all. */
+	assert_int_equal(discover("not json", &p, &why), ION_ERR_AUTH);
+	assert_string_equal(why, WHY_MALFORMED);
+	assert_int_equal(discover("[]", &p, &why), ION_ERR_AUTH);
+	assert_string_equal(why, WHY_MALFORMED);
+	/* No document: the issuer has none there. */
+	fixture_script(&srv, DISCOVERY, 404, "{}", NULL);
+	assert_int_equal(discover(NULL, &p, &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, "provider document not available");
+}
+
+/*
+ * An endpoint in the configuration wins over the discovered one, and
+ * fills one the document lacks or names badly.
+ */
+static void
+test_discovery_overrides(void **state)
+{
+	struct ion_provider *p;
+	struct ion_cfg cfg;
+	char cache[128], doc[2048], mine[160];
+	const char *why;
+
+	(void)state;
+	snprintf(mine, sizeof(mine), "%s/mine", srv.base);
+
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_doc(doc, sizeof(doc), NULL, NULL);
+	cfg.authorize_endpoint = mine;
+	cfg.userinfo_endpoint = mine;
+	why = UNTOUCHED;
+	assert_int_equal(discover_cfg(&cfg, doc, &p, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
+	assert_string_equal(p->authorization_endpoint, mine);
+	assert_string_equal(p->userinfo_endpoint, mine);
+	assert_non_null(strstr(p->token_endpoint, "/token"));
+	assert_non_null(strstr(p->jwks_uri, "/jwks"));
+	ion_provider_free(&p);
+
+	/* The document lacks the token endpoint; the configuration has it. */
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_doc(doc, sizeof(doc), "token_endpoint", NULL);
+	assert_int_equal(discover_cfg(&cfg, doc, &p, &why), ION_ERR_AUTH);
+	assert_string_equal(why, WHY_LACKS);
+	cfg.token_endpoint = mine;
+	assert_int_equal(discover_cfg(&cfg, doc, &p, &why), 0);
+	assert_string_equal(p->token_endpoint, mine);
+	ion_provider_free(&p);
+
+	/* ... or names it badly. */
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_doc(doc, sizeof(doc), "jwks_uri",
+	    "\"jwks_uri\": \"http://op.example/jwks\"");
+	cfg.jwks_uri = mine;
+	assert_int_equal(discover_cfg(&cfg, doc, &p, &why), 0);
+	assert_string_equal(p->jwks_uri, mine);
+	ion_provider_free(&p);
+}
+
+/* doc with "{base}" made the server's base URL, as the server does. */
+static void
+with_base(char *doc)
+{
+	size_t n = strlen(srv.base);
+	char *at;
+
+	while ((at = strstr(doc, "{base}")) != NULL) {
+		memmove(at + n, at + 6, strlen(at + 6) + 1);
+		memcpy(at, srv.base, n);
+	}
+}
+
+/*
+ * A cached document that does not do is fetched again, once; one fetched
+ * during this sign-in is not, and a good cached one is used as it is.
+ */
+static void
+test_discovery_refetch(void **state)
+{
+	static const struct {
+		const char *cached; /* leave out this member; "" none */
+		const char *served; /* likewise */
+		int r;
+		long requests;
+	} cases[] = {
+		{ "jwks_uri", "", 0, 1 },
+		{ "issuer", "", 0, 1 },
+		{ "", "jwks_uri", 0, 0 },
+		{ "jwks_uri", "jwks_uri", ION_ERR_AUTH, 1 },
+		{ NULL, "jwks_uri", ION_ERR_AUTH, 1 },
+		{ NULL, "", 0, 1 },
+	};
+	struct ion_provider *p;
+	struct ion_cfg cfg;
+	char cache[128], doc[2048], url[256], cached[2048];
+	const char *why;
+	size_t i;
+	long before;
+	int r;
+
+	(void)state;
+	snprintf(url, sizeof(url), "%s" DISCOVERY, srv.base);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_cfg(&cfg, ION_PAR_AUTO, cache);
+		if (cases[i].cached != NULL) {
+			make_doc(cached, sizeof(cached), cases[i].cached, NULL);
+			with_base(cached);
+			assert_int_equal(
+			    ion_cache_store(cfg.cache_dir, url, cached,
+				strlen(cached), "max-age=3600", time(NULL)),
+			    0);
+		}
+		make_doc(doc, sizeof(doc), cases[i].served, NULL);
+		fixture_script(&srv, DISCOVERY, 200, doc, NULL);
+		before = hits(DISCOVERY);
+		why = UNTOUCHED;
+		r = discover_cfg(&cfg, NULL, &p, &why);
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d (%s), expected %d", i, r, why,
+			    cases[i].r);
+		if (hits(DISCOVERY) - before != cases[i].requests)
+			fail_msg("case %zu: %ld requests, expected %ld", i,
+			    hits(DISCOVERY) - before, cases[i].requests);
+		if (r == 0) {
+			assert_string_equal(why, UNTOUCHED);
+			ion_provider_free(&p);
+		} else
+			assert_string_equal(why, WHY_LACKS);
+	}
+}
+
+/* The helper: a sentence and an error for each way to get no answer. */
+static void
+test_http_failed(void **state)
+{
+	static const struct ion_http_failure f = {
+		.timed_out = "t",
+		.timed_out_r = ION_ERR_REFUSED,
+		.too_large = "l",
+		.too_large_r = ION_ERR_AUTH,
+		.unreachable = "u",
+	};
+	static const struct {
+		int r;
+		const char *why;
+		int ret;
+	} cases[] = {
+		{ ION_ERR_TIMEOUT, "t", ION_ERR_REFUSED },
+		{ ION_ERR_RANGE, "l", ION_ERR_AUTH },
+		{ ION_ERR_UNAVAIL, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_DENIED, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_INVALID, "u", ION_ERR_UNAVAIL },
+		{ ION_ERR_NOMEM, "u", ION_ERR_UNAVAIL },
+	};
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why = NULL;
+		assert_int_equal(
+		    ion_http_failed(cases[i].r, &f, &why), cases[i].ret);
+		assert_string_equal(why, cases[i].why);
+	}
+}
+
+enum call { C_DISCOVER, C_PAR, C_TOKEN, C_USERINFO, C_JWKS };
+
+/* One request of kind call to url; why as the function leaves it. */
+static int
+call_at(enum call call, const char *url, const char **why)
+{
+	struct ion_http *h = fixture_http();
+	struct ion_provider p, *found = NULL;
+	struct ion_tokens t;
+	struct ion_cfg cfg;
+	json_t *claims = json_pack("{s:s}", "sub", "s"), *verified = NULL;
+	char cache[128], *authz = NULL;
+	bool pushed;
+	int r = -1;
+
+	/* A request that has not answered after 1 s has timed out. */
+	ion_http_set_deadline(h, ion_now_ms() + 1000);
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, true);
+	memset(&t, 0, sizeof(t));
+	switch (call) {
+	case C_DISCOVER:
+		cfg.issuer = (char *)(uintptr_t)url;
+		r = ion_oidc_discover(h, &cfg, &found, why);
+		break;
+	case C_PAR:
+		p.par_endpoint = (char *)(uintptr_t)url;
+		r = ion_oidc_authorize(
+		    h, &cfg, &p, STATE, NONCE, CHALLENGE, &authz, &pushed, why);
+		break;
+	case C_TOKEN:
+		p.token_endpoint = (char *)(uintptr_t)url;
+		r = ion_oidc_exchange(h, &cfg, &p, "c0de", "verifier", &t, why);
+		break;
+	case C_USERINFO:
+		p.userinfo_endpoint = (char *)(uintptr_t)url;
+		r = ion_oidc_userinfo(h, &p, "access", claims, why);
+		break;
+	case C_JWKS:
+		p.jwks_uri = (char *)(uintptr_t)url;
+		r = ion_oidc_verify(h, &cfg, &p, FUZZ_TOKEN_RS256, NONCE,
+		    1700000000, &verified, why);
+		break;
+	}
+	ion_provider_free(&found);
+	ion_tokens_clear(&t);
+	free(authz);
+	json_decref(claims);
+	json_decref(verified);
+	ion_http_free(&h);
+	return r;
+}
+
+/*
+ * What each request to the provider says, and returns, when no usable
+ * answer came: unreachable (port 9 on loopback, where nothing listens, or
+ * a URL we may not call), over its cap, or too slow.
+ */
+static void
+test_no_answer(void **state)
+{
+	static const struct {
+		enum call call;
+		const char *path; /* after the base; NULL: port 9 */
+		int r;
+		const char *why;
+	} cases[] = {
+		/* discovery appends DISCOVERY to the issuer, url */
+		{ C_DISCOVER, NULL, ION_ERR_UNAVAIL, "provider unreachable" },
+		{ C_DISCOVER, "/big", ION_ERR_AUTH,
+		    "provider document too large" },
+		{ C_DISCOVER, "/slow", ION_ERR_TIMEOUT, "provider timed out" },
+		{ C_JWKS, NULL, ION_ERR_UNAVAIL, "provider unreachable" },
+		{ C_JWKS, "/big" DISCOVERY, ION_ERR_AUTH,
+		    "provider document too large" },
+		{ C_JWKS, "/slow/x", ION_ERR_TIMEOUT, "provider timed out" },
+		{ C_PAR, NULL, ION_ERR_UNAVAIL, "PAR endpoint unreachable" },
+		{ C_PAR, "/big" DISCOVERY, ION_ERR_AUTH,
+		    "PAR response too large" },
+		/* oidc.h: a PAR endpoint that times out is unavailable */
+		{ C_PAR, "/slow/x", ION_ERR_UNAVAIL, "PAR endpoint timed out" },
+		{ C_TOKEN, NULL, ION_ERR_UNAVAIL,
+		    "token endpoint unreachable" },
+		{ C_TOKEN, "/big" DISCOVERY, ION_ERR_AUTH,
+		    "token response too large" },
+		{ C_TOKEN, "/slow/x", ION_ERR_TIMEOUT,
+		    "token endpoint timed out" },
+		{ C_USERINFO, NULL, ION_ERR_UNAVAIL,
+		    "userinfo endpoint unreachable" },
+		{ C_USERINFO, "/big" DISCOVERY, ION_ERR_AUTH,
+		    "userinfo too large" },
+		{ C_USERINFO, "/slow/x", ION_ERR_TIMEOUT,
+		    "userinfo endpoint timed out" },
+	};
+	static char big[ION_OIDC_MAX_DOC + 2];
+	char url[256];
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	/* Over every cap: discovery's, the key set's, PAR's, the token's. */
+	memset(big, 'x', sizeof(big) - 1);
+	fixture_script(&srv, "/big" DISCOVERY, 200, big, NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].path == NULL)
+			snprintf(url, sizeof(url), "http://127.0.0.1:9");
+		else
+			snprintf(
+			    url, sizeof(url), "%s%s", srv.base, cases[i].path);
+		why = UNTOUCHED;
+		r = call_at(cases[i].call, url, &why);
+		if (r != cases[i].r || strcmp(why, cases[i].why) != 0)
+			fail_msg("case %zu: %d '%s', expected %d '%s'", i, r,
+			    why, cases[i].r, cases[i].why);
+	}
+	/* A URL we may not call is one we cannot reach. */
+	why = UNTOUCHED;
+	assert_int_equal(
+	    call_at(C_TOKEN, "http://op.example/token", &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, "token endpoint unreachable");
+}
+
+/* A function that succeeds leaves *why as it was. */
+static void
+test_why_untouched(void **state)
+{
+	struct ion_provider p, *found = NULL;
+	struct ion_http *h;
+	struct ion_tokens t;
+	struct ion_cfg cfg;
+	char cache[128], doc[2048], token[160], userinfo[160], *url = NULL;
+	const char *why = UNTOUCHED;
+	json_t *claims;
+	bool pushed;
+
+	(void)state;
+	make_doc(doc, sizeof(doc), NULL, NULL);
+	assert_int_equal(discover(doc, &found, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
+	ion_provider_free(&found);
+
+	make_cfg(&cfg, ION_PAR_AUTO, cache);
+	make_provider(&p, false);
+	assert_int_equal(authorize(&cfg, &p, &url, &pushed, &why), 0);
+	assert_false(pushed);
+	assert_string_equal(why, UNTOUCHED);
+	free(url);
+	assert_int_equal(ion_oidc_check_iss(&p, p.issuer, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
+
+	h = fixture_http();
+	snprintf(token, sizeof(token), "%s/token", srv.base);
+	p.token_endpoint = token;
+	fixture_script(&srv, "/token", 200,
+	    "{\"id_token\": \"a.b.c\", \"access_token\": \"at\"}", NULL);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(
+	    ion_oidc_exchange(h, &cfg, &p, "c0de", "verifier", &t, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
+	assert_string_equal(t.id_token, "a.b.c");
+	assert_string_equal(t.access_token, "at");
+	ion_tokens_clear(&t);
+
+	snprintf(userinfo, sizeof(userinfo), "%s/userinfo", srv.base);
+	p.userinfo_endpoint = userinfo;
+	fixture_script(&srv, "/userinfo", 200,
+	    "{\"sub\": \"s\", \"name\": \"Alice\"}", NULL);
+	claims = json_pack("{s:s}", "sub", "s");
+	assert_int_equal(ion_oidc_userinfo(h, &p, "at", claims, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
+	assert_string_equal(
+	    json_string_value(json_object_get(claims, "name")), "Alice");
+	json_decref(claims);
+	ion_http_free(&h);
+}
+
 static void
 test_check_iss(void **state)
 {
@@ -621,6 +1100,12 @@ main(void)
 		cmocka_unit_test(test_par_modes),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_configured_endpoints),
+		cmocka_unit_test(test_discovery_members),
+		cmocka_unit_test(test_discovery_overrides),
+		cmocka_unit_test(test_discovery_refetch),
+		cmocka_unit_test(test_http_failed),
+		cmocka_unit_test(test_no_answer),
+		cmocka_unit_test(test_why_untouched),
 		cmocka_unit_test(test_check_iss),
 		cmocka_unit_test(test_duplicate_kid),
 	};

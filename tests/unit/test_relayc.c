@@ -1,6 +1,8 @@
 /*
  * Unit tests of relayc.h: the link check on its own, and registration and
- * polls against http_server.py standing in for the relay.
+ * polls against http_server.py standing in for the relay: every answer the
+ * API has, answers it does not have, no answer at all, and *why left
+ * alone on success.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 /* cmocka.h wants stdarg.h, stddef.h, stdint.h and setjmp.h first. */
 #include <cmocka.h>
 
+#include "clock.h"
 #include "errors.h"
 #include "relay_proto.h"
 #include "relayc.h"
@@ -26,6 +29,14 @@
 #define STATE "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
 #define WHY_KEY "the relay refused this host's relay key (relay_key_file)"
 #define WHY_LINK "relay returned a link outside relay_url"
+#define WHY_MALFORMED "relay answer malformed"
+#define WHY_UNEXPECTED "relay answered an unexpected status"
+#define WHY_POLL_REFUSED "relay refused the poll"
+/* What a function that succeeds must leave in *why. */
+#define UNTOUCHED "untouched"
+/* A 201 with this link and lifetime (JSON text). */
+#define LINK_ANSWER(link, expires)                                             \
+	"{\"link\": " link ", \"expires_in\": " expires "}"
 
 static struct fixture_server srv;
 static char relay_url[128];
@@ -139,8 +150,12 @@ test_link_ok(void **state)
 	assert_false(ion_relay_link_ok("https://relay.example", NULL));
 }
 
+/*
+ * Registers at url; a request still unanswered after a second has timed
+ * out.
+ */
 static int
-do_register(const char *key, char **ret_link, const char **why)
+register_at(const char *url, const char *key, char **ret_link, const char **why)
 {
 	struct ion_relay_login login = {
 		.key = key,
@@ -158,11 +173,18 @@ do_register(const char *key, char **ret_link, const char **why)
 	int r;
 
 	*ret_link = NULL;
-	r = ion_relay_register(h, relay_url, &login, ret_link, &expires, why);
+	ion_http_set_deadline(h, ion_now_ms() + 1000);
+	r = ion_relay_register(h, url, &login, ret_link, &expires, why);
 	if (r == 0)
 		assert_int_equal(expires, 300);
 	ion_http_free(&h);
 	return r;
+}
+
+static int
+do_register(const char *key, char **ret_link, const char **why)
+{
+	return register_at(relay_url, key, ret_link, why);
 }
 
 static void
@@ -175,7 +197,9 @@ test_register_key(void **state)
 	(void)state;
 	fixture_script(&srv, "/relay/v1/logins", 201,
 	    "{\"link\": \"{base}/relay/l/AbC123\", \"expires_in\": 300}", KEY);
+	why = UNTOUCHED;
 	assert_int_equal(do_register(KEY, &link, &why), 0);
+	assert_string_equal(why, UNTOUCHED);
 	snprintf(want, sizeof(want), "%s/l/AbC123", relay_url);
 	assert_string_equal(link, want);
 	free(link);
@@ -237,12 +261,37 @@ test_register_answers(void **state)
 		{ 201, "{\"link\": \"{base}/relay/l/x\", \"expires_in\": 0}",
 		    ION_ERR_UNAVAIL, "relay answer malformed" },
 		{ 201, "not json", ION_ERR_UNAVAIL, "relay answer malformed" },
+		{ 201, "[]", ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 201, "{\"link\": \"{base}/relay/l/x\"}", ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 201, LINK_ANSWER("\"{base}/relay/l/x\"", "\"300\""),
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 201, LINK_ANSWER("\"{base}/relay/l/x\"", "-1"),
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 201, LINK_ANSWER("\"{base}/relay/l/x\"", "86401"),
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 201, LINK_ANSWER("\"\"", "300"), ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 201, LINK_ANSWER("17", "300"), ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 201, LINK_ANSWER("\"{base}/relay/l/x\\u0000y\"", "300"),
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 201,
+		    "{\"link\": \"{base}/relay/l/x\", \"link\": "
+		    "\"{base}/relay/l/y\", \"expires_in\": 300}",
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
 		{ 400, "{}", ION_ERR_INVALID, "relay refused the login" },
 		{ 403, "{}", ION_ERR_INVALID, "relay refused the login" },
+		{ 404, "{}", ION_ERR_INVALID, "relay refused the login" },
+		{ 409, "{}", ION_ERR_INVALID, "relay refused the login" },
 		{ 401, "{}", ION_ERR_CONFIG, WHY_KEY },
+		{ 429, "{}", ION_ERR_UNAVAIL, "relay full or failing" },
+		{ 500, "{}", ION_ERR_UNAVAIL, "relay full or failing" },
 		{ 503, "{}", ION_ERR_UNAVAIL, "relay full or failing" },
 		{ 200, "{}", ION_ERR_UNAVAIL,
 		    "relay answered an unexpected status" },
+		{ 202, "{}", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
+		{ 302, "", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
 	};
 	const char *why;
 	char *link;
@@ -263,16 +312,56 @@ test_register_answers(void **state)
 	}
 }
 
+/*
+ * A link longer than ION_RELAY_LINK_MAX, and a body over the module's cap
+ * for the relay's answers (16 KiB): neither is an answer of the API.
+ */
+static void
+test_register_too_long(void **state)
+{
+	static char body[20 * 1024];
+	const char *why;
+	char *link;
+	size_t n;
+
+	(void)state;
+	strcpy(body, "{\"expires_in\": 300, \"link\": \"{base}/relay/l/");
+	n = strlen(body);
+	memset(body + n, 'a', ION_RELAY_LINK_MAX);
+	strcpy(body + n + ION_RELAY_LINK_MAX, "\"}");
+	fixture_script(&srv, "/relay/v1/logins", 201, body, NULL);
+	why = NULL;
+	assert_int_equal(do_register(KEY, &link, &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, WHY_MALFORMED);
+	assert_null(link);
+
+	memset(body + n, 'a', sizeof(body) - n - 3);
+	strcpy(body + sizeof(body) - 3, "\"}");
+	fixture_script(&srv, "/relay/v1/logins", 201, body, NULL);
+	assert_int_equal(do_register(KEY, &link, &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, "relay answer too large");
+	assert_null(link);
+}
+
 static int
-do_poll(const char *key, struct ion_relay_result *res, const char **why)
+poll_at(const char *url, const char *key, unsigned wait,
+    struct ion_relay_result *res, const char **why)
 {
 	struct ion_http *h = fixture_http();
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = ion_relay_poll(h, relay_url, key, SECRET, 0, res, why);
+	/* Whatever wait asks for, a second is all the test waits. */
+	ion_http_set_deadline(h, ion_now_ms() + 1000);
+	r = ion_relay_poll(h, url, key, SECRET, wait, res, why);
 	ion_http_free(&h);
 	return r;
+}
+
+static int
+do_poll(const char *key, struct ion_relay_result *res, const char **why)
+{
+	return poll_at(relay_url, key, 0, res, why);
 }
 
 static void
@@ -325,6 +414,168 @@ test_poll(void **state)
 	}
 }
 
+/* Each answer of a poll: what it returns and says. */
+static void
+test_poll_answers(void **state)
+{
+	static const struct {
+		long status;
+		const char *body;
+		int r;
+		const char *why; /* NULL: left alone */
+	} cases[] = {
+		{ 200, "{\"code\": \"c0de\"}", 0, NULL },
+		{ 200, "{\"error\": \"access_denied\"}", 0, NULL },
+		{ 200,
+		    "{\"error\": \"access_denied\", \"error_description\": "
+		    "\"no\", \"iss\": \"https://i.example\"}",
+		    0, NULL },
+		{ 200, "{\"code\": \"c0de\", \"error\": \"access_denied\"}",
+		    ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 200, "{\"iss\": \"https://i.example\"}", ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 200, "{}", ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 200, "{\"code\": 17}", ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 200, "{\"code\": \"c0de\", \"iss\": null}", ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 200, "{\"code\": \"c\\u0000de\"}", ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 200, "{\"code\": \"a\", \"code\": \"b\"}", ION_ERR_UNAVAIL,
+		    WHY_MALFORMED },
+		{ 200, "not json", ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 200, "[\"c0de\"]", ION_ERR_UNAVAIL, WHY_MALFORMED },
+		{ 202, "{\"status\": \"pending\"}", ION_ERR_PENDING,
+		    "pending" },
+		{ 401, "{}", ION_ERR_CONFIG, WHY_KEY },
+		{ 404, "{}", ION_ERR_NOT_FOUND,
+		    "the relay no longer knows this sign-in (expired)" },
+		{ 400, "{}", ION_ERR_INVALID, WHY_POLL_REFUSED },
+		{ 409, "{}", ION_ERR_INVALID, WHY_POLL_REFUSED },
+		{ 429, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		{ 503, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		{ 201, "{}", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
+		{ 302, "", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
+	};
+	struct ion_relay_result res;
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fixture_script(&srv, "/relay/v1/logins/result", cases[i].status,
+		    cases[i].body, NULL);
+		why = UNTOUCHED;
+		r = do_poll(KEY, &res, &why);
+		if (r != cases[i].r ||
+		    strcmp(why,
+			cases[i].why != NULL ? cases[i].why : UNTOUCHED) != 0)
+			fail_msg("case %zu: %d '%s', expected %d '%s'", i, r,
+			    why, cases[i].r,
+			    cases[i].why != NULL ? cases[i].why : UNTOUCHED);
+		if (r == 0)
+			assert_true((res.code == NULL) != (res.error == NULL));
+		else
+			assert_true(res.code == NULL && res.error == NULL &&
+			    res.error_description == NULL && res.iss == NULL);
+		ion_relay_result_clear(&res);
+	}
+}
+
+/* The wait parameter, capped at the relay's ION_RELAY_WAIT_MAX_S. */
+static void
+test_poll_wait(void **state)
+{
+	static const struct {
+		unsigned wait;
+		const char *query;
+	} cases[] = {
+		{ 0, ION_RELAY_WAIT_PARAM "=0" },
+		{ 7, ION_RELAY_WAIT_PARAM "=7" },
+		{ ION_RELAY_WAIT_MAX_S, ION_RELAY_WAIT_PARAM "=25" },
+		{ ION_RELAY_WAIT_MAX_S + 1, ION_RELAY_WAIT_PARAM "=25" },
+		{ 4000000000u, ION_RELAY_WAIT_PARAM "=25" },
+	};
+	struct ion_relay_result res;
+	const char *why;
+	json_t *last;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(ION_RELAY_WAIT_MAX_S, 25);
+	fixture_script(&srv, "/relay/v1/logins/result", 202,
+	    "{\"status\": \"pending\"}", NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    poll_at(relay_url, KEY, cases[i].wait, &res, &why),
+		    ION_ERR_PENDING);
+		last = fixture_last(&srv, "/relay/v1/logins/result");
+		assert_string_equal(
+		    json_string_value(json_object_get(last, "query")),
+		    cases[i].query);
+		json_decref(last);
+	}
+}
+
+/*
+ * No usable answer: nothing listens (port 9 on loopback), an answer over
+ * the cap, an answer too slow (/slow/ answers after 3 s), a relay_url we
+ * may not call.
+ */
+static void
+test_no_answer(void **state)
+{
+	static char big[20 * 1024];
+	static const struct {
+		const char *url; /* after the base; NULL: port 9 */
+		int r;
+		const char *register_why, *poll_why;
+	} cases[] = {
+		{ NULL, ION_ERR_UNAVAIL, "relay unreachable",
+		    "relay unreachable" },
+		{ "/big", ION_ERR_UNAVAIL, "relay answer too large",
+		    "relay answer too large" },
+		{ "/slow", ION_ERR_TIMEOUT, "relay timed out",
+		    "relay poll timed out" },
+	};
+	struct ion_relay_result res;
+	char url[256], *link;
+	const char *why;
+	size_t i;
+	int r;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	fixture_script(&srv, "/big/v1/logins", 201, big, NULL);
+	fixture_script(&srv, "/big/v1/logins/result", 200, big, NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].url == NULL)
+			snprintf(url, sizeof(url), "http://127.0.0.1:9");
+		else
+			snprintf(
+			    url, sizeof(url), "%s%s", srv.base, cases[i].url);
+		why = UNTOUCHED;
+		r = register_at(url, KEY, &link, &why);
+		if (r != cases[i].r || strcmp(why, cases[i].register_why) != 0)
+			fail_msg("register %zu: %d '%s', expected %d '%s'", i,
+			    r, why, cases[i].r, cases[i].register_why);
+		assert_null(link);
+		why = UNTOUCHED;
+		r = poll_at(url, KEY, 0, &res, &why);
+		if (r != cases[i].r || strcmp(why, cases[i].poll_why) != 0)
+			fail_msg("poll %zu: %d '%s', expected %d '%s'", i, r,
+			    why, cases[i].r, cases[i].poll_why);
+		ion_relay_result_clear(&res);
+	}
+	/* Not https, not loopback: never asked. */
+	assert_int_equal(register_at("http://relay.example", KEY, &link, &why),
+	    ION_ERR_UNAVAIL);
+	assert_string_equal(why, "relay unreachable");
+	assert_int_equal(poll_at("http://relay.example", KEY, 0, &res, &why),
+	    ION_ERR_UNAVAIL);
+	assert_string_equal(why, "relay unreachable");
+}
+
 int
 main(void)
 {
@@ -333,7 +584,11 @@ main(void)
 		cmocka_unit_test(test_register_key),
 		cmocka_unit_test(test_register_key_refused),
 		cmocka_unit_test(test_register_answers),
+		cmocka_unit_test(test_register_too_long),
 		cmocka_unit_test(test_poll),
+		cmocka_unit_test(test_poll_answers),
+		cmocka_unit_test(test_poll_wait),
+		cmocka_unit_test(test_no_answer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -89,7 +89,14 @@ struct key {
 	size_t off;	 /* of the field in struct ion_cfg */
 	const char *def; /* default value, parsed like a given one */
 	unsigned flags;
-	unsigned lo, hi; /* seconds: the range */
+	unsigned lo, hi;	  /* seconds: the range */
+	const struct word *words; /* the words an enum key takes */
+};
+
+/* A word an enum key takes and the value it stands for. */
+struct word {
+	const char *name;
+	unsigned value;
 };
 
 #define KEY_REQUIRED 1u	   /* no default: must be given */
@@ -518,57 +525,46 @@ parse_algs(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 	return 0;
 }
 
+/*
+ * One of k->words (NULL-terminated), exactly as written, stored in the
+ * enum field; the refusal lists the words ("expected a, b or c").
+ */
 static int
-parse_qr(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+parse_word(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
     size_t whylen)
 {
-	(void)k;
-	if (strcmp(v, "utf8") == 0)
-		cfg->qr = ION_QR_UTF8;
-	else if (strcmp(v, "ascii") == 0)
-		cfg->qr = ION_QR_ASCII;
-	else if (strcmp(v, "off") == 0)
-		cfg->qr = ION_QR_OFF;
-	else {
-		why_set(why, whylen, "expected utf8, ascii or off");
-		return ION_ERR_CONFIG;
-	}
-	return 0;
+	unsigned *field = (unsigned *)(void *)((char *)cfg + k->off);
+	const struct word *w;
+	size_t n = 0;
+	int len;
+
+	for (w = k->words; w->name != NULL; w++)
+		if (strcmp(v, w->name) == 0) {
+			*field = w->value;
+			return 0;
+		}
+	len = snprintf(why, whylen, "expected");
+	for (w = k->words; w->name != NULL && len > 0 && (size_t)len < whylen;
+	     w++, n++)
+		len += snprintf(why + len, whylen - (size_t)len, "%s %s",
+		    n == 0		    ? ""
+			: w[1].name == NULL ? " or"
+					    : ",",
+		    w->name);
+	return ION_ERR_CONFIG;
 }
 
-static int
-parse_par(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
-    size_t whylen)
-{
-	(void)k;
-	if (strcmp(v, "auto") == 0)
-		cfg->par = ION_PAR_AUTO;
-	else if (strcmp(v, "required") == 0)
-		cfg->par = ION_PAR_REQUIRED;
-	else if (strcmp(v, "off") == 0)
-		cfg->par = ION_PAR_OFF;
-	else {
-		why_set(why, whylen, "expected auto, required or off");
-		return ION_ERR_CONFIG;
-	}
-	return 0;
-}
+/* parse_word() writes the enums as unsigned. */
+_Static_assert(sizeof(enum ion_qr_mode) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum ion_prompt_mode) == sizeof(unsigned), "enum size");
+_Static_assert(sizeof(enum ion_par_mode) == sizeof(unsigned), "enum size");
 
-static int
-parse_prompt(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
-    size_t whylen)
-{
-	(void)k;
-	if (strcmp(v, "enter") == 0)
-		cfg->prompt = ION_PROMPT_ENTER;
-	else if (strcmp(v, "auto") == 0)
-		cfg->prompt = ION_PROMPT_AUTO;
-	else {
-		why_set(why, whylen, "expected enter or auto");
-		return ION_ERR_CONFIG;
-	}
-	return 0;
-}
+static const struct word qr_words[] = { { "utf8", ION_QR_UTF8 },
+	{ "ascii", ION_QR_ASCII }, { "off", ION_QR_OFF }, { NULL, 0 } };
+static const struct word prompt_words[] = { { "enter", ION_PROMPT_ENTER },
+	{ "auto", ION_PROMPT_AUTO }, { NULL, 0 } };
+static const struct word par_words[] = { { "auto", ION_PAR_AUTO },
+	{ "required", ION_PAR_REQUIRED }, { "off", ION_PAR_OFF }, { NULL, 0 } };
 
 #define F(field) offsetof(struct ion_cfg, field)
 
@@ -638,7 +634,11 @@ static const struct key keys[] = {
 	    .parse = parse_algs,
 	    .off = F(allowed_algs),
 	    .def = DEFAULT_ALGS },
-	{ .name = "qr", .parse = parse_qr, .off = F(qr), .def = "utf8" },
+	{ .name = "qr",
+	    .parse = parse_word,
+	    .off = F(qr),
+	    .def = "utf8",
+	    .words = qr_words },
 	{ .name = "ca_file", .parse = parse_path, .off = F(ca_file) },
 	{ .name = "ca_path", .parse = parse_path, .off = F(ca_path) },
 	{ .name = "proxy",
@@ -646,9 +646,10 @@ static const struct key keys[] = {
 	    .off = F(proxy),
 	    .flags = URL_PROXY | URL_NO_QUERY },
 	{ .name = "prompt",
-	    .parse = parse_prompt,
+	    .parse = parse_word,
 	    .off = F(prompt),
-	    .def = "enter" },
+	    .def = "enter",
+	    .words = prompt_words },
 	/*
 	 * yes whatever prompt is: an unconfirmed sign-in could be one that
 	 * someone else started.  login.c honours no only for local logins.
@@ -657,7 +658,11 @@ static const struct key keys[] = {
 	    .parse = parse_bool,
 	    .off = F(confirm),
 	    .def = "yes" },
-	{ .name = "par", .parse = parse_par, .off = F(par), .def = "auto" },
+	{ .name = "par",
+	    .parse = parse_word,
+	    .off = F(par),
+	    .def = "auto",
+	    .words = par_words },
 	{ .name = "debug", .parse = parse_bool, .off = F(debug), .def = "no" },
 	{ .name = "cache_dir",
 	    .parse = parse_path,
@@ -753,6 +758,21 @@ apply(struct loader *ld, size_t idx, const char *value)
 	return r;
 }
 
+/* A value given in the file or as an argument: never empty, no controls. */
+static int
+apply_given(struct loader *ld, size_t idx, const char *value)
+{
+	if (*value == '\0') {
+		fail_key(ld, idx, EMPTY_VALUE);
+		return ION_ERR_CONFIG;
+	}
+	if (ion_text_has_control(value)) {
+		fail_key(ld, idx, "control character in the value");
+		return ION_ERR_CONFIG;
+	}
+	return apply(ld, idx, value);
+}
+
 static const char *
 unknown_key(const char *key, size_t len)
 {
@@ -812,15 +832,7 @@ file_line(void *arg, char *s, unsigned lineno)
 		    ld, idx, "'#' in a value (comments take a whole line)");
 		return ION_ERR_CONFIG;
 	}
-	if (*value == '\0') {
-		fail_key(ld, idx, EMPTY_VALUE);
-		return ION_ERR_CONFIG;
-	}
-	if (ion_text_has_control(value)) {
-		fail_key(ld, idx, "control character in the value");
-		return ION_ERR_CONFIG;
-	}
-	return apply(ld, idx, value);
+	return apply_given(ld, idx, value);
 }
 
 static int
@@ -901,15 +913,7 @@ apply_arg(struct loader *ld, const char *arg)
 		fail_key(ld, idx, "longer than 4096 characters");
 		return ION_ERR_CONFIG;
 	}
-	if (*value == '\0') {
-		fail_key(ld, idx, EMPTY_VALUE);
-		return ION_ERR_CONFIG;
-	}
-	if (ion_text_has_control(value)) {
-		fail_key(ld, idx, "control character in the value");
-		return ION_ERR_CONFIG;
-	}
-	return apply(ld, idx, value);
+	return apply_given(ld, idx, value);
 }
 
 /* Defaults, values derived from others, and checks across keys. */

@@ -304,6 +304,13 @@ ion_idtoken_needs_userinfo(const json_t *claims, const char *user_claim)
 const char *
 ion_idtoken_subject(const json_t *claims, char *out, size_t outlen)
 {
-	return ion_log_safe(json_string_value(json_object_get(claims, "sub")),
+	char *p;
+
+	ion_log_safe(json_string_value(json_object_get(claims, "sub")),
 	    SIZE_MAX, out, outlen);
+	/* One word in the log line: a sub cannot imitate its other fields. */
+	for (p = out; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '?';
+	return out;
 }

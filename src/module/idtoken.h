@@ -64,9 +64,9 @@ bool ion_idtoken_needs_userinfo(const json_t *claims, const char *user_claim);
 
 /*
  * The verified claims' sub made fit for a log line (ion_log_safe(): at
- * most outlen - 1 bytes, "..." when cut) into out, for administrators who
- * map by it; "" when there is no string sub.  outlen must be at least 4.
- * Returns out.
+ * most outlen - 1 bytes, "..." when cut; spaces too as '?', so it stays
+ * one word) into out, for administrators who map by it; "" when there is
+ * no string sub.  outlen must be at least 4.  Returns out.
  */
 const char *ion_idtoken_subject(const json_t *claims, char *out, size_t outlen);
 

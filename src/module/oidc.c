@@ -242,7 +242,8 @@ use_configured(
 		return nomem(why);
 	if (p->issuer == NULL || p->authorization_endpoint == NULL ||
 	    p->token_endpoint == NULL || p->jwks_uri == NULL) {
-		*why = "discovery lacks an endpoint (or one is not https)";
+		*why = "discovery lacks an endpoint (or names one that breaks "
+		       "the URL rules)";
 		return ION_ERR_AUTH;
 	}
 	return 0;

@@ -39,8 +39,6 @@ series(struct ion_buf *b, const char *name, const char *type, const char *help,
 	    name, type, name, value);
 }
 
-#include <stddef.h>
-
 /* One series: its name, help text and where its value is. */
 struct series {
 	const char *name;

@@ -527,6 +527,9 @@ test_subject(void **state)
 	assert_subject("{\"sub\":\"248289761001\"}", 128, "248289761001");
 	assert_subject("{\"sub\":\"a\\nb\\u001b[31m\"}", 128, "a?b?[31m");
 	assert_subject("{\"sub\":\"caf\\u00e9\"}", 128, "caf??");
+	/* one word: a sub cannot imitate the outcome line's other fields */
+	assert_subject(
+	    "{\"sub\":\"x, service sshd)\"}", 128, "x,?service?sshd)");
 	assert_subject("{\"sub\":\"0123456789\"}", 8, "0123...");
 	assert_subject("{\"sub\":\"0123456\"}", 8, "0123456");
 	/* No string sub: nothing to show. */

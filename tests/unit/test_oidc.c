@@ -49,7 +49,8 @@
 	"urn:ietf:params:oauth:request_uri: value the relay accepts"
 
 #define DISCOVERY "/.well-known/openid-configuration"
-#define WHY_LACKS "discovery lacks an endpoint (or one is not https)"
+#define WHY_LACKS                                                              \
+	"discovery lacks an endpoint (or names one that breaks the URL rules)"
 #define WHY_ISSUER "discovery names another issuer"
 #define WHY_MALFORMED "discovery document malformed"
 /* What a function that succeeds must leave in *why. */

@@ -346,8 +346,7 @@ make_tables(struct relay_app *app)
 	ops.resume = relay_server_resume;
 	ops.tick = relay_route_tick;
 	ops.tick_arg = app;
-	if ((r = relay_waiters_new(o->max_connections, &ops, &app->waiters)) !=
-	    0) {
+	if ((r = relay_waiters_new(o->max_parked, &ops, &app->waiters)) != 0) {
 		relay_log(RELAY_LOG_ERR, "cannot create the poll table: %s",
 		    ion_strerror(r));
 		return false;
@@ -372,9 +371,10 @@ start_server(
 	relay_log(RELAY_LOG_INFO,
 	    "listening on %s, public URL %s, %zu authorize-URL prefix%s, "
 	    "%zu client%s from %s, store memory, ttl %us, max %lu pending, "
-	    "%u threads",
+	    "%u parked, %u connections (%u per address), %u threads",
 	    shown, o->public_url, o->nprefixes, o->nprefixes == 1 ? "" : "es",
 	    n, n == 1 ? "" : "s", o->client_keys, o->ttl, o->max_pending,
+	    o->max_parked, o->max_connections, o->max_connections_per_ip,
 	    o->threads);
 	return true;
 }

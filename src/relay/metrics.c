@@ -22,6 +22,7 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_CLIENT_KEY] = "client_key",
 	[RELAY_REJECT_CODE_REUSED] = "code_reused",
 	[RELAY_REJECT_REQUEST_URI_REUSED] = "request_uri_reused",
+	[RELAY_REJECT_BUSY] = "busy",
 };
 
 const char *

@@ -27,6 +27,7 @@ enum relay_reject {
 	RELAY_REJECT_CLIENT_KEY,  /* no or unknown PAM-Ion-Client-Key */
 	RELAY_REJECT_CODE_REUSED, /* a code already accepted for a login */
 	RELAY_REJECT_REQUEST_URI_REUSED, /* a pushed request registered twice */
+	RELAY_REJECT_BUSY, /* a poll found every --max-parked place taken */
 	RELAY_REJECT_COUNT
 };
 

@@ -42,7 +42,12 @@ static const char usage_text[] =
     "  --ttl SECONDS                  lifetime of a login (300)\n"
     "  --max-pending N                logins held at once (10000)\n"
     "  --max-connections N            open connections at once (4096)\n"
-    "  --max-connections-per-ip N     open connections per address (128)\n"
+    "  --max-connections-per-ip N     open connections per address (128;\n"
+    "                                 --max-connections when --listen is a\n"
+    "                                 loopback address, behind a local "
+    "proxy)\n"
+    "  --max-parked N                 polls waiting at once (3/4 of\n"
+    "                                 --max-connections); more get 503\n"
     "  --connection-timeout SECONDS   idle connection timeout (15)\n"
     "  --threads N                    HTTP worker threads (2 per CPU, at "
     "least 4)\n"
@@ -89,6 +94,12 @@ struct opt {
 #define OPT_BASE 256
 
 #define PER_IP_DEFAULT 128 /* --max-connections-per-ip when not given */
+/*
+ * Connections --max-parked leaves for everything else (callbacks, landing
+ * pages, /healthz, registrations): this many, or a quarter of
+ * --max-connections when that is fewer.
+ */
+#define PARKED_RESERVE 64
 
 static enum relay_opts_result usage(struct ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -331,6 +342,7 @@ static const struct opt options[] = {
 	NUMBER("max-connections", max_connections, 16, 0, OPT_OPEN_FILES),
 	NUMBER("max-connections-per-ip", max_connections_per_ip, 1, 10000000,
 	    OPT_AT_LEAST),
+	NUMBER("max-parked", max_parked, 1, 10000000, OPT_AT_LEAST),
 	NUMBER("connection-timeout", connection_timeout, 1, 300, OPT_SECONDS),
 	NUMBER("threads", threads, 1, 64, 0),
 	{ .name = "client-keys", .parse = opt_file, F(client_keys) },
@@ -376,7 +388,8 @@ set_defaults(struct relay_opts *o, unsigned long max_conns_limit)
 	o->ttl = 300;
 	o->max_pending = 10000;
 	o->max_connections = 4096;
-	o->max_connections_per_ip = 0; /* not given: see check_together() */
+	o->max_connections_per_ip = 0; /* not given: see check_limits() */
+	o->max_parked = 0;	       /* not given: see check_limits() */
 	o->connection_timeout = 15;
 	o->threads = default_threads();
 	if (o->max_connections > max_conns_limit)
@@ -414,6 +427,68 @@ getopt_problem(int c, char **argv, struct ctx *ctx)
 	    argv[optind - 1]);
 }
 
+/*
+ * True when the relay listens on a loopback address: then only a local
+ * proxy (or a local user) can connect, and every proxied client shares
+ * the proxy's address.
+ */
+static bool
+listen_is_loopback(const struct relay_opts *o)
+{
+	char host[sizeof(o->listen_host) + 2];
+
+	/* As in a URL: an IPv6 address in brackets. */
+	snprintf(host, sizeof(host),
+	    strchr(o->listen_host, ':') != NULL ? "[%s]" : "%s",
+	    o->listen_host);
+	return ion_url_host_is_loopback(host);
+}
+
+/* The most --max-parked may be: room is kept for everything else. */
+static unsigned
+max_parked_limit(unsigned max_connections)
+{
+	unsigned keep = max_connections / 4;
+
+	return max_connections -
+	    (keep < PARKED_RESERVE ? keep : PARKED_RESERVE);
+}
+
+/* The connection limits against each other, and their defaults. */
+static enum relay_opts_result
+check_limits(struct ctx *c)
+{
+	struct relay_opts *o = c->o;
+	unsigned most = max_parked_limit(o->max_connections);
+
+	/*
+	 * The default per address, at most --max-connections.  Behind a
+	 * local proxy every client has the proxy's address, and the proxy
+	 * limits its clients itself: a limit per address would be a limit
+	 * on everyone.
+	 */
+	if (o->max_connections_per_ip == 0)
+		o->max_connections_per_ip =
+		    listen_is_loopback(o) || o->max_connections < PER_IP_DEFAULT
+		    ? o->max_connections
+		    : PER_IP_DEFAULT;
+	if (o->max_connections_per_ip > o->max_connections)
+		return usage(c,
+		    "--max-connections-per-ip (%u) exceeds --max-connections "
+		    "(%u)",
+		    o->max_connections_per_ip, o->max_connections);
+	/* Parked polls never take the connections callbacks need. */
+	if (o->max_parked == 0)
+		o->max_parked = o->max_connections - o->max_connections / 4;
+	if (o->max_parked > most)
+		return usage(c,
+		    "--max-parked (%u): at most %u, --max-connections (%u) "
+		    "less %u kept for callbacks, landing pages and /healthz",
+		    o->max_parked, most, o->max_connections,
+		    o->max_connections - most);
+	return RELAY_OPTS_RUN;
+}
+
 /* The rules between options, once all are read. */
 static enum relay_opts_result
 check_together(struct ctx *c)
@@ -438,17 +513,7 @@ check_together(struct ctx *c)
 	if (o->client_keys == NULL)
 		return usage(
 		    c, "--client-keys is required (see --new-client-key)");
-	/* The default per address, at most --max-connections. */
-	if (o->max_connections_per_ip == 0)
-		o->max_connections_per_ip = o->max_connections < PER_IP_DEFAULT
-		    ? o->max_connections
-		    : PER_IP_DEFAULT;
-	if (o->max_connections_per_ip > o->max_connections)
-		return usage(c,
-		    "--max-connections-per-ip (%u) exceeds --max-connections "
-		    "(%u)",
-		    o->max_connections_per_ip, o->max_connections);
-	return RELAY_OPTS_RUN;
+	return check_limits(c);
 }
 
 static enum relay_opts_result

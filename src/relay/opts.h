@@ -25,6 +25,7 @@ struct relay_opts {
 	unsigned long max_pending;
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
+	unsigned max_parked; /* polls waiting at once, below max_connections */
 	unsigned connection_timeout;
 	unsigned threads;
 	const char *client_keys;       /* the keys file, borrowed from argv */

@@ -24,6 +24,7 @@
 
 /* What the suppressed refused-key lines are called in the log. */
 #define KEY_REFUSALS "requests refused for their client key"
+#define BUSY_REFUSALS "polls refused for --max-parked"
 
 #define CODE_MAX 1024
 #define ERROR_MAX 128
@@ -1092,6 +1093,22 @@ relay_route_collect(struct relay_app *app, const char *state,
 }
 
 void
+relay_route_busy(struct relay_app *app, struct relay_response *resp)
+{
+	/*
+	 * A second, not more: places free up as results come in, and the
+	 * module's poll is what keeps its sign-in alive.
+	 */
+	resp->retry_after = 1;
+	json_reject(app, resp, 503, RELAY_REJECT_BUSY,
+	    "too many sign-ins are waiting; poll again shortly");
+	relay_log_limited(&app->busy_log, BUSY_REFUSALS, RELAY_LOG_WARN,
+	    "refused a poll: all %u places for parked polls are taken "
+	    "(--max-parked)",
+	    app->opts->max_parked);
+}
+
+void
 relay_route_delivered(
     struct relay_app *app, const char *state, const char *link_id, bool ok)
 {
@@ -1130,6 +1147,7 @@ relay_route_tick(void *arg, uint64_t now_ms)
 	unsigned slow;
 
 	relay_log_limit_flush(&app->key_refusal_log, KEY_REFUSALS);
+	relay_log_limit_flush(&app->busy_log, BUSY_REFUSALS);
 	n = relay_store_expire(app->store, now_ms, on_expired, app, &next);
 	if (n > 0)
 		relay_log(RELAY_LOG_INFO, "%zu login%s expired", n,

@@ -31,6 +31,8 @@ struct relay_app {
 	struct relay_metrics metrics;
 	/* the refused-key WARN line, which anyone can cause: rate-limited */
 	struct relay_log_limit key_refusal_log;
+	/* the WARN line of a poll refused for --max-parked: rate-limited */
+	struct relay_log_limit busy_log;
 };
 
 struct relay_param {
@@ -87,6 +89,13 @@ void relay_route(struct relay_app *app, const struct relay_request *req,
 bool relay_route_collect(struct relay_app *app, const char *state,
     const unsigned char client[ION_SHA256_LEN], enum relay_wake why, bool final,
     struct relay_response *resp);
+
+/*
+ * Answers a poll that would wait while every --max-parked place is taken:
+ * 503 "busy" with Retry-After, at once, so the module polls again shortly
+ * and the connections stay free for callbacks and pages.
+ */
+void relay_route_busy(struct relay_app *app, struct relay_response *resp);
 
 /*
  * Says whether an answer that carried a result (resp->deliver) went out

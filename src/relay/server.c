@@ -223,7 +223,7 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	const union MHD_ConnectionInfo *ci;
 	uint64_t wait_ms = (uint64_t)resp->wait_seconds * 1000;
 	enum relay_wake why;
-	int fd = -1;
+	int fd = -1, r;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL)
@@ -231,9 +231,17 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	memcpy(ex->state, resp->state, sizeof(ex->state));
 	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
-	if (relay_waiters_park(app->waiters, ex->state, c, fd,
-		ion_now_ms() + wait_ms, &ex->ticket) != 0) {
-		/* No slot (shutting down): the module simply polls again. */
+	r = relay_waiters_park(app->waiters, ex->state, c, fd,
+	    ion_now_ms() + wait_ms, &ex->ticket);
+	if (r == ION_ERR_FULL) {
+		/* A result that came meanwhile goes out; otherwise "busy". */
+		if (!relay_route_collect(app, ex->state, ex->client,
+			RELAY_WAKE_NONE, false, resp))
+			relay_route_busy(app, resp);
+		return answer(c, ex, resp);
+	}
+	if (r != 0) {
+		/* Shutting down: the module simply polls again. */
 		relay_route_collect(app, ex->state, ex->client,
 		    RELAY_WAKE_SHUTDOWN, true, resp);
 		return answer(c, ex, resp);

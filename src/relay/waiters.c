@@ -334,7 +334,7 @@ relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
 	pthread_mutex_lock(&w->lock);
 	if (w->shutting_down || w->free_head == NIL) {
 		pthread_mutex_unlock(&w->lock);
-		return ION_ERR_FULL;
+		return w->shutting_down ? ION_ERR_UNAVAIL : ION_ERR_FULL;
 	}
 	b = index_bucket(w, state);
 	/* One poll per login: a newer one means the older client gave up. */

@@ -15,7 +15,8 @@ test_pages (HTML pages, headers), test_result (polls), test_longpoll (the
 test_metrics (/healthz, /metrics, counters, secrets kept out of the log),
 test_clientkeys (--client-keys, PAM-Ion-Client-Key, SIGHUP, a login bound to
 its client, --new-client-key), test_transplant (the code-transplant attack:
-code reuse, PAR URLs).
+code reuse, PAR URLs), test_parked (--max-parked: "busy" answers, the rest
+served while polls are parked).
 
 Every relay starts with a keys file of two clients, CLIENT_A and CLIENT_B
 (unless a test gives its own), and every /v1 request sends CLIENT_A's key
@@ -66,6 +67,7 @@ REJECTION_REASONS = (
     "url_not_allowed", "state_mismatch", "nonce_mismatch", "state_exists",
     "full", "unknown_login", "already_used", "unauthorized", "not_found",
     "method_not_allowed", "client_key", "code_reused", "request_uri_reused",
+    "busy",
 )
 
 METRIC_TYPES = {

@@ -103,6 +103,11 @@ class KeepAlive:
 
     def request(self, method, path, headers=(), body=b""):
         """Returns (status, headers dict with lower-case names, body)."""
+        self.send(method, path, headers, body)
+        return self.receive()
+
+    def send(self, method, path, headers=(), body=b""):
+        """Sends a request; receive() reads its answer."""
         if isinstance(body, str):
             body = body.encode("utf-8")
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: relay"]
@@ -111,6 +116,10 @@ class KeepAlive:
             lines.append("Content-Length: %d" % len(body))
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
                           + body)
+
+    def receive(self):
+        """The next answer: (status, headers dict with lower-case names,
+        body)."""
         while b"\r\n\r\n" not in self.buf:
             self._fill()
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")

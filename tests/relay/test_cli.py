@@ -161,6 +161,14 @@ class CommandLineErrors(unittest.TestCase):
                                "--max-connections-per-ip", "17"]
         self.check_refused(argv, "max-connections")
 
+    def test_bad_max_parked(self):
+        for v in ["0", "-1", "x", ""]:
+            self.check_value_refused("--max-parked", v)
+        # it must leave room for callbacks: 16 connections keep 4 free
+        argv = LISTEN + REQ + ["--max-connections", "16",
+                               "--max-parked", "13"]
+        self.check_refused(argv, "--max-parked (13): at most 12")
+
     def test_bad_connection_timeout(self):
         for v in ["0", "301", "-1", "x", ""]:
             self.check_value_refused("--connection-timeout", v)
@@ -172,7 +180,7 @@ class CommandLineErrors(unittest.TestCase):
     def test_missing_value(self):
         for opt in ["--ttl", "--listen", "--store", "--max-pending",
                     "--max-connections", "--max-connections-per-ip",
-                    "--connection-timeout", "--threads"]:
+                    "--max-parked", "--connection-timeout", "--threads"]:
             with self.subTest(opt=opt):
                 self.check_refused(REQ + [opt], opt.lstrip("-"))
         with self.subTest(opt="--public-url"):
@@ -210,8 +218,9 @@ class HelpAndVersion(unittest.TestCase):
         out = p.stdout.decode()
         for opt in ["--listen", "--public-url", "--authorize-url-prefix",
                     "--store", "--ttl", "--max-pending", "--max-connections",
-                    "--max-connections-per-ip", "--connection-timeout",
-                    "--threads", "--help", "--version"]:
+                    "--max-connections-per-ip", "--max-parked",
+                    "--connection-timeout", "--threads", "--help",
+                    "--version"]:
             self.assertIn(opt, out, "usage on stdout lacks " + opt)
         self.assertNotIn("listening on", p.stderr.decode())
 
@@ -295,6 +304,8 @@ class GoodValuesStart(unittest.TestCase):
             ["--max-connections", "16", "--max-connections-per-ip", "16"],
             ["--max-connections-per-ip", "1"],
             ["--max-connections-per-ip", "128"],
+            ["--max-connections", "16", "--max-parked", "12"],
+            ["--max-parked", "1"],
             ["--connection-timeout", "1"], ["--connection-timeout", "300"],
             ["--threads", "1"], ["--threads", "64"],
         ]

@@ -63,6 +63,7 @@ test_reject_names_all(void **state)
 		{ RELAY_REJECT_CLIENT_KEY, "client_key" },
 		{ RELAY_REJECT_CODE_REUSED, "code_reused" },
 		{ RELAY_REJECT_REQUEST_URI_REUSED, "request_uri_reused" },
+		{ RELAY_REJECT_BUSY, "busy" },
 	};
 	size_t i;
 

@@ -134,7 +134,9 @@ test_defaults(void **state)
 	assert_int_equal(res.o.ttl, 300);
 	assert_int_equal(res.o.max_pending, 10000);
 	assert_int_equal(res.o.max_connections, 4096);
-	assert_int_equal(res.o.max_connections_per_ip, 128);
+	/* the default listen address is loopback: behind a local proxy */
+	assert_int_equal(res.o.max_connections_per_ip, 4096);
+	assert_int_equal(res.o.max_parked, 3072);
 	assert_int_equal(res.o.connection_timeout, 15);
 	assert_in_range(res.o.threads, 4, 64);
 }
@@ -156,8 +158,8 @@ test_all_options(void **state)
 		"b.example",
 		"--store", "memory", "--ttl", "120", "--max-pending", "5",
 		"--max-connections", "100", "--max-connections-per-ip", "7",
-		"--connection-timeout=30", "--threads", "3", "--client-keys",
-		KEYS));
+		"--max-parked", "60", "--connection-timeout=30", "--threads",
+		"3", "--client-keys", KEYS));
 	assert_int_equal(
 	    relay_opts_parse(a.argc, a.argv, OPEN_FILES, &o, err, sizeof(err)),
 	    RELAY_OPTS_RUN);
@@ -180,6 +182,7 @@ test_all_options(void **state)
 	assert_int_equal(o.max_pending, 5);
 	assert_int_equal(o.max_connections, 100);
 	assert_int_equal(o.max_connections_per_ip, 7);
+	assert_int_equal(o.max_parked, 60);
 	assert_int_equal(o.connection_timeout, 30);
 	assert_int_equal(o.threads, 3);
 	argv_free(&a);
@@ -195,24 +198,28 @@ test_good_values(void **state)
 	run(&res, OPEN_FILES,
 	    ARGS(REQUIRED, "--ttl", "10", "--max-pending", "1",
 		"--max-connections", "16", "--max-connections-per-ip", "1",
-		"--connection-timeout", "1", "--threads", "1"));
+		"--max-parked", "1", "--connection-timeout", "1", "--threads",
+		"1"));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_int_equal(res.o.ttl, 10);
 	assert_int_equal(res.o.max_pending, 1);
 	assert_int_equal(res.o.max_connections, 16);
 	assert_int_equal(res.o.max_connections_per_ip, 1);
+	assert_int_equal(res.o.max_parked, 1);
 	assert_int_equal(res.o.connection_timeout, 1);
 	assert_int_equal(res.o.threads, 1);
 
 	run(&res, OPEN_FILES,
 	    ARGS(REQUIRED, "--ttl", "3600", "--max-pending", "10000000",
 		"--max-connections", "960", "--max-connections-per-ip", "960",
-		"--connection-timeout", "300", "--threads", "64"));
+		"--max-parked", "896", "--connection-timeout", "300",
+		"--threads", "64"));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_int_equal(res.o.ttl, 3600);
 	assert_int_equal(res.o.max_pending, 10000000);
 	assert_int_equal(res.o.max_connections, 960);
 	assert_int_equal(res.o.max_connections_per_ip, 960);
+	assert_int_equal(res.o.max_parked, 896);
 	assert_int_equal(res.o.connection_timeout, 300);
 	assert_int_equal(res.o.threads, 64);
 
@@ -321,6 +328,11 @@ static const struct {
 	{ "--max-connections-per-ip", "0", "--max-connections-per-ip" },
 	{ "--max-connections-per-ip", "10000001", "--max-connections-per-ip" },
 	{ "--max-connections-per-ip", "-5", "--max-connections-per-ip" },
+	{ "--max-parked", "0", "--max-parked" },
+	{ "--max-parked", "-1", "--max-parked" },
+	{ "--max-parked", "x", "--max-parked" },
+	{ "--max-parked", "10000001", "--max-parked" },
+	{ "--max-parked", "897", "--max-parked" }, /* 960 less 64 */
 	{ "--connection-timeout", "0", "--connection-timeout" },
 	{ "--connection-timeout", "301", "--connection-timeout" },
 	{ "--connection-timeout", "1.5", "--connection-timeout" },
@@ -400,10 +412,129 @@ test_per_ip_vs_max_connections(void **state)
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_int_equal(res.o.max_connections_per_ip, 100);
 	/* ...and the default of 128 shrinks to a smaller total. */
-	run(&res, OPEN_FILES, ARGS(REQUIRED, "--max-connections", "50"));
+	run(&res, OPEN_FILES,
+	    ARGS(REQUIRED, "--listen", "0.0.0.0:8080", "--max-connections",
+		"50"));
 	assert_int_equal(res.r, RELAY_OPTS_RUN);
 	assert_int_equal(res.o.max_connections, 50);
 	assert_int_equal(res.o.max_connections_per_ip, 50);
+}
+
+/*
+ * The per-address default by --listen: a loopback address means a local
+ * proxy in front, whose clients all share its address.
+ */
+static const struct {
+	const char *listen;
+	unsigned per_ip;
+} per_ip_defaults[] = {
+	{ "127.0.0.1:8080", 4096 },
+	{ "127.0.0.2:8080", 4096 },
+	{ "127.255.255.254:80", 4096 },
+	{ "[::1]:8080", 4096 },
+	{ "localhost:8080", 4096 },
+	{ "LocalHost:8080", 4096 },
+	{ "0.0.0.0:8080", 128 },
+	{ "[::]:8080", 128 },
+	{ "192.0.2.10:8080", 128 },
+	{ "[2001:db8::1]:8080", 128 },
+	{ "[::ffff:127.0.0.1]:8080", 128 },
+	{ "128.0.0.1:8080", 128 },
+	{ "127.0.0.1.example:8080", 128 },
+	{ "relay.example:8080", 128 },
+};
+
+static void
+test_per_ip_by_listen(void **state)
+{
+	struct result res;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(per_ip_defaults) / sizeof(per_ip_defaults[0]);
+	     i++) {
+		run(&res, OPEN_FILES * 16,
+		    ARGS(REQUIRED, "--listen", per_ip_defaults[i].listen));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		if (res.o.max_connections_per_ip != per_ip_defaults[i].per_ip)
+			fail_msg("--listen %s: per address %u, expected %u",
+			    per_ip_defaults[i].listen,
+			    res.o.max_connections_per_ip,
+			    per_ip_defaults[i].per_ip);
+		assert_int_equal(res.o.max_connections, 4096);
+	}
+	/* Given, it is taken as given, loopback or not. */
+	run(&res, OPEN_FILES * 16,
+	    ARGS(REQUIRED, "--max-connections-per-ip", "20"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.max_connections_per_ip, 20);
+	run(&res, OPEN_FILES * 16,
+	    ARGS(REQUIRED, "--listen", "0.0.0.0:80", "--max-connections-per-ip",
+		"4096"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.max_connections_per_ip, 4096);
+	/* The loopback default follows --max-connections, in any order. */
+	run(&res, OPEN_FILES,
+	    ARGS(REQUIRED, "--max-connections", "500", "--listen", "[::1]:1"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.max_connections_per_ip, 500);
+}
+
+/* --max-parked: 3/4 of --max-connections, at most 64 fewer than it. */
+static const struct {
+	const char *max_connections;
+	unsigned dflt, most;
+} parked_limits[] = {
+	{ "4096", 3072, 4032 },
+	{ "960", 720, 896 },
+	{ "256", 192, 192 }, /* from here down a quarter is kept */
+	{ "100", 75, 75 },
+	{ "17", 13, 13 },
+	{ "16", 12, 12 },
+};
+
+static void
+test_max_parked(void **state)
+{
+	struct result res;
+	char most[16], over[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(parked_limits) / sizeof(parked_limits[0]); i++) {
+		const char *mc = parked_limits[i].max_connections;
+
+		run(&res, OPEN_FILES * 16,
+		    ARGS(REQUIRED, "--max-connections", mc));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		assert_int_equal(res.o.max_parked, parked_limits[i].dflt);
+		snprintf(most, sizeof(most), "%u", parked_limits[i].most);
+		snprintf(over, sizeof(over), "%u", parked_limits[i].most + 1);
+		/* the most, in either order */
+		run(&res, OPEN_FILES * 16,
+		    ARGS(REQUIRED, "--max-parked", most, "--max-connections",
+			mc));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		assert_int_equal(res.o.max_parked, parked_limits[i].most);
+		run(&res, OPEN_FILES * 16,
+		    ARGS(REQUIRED, "--max-connections", mc, "--max-parked",
+			over));
+		assert_int_equal(res.r, RELAY_OPTS_USAGE);
+		assert_non_null(strstr(res.err, "--max-parked"));
+		assert_non_null(strstr(res.err, most));
+	}
+	/* The refusal says why, in one line. */
+	run(&res, OPEN_FILES * 16, ARGS(REQUIRED, "--max-parked", "4096"));
+	assert_int_equal(res.r, RELAY_OPTS_USAGE);
+	assert_string_equal(res.err,
+	    "--max-parked (4096): at most 4032, --max-connections (4096) less "
+	    "64 kept for callbacks, landing pages and /healthz");
+	/* A smaller open-file limit moves both with --max-connections. */
+	run(&res, 1000, ARGS(REQUIRED));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.max_connections, 936);
+	assert_int_equal(res.o.max_parked, 702);
+	assert_int_equal(res.o.max_connections_per_ip, 936);
 }
 
 static void
@@ -721,6 +852,7 @@ test_help_version(void **state)
 	    run_captured(ARGS("--help"), out, sizeof(out)), RELAY_OPTS_EXIT);
 	assert_non_null(strstr(out, "usage: pam-ion-relay"));
 	assert_non_null(strstr(out, "--max-connections-per-ip"));
+	assert_non_null(strstr(out, "--max-parked"));
 	/* --help wins even without the required options, or after them */
 	assert_int_equal(
 	    run_captured(ARGS(REQUIRED, "--help"), out, sizeof(out)),
@@ -774,6 +906,8 @@ main(void)
 		cmocka_unit_test(test_error_quotes_value),
 		cmocka_unit_test(test_max_connections_limit),
 		cmocka_unit_test(test_per_ip_vs_max_connections),
+		cmocka_unit_test(test_per_ip_by_listen),
+		cmocka_unit_test(test_max_parked),
 		cmocka_unit_test(test_public_url),
 		cmocka_unit_test(test_public_url_never_ends_in_slash),
 		cmocka_unit_test(test_http_only_for_real_loopback),

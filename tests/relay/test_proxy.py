@@ -15,7 +15,6 @@ generous bound on time (ANSWER_WITHIN): speed goals belong in tests/bench.
 
 import asyncio
 import json
-import os
 import sys
 import time
 import unittest
@@ -32,7 +31,9 @@ WOKEN = 50              # sign-ins whose phone lands and calls back
 SPACING = 0.06          # a host starts a sign-in every 60 ms
 MONITOR = "127.2.0.1"   # the address /healthz comes from
 MONITOR_DIRECT = "127.3.0.1"  # /metrics, from beside nginx
-HEALTHZ = 10
+HEALTHZ = 10            # /healthz at once with the phones
+QUIET = 10              # landing pages and /healthz one at a time
+PHONES_QUIET = 2000     # their phones' addresses: phone_address(2000 + i)
 RELEASE_AT_ONCE = 64    # callbacks at once when the rest are released
 ANSWER_WITHIN = 5.0     # s: a sanity bound, not a speed goal
 PARK_WITHIN = 15.0      # s after the last sign-in started
@@ -69,6 +70,7 @@ class Answer:
 
 
 def dechunk(body):
+    """The body of a chunked answer; ValueError when it is cut short."""
     out = b""
     while True:
         size, _, rest = body.partition(b"\r\n")
@@ -80,16 +82,21 @@ def dechunk(body):
 
 
 def parse(raw, ans):
+    """Fills ans from the bytes of a whole answer (the server closed)."""
     head, sep, body = raw.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     status = rt.status_of(lines[0] + b"\r\n") if sep else None
     if status is None:
         ans.error = "closed unanswered (%d bytes)" % len(raw)
         return
-    chunked = any(l.lower().replace(b" ", b"") ==
-                  b"transfer-encoding:chunked" for l in lines[1:])
+    chunked = any(line.lower().replace(b" ", b"") ==
+                  b"transfer-encoding:chunked" for line in lines[1:])
+    try:
+        ans.body = dechunk(body) if chunked else body
+    except ValueError:
+        ans.error = "a broken chunked body"
+        return
     ans.status = status
-    ans.body = dechunk(body) if chunked else body
 
 
 async def exchange(src, port, method, path, headers=None, body=b"",
@@ -232,9 +239,9 @@ class BehindNginx(unittest.TestCase):
         cls.nginx.remove()
         rc = cls.relay.stop()
         if rc != 0:
-            raise AssertionError("relay did not exit 0 on SIGTERM (rc=%r); "
-                                 "stderr:\n%s" % (rc,
-                                                  cls.relay.log_text()[-4000:]))
+            raise AssertionError(
+                "relay did not exit 0 on SIGTERM (rc=%r); stderr:\n%s"
+                % (rc, cls.relay.log_text()[-4000:]))
 
     def test_thousand_waiting(self):
         self.problems = []
@@ -283,19 +290,23 @@ class BehindNginx(unittest.TestCase):
         parked = await self.parked(signins, t0)
         if parked == 0:
             return
-        woken = [s for s in signins[::N // WOKEN] if s.id is not None]
+        # Steps of 41 (prime to 40): every host, early and late sign-ins.
+        woken = [signins[i * 41 % N] for i in range(WOKEN)]
+        woken = [s for s in woken if s.id is not None]
         await self.phones(woken)
         await self.woken_polls(woken, N - len(woken))
         if self.problems:
             return
         rest = [s for s in signins if s not in woken and s.id is not None]
+        await self.one_at_a_time(rest)
         await self.release(rest)
         await self.delivered_once(signins, woken)
 
     async def start_all(self, signins):
-        """Each host starts a sign-in every SPACING s: a PAM host's
-        sign-ins come one after another, and nginx's limit_req lets 40
-        requests from one address through at once, then 10 a second."""
+        """Each host starts a sign-in every SPACING s, as its users come:
+        nginx's limit_req lets 40 requests from one address through at
+        once, then 10 a second, and 25 sign-ins (50 requests) in 1.5 s
+        stay inside that."""
         port = self.nginx.port
 
         async def host(h):
@@ -322,6 +333,10 @@ class BehindNginx(unittest.TestCase):
         if tally(regs) != {201: N}:
             self.problem("registrations: %r (want 201 for all %d)"
                          % (tally(regs), N))
+        slow = [a for a in regs if a.elapsed > ANSWER_WITHIN]
+        if slow:
+            self.problem("registrations: %d answered after %.0f s"
+                         % (len(slow), ANSWER_WITHIN))
         early = {}
         for s in signins:
             k = outcome(s)
@@ -349,18 +364,35 @@ class BehindNginx(unittest.TestCase):
                   for _ in range(HEALTHZ)]
         answers = await asyncio.gather(*health, *(
             phone(i, s) for i, s in enumerate(woken)))
-        for what, got in (("landing pages", [s.landing for s in woken]),
-                          ("callbacks", [s.callback for s in woken]),
-                          ("/healthz", answers[:HEALTHZ])):
-            self.say(figures(what, [a.elapsed for a in got
-                                    if a.status == 200]))
-            if tally(got) != {200: len(got)}:
-                self.problem("%s: %r (want 200 for all %d)"
-                             % (what, tally(got), len(got)))
-            slow = [a for a in got if a.elapsed > ANSWER_WITHIN]
-            if slow:
-                self.problem("%s: %d answered after %.0f s"
-                             % (what, len(slow), ANSWER_WITHIN))
+        self.check_answers("landing pages, %d phones at once" % len(woken),
+                           [s.landing for s in woken])
+        self.check_answers("callbacks, the same phones",
+                           [s.callback for s in woken])
+        self.check_answers("/healthz, %d at once with them" % HEALTHZ,
+                           answers[:HEALTHZ])
+
+    async def one_at_a_time(self, waiting):
+        """Landing pages of sign-ins still waiting, and /healthz, one after
+        another: what a single request costs with the polls parked."""
+        port = self.nginx.port
+        pages, health = [], []
+        for i, s in enumerate(waiting[:QUIET]):
+            pages.append(await exchange(phone_address(PHONES_QUIET + i),
+                                        port, "GET", "/l/" + s.id))
+            health.append(await exchange(MONITOR, port, "GET", "/healthz"))
+        self.check_answers("landing pages, one at a time", pages)
+        self.check_answers("/healthz, one at a time", health)
+
+    def check_answers(self, what, got):
+        """Each of got answered 200 within ANSWER_WITHIN; its figures."""
+        self.say(figures(what, [a.elapsed for a in got if a.status == 200]))
+        if tally(got) != {200: len(got)}:
+            self.problem("%s: %r (want 200 for all %d)"
+                         % (what, tally(got), len(got)))
+        slow = [a for a in got if a.elapsed > ANSWER_WITHIN]
+        if slow:
+            self.problem("%s: %d answered after %.0f s"
+                         % (what, len(slow), ANSWER_WITHIN))
 
     async def woken_polls(self, woken, want_parked):
         """The polls whose login got its callback return its code; the

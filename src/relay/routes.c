@@ -22,7 +22,7 @@
 #define PATH_HEALTHZ "/healthz"
 #define PATH_METRICS "/metrics"
 
-/* What the suppressed refused-key lines are called in the log. */
+/* What the suppressed lines of a kind are called in the log. */
 #define KEY_REFUSALS "requests refused for their client key"
 #define BUSY_REFUSALS "polls refused for --max-parked"
 

@@ -214,6 +214,26 @@ answer(
 	return send_response(c, resp);
 }
 
+/* Answers a poll the waiter table refused with r: stopping, or full. */
+static void
+not_parked(struct relay_app *app, const struct exchange *ex, int r,
+    struct relay_response *resp)
+{
+	/* Stopping: the module simply polls again. */
+	if (r != ION_ERR_FULL) {
+		relay_route_collect(app, ex->state, ex->client,
+		    RELAY_WAKE_SHUTDOWN, true, resp);
+		return;
+	}
+	/*
+	 * Every place is taken: a result (or a 404) that came meanwhile goes
+	 * out as ever, otherwise "busy" at once, not a connection held.
+	 */
+	if (!relay_route_collect(
+		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp))
+		relay_route_busy(app, resp);
+}
+
 /* Parks a poll, or answers it at once when it need not or cannot wait. */
 static enum MHD_Result
 park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
@@ -231,19 +251,9 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 	memcpy(ex->state, resp->state, sizeof(ex->state));
 	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
-	r = relay_waiters_park(app->waiters, ex->state, c, fd,
-	    ion_now_ms() + wait_ms, &ex->ticket);
-	if (r == ION_ERR_FULL) {
-		/* A result that came meanwhile goes out; otherwise "busy". */
-		if (!relay_route_collect(app, ex->state, ex->client,
-			RELAY_WAKE_NONE, false, resp))
-			relay_route_busy(app, resp);
-		return answer(c, ex, resp);
-	}
-	if (r != 0) {
-		/* Shutting down: the module simply polls again. */
-		relay_route_collect(app, ex->state, ex->client,
-		    RELAY_WAKE_SHUTDOWN, true, resp);
+	if ((r = relay_waiters_park(app->waiters, ex->state, c, fd,
+		 ion_now_ms() + wait_ms, &ex->ticket)) != 0) {
+		not_parked(app, ex, r, resp);
 		return answer(c, ex, resp);
 	}
 	ex->parked = true;

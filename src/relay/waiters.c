@@ -330,11 +330,13 @@ relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
 	uint32_t i, b, j;
 	struct slot *s;
 	bool earlier;
+	int r;
 
 	pthread_mutex_lock(&w->lock);
 	if (w->shutting_down || w->free_head == NIL) {
+		r = w->shutting_down ? ION_ERR_UNAVAIL : ION_ERR_FULL;
 		pthread_mutex_unlock(&w->lock);
-		return w->shutting_down ? ION_ERR_UNAVAIL : ION_ERR_FULL;
+		return r;
 	}
 	b = index_bucket(w, state);
 	/* One poll per login: a newer one means the older client gave up. */

@@ -1382,7 +1382,8 @@ relay_alive(void)
 static int
 relay_start(const char *logpath)
 {
-	char maxp[32], maxc[32], *argv[32 + MAX_RELAY_ARGS], buf[4096];
+	char maxp[32], maxc[32], maxk[32], *argv[32 + MAX_RELAY_ARGS],
+	    buf[4096];
 	char keys[4096];
 	const char *p;
 	int lfd, fd, i, argc = 0;
@@ -1404,6 +1405,9 @@ relay_start(const char *logpath)
 		die("%s: %s", keys, strerror(errno));
 	snprintf(maxp, sizeof maxp, "%" PRIu32, opt.max_pending);
 	snprintf(maxc, sizeof maxc, "%" PRIu32, opt.max_conns);
+	/* As many parked polls as the relay allows: all but 64 (or 1/4). */
+	snprintf(maxk, sizeof maxk, "%" PRIu32,
+	    opt.max_conns - (opt.max_conns / 4 < 64 ? opt.max_conns / 4 : 64));
 	/* execv takes char *const[]; these strings are never written. */
 	argv[argc++] = strdup(opt.relay);
 	argv[argc++] = strdup("--listen");
@@ -1418,6 +1422,8 @@ relay_start(const char *logpath)
 	argv[argc++] = strdup(maxc);
 	argv[argc++] = strdup("--max-connections-per-ip");
 	argv[argc++] = strdup(maxc);
+	argv[argc++] = strdup("--max-parked");
+	argv[argc++] = strdup(maxk);
 	argv[argc++] = strdup("--ttl");
 	argv[argc++] = strdup("600");
 	argv[argc++] = strdup("--client-keys");

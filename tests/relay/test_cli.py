@@ -153,21 +153,16 @@ class CommandLineErrors(unittest.TestCase):
         self.check_refused(argv, "max-connections",
                            shell_prefix="ulimit -n %d" % ULIMIT)
 
-    def test_bad_max_connections_per_ip(self):
-        for v in ["0", "-1", "x", ""]:
-            self.check_value_refused("--max-connections-per-ip", v)
-        # above --max-connections
-        argv = LISTEN + REQ + ["--max-connections", "16",
-                               "--max-connections-per-ip", "17"]
-        self.check_refused(argv, "max-connections")
-
-    def test_bad_max_parked(self):
-        for v in ["0", "-1", "x", ""]:
-            self.check_value_refused("--max-parked", v)
-        # it must leave room for callbacks: 16 connections keep 4 free
-        argv = LISTEN + REQ + ["--max-connections", "16",
-                               "--max-parked", "13"]
-        self.check_refused(argv, "--max-parked (13): at most 12")
+    def test_bad_limits(self):
+        # bad values, and each above what --max-connections 16 allows:
+        # per address at most all 16; parked polls leave 4 for callbacks
+        for opt, over, says in [
+                ("--max-connections-per-ip", "17", "max-connections"),
+                ("--max-parked", "13", "--max-parked (13): at most 12")]:
+            for v in ["0", "-1", "x", ""]:
+                self.check_value_refused(opt, v)
+            argv = LISTEN + REQ + ["--max-connections", "16", opt, over]
+            self.check_refused(argv, says)
 
     def test_bad_connection_timeout(self):
         for v in ["0", "301", "-1", "x", ""]:

@@ -422,27 +422,41 @@ test_per_ip_vs_max_connections(void **state)
 
 /*
  * The per-address default by --listen: a loopback address means a local
- * proxy in front, whose clients all share its address.
+ * proxy in front, whose clients all share its address, so it is the value
+ * of --max-connections (4096); any other address gets 128.
  */
-static const struct {
-	const char *listen;
-	unsigned per_ip;
-} per_ip_defaults[] = {
-	{ "127.0.0.1:8080", 4096 },
-	{ "127.0.0.2:8080", 4096 },
-	{ "127.255.255.254:80", 4096 },
-	{ "[::1]:8080", 4096 },
-	{ "localhost:8080", 4096 },
-	{ "LocalHost:8080", 4096 },
-	{ "0.0.0.0:8080", 128 },
-	{ "[::]:8080", 128 },
-	{ "192.0.2.10:8080", 128 },
-	{ "[2001:db8::1]:8080", 128 },
-	{ "[::ffff:127.0.0.1]:8080", 128 },
-	{ "128.0.0.1:8080", 128 },
-	{ "127.0.0.1.example:8080", 128 },
-	{ "relay.example:8080", 128 },
+static const char *const loopback_listens[] = {
+	"127.0.0.1:8080",
+	"127.0.0.2:8080",
+	"127.255.255.254:80",
+	"[::1]:8080",
+	"localhost:8080",
+	"LocalHost:8080",
 };
+
+static const char *const other_listens[] = {
+	"0.0.0.0:8080",
+	"[::]:8080",
+	"192.0.2.10:8080",
+	"[2001:db8::1]:8080",
+	"[::ffff:127.0.0.1]:8080",
+	"128.0.0.1:8080",
+	"127.0.0.1.example:8080",
+	"relay.example:8080",
+};
+
+static void
+expect_per_ip(const char *listen, unsigned want)
+{
+	struct result res;
+
+	run(&res, OPEN_FILES * 16, ARGS(REQUIRED, "--listen", listen));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.max_connections, 4096);
+	if (res.o.max_connections_per_ip != want)
+		fail_msg("--listen %s: per address %u, expected %u", listen,
+		    res.o.max_connections_per_ip, want);
+}
 
 static void
 test_per_ip_by_listen(void **state)
@@ -451,18 +465,11 @@ test_per_ip_by_listen(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(per_ip_defaults) / sizeof(per_ip_defaults[0]);
-	     i++) {
-		run(&res, OPEN_FILES * 16,
-		    ARGS(REQUIRED, "--listen", per_ip_defaults[i].listen));
-		assert_int_equal(res.r, RELAY_OPTS_RUN);
-		if (res.o.max_connections_per_ip != per_ip_defaults[i].per_ip)
-			fail_msg("--listen %s: per address %u, expected %u",
-			    per_ip_defaults[i].listen,
-			    res.o.max_connections_per_ip,
-			    per_ip_defaults[i].per_ip);
-		assert_int_equal(res.o.max_connections, 4096);
-	}
+	for (i = 0; i < sizeof(loopback_listens) / sizeof(loopback_listens[0]);
+	     i++)
+		expect_per_ip(loopback_listens[i], 4096);
+	for (i = 0; i < sizeof(other_listens) / sizeof(other_listens[0]); i++)
+		expect_per_ip(other_listens[i], 128);
 	/* Given, it is taken as given, loopback or not. */
 	run(&res, OPEN_FILES * 16,
 	    ARGS(REQUIRED, "--max-connections-per-ip", "20"));

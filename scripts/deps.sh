@@ -9,6 +9,9 @@ packages=(
 	libcjose-dev libssl-dev libmicrohttpd-dev libhiredis-dev
 	libcmocka-dev valgrind
 	python3 mandoc curl procps openssh-server openssh-client zbar-tools
+	# The reverse proxy of the relay tests (tests/relay/test_proxy.py), run
+	# with its own prefix and config; Debian 12's smallest nginx package.
+	nginx
 )
 
 missing=()

@@ -12,6 +12,8 @@ the same way, in one place.  Python 3 standard library only.
     daemons.py  the stand-in provider (tests/provider/provider.js) and the
                 real relay (pam-ion-relay) with a --client-keys file whose
                 keys come from pam-ion-relay --new-client-key
+    nginx.py    Debian's nginx in front of the relay, with the documented
+                site (packaging/nginx) in a prefix directory of its own
     drive.py    the drivers' output (tests/module/pamdrive,
                 tests/bench/module_bench_drive) and the link the module
                 shows; module_bench_drive as a Driver
@@ -25,7 +27,8 @@ and imports what it needs:
 
 Used by tests/module (moduletest.py, hostile.py), tests/valgrind,
 tests/bench/module_bench.py, tests/e2e, tests/provider/selftest.py,
-tests/relay/relaytest.py (the key hashes) and scripts/demo-signin.py.
+tests/relay/relaytest.py (the key hashes), tests/relay/test_proxy.py
+(nginx) and scripts/demo-signin.py.
 The scripted phone is tests/provider/phone.py; stand.build puts that
 directory on the path, so `import phone` works after importing the stand.
 """

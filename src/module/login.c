@@ -23,6 +23,15 @@
 
 #define CONFIRM_TRIES 3
 #define ANSWER_WAIT_S 5 /* after an answer, how long the result may take */
+/*
+ * A relay that fails a poll in a way that passes (busy, restarting, an
+ * instance gone behind the proxy) is polled again after RETRY_PAUSE_MS
+ * (or its Retry-After, if longer), until it has failed every poll for
+ * RELAY_BLIP_MAX_MS: then it is down, and the sign-in ends as it would
+ * have at the first failure.
+ */
+#define RETRY_PAUSE_MS 1000
+#define RELAY_BLIP_MAX_MS 10000
 
 /* The kernel's console devices (Documentation/admin-guide/devices.txt). */
 #define TTY_MAJOR 4	 /* tty1..tty63, then ttyS0.. from minor 64 */
@@ -160,12 +169,21 @@ ask(const struct login *l, const struct ion_msg *msgs, size_t n,
 	return 0;
 }
 
+static void
+sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000),
+		(long)(ms % 1000) * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /*
- * Polls the relay until a result, wait_s at most.  0 with l->result set,
- * ION_ERR_PENDING, or a failure.
+ * One poll, wait_s at most.  0 with l->result set, ION_ERR_PENDING,
+ * ION_ERR_RETRY, or a failure.
  */
 static int
-collect(struct login *l, unsigned wait_s, const char **why)
+poll_once(struct login *l, unsigned wait_s, const char **why)
 {
 	unsigned left = seconds_left(l);
 	int r;
@@ -185,11 +203,56 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	return r == ION_ERR_NOT_FOUND ? ION_ERR_TIMEOUT : r;
 }
 
+/*
+ * After a poll that failed for now: true once the pause before the next
+ * poll is over; false, at once, when the relay has failed every poll
+ * since failing_since (ms) for too long, or the pause would outlast the
+ * sign-in.
+ */
+static bool
+pause_before_retry(struct login *l, uint64_t failing_since)
+{
+	uint64_t now = ion_now_ms(), pause = RETRY_PAUSE_MS;
+
+	if (l->result.retry_after_s * 1000 > pause)
+		pause = l->result.retry_after_s * 1000;
+	if (now - failing_since + pause > RELAY_BLIP_MAX_MS ||
+	    now + pause >= l->deadline_ms)
+		return false;
+	l->stats.relay_retries++;
+	sleep_ms(pause);
+	return true;
+}
+
+/*
+ * Polls the relay until a result, wait_s at most, riding out a relay that
+ * fails for a moment (pause_before_retry()).  0 with l->result set,
+ * ION_ERR_PENDING, or a failure: a relay that kept failing is
+ * ION_ERR_UNAVAIL with *why its last failure.
+ */
+static int
+collect(struct login *l, unsigned wait_s, const char **why)
+{
+	uint64_t failing_since = 0;
+	int r;
+
+	while ((r = poll_once(l, wait_s, why)) == ION_ERR_RETRY) {
+		if (failing_since == 0)
+			failing_since = ion_now_ms();
+		if (!pause_before_retry(l, failing_since)) {
+			if (seconds_left(l) > 0)
+				return ION_ERR_UNAVAIL;
+			*why = "login_timeout reached";
+			return ION_ERR_TIMEOUT;
+		}
+	}
+	return r;
+}
+
 /* Polls until a result or a failure, not faster than twice a second. */
 static int
 collect_until_done(struct login *l, const char **why)
 {
-	struct timespec pause = { 0, 500 * 1000 * 1000 };
 	uint64_t asked;
 	int r;
 
@@ -201,7 +264,7 @@ collect_until_done(struct login *l, const char **why)
 		/* A relay that answers "pending" at once (stopping) must not
 		 * make us spin. */
 		if (ion_now_ms() - asked < 1000)
-			nanosleep(&pause, NULL);
+			sleep_ms(500);
 	}
 }
 

@@ -204,31 +204,34 @@ poll_once(struct login *l, unsigned wait_s, const char **why)
 }
 
 /*
- * After a poll that failed for now: true once the pause before the next
- * poll is over; false, at once, when the relay has failed every poll
- * since failing_since (ms) for too long, or the pause would outlast the
- * sign-in.
+ * After a poll that failed for now: 0 once the pause before the next poll
+ * is over.  At once, ION_ERR_TIMEOUT when the pause would outlast the
+ * sign-in, and ION_ERR_UNAVAIL (*why left as the relay's last failure)
+ * when the relay has failed every poll since failing_since (ms) for
+ * RELAY_BLIP_MAX_MS: it is down, not restarting.
  */
-static bool
-pause_before_retry(struct login *l, uint64_t failing_since)
+static int
+pause_before_retry(struct login *l, uint64_t failing_since, const char **why)
 {
 	uint64_t now = ion_now_ms(), pause = RETRY_PAUSE_MS;
 
 	if (l->result.retry_after_s * 1000 > pause)
 		pause = l->result.retry_after_s * 1000;
-	if (now - failing_since + pause > RELAY_BLIP_MAX_MS ||
-	    now + pause >= l->deadline_ms)
-		return false;
+	if (now + pause >= l->deadline_ms) {
+		*why = "login_timeout reached";
+		return ION_ERR_TIMEOUT;
+	}
+	if (now - failing_since + pause > RELAY_BLIP_MAX_MS)
+		return ION_ERR_UNAVAIL;
 	l->stats.relay_retries++;
 	sleep_ms(pause);
-	return true;
+	return 0;
 }
 
 /*
  * Polls the relay until a result, wait_s at most, riding out a relay that
  * fails for a moment (pause_before_retry()).  0 with l->result set,
- * ION_ERR_PENDING, or a failure: a relay that kept failing is
- * ION_ERR_UNAVAIL with *why its last failure.
+ * ION_ERR_PENDING, or a failure.
  */
 static int
 collect(struct login *l, unsigned wait_s, const char **why)
@@ -239,12 +242,8 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	while ((r = poll_once(l, wait_s, why)) == ION_ERR_RETRY) {
 		if (failing_since == 0)
 			failing_since = ion_now_ms();
-		if (!pause_before_retry(l, failing_since)) {
-			if (seconds_left(l) > 0)
-				return ION_ERR_UNAVAIL;
-			*why = "login_timeout reached";
-			return ION_ERR_TIMEOUT;
-		}
+		if ((r = pause_before_retry(l, failing_since, why)) != 0)
+			return r;
 	}
 	return r;
 }

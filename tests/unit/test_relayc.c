@@ -611,9 +611,9 @@ test_poll_transient(void **state)
 		{ "/retry-after/2x", WHY_POLL_REFUSED, 0 },
 		{ "/retry-after/date", WHY_POLL_REFUSED, 0 },
 	};
-	struct ion_relay_result res;
-	char url[256], *link;
 	const char *why;
+	char url[256], *link;
+	struct ion_relay_result res;
 	size_t i;
 	int r;
 

@@ -44,6 +44,8 @@ ion_strerror(int err)
 		return "refused at the provider";
 	case ION_ERR_ABORTED:
 		return "sign-in abandoned";
+	case ION_ERR_RETRY:
+		return "failed for now, retry";
 	}
 	return "unknown error";
 }

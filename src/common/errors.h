@@ -28,6 +28,12 @@ enum ion_err {
 	ION_ERR_NO_USER = -17,	/* verified, but no local account maps */
 	ION_ERR_REFUSED = -18,	/* the person or the provider said no */
 	ION_ERR_ABORTED = -19,	/* the person gave up or got the code wrong */
+	/*
+	 * A server failed in a way that passes (busy, restarting, the
+	 * connection dropped): the same request may well succeed shortly.
+	 * The caller bounds its retries, then treats it as ION_ERR_UNAVAIL.
+	 */
+	ION_ERR_RETRY = -20,
 };
 
 /* A short, constant, log-safe name for an error code. */

@@ -66,6 +66,7 @@ struct xfer {
 	char *cache_control;
 	char *content_type;
 	char *location;
+	char *retry_after;
 	int err; /* set by a callback that stopped the transfer */
 };
 
@@ -89,6 +90,7 @@ xfer_clear(struct xfer *x)
 	free_scrubbed(&x->cache_control);
 	free_scrubbed(&x->content_type);
 	free_scrubbed(&x->location);
+	free_scrubbed(&x->retry_after);
 	x->body = NULL;
 	x->len = x->cap = 0;
 }
@@ -335,6 +337,7 @@ on_header_line(struct xfer *x, const char *data, size_t n)
 		free_scrubbed(&x->cache_control);
 		free_scrubbed(&x->content_type);
 		free_scrubbed(&x->location);
+		free_scrubbed(&x->retry_after);
 		return 0;
 	}
 	if ((n == 2 && data[0] == '\r' && data[1] == '\n') ||
@@ -370,6 +373,8 @@ on_header_line(struct xfer *x, const char *data, size_t n)
 		return capture(&x->content_type, v, (size_t)(end - v), false);
 	if (namelen == 8 && strncasecmp(data, "Location", 8) == 0)
 		return capture(&x->location, v, (size_t)(end - v), false);
+	if (namelen == 11 && strncasecmp(data, "Retry-After", 11) == 0)
+		return capture(&x->retry_after, v, (size_t)(end - v), true);
 	return 0;
 }
 
@@ -589,6 +594,7 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 	ret->cache_control = x.cache_control;
 	ret->content_type = x.content_type;
 	ret->location = x.location;
+	ret->retry_after = x.retry_after;
 	memset(&x, 0, sizeof(x)); /* transferred */
 	r = 0;
 out:
@@ -915,6 +921,7 @@ ion_http_resp_clear(struct ion_http_resp *resp)
 	free_scrubbed(&resp->cache_control);
 	free_scrubbed(&resp->content_type);
 	free_scrubbed(&resp->location);
+	free_scrubbed(&resp->retry_after);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -31,6 +31,7 @@ struct ion_http_resp {
 	char *cache_control; /* the Cache-Control header, or NULL */
 	char *content_type;  /* or NULL */
 	char *location;	     /* for a 3xx, or NULL */
+	char *retry_after;   /* the Retry-After header, or NULL */
 };
 
 struct ion_http;

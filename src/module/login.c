@@ -23,6 +23,15 @@
 
 #define CONFIRM_TRIES 3
 #define ANSWER_WAIT_S 5 /* after an answer, how long the result may take */
+/*
+ * A relay that fails a poll in a way that passes (busy, restarting, an
+ * instance gone behind the proxy) is polled again after RETRY_PAUSE_MS
+ * (or its Retry-After, if longer), until it has failed every poll for
+ * RELAY_BLIP_MAX_MS: then it is down, and the sign-in ends as it would
+ * have at the first failure.
+ */
+#define RETRY_PAUSE_MS 1000
+#define RELAY_BLIP_MAX_MS 10000
 
 /* The kernel's console devices (Documentation/admin-guide/devices.txt). */
 #define TTY_MAJOR 4	 /* tty1..tty63, then ttyS0.. from minor 64 */
@@ -160,12 +169,21 @@ ask(const struct login *l, const struct ion_msg *msgs, size_t n,
 	return 0;
 }
 
+static void
+sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000),
+		(long)(ms % 1000) * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 /*
- * Polls the relay until a result, wait_s at most.  0 with l->result set,
- * ION_ERR_PENDING, or a failure.
+ * One poll, wait_s at most.  0 with l->result set, ION_ERR_PENDING,
+ * ION_ERR_RETRY, or a failure.
  */
 static int
-collect(struct login *l, unsigned wait_s, const char **why)
+poll_once(struct login *l, unsigned wait_s, const char **why)
 {
 	unsigned left = seconds_left(l);
 	int r;
@@ -185,11 +203,55 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	return r == ION_ERR_NOT_FOUND ? ION_ERR_TIMEOUT : r;
 }
 
+/*
+ * After a poll that failed for now: 0 once the pause before the next poll
+ * is over.  At once, ION_ERR_TIMEOUT when the pause would outlast the
+ * sign-in, and ION_ERR_UNAVAIL (*why left as the relay's last failure)
+ * when the relay has failed every poll since failing_since (ms) for
+ * RELAY_BLIP_MAX_MS: it is down, not restarting.
+ */
+static int
+pause_before_retry(struct login *l, uint64_t failing_since, const char **why)
+{
+	uint64_t now = ion_now_ms(), pause = RETRY_PAUSE_MS;
+
+	if (l->result.retry_after_s * 1000 > pause)
+		pause = l->result.retry_after_s * 1000;
+	if (now + pause >= l->deadline_ms) {
+		*why = "login_timeout reached";
+		return ION_ERR_TIMEOUT;
+	}
+	if (now - failing_since + pause > RELAY_BLIP_MAX_MS)
+		return ION_ERR_UNAVAIL;
+	l->stats.relay_retries++;
+	sleep_ms(pause);
+	return 0;
+}
+
+/*
+ * Polls the relay until a result, wait_s at most, riding out a relay that
+ * fails for a moment (pause_before_retry()).  0 with l->result set,
+ * ION_ERR_PENDING, or a failure.
+ */
+static int
+collect(struct login *l, unsigned wait_s, const char **why)
+{
+	uint64_t failing_since = 0;
+	int r;
+
+	while ((r = poll_once(l, wait_s, why)) == ION_ERR_RETRY) {
+		if (failing_since == 0)
+			failing_since = ion_now_ms();
+		if ((r = pause_before_retry(l, failing_since, why)) != 0)
+			return r;
+	}
+	return r;
+}
+
 /* Polls until a result or a failure, not faster than twice a second. */
 static int
 collect_until_done(struct login *l, const char **why)
 {
-	struct timespec pause = { 0, 500 * 1000 * 1000 };
 	uint64_t asked;
 	int r;
 
@@ -201,7 +263,7 @@ collect_until_done(struct login *l, const char **why)
 		/* A relay that answers "pending" at once (stopping) must not
 		 * make us spin. */
 		if (ion_now_ms() - asked < 1000)
-			nanosleep(&pause, NULL);
+			sleep_ms(500);
 	}
 }
 

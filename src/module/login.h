@@ -52,6 +52,8 @@ struct ion_login_stats {
 	 */
 	enum ion_confirm confirm;
 	bool pushed; /* the request went by PAR (RFC 9126) */
+	/* polls made again after the relay failed one for now */
+	unsigned relay_retries;
 };
 
 /*

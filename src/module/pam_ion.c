@@ -123,6 +123,7 @@ pam_code(int r)
 		return PAM_SUCCESS;
 	case ION_ERR_UNAVAIL:
 	case ION_ERR_TIMEOUT:
+	case ION_ERR_RETRY: /* login.c gives up as UNAVAIL; never seen here */
 		return PAM_AUTHINFO_UNAVAIL;
 	case ION_ERR_NO_USER:
 		return PAM_USER_UNKNOWN;
@@ -216,9 +217,10 @@ log_outcome(pam_handle_t *pamh, const struct ion_cfg *cfg,
 	}
 	if (cfg->debug)
 		pam_syslog(pamh, LOG_DEBUG,
-		    "%u HTTP requests, %lu us to the QR code, PAR %s",
+		    "%u HTTP requests, %lu us to the QR code, PAR %s, "
+		    "%u relay polls retried",
 		    stats->http_requests, stats->time_to_qr_us,
-		    stats->pushed ? "yes" : "no");
+		    stats->pushed ? "yes" : "no", stats->relay_retries);
 }
 
 PAM_EXTERN int

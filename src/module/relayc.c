@@ -14,6 +14,7 @@
 #define WHY_KEY_REFUSED                                                        \
 	"the relay refused this host's relay key (relay_key_file)"
 #define WHY_BAD_LINK "relay returned a link outside relay_url"
+#define WHY_POLL_REFUSED "relay refused the poll"
 
 #define RELAY_ANSWER_MAX (16 * 1024)
 #define RELAY_URL_MAX 1024
@@ -25,13 +26,14 @@ enum relay_request { REQ_REGISTER, REQ_POLL };
 
 /*
  * What each request to the relay says and returns when no usable answer
- * came: a timeout stays one; anything else, an oversized answer too, is a
- * relay that does not work.
+ * came: a registration's timeout stays one; a poll's may pass (a relay
+ * stopped for a moment), so it is worth another poll (poll_failed());
+ * anything else, an oversized answer too, is a relay that does not work.
  */
 static const struct ion_http_failure no_answer[] = {
 	[REQ_REGISTER] = { "relay timed out", ION_ERR_TIMEOUT,
 	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
-	[REQ_POLL] = { "relay poll timed out", ION_ERR_TIMEOUT,
+	[REQ_POLL] = { "relay poll timed out", ION_ERR_RETRY,
 	    "relay answer too large", ION_ERR_UNAVAIL, "relay unreachable" },
 };
 
@@ -240,6 +242,20 @@ read_result(const struct ion_http_resp *resp, struct ion_relay_result *ret,
 	return r;
 }
 
+/*
+ * A Retry-After in seconds when it is one digit from 1 to
+ * ION_RELAY_RETRY_AFTER_MAX_S (which is one digit); 0 for none, a date,
+ * or anything longer.
+ */
+static unsigned
+retry_after(const char *v)
+{
+	if (v == NULL || v[0] < '1' ||
+	    v[0] > '0' + ION_RELAY_RETRY_AFTER_MAX_S || v[1] != '\0')
+		return 0;
+	return (unsigned)(v[0] - '0');
+}
+
 /* The relay's answer to a poll; errors as ion_relay_poll(). */
 static int
 read_polled(const struct ion_http_resp *resp, struct ion_relay_result *ret,
@@ -257,13 +273,34 @@ read_polled(const struct ion_http_resp *resp, struct ion_relay_result *ret,
 	case 404:
 		*why = "the relay no longer knows this sign-in (expired)";
 		return ION_ERR_NOT_FOUND;
+	case 502: /* the proxy found no relay behind it */
+	case 503: /* the relay is busy (too many parked polls) */
+	case 504: /* the proxy gave up on the relay */
+		*why = WHY_POLL_REFUSED;
+		ret->retry_after_s = retry_after(resp->retry_after);
+		return ION_ERR_RETRY;
 	default:
 		*why = refused(resp->status) || unavailable(resp->status)
-		    ? "relay refused the poll"
+		    ? WHY_POLL_REFUSED
 		    : "relay answered an unexpected status";
 		return refused(resp->status) ? ION_ERR_INVALID
 					     : ION_ERR_UNAVAIL;
 	}
+}
+
+/*
+ * A poll that got no usable answer.  Refused, reset or closed before an
+ * answer (ion_http's ION_ERR_UNAVAIL) is a relay restarting or an
+ * instance gone behind the proxy: this relay took the registration a
+ * moment ago, so the failure is taken to pass, and the caller's bound
+ * keeps a relay that stays down (or a TLS failure) to seconds.
+ */
+static int
+poll_failed(int r, const char **why)
+{
+	int ret = ion_http_failed(r, &no_answer[REQ_POLL], why);
+
+	return r == ION_ERR_UNAVAIL ? ION_ERR_RETRY : ret;
 }
 
 int
@@ -288,8 +325,7 @@ ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
 	/* The relay answers within wait seconds; allow for the network. */
 	r = ion_http_get_with(
 	    h, url, secret, &hkey, (wait + 10) * 1000, RELAY_ANSWER_MAX, &resp);
-	r = r != 0 ? ion_http_failed(r, &no_answer[REQ_POLL], why)
-		   : read_polled(&resp, ret, why);
+	r = r != 0 ? poll_failed(r, why) : read_polled(&resp, ret, why);
 	ion_http_resp_clear(&resp);
 	free(url);
 	return r;

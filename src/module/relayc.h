@@ -52,15 +52,32 @@ struct ion_relay_result {
 	char *error;		 /* the provider's error, or NULL */
 	char *error_description; /* or NULL */
 	char *iss;		 /* RFC 9207 iss, or NULL */
+	/*
+	 * With ION_ERR_RETRY: the relay's Retry-After in seconds, when it
+	 * sent one from 1 to ION_RELAY_RETRY_AFTER_MAX_S as a number; else 0.
+	 */
+	unsigned retry_after_s;
 };
+
+/* The longest Retry-After of the relay's that ion_relay_poll() passes on. */
+#define ION_RELAY_RETRY_AFTER_MAX_S 5
 
 /*
  * GET {relay_url}/v1/logins/result?wait=SECONDS with the relay key and the
  * poll secret; a wait over ION_RELAY_WAIT_MAX_S asks for that much.  0
  * with *ret filled for a result; ION_ERR_PENDING when none came within
  * wait; ION_ERR_NOT_FOUND when the relay does not know the
- * login (expired); ION_ERR_CONFIG / ION_ERR_UNAVAIL / ION_ERR_TIMEOUT /
- * ION_ERR_INVALID as above (200 with a malformed answer: ION_ERR_UNAVAIL).
+ * login (expired); ION_ERR_CONFIG / ION_ERR_INVALID as above.
+ *
+ * ION_ERR_RETRY (*why "relay unreachable", "relay poll timed out" or
+ * "relay refused the poll") for a failure that may pass: a 502, 503 or
+ * 504 (a relay busy or restarting, or the proxy in front of it saying
+ * so; ret->retry_after_s is its Retry-After), no answer at all (the
+ * connection refused, reset or closed, or a failure on the way: this
+ * relay registered the sign-in moments ago), or no answer within the
+ * poll's own timeout.  The caller bounds how long it retries.
+ * ION_ERR_UNAVAIL for an answer that is not the API's: another 5xx or a
+ * 429, another status, a 200 with a malformed answer, an answer too large.
  */
 int ion_relay_poll(struct ion_http *h, const char *relay_url, const char *key,
     const char *secret, unsigned wait, struct ion_relay_result *ret,

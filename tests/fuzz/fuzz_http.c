@@ -415,10 +415,13 @@ run_poll(long status)
 		FUZZ_CHECK(r == ION_ERR_CONFIG);
 	else if (status >= 400 && status < 500 && status != 429)
 		FUZZ_CHECK(r == ION_ERR_INVALID);
+	else if (status == 502 || status == 503 || status == 504)
+		FUZZ_CHECK(r == ION_ERR_RETRY); /* busy or restarting */
 	else if (status > 0 && status != 200)
 		FUZZ_CHECK(r == ION_ERR_UNAVAIL);
 	else if (status == 200)
 		FUZZ_CHECK(r == 0 || r == ION_ERR_UNAVAIL);
+	FUZZ_CHECK(res.retry_after_s <= ION_RELAY_RETRY_AFTER_MAX_S);
 	if (r != 0) {
 		FUZZ_CHECK(res.code == NULL && res.error == NULL &&
 		    res.error_description == NULL && res.iss == NULL);

@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 
-from moduletest import (CLIENT_ID, KEY_HEADER, LOG_ERR, PAM_SUCCESS,
+from moduletest import (CLIENT_ID, KEY_HEADER, LOG_ERR, PAM_SUCCESS, Relay,
                         ModuleTestCase, Person, free_port, relay_headers)
 import phone  # noqa: E402  (tests/provider, on the path through moduletest)
 from stand.daemons import b64url as b64  # noqa: E402  (through moduletest)
@@ -46,6 +46,9 @@ AUTO_LOCAL = {"prompt": "auto", "confirm": "no"}
 # that a hung server costs seconds, long enough for a loaded machine.
 LOGIN_TIMEOUT = 30
 HTTP_TIMEOUT = 3
+# login.c's RELAY_BLIP_MAX_MS: how long the module polls a relay that fails
+# every poll for now (busy, restarting, gone) before it takes it for down.
+RELAY_BLIP_S = 10.0
 
 
 class HostileCase(ModuleTestCase):
@@ -90,6 +93,35 @@ class HostileCase(ModuleTestCase):
         self.check(out, out.events == [], "something was shown or asked")
         self.check(out, out.elapsed < 5.0, "took %.1f s" % out.elapsed)
         return self.assertOneLog(out, r"^configuration: " + pattern, LOG_ERR)
+
+    def own_relay(self):
+        d = os.path.join(self.stack.dir, "relay-%d" % time.monotonic_ns())
+        os.mkdir(d)
+        r = Relay(d, closed_port(),
+                  self.provider.issuer + "/oauth2/authorize",
+                  keys=self.relay.keys)
+        self.addCleanup(r.stop)
+        return r
+
+    def dies_while_parked(self, sig, then=None):
+        """The relay gets sig 1.5 s after the link is shown (the module's
+        poll is parked by then); then(relay), if given, once it is gone."""
+        relay = self.own_relay()
+
+        def act(link):
+            time.sleep(1.5)  # the module's poll is parked by now
+            relay.proc.send_signal(sig)
+            relay.proc.wait(10)
+            if then is not None:
+                then(relay)
+            return relay.proc.returncode
+
+        s = self.hsetup({"prompt": "auto", "relay_url": relay.url})
+        p = Actor(act)
+        out = s.run(p)
+        self.check(out, p.act_error is None, "actor: %s" % p.act_error)
+        self.check(out, len(out.infos) >= 1, "no QR code was shown")
+        return out
 
     def misbehave(self, spec):
         return self.provider.misbehave(spec)

@@ -9,7 +9,9 @@ CURLOPT_CAPATH) and speaks HTTPS.  What each path answers is in route().
 import json
 import os
 import shutil
+import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -23,6 +25,10 @@ HITS = {}  # path -> number of requests
 #  "content_type", "require": {header: value} (else 401)}.
 SCRIPT = {}
 LAST = {}  # scripted path -> the last request to it
+# Failures before a scripted answer (test_login): path without query ->
+# {"times": how many requests fail yet, "status": their status (0: the
+# connection is closed unanswered), "retry_after": a Retry-After or none}.
+FAILS = {}
 CONNECTS = []  # CONNECT targets seen (we are a refusing proxy too)
 
 
@@ -43,6 +49,15 @@ class Handler(BaseHTTPRequestHandler):
     def raw(self, data):
         self.wfile.write(data)
         self.close_connection = True
+
+    def drop(self, reset=False):
+        """Closes the connection without an answer; with reset, by a TCP
+        RST (a relay killed mid-poll), else by a FIN."""
+        if reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
 
     def do_GET(self):
         self.route(b"")
@@ -79,12 +94,27 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 SCRIPT[path[len("/_script"):]] = json.loads(body)
             self.send(200, b"{}")
+        elif path.startswith("/_fail/") and self.command == "POST":
+            with LOCK:
+                FAILS[path[len("/_fail"):]] = json.loads(body)
+            self.send(200, b"{}")
         elif path.startswith("/_last/"):
             with LOCK:
                 out = LAST.get(path[len("/_last"):])
             self.send(200, json.dumps(out).encode())
         elif path.split("?")[0] in SCRIPT:
-            self.scripted(path, body)
+            if not self.failed(path.split("?")[0]):
+                self.scripted(path, body)
+        elif path.startswith("/drop/"):
+            self.drop()
+        elif path.startswith("/reset/"):
+            self.drop(reset=True)
+        elif path.startswith("/retry-after/"):
+            # A relay busy (test_relayc): 503 with the Retry-After in the
+            # path ("date" for one in the HTTP-date form).
+            v = path.split("/")[2]
+            v = "Fri, 31 Dec 1999 23:59:59 GMT" if v == "date" else v
+            self.send(503, b'{"error":"busy"}', [("Retry-After", v)])
         elif path.startswith("/status/"):
             code = int(path[8:])
             # 204 and 304 have no body (RFC 9110 sections 15.3.5, 15.4.5).
@@ -142,6 +172,21 @@ class Handler(BaseHTTPRequestHandler):
             self.raw(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n")
         else:
             self.send(404, b"not found")
+
+    def failed(self, p):
+        """Answers with the next of FAILS[p]'s failures, if any is left."""
+        with LOCK:
+            f = FAILS.get(p)
+            if f is None or f["times"] <= 0:
+                return False
+            f["times"] -= 1
+        if f["status"] == 0:
+            self.drop()
+        else:
+            self.send(f["status"], b'{"error":"busy"}',
+                      [("Retry-After", f["retry_after"])]
+                      if "retry_after" in f else [])
+        return True
 
     def scripted(self, path, body):
         p = path.split("?")[0]

@@ -91,28 +91,19 @@ fixture_http(void)
 	return h;
 }
 
-/*
- * Makes the server answer path with status and body ("{base}" in body is
- * the server's base URL); with require_key, anything without that
- * PAM-Ion-Client-Key gets a 401.
- */
+/* POSTs j (its reference taken) to the server's control path what + path. */
 static void
-fixture_script(const struct fixture_server *s, const char *path, long status,
-    const char *body, const char *require_key)
+fixture_control(const struct fixture_server *s, const char *what,
+    const char *path, json_t *j)
 {
 	struct ion_http *h = fixture_http();
 	struct ion_http_resp resp;
-	json_t *j;
 	char url[256], *text;
 
-	j = json_pack("{s:i, s:s}", "status", (json_int_t)status, "body", body);
 	assert_non_null(j);
-	if (require_key != NULL)
-		json_object_set_new(j, "require",
-		    json_pack("{s:s}", "PAM-Ion-Client-Key", require_key));
 	text = json_dumps(j, JSON_COMPACT);
 	assert_non_null(text);
-	snprintf(url, sizeof(url), "%s/_script%s", s->base, path);
+	snprintf(url, sizeof(url), "%s%s%s", s->base, what, path);
 	memset(&resp, 0, sizeof(resp));
 	assert_int_equal(ion_http_post(h, url, "application/json", text,
 			     strlen(text), NULL, NULL, 1 << 16, &resp),
@@ -122,6 +113,43 @@ fixture_script(const struct fixture_server *s, const char *path, long status,
 	free(text);
 	json_decref(j);
 	ion_http_free(&h);
+}
+
+/*
+ * Makes the server answer path with status and body ("{base}" in body is
+ * the server's base URL); with require_key, anything without that
+ * PAM-Ion-Client-Key gets a 401.
+ */
+static void
+fixture_script(const struct fixture_server *s, const char *path, long status,
+    const char *body, const char *require_key)
+{
+	json_t *j;
+
+	j = json_pack("{s:i, s:s}", "status", (json_int_t)status, "body", body);
+	if (j != NULL && require_key != NULL)
+		json_object_set_new(j, "require",
+		    json_pack("{s:s}", "PAM-Ion-Client-Key", require_key));
+	fixture_control(s, "/_script", path, j);
+}
+
+/*
+ * Makes the next `times` requests to the scripted path fail before its
+ * answer: with status (and retry_after as Retry-After, unless NULL), or,
+ * for status 0, with the connection closed unanswered.
+ */
+__attribute__((unused)) /* not every test needs failures */
+static void
+fixture_fail(const struct fixture_server *s, const char *path, unsigned times,
+    long status, const char *retry_after)
+{
+	json_t *j;
+
+	j = json_pack("{s:i, s:i}", "times", (json_int_t)times, "status",
+	    (json_int_t)status);
+	if (j != NULL && retry_after != NULL)
+		json_object_set_new(j, "retry_after", json_string(retry_after));
+	fixture_control(s, "/_fail", path, j);
 }
 
 /* The last request to a scripted path (new reference), or JSON null. */

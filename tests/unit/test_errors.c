@@ -11,7 +11,7 @@
 #include "errors.h"
 
 /* The last code errors.h defines: a new one must be added here too. */
-#define LAST_ERR ION_ERR_ABORTED
+#define LAST_ERR ION_ERR_RETRY
 
 /* Every code with the name it must have: the names are part of the logs. */
 static const struct {
@@ -39,6 +39,7 @@ static const struct {
 	{ ION_ERR_NO_USER, -17, "no local account" },
 	{ ION_ERR_REFUSED, -18, "refused at the provider" },
 	{ ION_ERR_ABORTED, -19, "sign-in abandoned" },
+	{ ION_ERR_RETRY, -20, "failed for now, retry" },
 };
 
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
@@ -108,7 +109,7 @@ test_names_constant(void **state)
 static void
 test_unknown(void **state)
 {
-	static const int unknown[] = { LAST_ERR - 1, LAST_ERR - 2, 1, 2, 12, 19,
+	static const int unknown[] = { LAST_ERR - 1, LAST_ERR - 2, 1, 2, 12, 20,
 		-1000, 1000, -2147483647 - 1, 2147483647 };
 	size_t i;
 

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "b64url.h"
+#include "clock.h"
 #include "config.h"
 #include "crypto.h"
 #include "errors.h"
@@ -489,6 +490,25 @@ enum phone {
 	PHONE_WAITS,	 /* nothing yet: the relay says pending */
 	PHONE_SIGNS_IN,	 /* the provider sent the code to the relay */
 	PHONE_FORGOTTEN, /* the relay no longer knows the sign-in (404) */
+	/* The phone signs in, but the relay fails the next polls first: */
+	PHONE_SIGNS_IN_BUSY,	/* 503 "busy" (Retry-After: 1), twice */
+	PHONE_SIGNS_IN_GATEWAY, /* 502 from a proxy, once */
+	PHONE_SIGNS_IN_DROPPED, /* the connection closed unanswered, twice */
+	/* ... or every poll from now on: */
+	PHONE_SIGNS_IN_RELAY_BUSY, /* 503 */
+	PHONE_SIGNS_IN_RELAY_GONE, /* closed unanswered */
+};
+
+/* How many polls the relay fails after each PHONE_SIGNS_IN_*, and how. */
+static const struct {
+	unsigned times;
+	long status; /* 0: the connection is closed unanswered */
+} relay_fails[] = {
+	[PHONE_SIGNS_IN_BUSY] = { 2, 503 },
+	[PHONE_SIGNS_IN_GATEWAY] = { 1, 502 },
+	[PHONE_SIGNS_IN_DROPPED] = { 2, 0 },
+	[PHONE_SIGNS_IN_RELAY_BUSY] = { 1000, 503 },
+	[PHONE_SIGNS_IN_RELAY_GONE] = { 1000, 0 },
 };
 
 /* What the person types at a prompt. */
@@ -661,10 +681,14 @@ scripted_converse(
 	if (t->at == t->nturns)
 		return ION_ERR_CONV; /* more turns than scripted */
 	turn = &t->turns[t->at++];
-	if (turn->phone == PHONE_SIGNS_IN)
+	if (turn->phone == PHONE_SIGNS_IN || turn->phone >= PHONE_SIGNS_IN_BUSY)
 		phone_signs_in();
 	else if (turn->phone == PHONE_FORGOTTEN)
 		fixture_script(&srv, PATH_RESULT, 404, FORGOTTEN, RELAY_KEY);
+	if (turn->phone >= PHONE_SIGNS_IN_BUSY)
+		fixture_fail(&srv, PATH_RESULT, relay_fails[turn->phone].times,
+		    relay_fails[turn->phone].status,
+		    relay_fails[turn->phone].status == 503 ? "1" : NULL);
 	if (turn->sleep_ms != 0) {
 		struct timespec ts = { turn->sleep_ms / 1000,
 			(long)(turn->sleep_ms % 1000) * 1000000 };
@@ -800,6 +824,7 @@ run_login(const struct ion_cfg *cfg, const struct turn *turns, size_t nturns,
 	unsigned tokens = hits("/token");
 
 	fixture_script(&srv, PATH_RESULT, 202, PENDING, RELAY_KEY);
+	fixture_fail(&srv, PATH_RESULT, 0, 0, NULL);
 	memset(o, 0, sizeof(*o));
 	o->talk.turns = turns;
 	o->talk.nturns = nturns;
@@ -1062,6 +1087,97 @@ test_run_relay_forgets(void **state)
 	run_failures(forgets, NELEM(forgets));
 }
 
+/*
+ * A relay that fails polls for a moment (busy, restarting, an instance
+ * gone behind the proxy) is polled again a second later, in either
+ * prompt mode, and the sign-in goes on.
+ */
+static void
+test_run_relay_blips(void **state)
+{
+	static const struct turn busy_auto[] = {
+		{ PHONE_SIGNS_IN_BUSY, 0, TYPED_ENTER }, /* the link */
+		{ PHONE_WAITS, 0, TYPED_CODE },
+	};
+	static const struct turn gateway_enter[] = {
+		{ PHONE_SIGNS_IN_GATEWAY, 0, TYPED_CODE },
+	};
+	static const struct turn dropped_enter[] = {
+		{ PHONE_SIGNS_IN_DROPPED, 0, TYPED_CODE },
+	};
+	static const struct {
+		enum ion_prompt_mode prompt;
+		const struct turn *turns;
+		size_t nturns;
+		unsigned retries_min, retries_max;
+	} cases[] = {
+		{ ION_PROMPT_AUTO, busy_auto, NELEM(busy_auto), 2, 2 },
+		{ ION_PROMPT_ENTER, gateway_enter, NELEM(gateway_enter), 1, 1 },
+		/*
+		 * libcurl itself sends a request again, once, when a kept
+		 * connection closes unanswered: one drop may not reach us.
+		 */
+		{ ION_PROMPT_ENTER, dropped_enter, NELEM(dropped_enter), 1, 2 },
+	};
+	struct ion_cfg cfg;
+	struct outcome o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		run_cfg(&cfg, cases[i].prompt, true, 60);
+		run_login(&cfg, cases[i].turns, cases[i].nturns, &o);
+		assert_signed_in(&o);
+		assert_prompts(&o.talk, saw_code, NELEM(saw_code));
+		if (o.stats.relay_retries < cases[i].retries_min ||
+		    o.stats.relay_retries > cases[i].retries_max)
+			fail_msg("case %zu: %u retries, expected %u to %u", i,
+			    o.stats.relay_retries, cases[i].retries_min,
+			    cases[i].retries_max);
+		free(o.user);
+	}
+}
+
+/*
+ * A relay that keeps failing is down: after RELAY_BLIP_MAX_MS (10 s) of
+ * failed polls the sign-in ends as it would have at the first, long
+ * before login_timeout; and a relay that fails until login_timeout ends
+ * the sign-in then (prompt = enter, the code typed at once).
+ */
+static void
+test_run_relay_down(void **state)
+{
+	static const struct turn busy_for_good[] = {
+		{ PHONE_SIGNS_IN_RELAY_BUSY, 0, TYPED_ENTER },
+	};
+	static const struct turn dropped_for_good[] = {
+		{ PHONE_SIGNS_IN_RELAY_GONE, 0, TYPED_CODE },
+	};
+	static const struct failure down[] = {
+		{ "busy for good", ION_PROMPT_AUTO, 60, busy_for_good, 1,
+		    saw_none, 0, ION_ERR_UNAVAIL, "relay refused the poll",
+		    "E: iON sign-in is not available right now.\n" },
+		{ "dropped until login_timeout", ION_PROMPT_ENTER, 3,
+		    SCRIPT(dropped_for_good, saw_code), ION_ERR_TIMEOUT,
+		    TIMED_OUT, TOO_LONG },
+	};
+	uint64_t t0 = ion_now_ms();
+	unsigned polls = hits(PATH_RESULT);
+
+	(void)state;
+	run_failures(&down[0], 1);
+	t0 = ion_now_ms() - t0;
+	polls = hits(PATH_RESULT) - polls;
+	if (t0 < 9000 || t0 > 13000 || polls < 9 || polls > 12)
+		fail_msg("gave up after %llu ms and %u polls",
+		    (unsigned long long)t0, polls);
+	t0 = ion_now_ms();
+	run_failures(&down[1], 1);
+	t0 = ion_now_ms() - t0;
+	if (t0 < 1500 || t0 > 4500)
+		fail_msg("gave up after %llu ms", (unsigned long long)t0);
+}
+
 int
 main(void)
 {
@@ -1078,6 +1194,8 @@ main(void)
 		cmocka_unit_test(test_run_wrong_codes),
 		cmocka_unit_test(test_run_timeout),
 		cmocka_unit_test(test_run_relay_forgets),
+		cmocka_unit_test(test_run_relay_blips),
+		cmocka_unit_test(test_run_relay_down),
 	};
 	int failed;
 

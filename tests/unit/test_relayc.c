@@ -380,6 +380,7 @@ test_poll(void **state)
 		{ 404, "{}", KEY, ION_ERR_NOT_FOUND },
 		{ 403, "{}", KEY, ION_ERR_INVALID },
 		{ 500, "{}", KEY, ION_ERR_UNAVAIL },
+		{ 503, "{}", KEY, ION_ERR_RETRY },
 	};
 	struct ion_relay_result res;
 	const char *why;
@@ -452,7 +453,14 @@ test_poll_answers(void **state)
 		{ 400, "{}", ION_ERR_INVALID, WHY_POLL_REFUSED },
 		{ 409, "{}", ION_ERR_INVALID, WHY_POLL_REFUSED },
 		{ 429, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
-		{ 503, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		{ 500, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		{ 501, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		{ 505, "{}", ION_ERR_UNAVAIL, WHY_POLL_REFUSED },
+		/* busy or restarting (or the proxy says so): may pass */
+		{ 502, "bad gateway", ION_ERR_RETRY, WHY_POLL_REFUSED },
+		{ 503, "{\"error\": \"busy\"}", ION_ERR_RETRY,
+		    WHY_POLL_REFUSED },
+		{ 504, "", ION_ERR_RETRY, WHY_POLL_REFUSED },
 		{ 201, "{}", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
 		{ 302, "", ION_ERR_UNAVAIL, WHY_UNEXPECTED },
 	};
@@ -520,7 +528,7 @@ test_poll_wait(void **state)
 /*
  * No usable answer: nothing listens (port 9 on loopback), an answer over
  * the cap, an answer too slow (/slow/ answers after 3 s), a relay_url we
- * may not call.
+ * may not call.  For a poll, all but the answer over the cap may pass.
  */
 static void
 test_no_answer(void **state)
@@ -528,14 +536,14 @@ test_no_answer(void **state)
 	static char big[20 * 1024];
 	static const struct {
 		const char *url; /* after the base; NULL: port 9 */
-		int r;
+		int register_r, poll_r;
 		const char *register_why, *poll_why;
 	} cases[] = {
-		{ NULL, ION_ERR_UNAVAIL, "relay unreachable",
+		{ NULL, ION_ERR_UNAVAIL, ION_ERR_RETRY, "relay unreachable",
 		    "relay unreachable" },
-		{ "/big", ION_ERR_UNAVAIL, "relay answer too large",
-		    "relay answer too large" },
-		{ "/slow", ION_ERR_TIMEOUT, "relay timed out",
+		{ "/big", ION_ERR_UNAVAIL, ION_ERR_UNAVAIL,
+		    "relay answer too large", "relay answer too large" },
+		{ "/slow", ION_ERR_TIMEOUT, ION_ERR_RETRY, "relay timed out",
 		    "relay poll timed out" },
 	};
 	struct ion_relay_result res;
@@ -556,15 +564,16 @@ test_no_answer(void **state)
 			    url, sizeof(url), "%s%s", srv.base, cases[i].url);
 		why = UNTOUCHED;
 		r = register_at(url, KEY, &link, &why);
-		if (r != cases[i].r || strcmp(why, cases[i].register_why) != 0)
+		if (r != cases[i].register_r ||
+		    strcmp(why, cases[i].register_why) != 0)
 			fail_msg("register %zu: %d '%s', expected %d '%s'", i,
-			    r, why, cases[i].r, cases[i].register_why);
+			    r, why, cases[i].register_r, cases[i].register_why);
 		assert_null(link);
 		why = UNTOUCHED;
 		r = poll_at(url, KEY, 0, &res, &why);
-		if (r != cases[i].r || strcmp(why, cases[i].poll_why) != 0)
+		if (r != cases[i].poll_r || strcmp(why, cases[i].poll_why) != 0)
 			fail_msg("poll %zu: %d '%s', expected %d '%s'", i, r,
-			    why, cases[i].r, cases[i].poll_why);
+			    why, cases[i].poll_r, cases[i].poll_why);
 		ion_relay_result_clear(&res);
 	}
 	/* Not https, not loopback: never asked. */
@@ -574,6 +583,61 @@ test_no_answer(void **state)
 	assert_int_equal(poll_at("http://relay.example", KEY, 0, &res, &why),
 	    ION_ERR_UNAVAIL);
 	assert_string_equal(why, "relay unreachable");
+}
+
+/*
+ * A poll that fails for now: the connection closed or reset before an
+ * answer (a relay stopped or killed under a parked poll), a relay busy
+ * with its Retry-After passed on when it is a plain number up to
+ * ION_RELAY_RETRY_AFTER_MAX_S, and a registration that does not.
+ */
+static void
+test_poll_transient(void **state)
+{
+	static const struct {
+		const char *url; /* after the base */
+		const char *why;
+		unsigned retry_after_s;
+	} cases[] = {
+		{ "/drop", "relay unreachable", 0 },
+		{ "/reset", "relay unreachable", 0 },
+		{ "/retry-after/1", WHY_POLL_REFUSED, 1 },
+		{ "/retry-after/3", WHY_POLL_REFUSED, 3 },
+		{ "/retry-after/5", WHY_POLL_REFUSED, 5 },
+		{ "/retry-after/6", WHY_POLL_REFUSED, 0 },
+		{ "/retry-after/10", WHY_POLL_REFUSED, 0 },
+		{ "/retry-after/0", WHY_POLL_REFUSED, 0 },
+		{ "/retry-after/-1", WHY_POLL_REFUSED, 0 },
+		{ "/retry-after/2x", WHY_POLL_REFUSED, 0 },
+		{ "/retry-after/date", WHY_POLL_REFUSED, 0 },
+	};
+	const char *why;
+	char url[256], *link;
+	struct ion_relay_result res;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(url, sizeof(url), "%s%s", srv.base, cases[i].url);
+		why = UNTOUCHED;
+		r = poll_at(url, KEY, 0, &res, &why);
+		if (r != ION_ERR_RETRY || strcmp(why, cases[i].why) != 0 ||
+		    res.retry_after_s != cases[i].retry_after_s)
+			fail_msg("%s: %d '%s' %u, expected %d '%s' %u",
+			    cases[i].url, r, why, res.retry_after_s,
+			    ION_ERR_RETRY, cases[i].why,
+			    cases[i].retry_after_s);
+		assert_true(res.code == NULL && res.error == NULL);
+		ion_relay_result_clear(&res);
+	}
+	/* Registration does not retry: the module gives up at once. */
+	snprintf(url, sizeof(url), "%s/reset", srv.base);
+	assert_int_equal(register_at(url, KEY, &link, &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, "relay unreachable");
+	snprintf(url, sizeof(url), "%s/retry-after/1", srv.base);
+	assert_int_equal(register_at(url, KEY, &link, &why), ION_ERR_UNAVAIL);
+	assert_string_equal(why, "relay full or failing");
 }
 
 int
@@ -589,6 +653,7 @@ main(void)
 		cmocka_unit_test(test_poll_answers),
 		cmocka_unit_test(test_poll_wait),
 		cmocka_unit_test(test_no_answer),
+		cmocka_unit_test(test_poll_transient),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -330,21 +330,27 @@ relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
 	uint32_t i, b, j;
 	struct slot *s;
 	bool earlier;
-	int r;
 
 	pthread_mutex_lock(&w->lock);
-	if (w->shutting_down || w->free_head == NIL) {
-		r = w->shutting_down ? ION_ERR_UNAVAIL : ION_ERR_FULL;
+	if (w->shutting_down) {
 		pthread_mutex_unlock(&w->lock);
-		return r;
+		return ION_ERR_UNAVAIL;
 	}
 	b = index_bucket(w, state);
-	/* One poll per login: a newer one means the older client gave up. */
+	/*
+	 * One poll per login: a newer one means the older client gave up.
+	 * Even when the table is full, so that a stale poll cannot take the
+	 * result the newer one (answered busy, polling again) waits for.
+	 */
 	for (j = w->index[b]; j != NIL; j = w->slots[j].next)
 		if (memcmp(w->slots[j].state, state, RELAY_STATE_LEN) == 0) {
 			wake_slot(w, j, RELAY_WAKE_REPLACED);
 			break;
 		}
+	if (w->free_head == NIL) {
+		pthread_mutex_unlock(&w->lock);
+		return ION_ERR_FULL;
+	}
 	i = w->free_head;
 	s = &w->slots[i];
 	w->free_head = s->next;

@@ -54,7 +54,8 @@ void relay_waiters_free(struct relay_waiters **w);
 
 /*
  * Takes a slot for a poll on state, due at deadline_ms.  A poll already
- * parked for the same state is woken with RELAY_WAKE_REPLACED.  The poll is
+ * parked for the same state is woken with RELAY_WAKE_REPLACED, even when
+ * the table is full and this one gets ION_ERR_FULL.  The poll is
  * not suspended yet: the caller checks for a result first, then calls
  * relay_waiters_suspend().  ION_ERR_FULL when every slot is taken (the
  * caller answers "busy"), ION_ERR_UNAVAIL when the relay is stopping.

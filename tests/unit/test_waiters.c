@@ -404,6 +404,42 @@ test_full(void **state)
 	teardown((void **)&f);
 }
 
+/*
+ * A full table still lets a newer poll replace its login's older one: the
+ * older is woken (it answers without the result), the newer is refused
+ * (busy) and gets the freed slot when it polls again.
+ */
+static void
+test_replaced_when_full(void **state)
+{
+	struct fixture *f = fixture_new(2);
+	char s[RELAY_STATE_LEN + 1];
+	unsigned t[2], extra = 77, again;
+
+	(void)state;
+	t[0] = park(f, 0, &f->conns[0], -1, ion_now_ms() + FAR_MS);
+	t[1] = park(f, 1, &f->conns[1], -1, ion_now_ms() + FAR_MS);
+	assert_true(relay_waiters_suspend(f->w, t[0]));
+	assert_true(relay_waiters_suspend(f->w, t[1]));
+	make_state(1, s);
+	assert_int_equal(relay_waiters_park(f->w, s, &f->conns[5], -1,
+			     ion_now_ms() + FAR_MS, &extra),
+	    ION_ERR_FULL);
+	assert_int_equal(extra, 77);
+	assert_int_equal(atomic_load(&f->conns[1].resumes), 1);
+	assert_int_equal(atomic_load(&f->conns[0].resumes), 0);
+	assert_int_equal(
+	    relay_waiters_release(f->w, t[1]), RELAY_WAKE_REPLACED);
+	again = park(f, 1, &f->conns[5], -1, ion_now_ms() + FAR_MS);
+	assert_true(relay_waiters_suspend(f->w, again));
+	wake(f, 1, RELAY_WAKE_RESULT);
+	assert_int_equal(atomic_load(&f->conns[5].resumes), 1);
+	assert_int_equal(relay_waiters_release(f->w, again), RELAY_WAKE_RESULT);
+	relay_waiters_release(f->w, t[0]);
+	assert_int_equal(relay_waiters_count(f->w), 0);
+	teardown((void **)&f);
+}
+
 static void
 test_shutdown(void **state)
 {
@@ -627,6 +663,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_replaced_before_suspend, setup, teardown),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_replaced_when_full),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_shutdown_waits_for_release, setup, teardown),

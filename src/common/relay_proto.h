@@ -78,4 +78,10 @@ bool ion_relay_request_uri_ok(const char *s, size_t len);
 #define ION_RELAY_J_ERROR "error"
 #define ION_RELAY_J_ERROR_DESCRIPTION "error_description"
 
+/*
+ * The error of a poll answered 503 because too many polls are parked
+ * (--max-parked): the relay is alive and asks to be polled again.
+ */
+#define ION_RELAY_ERR_BUSY "busy"
+
 #endif

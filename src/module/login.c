@@ -240,7 +240,9 @@ collect(struct login *l, unsigned wait_s, const char **why)
 	int r;
 
 	while ((r = poll_once(l, wait_s, why)) == ION_ERR_RETRY) {
-		if (failing_since == 0)
+		/* A relay that says it is busy is up: only the deadline counts.
+		 */
+		if (failing_since == 0 || l->result.busy)
 			failing_since = ion_now_ms();
 		if ((r = pause_before_retry(l, failing_since, why)) != 0)
 			return r;

@@ -256,6 +256,23 @@ retry_after(const char *v)
 	return (unsigned)(v[0] - '0');
 }
 
+/* True for the relay's own 503 { "error": "busy" }. */
+static bool
+relay_busy(const struct ion_http_resp *resp)
+{
+	json_t *ans, *e;
+	bool busy;
+
+	if (resp->status != 503 || resp->body == NULL)
+		return false;
+	ans = json_loadb(resp->body, resp->len, JSON_REJECT_DUPLICATES, NULL);
+	e = json_object_get(ans, ION_RELAY_J_ERROR);
+	busy = json_is_string(e) &&
+	    strcmp(json_string_value(e), ION_RELAY_ERR_BUSY) == 0;
+	json_decref(ans);
+	return busy;
+}
+
 /* The relay's answer to a poll; errors as ion_relay_poll(). */
 static int
 read_polled(const struct ion_http_resp *resp, struct ion_relay_result *ret,
@@ -278,6 +295,7 @@ read_polled(const struct ion_http_resp *resp, struct ion_relay_result *ret,
 	case 504: /* the proxy gave up on the relay */
 		*why = WHY_POLL_REFUSED;
 		ret->retry_after_s = retry_after(resp->retry_after);
+		ret->busy = relay_busy(resp);
 		return ION_ERR_RETRY;
 	default:
 		*why = refused(resp->status) || unavailable(resp->status)

@@ -57,6 +57,11 @@ struct ion_relay_result {
 	 * sent one from 1 to ION_RELAY_RETRY_AFTER_MAX_S as a number; else 0.
 	 */
 	unsigned retry_after_s;
+	/*
+	 * With ION_ERR_RETRY: the relay itself said it is busy (503
+	 * ION_RELAY_ERR_BUSY), so it is up, unlike a proxy with no relay.
+	 */
+	bool busy;
 };
 
 /* The longest Retry-After of the relay's that ion_relay_poll() passes on. */

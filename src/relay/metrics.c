@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "relay_proto.h"
 
 static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_BAD_REQUEST] = "bad_request",
@@ -22,7 +23,7 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_CLIENT_KEY] = "client_key",
 	[RELAY_REJECT_CODE_REUSED] = "code_reused",
 	[RELAY_REJECT_REQUEST_URI_REUSED] = "request_uri_reused",
-	[RELAY_REJECT_BUSY] = "busy",
+	[RELAY_REJECT_BUSY] = ION_RELAY_ERR_BUSY,
 };
 
 const char *

@@ -183,7 +183,8 @@ class Handler(BaseHTTPRequestHandler):
         if f["status"] == 0:
             self.drop()
         else:
-            self.send(f["status"], b'{"error":"busy"}',
+            self.send(f["status"],
+                      f.get("body", '{"error":"busy"}').encode(),
                       [("Retry-After", f["retry_after"])]
                       if "retry_after" in f else [])
         return True

@@ -141,7 +141,7 @@ fixture_script(const struct fixture_server *s, const char *path, long status,
 __attribute__((unused)) /* not every test needs failures */
 static void
 fixture_fail(const struct fixture_server *s, const char *path, unsigned times,
-    long status, const char *retry_after)
+    long status, const char *retry_after, const char *body)
 {
 	json_t *j;
 
@@ -149,6 +149,8 @@ fixture_fail(const struct fixture_server *s, const char *path, unsigned times,
 	    (json_int_t)status);
 	if (j != NULL && retry_after != NULL)
 		json_object_set_new(j, "retry_after", json_string(retry_after));
+	if (j != NULL && body != NULL)
+		json_object_set_new(j, "body", json_string(body));
 	fixture_control(s, "/_fail", path, j);
 }
 

@@ -491,24 +491,28 @@ enum phone {
 	PHONE_SIGNS_IN,	 /* the provider sent the code to the relay */
 	PHONE_FORGOTTEN, /* the relay no longer knows the sign-in (404) */
 	/* The phone signs in, but the relay fails the next polls first: */
-	PHONE_SIGNS_IN_BUSY,	/* 503 "busy" (Retry-After: 1), twice */
-	PHONE_SIGNS_IN_GATEWAY, /* 502 from a proxy, once */
-	PHONE_SIGNS_IN_DROPPED, /* the connection closed unanswered, twice */
+	PHONE_SIGNS_IN_BUSY,	  /* 503 "busy" (Retry-After: 1), twice */
+	PHONE_SIGNS_IN_GATEWAY,	  /* 502 from a proxy, once */
+	PHONE_SIGNS_IN_DROPPED,	  /* the connection closed unanswered, twice */
+	PHONE_SIGNS_IN_LONG_BUSY, /* 503 "busy" for longer than a blip */
 	/* ... or every poll from now on: */
-	PHONE_SIGNS_IN_RELAY_BUSY, /* 503 */
+	PHONE_SIGNS_IN_PROXY_503,  /* 503 from a proxy with no relay */
 	PHONE_SIGNS_IN_RELAY_GONE, /* closed unanswered */
 };
 
 /* How many polls the relay fails after each PHONE_SIGNS_IN_*, and how. */
 static const struct {
 	unsigned times;
-	long status; /* 0: the connection is closed unanswered */
+	long status;	  /* 0: the connection is closed unanswered */
+	const char *body; /* NULL: the relay's own {"error":"busy"} */
 } relay_fails[] = {
-	[PHONE_SIGNS_IN_BUSY] = { 2, 503 },
-	[PHONE_SIGNS_IN_GATEWAY] = { 1, 502 },
-	[PHONE_SIGNS_IN_DROPPED] = { 2, 0 },
-	[PHONE_SIGNS_IN_RELAY_BUSY] = { 1000, 503 },
-	[PHONE_SIGNS_IN_RELAY_GONE] = { 1000, 0 },
+	[PHONE_SIGNS_IN_BUSY] = { 2, 503, NULL },
+	[PHONE_SIGNS_IN_GATEWAY] = { 1, 502, "<html>502 Bad Gateway</html>" },
+	[PHONE_SIGNS_IN_DROPPED] = { 2, 0, NULL },
+	[PHONE_SIGNS_IN_LONG_BUSY] = { 12, 503, NULL },
+	[PHONE_SIGNS_IN_PROXY_503] = { 1000, 503,
+	    "<html>503 Service Temporarily Unavailable</html>" },
+	[PHONE_SIGNS_IN_RELAY_GONE] = { 1000, 0, NULL },
 };
 
 /* What the person types at a prompt. */
@@ -688,7 +692,8 @@ scripted_converse(
 	if (turn->phone >= PHONE_SIGNS_IN_BUSY)
 		fixture_fail(&srv, PATH_RESULT, relay_fails[turn->phone].times,
 		    relay_fails[turn->phone].status,
-		    relay_fails[turn->phone].status == 503 ? "1" : NULL);
+		    relay_fails[turn->phone].status == 503 ? "1" : NULL,
+		    relay_fails[turn->phone].body);
 	if (turn->sleep_ms != 0) {
 		struct timespec ts = { turn->sleep_ms / 1000,
 			(long)(turn->sleep_ms % 1000) * 1000000 };
@@ -824,7 +829,7 @@ run_login(const struct ion_cfg *cfg, const struct turn *turns, size_t nturns,
 	unsigned tokens = hits("/token");
 
 	fixture_script(&srv, PATH_RESULT, 202, PENDING, RELAY_KEY);
-	fixture_fail(&srv, PATH_RESULT, 0, 0, NULL);
+	fixture_fail(&srv, PATH_RESULT, 0, 0, NULL, NULL);
 	memset(o, 0, sizeof(*o));
 	o->talk.turns = turns;
 	o->talk.nturns = nturns;
@@ -1105,6 +1110,10 @@ test_run_relay_blips(void **state)
 	static const struct turn dropped_enter[] = {
 		{ PHONE_SIGNS_IN_DROPPED, 0, TYPED_CODE },
 	};
+	static const struct turn long_busy_auto[] = {
+		{ PHONE_SIGNS_IN_LONG_BUSY, 0, TYPED_ENTER }, /* the link */
+		{ PHONE_WAITS, 0, TYPED_CODE },
+	};
 	static const struct {
 		enum ion_prompt_mode prompt;
 		const struct turn *turns;
@@ -1118,6 +1127,12 @@ test_run_relay_blips(void **state)
 		 * connection closes unanswered: one drop may not reach us.
 		 */
 		{ ION_PROMPT_ENTER, dropped_enter, NELEM(dropped_enter), 1, 2 },
+		/*
+		 * A relay that says it is busy is up: polled past the 10 s
+		 * bound of a relay that does not answer.
+		 */
+		{ ION_PROMPT_AUTO, long_busy_auto, NELEM(long_busy_auto), 12,
+		    12 },
 	};
 	struct ion_cfg cfg;
 	struct outcome o;
@@ -1147,15 +1162,16 @@ test_run_relay_blips(void **state)
 static void
 test_run_relay_down(void **state)
 {
-	static const struct turn busy_for_good[] = {
-		{ PHONE_SIGNS_IN_RELAY_BUSY, 0, TYPED_ENTER },
+	static const struct turn proxy_503_for_good[] = {
+		{ PHONE_SIGNS_IN_PROXY_503, 0, TYPED_ENTER },
 	};
 	static const struct turn dropped_for_good[] = {
 		{ PHONE_SIGNS_IN_RELAY_GONE, 0, TYPED_CODE },
 	};
 	static const struct failure down[] = {
-		{ "busy for good", ION_PROMPT_AUTO, 60, busy_for_good, 1,
-		    saw_none, 0, ION_ERR_UNAVAIL, "relay refused the poll",
+		{ "a proxy 503 for good", ION_PROMPT_AUTO, 60,
+		    proxy_503_for_good, 1, saw_none, 0, ION_ERR_UNAVAIL,
+		    "relay refused the poll",
 		    "E: iON sign-in is not available right now.\n" },
 		{ "dropped until login_timeout", ION_PROMPT_ENTER, 3,
 		    SCRIPT(dropped_for_good, saw_code), ION_ERR_TIMEOUT,

@@ -486,8 +486,21 @@ test_poll_answers(void **state)
 		else
 			assert_true(res.code == NULL && res.error == NULL &&
 			    res.error_description == NULL && res.iss == NULL);
+		/* only the relay's own 503 busy says the relay is up */
+		assert_int_equal(res.busy, cases[i].status == 503);
 		ion_relay_result_clear(&res);
 	}
+	/* a 503 that is not the relay's busy: a proxy with no relay */
+	fixture_script(&srv, "/relay/v1/logins/result", 503,
+	    "{\"error\": \"unavailable\"}", NULL);
+	assert_int_equal(do_poll(KEY, &res, &why), ION_ERR_RETRY);
+	assert_false(res.busy);
+	ion_relay_result_clear(&res);
+	fixture_script(&srv, "/relay/v1/logins/result", 503,
+	    "<html>503 Service Temporarily Unavailable</html>", NULL);
+	assert_int_equal(do_poll(KEY, &res, &why), ION_ERR_RETRY);
+	assert_false(res.busy);
+	ion_relay_result_clear(&res);
 }
 
 /* The wait parameter, capped at the relay's ION_RELAY_WAIT_MAX_S. */

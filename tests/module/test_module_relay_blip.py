@@ -5,7 +5,8 @@ connection refused or dropped), stopped for a few seconds.
 The module polls again a second later (or after the relay's Retry-After,
 up to 5 s) and the sign-in goes on; a relay that fails every poll for
 RELAY_BLIP_S (login.c's bound) is down → PAM_AUTHINFO_UNAVAIL (9), long
-before login_timeout.  A relay that comes back without the sign-in (the
+before login_timeout, unless it is the relay's own 503 "busy": that relay
+is up and is polled until login_timeout.  A relay that comes back without the sign-in (the
 memory store forgets on restart) answers 404 → 9.  The relay dying
 outright under a parked poll is in test_module_hostile_relay.py."""
 
@@ -119,16 +120,29 @@ class FakeRelayBlips(HostileCase):
                    "the code was not tried")
 
     def test_poll_503_forever(self):
-        """503 "busy" at once, every time: polled each second for
-        RELAY_BLIP_S, then → PAM_AUTHINFO_UNAVAIL, long before
-        login_timeout (30 s)."""
-        out, f = self.fake_poll(lambda h: answer(h, 503, {"error": "busy"}),
-                                PAM_AUTHINFO_UNAVAIL,
-                                r"relay refused the poll",
-                                within=RELAY_BLIP_S + 5.0)
+        """A proxy's 503 (no relay behind it) at once, every time: polled
+        each second for RELAY_BLIP_S, then → PAM_AUTHINFO_UNAVAIL, long
+        before login_timeout (30 s)."""
+        out, f = self.fake_poll(
+            lambda h: answer(h, 503, "<html>503 Service Temporarily "
+                             "Unavailable</html>", "text/html"),
+            PAM_AUTHINFO_UNAVAIL, r"relay refused the poll",
+            within=RELAY_BLIP_S + 5.0)
         self.check(out, out.elapsed >= RELAY_BLIP_S - 1.0,
                    "gave up after %.1f s" % out.elapsed)
         self.check(out, 8 <= f.polls() <= 13, "%d polls in %.1f s" % (
+            f.polls(), out.elapsed))
+
+    def test_poll_busy_until_login_timeout(self):
+        """The relay's own 503 "busy", every time: the relay is up, so it
+        is polled each second past RELAY_BLIP_S, until login_timeout
+        (30 s) → PAM_AUTHINFO_UNAVAIL, login_timeout reached."""
+        out, f = self.fake_poll(lambda h: answer(h, 503, {"error": "busy"}),
+                                PAM_AUTHINFO_UNAVAIL,
+                                r"login_timeout reached", within=35.0)
+        self.check(out, out.elapsed >= 25.0,
+                   "gave up after %.1f s" % out.elapsed)
+        self.check(out, f.polls() >= 20, "%d polls in %.1f s" % (
             f.polls(), out.elapsed))
 
 

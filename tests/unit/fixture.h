@@ -50,8 +50,9 @@ fixture_rmtree(const char *path)
 }
 
 /* Writes len bytes of data to path as a new file (whatever was there is
- * removed first; O_EXCL, O_NOFOLLOW) with mode, owned by uid and group 0.
- * Fails the test on any error. */
+ * removed first; O_EXCL, O_NOFOLLOW) with mode, owned by uid and group 0
+ * (the caller's own group when uid is the caller's, so a test that does
+ * not need root can run without it).  Fails the test on any error. */
 static inline void
 write_file(
     const char *path, const char *data, size_t len, mode_t mode, uid_t uid)
@@ -63,7 +64,7 @@ write_file(
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(fchown(fd, uid, 0), 0);
+	assert_int_equal(fchown(fd, uid, uid == geteuid() ? getegid() : 0), 0);
 	assert_int_equal(fchmod(fd, mode), 0);
 	assert_int_equal(close(fd), 0);
 }

@@ -15,12 +15,13 @@
 #include <cmocka.h>
 
 #include "errors.h"
+#include "fixture.h"
 #include "rootfile.h"
 
 #define TEXT "key = value\n"
 #define OTHER_UID 4242 /* owns files only when the test runs as root */
 
-static char dir[] = "/tmp/test_rootfile.XXXXXX";
+static char dir[64];
 static char path[128], link_path[128], sub[128];
 
 /* One directory for the run; each test starts with it empty. */
@@ -28,7 +29,7 @@ static int
 make_dir(void **state)
 {
 	(void)state;
-	if (mkdtemp(dir) == NULL)
+	if (fixture_mkdtemp(dir, sizeof(dir), "rootfile") != 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/file", dir);
 	snprintf(link_path, sizeof(link_path), "%s/link", dir);
@@ -49,20 +50,8 @@ empty_dir(void **state)
 static int
 remove_dir(void **state)
 {
-	empty_dir(state);
-	return rmdir(dir);
-}
-
-static void
-write_file(const char *text, mode_t mode)
-{
-	FILE *f;
-
-	unlink(path);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
+	(void)state;
+	return fixture_rmtree(dir);
 }
 
 /*
@@ -110,7 +99,7 @@ common_rules(bool owned)
 	bool mine_ok = me == 0 || owned;
 
 	expect(path, owned, me, 0, 4096, ION_ERR_NOT_FOUND, "does not exist");
-	write_file(TEXT, 0644);
+	write_text(path, TEXT, 0644, geteuid());
 	if (mine_ok) {
 		expect(path, owned, me, 0, 4096, 0, NULL);
 		expect(path, owned, me, ION_ROOTFILE_PRIVATE, 4096,
@@ -156,7 +145,7 @@ test_owner_rule(void **state)
 	char want[128];
 
 	(void)state;
-	write_file(TEXT, 0600);
+	write_text(path, TEXT, 0600, geteuid());
 	if (me == 0) {
 		/* Root's file: both take it, whoever else may own one. */
 		expect(path, false, 0, 0, 4096, 0, NULL);

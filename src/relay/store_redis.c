@@ -326,9 +326,13 @@ fail:
 static void
 failed(struct redis_store *st, const char *what, const char *why)
 {
+	char quoted[200];
+
 	atomic_fetch_add(&st->errors, 1);
+	/* The server's words, quoted: they reach the journal as one line. */
 	relay_log_limited(&st->error_log, "store errors", RELAY_LOG_WARN,
-	    "store: %s failed: %s", what, why);
+	    "store: %s failed: %s", what,
+	    relay_log_quote(why, quoted, sizeof(quoted)));
 }
 
 /* A connection for one request; NULL when the store is down. */
@@ -1061,7 +1065,7 @@ redis_stats(struct relay_store *base, struct relay_store_stats *ret)
 static void
 set_down(struct redis_store *st, const char *why)
 {
-	char shown[300];
+	char shown[300], quoted[220];
 	bool changed;
 
 	pthread_mutex_lock(&st->why_lock);
@@ -1072,8 +1076,8 @@ set_down(struct redis_store *st, const char *why)
 	pthread_mutex_unlock(&st->why_lock);
 	if (changed) {
 		where(st, shown, sizeof(shown));
-		relay_log(
-		    RELAY_LOG_ERR, "store %s unavailable: %s", shown, why);
+		relay_log(RELAY_LOG_ERR, "store %s unavailable: %s", shown,
+		    relay_log_quote(why, quoted, sizeof(quoted)));
 	}
 }
 

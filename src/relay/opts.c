@@ -54,7 +54,8 @@ static const char usage_text[] =
     "                                 --max-connections); more get 503\n"
     "  --connection-timeout SECONDS   idle connection timeout (15)\n"
     "  --threads N                    HTTP worker threads (2 per CPU, at "
-    "least 4)\n"
+    "least 4;\n"
+    "                                 at least 16 with a redis store)\n"
     "  --help                         show this text\n"
     "  --version                      show the version\n"
     "\n"
@@ -98,6 +99,7 @@ struct opt {
 #define OPT_BASE 256
 
 #define PER_IP_DEFAULT 128 /* --max-connections-per-ip when not given */
+#define REDIS_THREADS 16   /* --threads at least, with a redis store */
 /*
  * Connections --max-parked leaves for everything else (callbacks, landing
  * pages, /healthz, registrations): this many, or a quarter of
@@ -560,7 +562,7 @@ set_defaults(struct relay_opts *o, unsigned long max_conns_limit)
 	o->max_connections_per_ip = 0; /* not given: see check_limits() */
 	o->max_parked = 0;	       /* not given: see check_limits() */
 	o->connection_timeout = 15;
-	o->threads = default_threads();
+	o->threads = 0; /* not given: see check_together() */
 	o->store_prefix = RELAY_STORE_DEFAULT_PREFIX;
 	if (o->max_connections > max_conns_limit)
 		o->max_connections = (unsigned)max_conns_limit;
@@ -689,6 +691,15 @@ check_together(struct ctx *c)
 		return usage(c,
 		    "--store-password-file and --store-prefix are for a redis "
 		    "--store only");
+	/*
+	 * A redis store's calls block an HTTP worker for a round trip each:
+	 * more workers keep one slow answer from holding up the others.
+	 */
+	if (o->threads == 0)
+		o->threads =
+		    o->store != NULL && default_threads() < REDIS_THREADS
+		    ? REDIS_THREADS
+		    : default_threads();
 	if (o->store_url.user[0] != '\0' && o->store_password_file == NULL)
 		return usage(c,
 		    "--store names the Redis user '%s': give its password in "

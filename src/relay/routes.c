@@ -1034,7 +1034,12 @@ route_result(struct relay_app *app, const struct relay_request *req,
 		    ION_RELAY_WAIT_PARAM " must be a number of seconds");
 		return;
 	}
-	if (seconds > 0 &&
+	/*
+	 * The server looks once more after parking, which no wake can
+	 * overtake; with a remote store, where each look is a round trip,
+	 * that look is the only one.
+	 */
+	if (seconds > 0 && !relay_store_remote(app->store) &&
 	    relay_route_collect(
 		app, state, client->hash, RELAY_WAKE_NONE, false, resp))
 		return;

@@ -263,11 +263,18 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 		return answer(c, ex, resp);
 	}
 	ex->parked = true;
-	/* The callback may have come between the first look and parking. */
+	/*
+	 * The callback may have come between the first look and parking
+	 * (with a remote store, this is the first look: see route_result).
+	 */
 	if (!relay_route_collect(
-		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp) &&
-	    relay_waiters_suspend(app->waiters, ex->ticket))
-		return MHD_YES;
+		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp)) {
+		if (resp->due_ms != 0)
+			relay_waiters_advance(
+			    app->waiters, ex->ticket, resp->due_ms);
+		if (relay_waiters_suspend(app->waiters, ex->ticket))
+			return MHD_YES;
+	}
 	why = relay_waiters_release(app->waiters, ex->ticket);
 	ex->parked = false;
 	if (resp->status == 0)

@@ -95,6 +95,12 @@ relay_store_used_codes(struct relay_store *st)
 }
 
 bool
+relay_store_remote(struct relay_store *st)
+{
+	return st->remote;
+}
+
+bool
 relay_store_health(struct relay_store *st, char *why, size_t whylen)
 {
 	if (st->ops->health == NULL)

@@ -140,6 +140,12 @@ void relay_store_unwatch(struct relay_store *st);
  */
 bool relay_store_health(struct relay_store *st, char *why, size_t whylen);
 
+/*
+ * True when every call is a round trip to a server (redis): worth saving
+ * where a later call looks anyway.
+ */
+bool relay_store_remote(struct relay_store *st);
+
 /* The store's own counters, for /metrics. */
 struct relay_store_stats {
 	unsigned long errors;	  /* commands that failed */

@@ -36,6 +36,7 @@ struct relay_store_ops {
 /* The first member of every store. */
 struct relay_store {
 	const struct relay_store_ops *ops;
+	bool remote; /* see relay_store_remote() */
 };
 
 /* store_redis.c */

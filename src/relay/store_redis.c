@@ -1425,6 +1425,7 @@ relay_store_redis_new(
 	pthread_mutex_init(&st->why_lock, NULL);
 	pthread_cond_init(&st->first_try, NULL);
 	st->base.ops = &redis_ops;
+	st->base.remote = true;
 	if (!configure(st, cfg)) {
 		redis_free(&st->base);
 		return ION_ERR_INVALID;

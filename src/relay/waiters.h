@@ -65,6 +65,13 @@ int relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
     int fd, uint64_t deadline_ms, unsigned *ret_ticket);
 
 /*
+ * Brings a parked poll's deadline forward to deadline_ms (CLOCK_MONOTONIC);
+ * a later one leaves it as it is.
+ */
+void relay_waiters_advance(
+    struct relay_waiters *w, unsigned ticket, uint64_t deadline_ms);
+
+/*
  * Suspends the parked connection unless it was woken since it was parked
  * (then returns false and the caller answers at once).
  */

@@ -66,7 +66,8 @@
 #define BLOB_LINK 1	/* 11 chars: Lua 2..12 */
 #define BLOB_CLIENT 12	/* 32 bytes: Lua 13..44 */
 #define BLOB_CONFIRM 44 /* '0' or '1' */
-#define BLOB_CREATED 45 /* 16 hex digits of time(NULL) */
+#define BLOB_CREATED 45 /* 8 hex digits of time(NULL) */
+#define BLOB_CUTS 53	/* 2 x 4 hex digits: see struct elision */
 #define BLOB_STRINGS 61
 #define BLOB_NSTRINGS 6
 
@@ -113,33 +114,42 @@ static const char *const scripts[SCRIPT_N] = {
 			"if not v then return {'missing'} end\n"
 			"if redis.call('EXISTS', ARGV[1] .. 'r:' .. s) == 1"
 			" then return {'used'} end\n"
-			"return {'ok', v}\n",
-	/* KEYS: s, r [, u]  ARGV: result, ttl_ms, channel, state */
+			"return {'ok', v, s}\n",
+	/*
+	 * KEYS: s, r [, u]  ARGV: result, ttl_ms, channel, state
+	 * r holds the login's client hash and link id before the result,
+	 * so a poll finds all it needs in one GET.
+	 */
 	[SCRIPT_PUT] = "#!lua\n"
 		       "local v = redis.call('GET', KEYS[1])\n"
 		       "if not v then return {'missing'} end\n"
-		       "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
-		       "  return {'used'} end\n"
 		       "local left = redis.call('PTTL', KEYS[1])\n"
 		       "if left <= 0 then return {'missing'} end\n"
+		       "if not redis.call('SET', KEYS[2], string.sub(v, 13, 44)"
+		       " .. string.sub(v, 2, 12) .. ARGV[1], 'NX', 'PX', left)"
+		       " then return {'used'} end\n"
 		       "if KEYS[3] and not redis.call('SET', KEYS[3], '1', "
-		       "'NX', 'PX', ARGV[2]) then return {'denied'} end\n"
-		       "redis.call('SET', KEYS[2], ARGV[1], 'PX', left)\n"
+		       "'NX', 'PX', ARGV[2]) then\n"
+		       "  redis.call('DEL', KEYS[2])\n"
+		       "  return {'denied'} end\n"
 		       "redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
 		       "return {'ok', v}\n",
 	/* KEYS: s, r, d  ARGV: client, instance, lease_ms */
 	[SCRIPT_TAKE] = "#!lua flags=allow-oom\n"
-			"local v = redis.call('GET', KEYS[1])\n"
-			"if not v or string.sub(v, 13, 44) ~= ARGV[1] then\n"
-			"  return {'missing'} end\n"
-			"local left = redis.call('PTTL', KEYS[1])\n"
 			"local res = redis.call('GET', KEYS[2])\n"
-			"if not res then return {'pending', left} end\n"
-			"local held = redis.call('PTTL', KEYS[3])\n"
-			"if held > 0 then\n"
-			"  return {'pending', math.min(held, left)} end\n"
-			"redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])\n"
-			"return {'ok', res, string.sub(v, 2, 12)}\n",
+			"if res then\n"
+			"  if string.sub(res, 1, 32) ~= ARGV[1] then\n"
+			"    return {'missing'} end\n"
+			"  if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', "
+			"ARGV[3]) then\n"
+			"    return {'ok', string.sub(res, 44), "
+			"string.sub(res, 33, 43)} end\n"
+			"  return {'pending', math.min(redis.call('PTTL', "
+			"KEYS[3]), redis.call('PTTL', KEYS[2]))}\n"
+			"end\n"
+			"if redis.call('GETRANGE', KEYS[1], 12, 43) ~= ARGV[1]"
+			" then return {'missing'} end\n"
+			"return {'pending', redis.call('PTTL', KEYS[1])}\n",
 	/*
 	 * KEYS: s, r, d, pending  ARGV: instance, ok, prefix, channel, state
 	 * Returns 1 when the result is available again.
@@ -149,13 +159,13 @@ static const char *const scripts[SCRIPT_N] = {
 	    "local held = redis.call('GET', KEYS[3])\n"
 	    "if held and held ~= ARGV[1] then return 0 end\n"
 	    "if ARGV[2] == '1' then\n"
-	    "  local v = redis.call('GET', KEYS[1])\n"
-	    "  if v then\n"
-	    "    local link = string.sub(v, 2, 12)\n"
-	    "    redis.call('DEL', ARGV[3] .. 'k:' .. link)\n"
-	    "    redis.call('ZREM', KEYS[4], link)\n"
-	    "  end\n"
-	    "  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+	    "  local link = redis.call('GETRANGE', KEYS[1], 1, 11)\n"
+	    "  if link == '' then\n"
+	    "    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+	    "    return 0 end\n"
+	    "  redis.call('ZREM', KEYS[4], link)\n"
+	    "  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], "
+	    "ARGV[3] .. 'k:' .. link)\n"
 	    "  return 0\n"
 	    "end\n"
 	    "if not held then return 0 end\n"
@@ -536,6 +546,91 @@ free_secret_reply(redisReply *r)
 
 /* ------------------------------------------------------------ logins */
 
+/* n as 4 or 8 lowercase hex digits at out. */
+static void
+put_hex(char *out, unsigned long n, int digits)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	while (digits-- > 0) {
+		out[digits] = hex[n & 15];
+		n >>= 4;
+	}
+}
+
+/* digits hex digits at in; false when one is not. */
+static bool
+get_hex(const char *in, int digits, unsigned long *ret)
+{
+	unsigned long n = 0;
+	int i;
+
+	for (i = 0; i < digits; i++) {
+		char c = in[i];
+		int d = c >= '0' && c <= '9' ? c - '0'
+		    : c >= 'a' && c <= 'f'   ? c - 'a' + 10
+					     : -1;
+
+		if (d < 0)
+			return false;
+		n = n << 4 | (unsigned)d;
+	}
+	*ret = n;
+	return true;
+}
+
+/*
+ * Where the value of name=value starts in url's query, as a whole
+ * parameter ('?' or '&' before it, '&', '#' or the end after it), or
+ * NO_ELISION.
+ */
+#define NO_ELISION 0xffffu
+static unsigned
+value_at(const char *url, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	const char *p = strchr(url, '?');
+
+	while (p != NULL) {
+		const char *v = p + 1 + nlen;
+
+		if (strncmp(p + 1, name, nlen) == 0 && v[0] == '=' &&
+		    strncmp(v + 1, value, vlen) == 0 &&
+		    (v[1 + vlen] == '\0' || v[1 + vlen] == '&' ||
+			v[1 + vlen] == '#'))
+			return (size_t)(v + 1 - url) < NO_ELISION
+			    ? (unsigned)(v + 1 - url)
+			    : NO_ELISION;
+		p = strchr(p + 1, '&');
+	}
+	return NO_ELISION;
+}
+
+/*
+ * The two values a module's authorize URL always holds, the state and its
+ * nonce (43 characters each), come from the key: the login's value leaves
+ * them out, which keeps it in a smaller allocation of Redis's.  cut[0] and
+ * cut[1] are where they start in the URL (NO_ELISION for none; PAR URLs
+ * hold neither), in increasing order.
+ */
+struct elision {
+	unsigned cut[2];
+	const char *value[2];
+};
+
+static void
+find_elisions(
+    const char *url, const char *state, const char *nonce, struct elision *e)
+{
+	unsigned a = value_at(url, "state", state);
+	unsigned b = value_at(url, "nonce", nonce);
+
+	e->cut[0] = a < b ? a : b;
+	e->value[0] = a < b ? state : nonce;
+	e->cut[1] = a < b ? b : a;
+	e->value[1] = a < b ? nonce : state;
+}
+
 /*
  * spec as the login's value (see BLOB_*), with link_id in it; malloc'd,
  * length in *ret_len.  NULL: no memory, or texts too long.
@@ -547,40 +642,101 @@ login_blob(
 	const char *parts[BLOB_NSTRINGS] = { spec->host, spec->user,
 		spec->rhost, spec->service, spec->client_name,
 		spec->authorize_url };
-	size_t lens[BLOB_NSTRINGS], total = BLOB_STRINGS, i;
-	char *b, *p, created[17];
+	size_t lens[BLOB_NSTRINGS], total = BLOB_STRINGS, i, from = 0;
+	char nonce[ION_TOKEN_CHARS + 1], *b, *p;
+	struct elision e;
+	unsigned long at;
 
+	if (ion_nonce_from_state(spec->state, nonce) != 0)
+		return NULL;
+	find_elisions(spec->authorize_url, spec->state, nonce, &e);
 	for (i = 0; i < BLOB_NSTRINGS; i++) {
 		lens[i] = strlen(parts[i]) + 1;
 		total += lens[i];
 	}
+	for (i = 0; i < 2; i++)
+		if (e.cut[i] != NO_ELISION)
+			total -= RELAY_STATE_LEN;
 	if (total > 0xffff || (b = malloc(total)) == NULL)
 		return NULL;
 	b[0] = BLOB_VERSION;
 	memcpy(b + BLOB_LINK, link_id, ION_RELAY_LINK_ID_LEN);
 	memcpy(b + BLOB_CLIENT, spec->client, ION_SHA256_LEN);
 	b[BLOB_CONFIRM] = spec->confirm ? '1' : '0';
-	snprintf(created, sizeof(created), "%016llx",
-	    (unsigned long long)time(NULL));
-	memcpy(b + BLOB_CREATED, created, 16);
-	for (p = b + BLOB_STRINGS, i = 0; i < BLOB_NSTRINGS; i++) {
+	put_hex(b + BLOB_CREATED, (unsigned long)time(NULL) & 0xffffffffUL, 8);
+	for (p = b + BLOB_STRINGS, i = 0; i < BLOB_NSTRINGS - 1; i++) {
 		memcpy(p, parts[i], lens[i]);
 		p += lens[i];
 	}
+	/* The URL, without the values at the cuts; cut 1 as it is then. */
+	for (i = 0; i < 2; i++) {
+		at = e.cut[i];
+		if (at != NO_ELISION && i == 1 && e.cut[0] != NO_ELISION)
+			at -= RELAY_STATE_LEN;
+		put_hex(b + BLOB_CUTS + 4 * i, at, 4);
+		if (e.cut[i] == NO_ELISION)
+			continue;
+		memcpy(p, spec->authorize_url + from, e.cut[i] - from);
+		p += e.cut[i] - from;
+		from = e.cut[i] + RELAY_STATE_LEN;
+	}
+	memcpy(p, spec->authorize_url + from, lens[5] - from);
 	*ret_len = total;
 	return b;
 }
 
-/* The landing page's view of a login's value; NULL when it is malformed. */
+/*
+ * The authorize URL of a login's value, with state and nonce put back,
+ * written to out (room for len + 2 * 43 bytes); false when malformed.
+ */
+static bool
+restore_url(
+    const char *b, const char *stored, size_t len, const char *state, char *out)
+{
+	char nonce[ION_TOKEN_CHARS + 1];
+	unsigned long cut[2];
+	size_t from = 0, i;
+
+	if (!get_hex(b + BLOB_CUTS, 4, &cut[0]) ||
+	    !get_hex(b + BLOB_CUTS + 4, 4, &cut[1]) ||
+	    ion_nonce_from_state(state, nonce) != 0)
+		return false;
+	for (i = 0; i < 2; i++) {
+		const char *value;
+
+		if (cut[i] == NO_ELISION)
+			continue;
+		if (cut[i] < from || cut[i] > len)
+			return false;
+		memcpy(out, stored + from, cut[i] - from);
+		out += cut[i] - from;
+		from = cut[i];
+		/* Which value goes where: the one named before the cut. */
+		value =
+		    cut[i] >= 6 && memcmp(stored + cut[i] - 6, "state=", 6) == 0
+		    ? state
+		    : nonce;
+		memcpy(out, value, RELAY_STATE_LEN);
+		out += RELAY_STATE_LEN;
+	}
+	memcpy(out, stored + from, len - from + 1);
+	return true;
+}
+
+/*
+ * The landing page's view of a login's value, for the login of state;
+ * NULL when it is malformed.
+ */
 static struct relay_login_view *
-view_of(const char *b, size_t len)
+view_of(const char *b, size_t len, const char *state)
 {
 	const char *s[BLOB_NSTRINGS], *p, *end = b + len;
 	struct relay_login_view *v;
-	unsigned long long created = 0;
-	size_t i, n = len - BLOB_STRINGS;
+	unsigned long created = 0;
+	size_t i, head, n;
 
-	if (len <= BLOB_STRINGS || b[0] != BLOB_VERSION || b[len - 1] != '\0')
+	if (len <= BLOB_STRINGS || b[0] != BLOB_VERSION || b[len - 1] != '\0' ||
+	    !get_hex(b + BLOB_CREATED, 8, &created))
 		return NULL;
 	for (p = b + BLOB_STRINGS, i = 0; i < BLOB_NSTRINGS; i++) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
@@ -592,25 +748,21 @@ view_of(const char *b, size_t len)
 	}
 	if (p != end)
 		return NULL;
-	for (i = 0; i < 16; i++) {
-		char c = b[BLOB_CREATED + i];
-		int d = c >= '0' && c <= '9' ? c - '0'
-		    : c >= 'a' && c <= 'f'   ? c - 'a' + 10
-					     : -1;
-
-		if (d < 0)
-			return NULL;
-		created = created << 4 | (unsigned)d;
-	}
+	head = (size_t)(s[5] - (b + BLOB_STRINGS));
+	n = head + strlen(s[5]) + 1 + 2 * RELAY_STATE_LEN;
 	if ((v = malloc(sizeof(*v) + n)) == NULL)
 		return NULL;
-	memcpy(v->strings, b + BLOB_STRINGS, n);
+	memcpy(v->strings, b + BLOB_STRINGS, head);
+	if (!restore_url(b, s[5], strlen(s[5]), state, v->strings + head)) {
+		free(v);
+		return NULL;
+	}
 	v->host = v->strings + (s[0] - (b + BLOB_STRINGS));
 	v->user = v->strings + (s[1] - (b + BLOB_STRINGS));
 	v->rhost = v->strings + (s[2] - (b + BLOB_STRINGS));
 	v->service = v->strings + (s[3] - (b + BLOB_STRINGS));
 	v->client_name = v->strings + (s[4] - (b + BLOB_STRINGS));
-	v->authorize_url = v->strings + (s[5] - (b + BLOB_STRINGS));
+	v->authorize_url = v->strings + head;
 	v->confirm = b[BLOB_CONFIRM] == '1';
 	v->created = (time_t)created;
 	memcpy(v->link_id, b + BLOB_LINK, ION_RELAY_LINK_ID_LEN);
@@ -618,13 +770,17 @@ view_of(const char *b, size_t len)
 	return v;
 }
 
-/* The view in element i of a script's reply; ION_ERR_* when there is none. */
+/*
+ * The view in element i of a script's reply, for the login of state;
+ * ION_ERR_* when there is none.
+ */
 static int
-reply_view(const redisReply *r, size_t i, struct relay_login_view **ret)
+reply_view(const redisReply *r, size_t i, const char *state,
+    struct relay_login_view **ret)
 {
 	const redisReply *e = element(r, i, REDIS_REPLY_STRING);
 
-	if (e == NULL || (*ret = view_of(e->str, e->len)) == NULL)
+	if (e == NULL || (*ret = view_of(e->str, e->len, state)) == NULL)
 		return ION_ERR_NOT_FOUND;
 	return 0;
 }
@@ -754,9 +910,10 @@ redis_view_link(struct relay_store *base, const char *link_id,
     struct relay_login_view **ret_view)
 {
 	struct redis_store *st = rs(base);
+	const redisReply *st_e;
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1];
+	char k[KEY_MAX + 1], state[RELAY_STATE_LEN + 1];
 	int r;
 
 	if (strlen(link_id) != ION_RELAY_LINK_ID_LEN ||
@@ -770,9 +927,14 @@ redis_view_link(struct relay_store *base, const char *link_id,
 	call_str(&c, st->prefix);
 	if ((reply = run(st, SCRIPT_VIEW, &c, "reading a login", &r)) == NULL)
 		return r == ION_ERR_FULL ? ION_ERR_UNAVAIL : r;
-	if (status_is(reply, "ok"))
-		r = reply_view(reply, 1, ret_view);
-	else if (status_is(reply, "used"))
+	if (status_is(reply, "ok") &&
+	    (st_e = element(reply, 2, REDIS_REPLY_STRING)) != NULL &&
+	    st_e->len == RELAY_STATE_LEN) {
+		memcpy(state, st_e->str, RELAY_STATE_LEN);
+		state[RELAY_STATE_LEN] = '\0';
+		r = is_state(state) ? reply_view(reply, 1, state, ret_view)
+				    : ION_ERR_NOT_FOUND;
+	} else if (status_is(reply, "used"))
 		r = ION_ERR_USED;
 	else
 		r = ION_ERR_NOT_FOUND;
@@ -873,7 +1035,7 @@ redis_put_result(struct relay_store *base, const char *state,
 	if ((reply = run(st, SCRIPT_PUT, &c, "storing a result", &r)) == NULL)
 		goto out;
 	if (status_is(reply, "ok"))
-		r = reply_view(reply, 1, ret_view);
+		r = reply_view(reply, 1, state, ret_view);
 	else if (status_is(reply, "used"))
 		r = ION_ERR_USED;
 	else if (status_is(reply, "denied"))

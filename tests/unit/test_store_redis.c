@@ -546,6 +546,56 @@ test_faults(void **unused)
 	relay_store_free(&a);
 }
 
+/*
+ * The stored login leaves out the state and nonce values of its URL (they
+ * come from the key); the landing page must still get the URL exactly.
+ */
+static void
+test_url_kept(void **unused)
+{
+	struct relay_store *a, *b;
+	struct relay_login_view *v = NULL;
+	struct relay_login_spec spec;
+	char prefix[16], s[RELAY_STATE_LEN + 1], n[ION_TOKEN_CHARS + 1];
+	char link[ION_RELAY_LINK_ID_LEN + 1], url[1024];
+	const char *forms[] = {
+		"https://a.example/authorize?response_type=code&state=%s"
+		"&nonce=%s&code_challenge=x",
+		"https://a.example/authorize?nonce=%2$s&state=%1$s",
+		"https://a.example/authorize?state=%s&xnonce=%s&nonce=",
+		"https://a.example/authorize?xstate=%s&nonce=%s#frag",
+		"https://a.example/"
+		"authorize?client_id=c&request_uri=urn%%3Aietf"
+		"%%3Aparams%%3Aoauth%%3Arequest_uri%%3A%s%s",
+		"https://a.example/authorize?state=%s%s",
+	};
+	unsigned i;
+
+	(void)unused;
+	new_prefix(prefix, sizeof(prefix));
+	a = open_store(prefix, PASSWORD, 100, NULL);
+	b = open_store(prefix, PASSWORD, 100, NULL);
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		ion_random_bytes(n, 8);
+		snprintf(s, sizeof(s), "%04u%039u", i, (unsigned)n[0] & 0xff);
+		assert_int_equal(ion_nonce_from_state(s, n), 0);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(url, sizeof(url), forms[i], s, n);
+#pragma GCC diagnostic pop
+		spec = spec_for(s);
+		spec.authorize_url = url;
+		assert_int_equal(relay_store_add(a, &spec, link), 0);
+		assert_int_equal(relay_store_view_link(b, link, &v), 0);
+		assert_string_equal(v->authorize_url, url);
+		assert_string_equal(v->client_name, "host-a");
+		free(v);
+		v = NULL;
+	}
+	relay_store_free(&a);
+	relay_store_free(&b);
+}
+
 int
 main(void)
 {
@@ -555,6 +605,7 @@ main(void)
 		cmocka_unit_test(test_max_pending_shared),
 		cmocka_unit_test(test_exactly_once),
 		cmocka_unit_test(test_put_back),
+		cmocka_unit_test(test_url_kept),
 		cmocka_unit_test(test_faults),
 	};
 

@@ -1,8 +1,16 @@
-"""pam_ion against two relays on one Redis behind nginx (issue 9): a whole
-sign-in through real PAM, with the relay instances sharing the work, and
-the sign-in going on when the instance that holds the module's parked poll
-is killed, when both instances are restarted one after the other, and
-when Redis itself is restarted.
+"""pam_ion against two relays on one Redis behind nginx (issue 9), through
+real PAM:
+- a whole sign-in the instances share (registered on one, the poll parked
+  on the other, the callback on the one without the poll, the poll woken
+  through Redis) → PAM_SUCCESS;
+- the instance that holds the module's parked poll SIGKILLed, then the
+  phone signs in → PAM_SUCCESS;
+- a rolling restart of both instances while the module waits, then the
+  phone signs in → PAM_SUCCESS;
+- Redis restarted under the parked poll: as deployed (nothing saved) it
+  comes back without the sign-in, and the module fails closed at once
+  with PAM_AUTHINFO_UNAVAIL (9); with its data (saved first) the module
+  rides out the outage → PAM_SUCCESS.
 
 Every test starts its own cluster: Debian's redis-server (stand/redis.py,
 nothing saved), relays A and B on it (the same --store URL, the same
@@ -23,6 +31,7 @@ then signs in; prompt = auto, confirm = yes: the module polls while the
 QR code is shown (that poll is what the instances hold), then asks for the
 code the phone shows."""
 
+import concurrent.futures
 import os
 import re
 import signal
@@ -135,6 +144,20 @@ class Instance:
             return False
 
     def stop(self):
+        """Stops the running process (SIGTERM) and every earlier one; what
+        went wrong: the running process gone by itself, or an exit status
+        other than 0 on SIGTERM (a list of strings)."""
+        problems = []
+        if self.relay is not None:
+            label, rc = self.label, self.relay.proc.poll()
+            if rc is not None:
+                problems.append("relay %s exited by itself (%s)" % (label,
+                                                                   rc))
+            else:
+                rc = self.end(signal.SIGTERM)
+                if rc != 0:
+                    problems.append("relay %s exited %s on SIGTERM" % (
+                        label, rc))
         for label, r in self.runs:
             if r.proc is not None:
                 r.stop()
@@ -142,11 +165,17 @@ class Instance:
                 log("relay_ha: WARNING: sanitizer report in relay %s's "
                     "log:\n%s" % (label, r.logs(200)))
         self.relay = None
+        return problems
 
 
 class Cluster:
     """redis-server, relays A and B on it, nginx in front of both on the
-    stack's nginx port.  close() stops all of it."""
+    stack's nginx port.  close() stops all of it.
+
+    A daemon of the stand dies with the thread that started it
+    (PR_SET_PDEATHSIG), and the person's phone, which restarts relays and
+    Redis, ends with the sign-in: what it starts, it starts through
+    spawn(), in a thread that lives as long as the cluster."""
 
     def __init__(self, stack, name):
         self.stack = stack
@@ -156,10 +185,12 @@ class Cluster:
         self.redis = self.nginx = None
         self.instances = []
         self.over = threading.Event()  # set when the sign-in has ended
+        self.spawner = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="relay-ha-spawner")
         try:
             self.redis = RedisServer()
-            for name in ("A", "B"):
-                inst = Instance(self, name, free_port())
+            for n in ("A", "B"):
+                inst = Instance(self, n, free_port())
                 self.instances.append(inst)
                 inst.start()
             self.nginx = Nginx(stack.nginx_port, relay_site(
@@ -169,17 +200,26 @@ class Cluster:
             self.close()
             raise
 
+    def spawn(self, fn, *args):
+        """fn(*args) in the cluster's own thread; what it returns."""
+        return self.spawner.submit(fn, *args).result()
+
     def close(self):
+        """Stops all of it; what went wrong with the relays (see
+        Instance.stop)."""
+        problems = []
         if self.nginx is not None:
             self.nginx.stop()
             self.nginx.remove()
             self.nginx = None
         for inst in self.instances:
-            inst.stop()
+            problems += inst.stop()
         if self.redis is not None:
             self.redis.stop()
             self.redis.remove()
             self.redis = None
+        self.spawner.shutdown()
+        return problems
 
     def running(self):
         return [i for i in self.instances if i.relay is not None]
@@ -380,8 +420,13 @@ class RelayHA(HostileCase):
         self.addCleanup(self.close_cluster)
 
     def close_cluster(self):
-        self.cluster.close()
+        """Stops the cluster; an error when a relay died by itself or did
+        not exit 0 on SIGTERM."""
+        logs = self.cluster.logs()
+        problems = self.cluster.close()
         self.stack.cluster = None
+        if problems:
+            raise AssertionError("%s\n%s" % ("; ".join(problems), logs))
 
     def sign_in(self, disrupt, login="alice", **person_kw):
         """One pam_authenticate through nginx with prompt = auto, confirm =
@@ -419,18 +464,50 @@ class RelayHA(HostileCase):
 
     # -- 1
 
+    def steer_callback_away(self, link, parked):
+        """Opens the landing page through nginx (as a person opening the
+        link twice would) until one reaches the instance that does not
+        hold the module's poll: nginx's round robin then sends the
+        phone's landing page to the one that does, and its callback to
+        the other.  Where each went is read from the instances' logs."""
+        lid = link.rsplit("/l/", 1)[1]
+
+        def landings():
+            return {label: did.count("landing")
+                    for label, did in self.cluster.steps(lid).items()}
+
+        for _ in range(4):
+            before = landings()
+            status = request("GET", link)[0]
+            if status != 200:
+                raise AssertionError("the landing page answered %d" % status)
+            deadline = time.monotonic() + 2.0
+            went = []
+            while not went and time.monotonic() < deadline:
+                went = [label for label, n in landings().items()
+                        if n > before.get(label, 0)]
+                time.sleep(0.02)
+            if went != [parked] and len(went) == 1:
+                return
+        raise AssertionError("nginx sent every landing page to %s, the "
+                             "instance that holds the poll" % parked)
+
     def test_sign_in_shared_by_both_instances(self):
-        """A whole sign-in through nginx: the registration and the first
-        poll reach different instances (round robin), the landing page
-        and the callback one or the other; the result is handed out once,
-        by whichever holds the poll (woken through Redis when the callback
-        came to the other) → PAM_SUCCESS.  The instances' logs and
-        metrics show both did part of it, on one login in Redis."""
+        """A whole sign-in through nginx, spread over both instances by
+        nginx's round robin: the registration on one, the module's poll
+        parked on the other; the phone's callback is steered to the
+        instance without the poll (steer_callback_away), which stores the
+        result in Redis, and the instance holding the poll is woken
+        through Redis and hands the result out, once → the module asks
+        for the code within a second of the callback (a wake in
+        milliseconds, not at the poll's end), PAM_SUCCESS.  The
+        instances' logs and metrics show who did what."""
         seen = {}
 
         def disrupt(link):
             seen["parked"] = self.cluster.wait_parked().label
             seen["keys"] = self.cluster.redis.keys(PREFIX + "*")
+            self.steer_callback_away(link, seen["parked"])
 
         out, p = self.sign_in(disrupt)
         self.assertSignedIn(out, p)
@@ -442,12 +519,27 @@ class RelayHA(HostileCase):
         work = {label: did + ["delivered"] * int(delivered.get(label) or 0)
                 for label, did in steps.items()}
         print("\nrelay_ha: one sign-in, by instance: %r (the poll was "
-              "parked on %s)" % (work, seen["parked"]), file=sys.stderr)
-        for step in ("registered", "landing", "callback"):
+              "parked on %s; callback to prompt %.3f s)" % (
+                  work, seen["parked"], out.first("PROMPT") - p.callback_at),
+              file=sys.stderr)
+
+        def where(step):
+            return [label for label, did in work.items() if step in did]
+        for step in ("registered", "callback", "delivered"):
             self.check(out, sum(d.count(step) for d in work.values()) == 1,
-                       "%s: once in the logs, by instance: %r" % (step, work))
-        self.check(out, all(work[i.label] for i in self.cluster.instances),
-                   "one instance did it all: %r" % work)
+                       "%s: once in all, by instance: %r" % (step, work))
+        parked = seen["parked"]
+        self.check(out, where("registered") != [parked],
+                   "registered where the poll was parked: %r" % work)
+        self.check(out, where("callback") != [parked],
+                   "the callback reached the instance with the poll: %r"
+                   % work)
+        self.check(out, where("delivered") == [parked],
+                   "the result was not handed out by the instance holding "
+                   "the poll (%s): %r" % (parked, work))
+        self.check(out, out.first("PROMPT") - p.callback_at < 1.0,
+                   "the module asked for the code %.1f s after the callback"
+                   % (out.first("PROMPT") - p.callback_at))
 
     # -- 2
 
@@ -498,7 +590,8 @@ class RelayHA(HostileCase):
             for inst in self.cluster.instances:
                 label = inst.label
                 seen["rc"][label] = inst.end(signal.SIGTERM)
-                inst.start()  # answers /healthz 200 when it returns
+                # It answers /healthz 200 when this returns.
+                self.cluster.spawn(inst.start)
                 # The module is still waiting, on one of the instances.
                 self.cluster.wait_parked()
             seen["parked_after"] = self.cluster.wait_parked().label
@@ -534,7 +627,7 @@ class RelayHA(HostileCase):
             if keep_data and redis.cli("SAVE") != "OK":
                 raise AssertionError("Redis refused SAVE")
             seen["restart_at"] = time.monotonic()
-            redis.restart()
+            self.cluster.spawn(redis.restart)
             seen["back_at"] = time.monotonic()
             if keep_data:
                 self.cluster.wait_healthy()

@@ -62,6 +62,10 @@ OPTIONS = {"prompt": "auto", "confirm": "yes",
            "login_timeout": str(LOGIN_TIMEOUT), "http_timeout": "5"}
 LINE_RE = re.compile(r"\blogin ([A-Za-z0-9_-]+)(?: registered\b|: landing "
                      r"page shown|: callback with a code)")
+# The line of the poll's location in stand/nginx.py's site, after which
+# proxy_next_upstream off goes where a test wants nginx not to send a poll
+# that failed to the other instance itself.
+POLL_LOCATION = "proxy_read_timeout 60s;"
 STEPS = (("registered", "registered"), ("landing page shown", "landing"),
          ("callback with a code", "callback"))
 
@@ -177,7 +181,7 @@ class Cluster:
     Redis, ends with the sign-in: what it starts, it starts through
     spawn(), in a thread that lives as long as the cluster."""
 
-    def __init__(self, stack, name):
+    def __init__(self, stack, name, proxy_retry=True):
         self.stack = stack
         self.dir = os.path.join(stack.dir, name)
         os.mkdir(self.dir, 0o755)
@@ -193,9 +197,16 @@ class Cluster:
                 inst = Instance(self, n, free_port())
                 self.instances.append(inst)
                 inst.start()
-            self.nginx = Nginx(stack.nginx_port, relay_site(
-                stack.nginx_port, ["127.0.0.1:%d" % i.port
-                                   for i in self.instances]))
+            site = relay_site(stack.nginx_port, ["127.0.0.1:%d" % i.port
+                                                 for i in self.instances])
+            if not proxy_retry:
+                site = site.replace(POLL_LOCATION, POLL_LOCATION +
+                                    "\n                proxy_next_upstream "
+                                    "off;")
+                if "proxy_next_upstream off;" not in site:
+                    raise StandError("no %r in stand/nginx.py's site" %
+                                     POLL_LOCATION)
+            self.nginx = Nginx(stack.nginx_port, site)
         except BaseException:
             self.close()
             raise
@@ -279,6 +290,19 @@ class Cluster:
                     did += [step for text, step in STEPS if text in line]
                 out[label] = did
         return out
+
+    def polls_answered(self):
+        """The statuses nginx answered the module's polls with, in order
+        (its access log)."""
+        try:
+            with open(self.nginx.access_log, encoding="utf-8",
+                      errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        return [int(m.group(1)) for m in (
+            re.search(r'"GET /v1/logins/result" (\d{3}) ', line)
+            for line in lines) if m]
 
     def delivered(self):
         """label -> results delivered, for each running process."""
@@ -364,7 +388,6 @@ class Disrupted(Person):
         self.disrupt = disrupt
         self.over = over
         self.disrupt_error = None
-        self.disrupt_result = None
 
     def saw_link(self, link):
         self.link = link
@@ -374,7 +397,7 @@ class Disrupted(Person):
 
     def _disrupt_then_sign_in(self):
         try:
-            self.disrupt_result = self.disrupt(self.link)
+            self.disrupt(self.link)
         except Exception as e:  # noqa: BLE001  (reported by the test)
             self.disrupt_error = "%s: %s" % (type(e).__name__, e)
             return
@@ -414,17 +437,27 @@ class RelayHA(HostileCase):
 
     def setUp(self):
         super().setUp()
-        self.stack.serial += 1
-        self.cluster = Cluster(self.stack, "c%03d" % self.stack.serial)
-        self.stack.cluster = self.cluster
+        self.cluster = None
+        self.new_cluster()
         self.addCleanup(self.close_cluster)
+
+    def new_cluster(self, **kw):
+        """A cluster for the test (Cluster(**kw)), in place of the one it
+        had."""
+        if self.cluster is not None:
+            self.close_cluster()
+        self.stack.serial += 1
+        self.cluster = Cluster(self.stack, "c%03d" % self.stack.serial, **kw)
+        self.stack.cluster = self.cluster
 
     def close_cluster(self):
         """Stops the cluster; an error when a relay died by itself or did
         not exit 0 on SIGTERM."""
+        if self.cluster is None:
+            return
         logs = self.cluster.logs()
         problems = self.cluster.close()
-        self.stack.cluster = None
+        self.stack.cluster = self.cluster = None
         if problems:
             raise AssertionError("%s\n%s" % ("; ".join(problems), logs))
 
@@ -543,12 +576,11 @@ class RelayHA(HostileCase):
 
     # -- 2
 
-    def test_instance_with_parked_poll_killed(self):
-        """The instance that holds the module's parked poll is SIGKILLed;
-        then the phone signs in: the landing page and the callback reach
-        the survivor (nginx skips the dead one), the module's poll, made
-        again by nginx or by the module, lands on the survivor, which
-        finds the result in Redis → PAM_SUCCESS."""
+    def kill_parked(self):
+        """A sign-in where the instance that holds the module's parked
+        poll is SIGKILLed before the phone signs in: success, the victim
+        killed, the survivor took the callback and handed the result out
+        once.  Returns the outcome."""
         seen = {}
 
         def disrupt(link):
@@ -557,7 +589,7 @@ class RelayHA(HostileCase):
             seen["rc"] = victim.end(signal.SIGKILL)
 
         out, p = self.sign_in(disrupt)
-        # The step that would deny otherwise: the module's next poll after
+        # The step that would deny otherwise: the poll made again after
         # the kill.  Were the login only in the killed process's memory
         # (the memory store), the survivor would answer that poll 404 and
         # the module would end with PAM_AUTHINFO_UNAVAIL ("the relay no
@@ -574,6 +606,29 @@ class RelayHA(HostileCase):
         self.check(out, steps[survivor[0].label].count("callback") == 1,
                    "the survivor did not take the callback: %r" % steps)
         self.assertDeliveredOnce(out)
+        return out
+
+    def test_instance_with_parked_poll_killed(self):
+        """The instance that holds the module's parked poll is SIGKILLed;
+        then the phone signs in: the landing page and the callback reach
+        the survivor (nginx skips the dead one), and so does the poll:
+        nginx, which had sent nothing back yet, sends the same GET to the
+        survivor (the documented site keeps nginx's default
+        proxy_next_upstream), which finds the result in Redis →
+        PAM_SUCCESS."""
+        self.kill_parked()
+
+    def test_instance_with_parked_poll_killed_module_polls_again(self):
+        """The same with nginx told not to send a failed poll on
+        (proxy_next_upstream off): the module gets 502 for the killed
+        poll, polls again a second later, and that poll lands on the
+        survivor → PAM_SUCCESS."""
+        self.new_cluster(proxy_retry=False)
+        out = self.kill_parked()
+        polls = self.cluster.polls_answered()
+        self.check(out, 502 in polls and polls[-1] == 200,
+                   "the module's polls, as nginx answered them: %r (want a "
+                   "502 for the killed one, 200 at the end)" % polls)
 
     # -- 3
 

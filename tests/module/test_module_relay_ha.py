@@ -4,7 +4,9 @@ real PAM:
   on the other, the callback on the one without the poll, the poll woken
   through Redis) → PAM_SUCCESS;
 - the instance that holds the module's parked poll SIGKILLed, then the
-  phone signs in → PAM_SUCCESS;
+  phone signs in → PAM_SUCCESS (nginx sends the cut poll to the other
+  instance itself; with proxy_next_upstream off the module's own next
+  poll, after a 502, lands there);
 - a rolling restart of both instances while the module waits, then the
   phone signs in → PAM_SUCCESS;
 - Redis restarted under the parked poll: as deployed (nothing saved) it

@@ -3096,7 +3096,11 @@ cpu_desc(char *b, size_t cap, const struct cpu_use *u, const struct result *r)
 		    cores(u, u->machine), sysconf(_SC_NPROCESSORS_ONLN));
 }
 
-/* What bounds a phase, judged from its CPU use. */
+/*
+ * What bounds a phase, judged from its CPU use: every limit reached (a
+ * single-threaded process at one core, the machine at all its cores), or
+ * none.
+ */
 static void
 cpu_bound(char *b, size_t cap, const struct cpu_use *u, const struct result *r)
 {
@@ -3104,8 +3108,10 @@ cpu_bound(char *b, size_t cap, const struct cpu_use *u, const struct result *r)
 	const char *who = "the pair clients";
 	double top = u->clients, all = cores(u, u->machine);
 	char name[32];
+	size_t l = 0;
 	int i;
 
+	b[0] = '\0';
 	if (r->setup->redis && u->redis > top) {
 		top = u->redis;
 		who = "redis-server";
@@ -3116,21 +3122,28 @@ cpu_bound(char *b, size_t cap, const struct cpu_use *u, const struct result *r)
 			snprintf(name, sizeof name, "relay %c", 'A' + i);
 			who = name;
 		}
-	if (r->setup->redis && cores(u, u->redis) >= 0.9)
-		snprintf(b, cap,
+	if (r->setup->redis && cores(u, u->redis) >= 0.9 && l < cap)
+		l += (size_t)snprintf(b + l, cap - l,
 		    "redis-server's one command thread is saturated (%.2f "
-		    "cores)",
+		    "cores); ",
 		    cores(u, u->redis));
-	else if (all >= 0.9 * (double)ncpu)
-		snprintf(b, cap,
-		    "CPU-bound: all %ld cores busy (%.2f); the largest share "
-		    "is %s's (%.2f cores)",
+	if (cores(u, u->clients) >= 0.9 * opt.pair_procs && l < cap)
+		l += (size_t)snprintf(b + l, cap - l,
+		    "the pair client process(es) are saturated (%.2f cores "
+		    "for %d; more --pair-procs may go further); ",
+		    cores(u, u->clients), opt.pair_procs);
+	if (all >= 0.9 * (double)ncpu && l < cap)
+		l += (size_t)snprintf(b + l, cap - l,
+		    "CPU-bound: all %ld cores busy (%.2f), the largest share "
+		    "is %s's (%.2f cores); ",
 		    ncpu, all, who, cores(u, top));
-	else
+	if (l == 0)
 		snprintf(b, cap,
 		    "not CPU-bound (%.2f of %ld cores busy; largest %s, %.2f "
 		    "cores): the time goes to waiting (round trips, wake-ups)",
 		    all, ncpu, who, cores(u, top));
+	else if (l >= 2 && l < cap)
+		b[l - 2] = '\0'; /* the last "; " */
 }
 
 static void

@@ -1814,6 +1814,82 @@ redis_find_key(const char *pattern, char *key, size_t cap)
 	return false;
 }
 
+/*
+ * Calls and microseconds by command (INFO commandstats).  Commands a Lua
+ * script calls are counted too, under their own names, and their time is
+ * also inside the script's (eval/evalsha/fcall).
+ */
+#define MAX_CMDSTATS 48
+
+struct cmdstats {
+	int n;
+	char name[MAX_CMDSTATS][32];
+	double calls[MAX_CMDSTATS], usec[MAX_CMDSTATS];
+};
+
+static int
+cmdstats_slot(struct cmdstats *cs, const char *name, size_t len)
+{
+	int i;
+
+	if (len >= sizeof cs->name[0])
+		len = sizeof cs->name[0] - 1;
+	for (i = 0; i < cs->n; i++)
+		if (strncmp(cs->name[i], name, len) == 0 &&
+		    cs->name[i][len] == '\0')
+			return i;
+	if (cs->n == MAX_CMDSTATS)
+		return -1;
+	memcpy(cs->name[cs->n], name, len);
+	cs->name[cs->n][len] = '\0';
+	cs->calls[cs->n] = cs->usec[cs->n] = 0;
+	return cs->n++;
+}
+
+/* Adds sign x the current INFO commandstats to cs. */
+static void
+redis_cmdstats(struct cmdstats *cs, double sign)
+{
+	const char *p = g_rbuf, *colon, *c, *u;
+	int k;
+
+	if (redis_cmd(g_rbuf, sizeof g_rbuf, "INFO", "commandstats", NULL) < 0)
+		return;
+	while ((p = strstr(p, "\ncmdstat_")) != NULL) {
+		p += strlen("\ncmdstat_");
+		colon = strchr(p, ':');
+		if (colon == NULL)
+			break;
+		c = strstr(colon, "calls=");
+		u = strstr(colon, "usec=");
+		if (c == NULL || u == NULL)
+			break;
+		k = cmdstats_slot(cs, p, (size_t)(colon - p));
+		if (k >= 0) {
+			cs->calls[k] += sign * strtod(c + 6, NULL);
+			cs->usec[k] += sign * strtod(u + 5, NULL);
+		}
+	}
+}
+
+/* Whether the first 64 KiB of a file hold s. */
+static bool
+file_has(const char *path, const char *s)
+{
+	static char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, s) != NULL;
+}
+
 /* A loopback TCP port nobody listens on right now. */
 static int
 free_port(void)
@@ -1920,6 +1996,10 @@ redis_start(const char *logpath)
 		if (g_redis > 0)
 			die("redis-server answered no PING within 10 s; see %s",
 			    logpath);
+		if (!file_has(logpath, "in use"))
+			die("redis-server exited at start; see %s and the "
+			    "lines above",
+			    logpath);
 		note("redis-server on port %s exited at start; trying another "
 		     "port (see %s)",
 		    port, logpath);
@@ -1936,24 +2016,27 @@ redis_start(const char *logpath)
 struct cpu_snap {
 	int64_t t;
 	double redis, relay[MAX_INST], parkers, children, self;
-	unsigned long long busy, total;
+	/* /proc/stat: busy (all but idle and iowait), interrupts, steal */
+	unsigned long long busy, irq, steal, total;
 };
 
 static void
-machine_jiffies(unsigned long long *busy, unsigned long long *total)
+machine_jiffies(struct cpu_snap *s)
 {
-	unsigned long long v[10] = { 0 };
+	unsigned long long v[8] = { 0 };
 	FILE *f = fopen("/proc/stat", "re");
 	int i;
 
-	*busy = *total = 0;
 	if (f == NULL)
 		return;
+	/* user nice system idle iowait irq softirq steal */
 	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
 		&v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
 		for (i = 0; i < 8; i++)
-			*total += v[i];
-		*busy = *total - v[3] - v[4]; /* all but idle and iowait */
+			s->total += v[i];
+		s->busy = s->total - v[3] - v[4];
+		s->irq = v[5] + v[6];
+		s->steal = v[7];
 	}
 	fclose(f);
 }
@@ -1979,14 +2062,17 @@ cpu_take(struct cpu_snap *s, const pid_t *parkers, int np)
 		    (double)ru.ru_utime.tv_usec / 1e6 +
 		    (double)ru.ru_stime.tv_sec +
 		    (double)ru.ru_stime.tv_usec / 1e6;
-	machine_jiffies(&s->busy, &s->total);
+	machine_jiffies(s);
 }
 
 /* CPU used between two snapshots, in cores (CPU seconds per second). */
 struct cpu_use {
 	double secs;
 	double redis, relay[MAX_INST], clients, parkers, self;
-	double machine; /* every process on the machine, in cores */
+	double machine;	   /* everything busy on the machine */
+	double irq, steal; /* of which interrupts (loopback TCP's softirq
+			      work mostly, also in the processes' figures)
+			      and time the hypervisor took */
 };
 
 static void
@@ -2001,11 +2087,15 @@ cpu_add(struct cpu_use *u, const struct cpu_snap *a, const struct cpu_snap *b)
 	u->clients += b->children - a->children;
 	u->parkers += b->parkers - a->parkers;
 	u->self += b->self - a->self;
-	if (b->total > a->total)
-		u->machine += (double)(b->busy - a->busy) /
-		    (double)(b->total - a->total) *
-		    (double)sysconf(_SC_NPROCESSORS_ONLN) *
-		    (double)(b->t - a->t) / 1e9;
+	if (b->total > a->total) {
+		/* jiffies as a share of all CPUs, times the wall time */
+		double k = (double)sysconf(_SC_NPROCESSORS_ONLN) *
+		    (double)(b->t - a->t) / 1e9 / (double)(b->total - a->total);
+
+		u->machine += (double)(b->busy - a->busy) * k;
+		u->irq += (double)(b->irq - a->irq) * k;
+		u->steal += (double)(b->steal - a->steal) * k;
+	}
 }
 
 /* ------------------------------------------------- registration (parent) */
@@ -2177,6 +2267,7 @@ struct result {
 	long r_rss_pending;	  /* KiB */
 	long long mu_login, len_login, mu_link, mu_zset;
 	double r_cmds_per_pair;
+	struct cmdstats pair_cmds; /* Redis commands in the pairs phase */
 	/* parking */
 	uint32_t park_target, parked, park_workers;
 	double park_secs;
@@ -2546,8 +2637,10 @@ phase_pairs(struct result *res, uint32_t batch_base, const pid_t *pk, int npk)
 		res->pair_slots = 0;
 		for (i = 0; i < np; i++)
 			res->pair_slots += w[i].ready ? (int)w[i].last.v[0] : 0;
-		if (res->setup->redis)
+		if (res->setup->redis) {
 			cmds0 = redis_info("stats", "total_commands_processed");
+			redis_cmdstats(&res->pair_cmds, -1);
+		}
 		cpu_take(&c0, pk, npk);
 		t_go = now_ns();
 		for (i = 0; i < np; i++) {
@@ -2594,6 +2687,8 @@ phase_pairs(struct result *res, uint32_t batch_base, const pid_t *pk, int npk)
 		 */
 		cpu_take(&c1, pk, npk);
 		cpu_add(&res->pairs_cpu, &c0, &c1);
+		if (res->setup->redis)
+			redis_cmdstats(&res->pair_cmds, 1);
 		if (cmds0 >= 0 &&
 		    (cmds1 = redis_info("stats", "total_commands_processed")) >=
 			cmds0)
@@ -3087,13 +3182,33 @@ cpu_desc(char *b, size_t cap, const struct cpu_use *u, const struct result *r)
 		l += (size_t)snprintf(b + l, cap - l, "relay %c %.2f, ",
 		    'A' + i, cores(u, u->relay[i]));
 	}
+	/*
+	 * With tick-based accounting (this VM) a tick in softirq counts for
+	 * the process it interrupted too, so interrupts are shown, not
+	 * subtracted; stolen time is no process's.
+	 */
+	sum += u->steal;
 	if (l < cap)
 		snprintf(b + l, cap - l,
 		    "pair clients %.2f, parking clients + bench %.2f, other "
-		    "processes %.2f; machine %.2f of %ld cores busy",
+		    "processes %.2f, hypervisor steal %.2f; machine %.2f of "
+		    "%ld cores busy (%.2f of it in interrupts, mostly "
+		    "loopback TCP)",
 		    cores(u, u->clients), cores(u, u->parkers + u->self),
 		    u->machine > sum ? cores(u, u->machine - sum) : 0.0,
-		    cores(u, u->machine), sysconf(_SC_NPROCESSORS_ONLN));
+		    cores(u, u->steal), cores(u, u->machine),
+		    sysconf(_SC_NPROCESSORS_ONLN), cores(u, u->irq));
+}
+
+static double
+sum_relays(const struct cpu_use *u, const struct result *r)
+{
+	double t = 0;
+	int i;
+
+	for (i = 0; i < r->setup->inst; i++)
+		t += u->relay[i];
+	return t;
 }
 
 /*
@@ -3216,15 +3331,56 @@ print_targets(const struct result *rs, int nr)
 		    r->setup->label, r->n, r->pairs_rate, r->pair_slots,
 		    r->pairs_rate >= 10000 ? "met" : "NOT MET");
 		if (r->pairs_rate < 10000) {
+			double done = (double)(r->pairs_ok + r->pairs_err);
+
 			cpu_desc(c, sizeof c, &r->pairs_cpu, r);
 			cpu_bound(b, sizeof b, &r->pairs_cpu, r);
 			printf("      CPU during pairs (cores): %s\n"
 			       "      bound: %s\n",
 			    c, b);
+			if (done > 0 && r->pairs_cpu.redis > 0)
+				printf("      CPU per pair: redis-server %.0f "
+				       "us (so its one thread alone allows "
+				       "~%.0f pairs/s), all relays %.0f us, "
+				       "pair clients %.0f us\n",
+				    r->pairs_cpu.redis / done * 1e6,
+				    done / r->pairs_cpu.redis,
+				    sum_relays(&r->pairs_cpu, r) / done * 1e6,
+				    r->pairs_cpu.clients / done * 1e6);
 		}
 	}
 	if (!seen)
 		printf("    not measured: no Redis run with 2 instances\n");
+}
+
+/* Redis's commands per pair in the pairs phase, most called first. */
+static void
+print_cmdstats(const struct result *r)
+{
+	const struct cmdstats *cs = &r->pair_cmds;
+	double pairs = (double)(r->pairs_ok + r->pairs_err);
+	bool done[MAX_CMDSTATS] = { false };
+	int i, k, best, shown = 0;
+
+	if (!r->setup->redis || pairs <= 0 || cs->n == 0)
+		return;
+	printf("%s, N=%" PRIu32 ": Redis per pair, calls (microseconds): ",
+	    r->setup->label, r->n);
+	for (k = 0; k < cs->n && shown < 12; k++) {
+		best = -1;
+		for (i = 0; i < cs->n; i++)
+			if (!done[i] && strcmp(cs->name[i], "info") != 0 &&
+			    cs->calls[i] > 0 &&
+			    (best < 0 || cs->calls[i] > cs->calls[best]))
+				best = i;
+		if (best < 0)
+			break;
+		done[best] = true;
+		printf("%s%s %.2f (%.1f)", shown++ ? ", " : "", cs->name[best],
+		    cs->calls[best] / pairs, cs->usec[best] / pairs);
+	}
+	printf("; calls a Lua script makes are counted under their own names "
+	       "too, and their time is inside the script's\n");
 }
 
 /*
@@ -3383,6 +3539,8 @@ print_table(const struct result *rs, int nr)
 			: -1.0,
 		    rs[i].r_clients_scripts);
 	}
+	for (i = 0; i < nr; i++)
+		print_cmdstats(&rs[i]);
 	for (i = 0; i < nr; i++) {
 		k = strlen(rs[i].notes);
 		printf("%s, N=%" PRIu32 ": %s\n", rs[i].setup->label, rs[i].n,
@@ -3647,6 +3805,8 @@ main(int argc, char **argv)
 	}
 	if (access(opt.relay, X_OK) != 0)
 		die("%s: %s", opt.relay, strerror(errno));
+	if (mkdir(opt.logdir, 0700) != 0 && errno != EEXIST)
+		die("%s: %s", opt.logdir, strerror(errno));
 	if (need_redis && access(opt.redis_server, X_OK) != 0)
 		die("%s: %s", opt.redis_server, strerror(errno));
 

@@ -363,10 +363,9 @@ store_url_problem(const char *s, struct relay_store_url *u)
 	if (strncmp(s, "redis+unix://", 13) == 0) {
 		u->kind = RELAY_STORE_REDIS_UNIX;
 		rest = s + 13;
-		if (rest[0] != '/')
+		if (rest[0] != '/' || rest[1] == '\0' || rest[1] == '?')
 			return "expected redis+unix:///PATH[?db=N] (an "
-			       "absolute "
-			       "path, so three slashes)";
+			       "absolute path, so three slashes)";
 		q = strchr(rest, '?');
 		if ((size_t)(q != NULL ? q - rest : (long)strlen(rest)) >=
 		    sizeof(u->path))
@@ -563,7 +562,6 @@ set_defaults(struct relay_opts *o, unsigned long max_conns_limit)
 	o->max_parked = 0;	       /* not given: see check_limits() */
 	o->connection_timeout = 15;
 	o->threads = 0; /* not given: see check_together() */
-	o->store_prefix = RELAY_STORE_DEFAULT_PREFIX;
 	if (o->max_connections > max_conns_limit)
 		o->max_connections = (unsigned)max_conns_limit;
 }
@@ -686,11 +684,12 @@ check_together(struct ctx *c)
 		return usage(
 		    c, "--client-keys is required (see --new-client-key)");
 	if (o->store == NULL &&
-	    (o->store_password_file != NULL ||
-		strcmp(o->store_prefix, RELAY_STORE_DEFAULT_PREFIX) != 0))
+	    (o->store_password_file != NULL || o->store_prefix != NULL))
 		return usage(c,
 		    "--store-password-file and --store-prefix are for a redis "
 		    "--store only");
+	if (o->store_prefix == NULL)
+		o->store_prefix = RELAY_STORE_DEFAULT_PREFIX;
 	/*
 	 * A redis store's calls block an HTTP worker for a round trip each:
 	 * more workers keep one slow answer from holding up the others.

@@ -1210,7 +1210,6 @@ on_expired(void *arg, const char *state)
 {
 	struct relay_app *app = arg;
 
-	atomic_fetch_add(&app->metrics.expirations, 1);
 	relay_waiters_wake(app->waiters, state, RELAY_WAKE_EXPIRED);
 }
 
@@ -1226,6 +1225,7 @@ relay_route_tick(void *arg, uint64_t now_ms)
 	relay_log_limit_flush(&app->key_refusal_log, KEY_REFUSALS);
 	relay_log_limit_flush(&app->busy_log, BUSY_REFUSALS);
 	n = relay_store_expire(app->store, now_ms, on_expired, app, &next);
+	atomic_fetch_add(&app->metrics.expirations, n);
 	if (n > 0)
 		relay_log(RELAY_LOG_INFO, "%zu login%s expired", n,
 		    n == 1 ? "" : "s");

@@ -244,7 +244,9 @@ bool relay_store_exists(struct relay_store *st, const char *state);
  * Forgets every login whose time is up at now_ms (CLOCK_MONOTONIC), calling
  * expired(arg, state) for each after the store's lock is released.  Returns
  * how many, and writes when the next one is due (0 for none) to ret_next_ms.
- * A redis store's server forgets logins by itself: there it does nothing.
+ * A redis store's server forgets logins by itself: there it returns how
+ * many of them this relay found gone since the last call (each is counted
+ * by one relay), and calls expired() for none.
  */
 size_t relay_store_expire(struct relay_store *st, uint64_t now_ms,
     void (*expired)(void *arg, const char *state), void *arg,

@@ -53,6 +53,7 @@
 #define PING_IDLE_MS 2000     /* the watcher pings when nothing came */
 #define PING_DEADLINE_MS 5000 /* and gives the server up without pong */
 #define DUE_MARGIN_MS 20      /* a poll looks again this long after a TTL */
+#define EXPIRE_EVERY_MS 1000  /* the watcher counts expired logins */
 #define LINK_TRIES 8
 #define INSTANCE_LEN 32 /* hex of 16 random bytes */
 #define HEX_SHA256 (2 * ION_SHA256_LEN)
@@ -77,6 +78,7 @@ enum script {
 	SCRIPT_PUT,
 	SCRIPT_TAKE,
 	SCRIPT_DELIVERED,
+	SCRIPT_EXPIRE,
 	SCRIPT_COUNT,
 	SCRIPT_N
 };
@@ -94,9 +96,8 @@ static const char *const scripts[SCRIPT_N] = {
 		       "  return 'exists' end\n"
 		       "local t = redis.call('TIME')\n"
 		       "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
-		       "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
-		       "if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[3])"
-		       " then return 'full' end\n"
+		       "if redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')"
+		       " >= tonumber(ARGV[3]) then return 'full' end\n"
 		       "if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1"
 		       " then return 'used' end\n"
 		       "if not redis.call('SET', KEYS[2], ARGV[5], 'NX', "
@@ -173,6 +174,12 @@ static const char *const scripts[SCRIPT_N] = {
 	    "if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end\n"
 	    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
 	    "return 1\n",
+	/* KEYS: pending; the expired logins' entries, removed and counted */
+	[SCRIPT_EXPIRE] = "#!lua flags=allow-oom\n"
+			  "local t = redis.call('TIME')\n"
+			  "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+			  "return redis.call('ZREMRANGEBYSCORE', KEYS[1], "
+			  "'-inf', now)\n",
 	/* KEYS: pending */
 	[SCRIPT_COUNT] = "#!lua flags=no-writes\n"
 			 "local t = redis.call('TIME')\n"
@@ -215,6 +222,7 @@ struct redis_store {
 	bool tried;
 	char why[200];
 	atomic_ulong errors, reconnects;
+	atomic_ulong expired; /* logins found gone, not yet reported */
 	struct relay_log_limit error_log;
 
 	struct relay_store_events ev;
@@ -1162,13 +1170,17 @@ redis_expire(struct relay_store *base, uint64_t now_ms,
     void (*expired)(void *arg, const char *state), void *arg,
     uint64_t *ret_next_ms)
 {
-	(void)base;
+	struct redis_store *st = rs(base);
+
 	(void)now_ms;
 	(void)expired;
 	(void)arg;
-	/* The server forgets logins; polls are cut to their TTL (take). */
+	/*
+	 * The server forgets logins, and polls are cut to their TTL (take);
+	 * the watcher counts what went (count_expired()).
+	 */
 	*ret_next_ms = 0;
-	return 0;
+	return (size_t)atomic_exchange(&st->expired, 0);
 }
 
 static size_t
@@ -1336,6 +1348,29 @@ on_message(struct redis_store *st, const redisReply *r)
 }
 
 /*
+ * Removes the entries of logins whose time is up from the count, and
+ * counts them for the metrics: the relay that removes one counts it.
+ */
+static void
+count_expired(struct redis_store *st)
+{
+	struct call c;
+	redisReply *reply;
+	char k[KEY_MAX + 1];
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	key(st, k, sizeof(k), "pending", "");
+	call_key(&c, k);
+	if ((reply = run(
+		 st, SCRIPT_EXPIRE, &c, "counting expired logins", &r)) == NULL)
+		return;
+	if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+		atomic_fetch_add(&st->expired, (unsigned long)reply->integer);
+	freeReplyObject(reply);
+}
+
+/*
  * Reads the subscription until the connection fails or the store stops;
  * pings the server when it is quiet.  Returns why it ended ("" to stop).
  */
@@ -1343,7 +1378,7 @@ static void
 read_messages(
     struct redis_store *st, redisContext *ctx, char *why, size_t whylen)
 {
-	uint64_t heard = ion_now_ms(), pinged = 0;
+	uint64_t heard = ion_now_ms(), pinged = 0, counted = 0;
 	struct pollfd p[2];
 	redisReply *r;
 	int done;
@@ -1379,6 +1414,10 @@ read_messages(
 			return;
 		}
 		now = ion_now_ms();
+		if (now - counted >= EXPIRE_EVERY_MS) {
+			counted = now;
+			count_expired(st);
+		}
 		if (pinged != 0 && now - pinged > PING_DEADLINE_MS) {
 			snprintf(why, whylen, "no answer to PING for %d ms",
 			    PING_DEADLINE_MS);

@@ -688,6 +688,8 @@ test_required(void **state)
 /* The Redis store's options (--store URL, --store-password-file,
  * --store-prefix). */
 
+#define PWFILE "/etc/pam-ion-relay/redis-password"
+
 #define S107 /* a socket path of 107 bytes, the most sun_path holds */         \
 	"/run/redis/"                                                          \
 	"0123456789012345678901234567890123456789012345678901234567890123"     \
@@ -765,8 +767,11 @@ test_store_urls(void **state)
 		struct result res;
 		const struct relay_store_url *u = &res.o.store_url;
 
+		/* a user comes with the password file (see
+		 * test_store_user_needs_password) */
 		run(&res, OPEN_FILES,
-		    ARGS(REQUIRED, "--store", store_urls[i].value));
+		    ARGS(REQUIRED, "--store", store_urls[i].value,
+			"--store-password-file", PWFILE));
 		if (res.r != RELAY_OPTS_RUN)
 			fail_msg(
 			    "--store %s: %s", store_urls[i].value, res.err);
@@ -783,8 +788,30 @@ test_store_urls(void **state)
 		assert_string_equal(u->user, store_urls[i].user);
 		/* the prefix keeps its default with Redis, too */
 		assert_string_equal(res.o.store_prefix, "pam_ion:");
-		assert_null(res.o.store_password_file);
+		assert_string_equal(res.o.store_password_file, PWFILE);
+		/* without a user, the password file is not needed */
+		if (store_urls[i].user[0] == '\0') {
+			run(&res, OPEN_FILES,
+			    ARGS(REQUIRED, "--store", store_urls[i].value));
+			if (res.r != RELAY_OPTS_RUN)
+				fail_msg("--store %s without a password file: "
+					 "%s",
+				    store_urls[i].value, res.err);
+			assert_null(res.o.store_password_file);
+		}
 	}
+}
+
+/* An ACL user cannot sign in without its password: a URL with a user and
+ * no --store-password-file is a mistake, said at once. */
+static void
+test_store_user_needs_password(void **state)
+{
+	(void)state;
+	expect_usage(ARGS(REQUIRED, "--store", "redis://relay@redis.example"),
+	    "--store-password-file");
+	expect_usage(ARGS("--store", "redis://relay@[::1]:6380/2", REQUIRED),
+	    "--store-password-file");
 }
 
 static const char *const bad_store_urls[] = {
@@ -895,12 +922,11 @@ test_store_password_file(void **state)
 	(void)state;
 	argv_make(&a,
 	    ARGS(REQUIRED, "--store", "redis://relay@redis.example",
-		"--store-password-file", "/etc/pam-ion-relay/redis-password"));
+		"--store-password-file", PWFILE));
 	assert_int_equal(
 	    relay_opts_parse(a.argc, a.argv, OPEN_FILES, &o, err, sizeof(err)),
 	    RELAY_OPTS_RUN);
-	assert_string_equal(
-	    o.store_password_file, "/etc/pam-ion-relay/redis-password");
+	assert_string_equal(o.store_password_file, PWFILE);
 	/* borrowed from argv, like --client-keys */
 	assert_ptr_equal(o.store_password_file, a.argv[a.argc - 1]);
 	assert_string_equal(o.store_url.user, "relay");
@@ -1261,6 +1287,7 @@ main(void)
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_store_defaults),
 		cmocka_unit_test(test_store_urls),
+		cmocka_unit_test(test_store_user_needs_password),
 		cmocka_unit_test(test_store_bad_urls),
 		cmocka_unit_test(test_store_password_in_url),
 		cmocka_unit_test(test_store_password_file),

@@ -33,7 +33,7 @@ REDIS_CLI = "/usr/bin/redis-cli"
 RELAY_COMMANDS = (
     "evalsha", "eval", "script|load", "publish", "subscribe", "unsubscribe",
     "ping", "select", "auth", "hello", "info", "get", "set", "del",
-    "exists", "pttl", "pexpire", "zadd", "zcard", "zrem",
+    "exists", "pttl", "pexpire", "zadd", "zcard", "zcount", "zrem",
     "zremrangebyscore", "time", "quit",
 )
 

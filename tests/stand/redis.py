@@ -33,7 +33,7 @@ REDIS_CLI = "/usr/bin/redis-cli"
 RELAY_COMMANDS = (
     "evalsha", "eval", "script|load", "publish", "subscribe", "unsubscribe",
     "ping", "select", "auth", "hello", "info", "get", "set", "del",
-    "exists", "pttl", "pexpire", "zadd", "zcard", "zrem",
+    "exists", "pttl", "pexpire", "zadd", "zcard", "zcount", "zrem",
     "zremrangebyscore", "time", "quit",
 )
 
@@ -221,10 +221,11 @@ class RedisServer(Daemon):
 
     # -- talking to it -------------------------------------------------
 
-    def cli_argv(self, user=None, password=None):
+    def cli_argv(self, user=None, password=None, db=None):
         """redis-cli's argv up to the command, as the default user unless
-        user/password say otherwise."""
-        argv = [REDIS_CLI, "--no-auth-warning", "-n", str(self.db)]
+        user/password say otherwise, in self.db unless db says."""
+        argv = [REDIS_CLI, "--no-auth-warning", "-n",
+                str(self.db if db is None else db)]
         if self.unix:
             argv += ["-s", self.socket]
         else:
@@ -237,19 +238,20 @@ class RedisServer(Daemon):
             argv += ["--pass", pw]
         return argv
 
-    def _run_cli(self, args, timeout=30.0, user=None, password=None):
+    def _run_cli(self, args, timeout=30.0, user=None, password=None,
+                 db=None):
         return subprocess.run(
-            self.cli_argv(user, password) + [str(a) for a in args],
+            self.cli_argv(user, password, db) + [str(a) for a in args],
             stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=timeout)
 
-    def cli(self, *args, timeout=30.0, user=None, password=None,
+    def cli(self, *args, timeout=30.0, user=None, password=None, db=None,
             check=True):
         """redis-cli ARGS; its stdout without the final newline.  An error
         reply (redis-cli prints "(error) ..." or "ERR ..." and still exits
         0 for some) comes back as text; check: StandError when redis-cli
         itself fails (exit status not 0)."""
-        r = self._run_cli(args, timeout, user, password)
+        r = self._run_cli(args, timeout, user, password, db)
         if check and r.returncode != 0:
             raise StandError("redis-cli %s: exit %d: %s%s" % (
                 " ".join(map(str, args)), r.returncode, r.stdout,
@@ -273,9 +275,10 @@ class RedisServer(Daemon):
         if out != "OK":
             raise StandError("FLUSHALL answered %r" % out)
 
-    def keys(self, pattern="*"):
-        """The keys matching pattern in the db (KEYS: a test's few)."""
-        out = self.cli("KEYS", pattern)
+    def keys(self, pattern="*", db=None):
+        """The keys matching pattern in self.db or db (KEYS: a test's
+        few)."""
+        out = self.cli("KEYS", pattern, db=db)
         return [k for k in out.splitlines() if k]
 
     def config_set(self, name, value):

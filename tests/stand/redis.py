@@ -31,10 +31,9 @@ REDIS_CLI = "/usr/bin/redis-cli"
 # What an ACL user made for the relay may run (besides its keys ~P* and
 # channels &P*): the store's commands and what a client sends on connect.
 RELAY_COMMANDS = (
-    "evalsha", "eval", "script|load", "publish", "subscribe", "unsubscribe",
-    "ping", "select", "auth", "hello", "info", "get", "set", "del",
-    "exists", "pttl", "pexpire", "zadd", "zcard", "zcount", "zrem",
-    "zremrangebyscore", "time", "quit",
+    "evalsha", "eval", "script|load", "publish", "subscribe", "ping",
+    "select", "get", "getrange", "set", "del", "exists", "pttl", "zadd",
+    "zcard", "zcount", "zrem", "zremrangebyscore", "time",
 )
 
 

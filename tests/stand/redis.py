@@ -29,7 +29,7 @@ REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_CLI = "/usr/bin/redis-cli"
 
 # What an ACL user made for the relay may run (besides its keys ~P* and
-# channels &P*): the store's commands and what a client sends on connect.
+# channels &P*): the commands the store runs, as pam-ion-relay(8) lists them.
 RELAY_COMMANDS = (
     "evalsha", "eval", "script|load", "publish", "subscribe", "ping",
     "select", "get", "getrange", "set", "del", "exists", "pttl", "zadd",

@@ -309,14 +309,10 @@ resumed(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex)
 
 	memset(&resp, 0, sizeof(resp));
 	/*
-	 * At shutdown the slot is held until the answer is out (completed()
-	 * frees it): the relay waits for the slots before it closes the
-	 * connections.
+	 * The slot is held until the answer is out (completed() frees it):
+	 * at shutdown the relay waits for the slots before it closes the
+	 * connections, so an answer under way (a result, say) is not cut.
 	 */
-	if (why != RELAY_WAKE_SHUTDOWN) {
-		relay_waiters_release(srv->app->waiters, ex->ticket);
-		ex->parked = false;
-	}
 	relay_route_collect(srv->app, ex->state, ex->client, why, true, &resp);
 	return answer(c, ex, &resp);
 }

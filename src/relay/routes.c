@@ -698,6 +698,7 @@ refuse_login(struct relay_app *app, const struct relay_request *req,
     int r, struct relay_response *resp)
 {
 	unsigned long max = app->opts->max_pending;
+	size_t count;
 
 	switch (r) {
 	case ION_ERR_EXISTS:
@@ -719,8 +720,13 @@ refuse_login(struct relay_app *app, const struct relay_request *req,
 		json_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "too many logins are pending; try again shortly");
 		/* Read again outside the store's lock: only for the log. */
-		if (spec->request_uri != NULL &&
-		    relay_store_count(app->store) < max)
+		count = relay_store_count(app->store);
+		if (count < max && relay_store_remote(app->store))
+			relay_log(RELAY_LOG_WARN,
+			    "refused a login from %s: the store's server is "
+			    "out of memory (its maxmemory)",
+			    req->client);
+		else if (count < max && spec->request_uri != NULL)
 			relay_log(RELAY_LOG_WARN,
 			    "refused a login from %s: too many used codes "
 			    "and request_uris remembered (%lu)",
@@ -921,11 +927,18 @@ refuse_callback(struct relay_app *app, const struct relay_request *req, int r,
 		page_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "Try again shortly",
 		    "The relay is busy. Reload this page in a few seconds.");
-		relay_log(RELAY_LOG_WARN,
-		    "refused a callback from %s: too many used codes "
-		    "remembered (%lu)",
-		    req->client,
-		    app->opts->max_pending * RELAY_USED_CODES_PER_LOGIN);
+		if (relay_store_remote(app->store))
+			relay_log(RELAY_LOG_WARN,
+			    "refused a callback from %s: the store's server "
+			    "is out of memory (its maxmemory)",
+			    req->client);
+		else
+			relay_log(RELAY_LOG_WARN,
+			    "refused a callback from %s: too many used codes "
+			    "remembered (%lu)",
+			    req->client,
+			    app->opts->max_pending *
+				RELAY_USED_CODES_PER_LOGIN);
 		return;
 	case ION_ERR_UNAVAIL:
 		/* The phone reloads this page: the callback comes again. */

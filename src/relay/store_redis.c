@@ -50,8 +50,8 @@
 #define POOL_MAX 64	      /* connections for requests */
 #define BACKOFF_MIN_MS 100    /* after a failed connection attempt ... */
 #define BACKOFF_MAX_MS 2000   /* ... doubling up to this */
-#define PING_IDLE_MS 2000     /* the watcher pings when nothing came */
-#define PING_DEADLINE_MS 5000 /* and gives the server up without pong */
+#define PING_IDLE_MS 1000     /* the watcher pings when nothing came */
+#define PING_DEADLINE_MS 2000 /* and gives the server up without pong */
 #define DUE_MARGIN_MS 20      /* a poll looks again this long after a TTL */
 #define EXPIRE_EVERY_MS 1000  /* the watcher counts expired logins */
 #define LINK_TRIES 8
@@ -223,6 +223,7 @@ struct redis_store {
 	char why[200];
 	atomic_ulong errors, reconnects;
 	atomic_ulong expired; /* logins found gone, not yet reported */
+	atomic_bool suspect;  /* a command timed out: reconnect */
 	struct relay_log_limit error_log;
 
 	struct relay_store_events ev;
@@ -242,14 +243,17 @@ rs(struct relay_store *base)
 static void
 where(const struct redis_store *st, char *out, size_t outlen)
 {
+	const char *at = st->url.user[0] != '\0' ? "@" : "";
+
 	if (st->url.kind == RELAY_STORE_REDIS_UNIX)
-		snprintf(out, outlen, "redis+unix://%s", st->url.path);
+		snprintf(out, outlen, "redis+unix://%s?db=%u", st->url.path,
+		    st->url.db);
 	else if (strchr(st->url.host, ':') != NULL)
-		snprintf(out, outlen, "redis://[%s]:%u/%u", st->url.host,
-		    st->url.port, st->url.db);
+		snprintf(out, outlen, "redis://%s%s[%s]:%u/%u", st->url.user,
+		    at, st->url.host, st->url.port, st->url.db);
 	else
-		snprintf(out, outlen, "redis://%s:%u/%u", st->url.host,
-		    st->url.port, st->url.db);
+		snprintf(out, outlen, "redis://%s%s%s:%u/%u", st->url.user, at,
+		    st->url.host, st->url.port, st->url.db);
 }
 
 /*
@@ -351,6 +355,31 @@ failed(struct redis_store *st, const char *what, const char *why)
 	relay_log_limited(&st->error_log, "store errors", RELAY_LOG_WARN,
 	    "store: %s failed: %s", what,
 	    relay_log_quote(why, quoted, sizeof(quoted)));
+}
+
+/*
+ * A command got no reply: the connection failed, or the server took
+ * longer than the timeout.  A server that does not answer in time is
+ * taken for down at once (the watcher connects again and tells when it
+ * answers), so the requests behind this one fail fast instead of each
+ * waiting out the timeout.
+ */
+static void
+lost_command(
+    struct redis_store *st, const redisContext *ctx, const char *what, int e)
+{
+	char why[80];
+
+	if (ctx->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK)) {
+		snprintf(why, sizeof(why), "no answer within %ld ms",
+		    (long)st->timeout.tv_sec * 1000 +
+			(long)st->timeout.tv_usec / 1000);
+		atomic_store(&st->up, false);
+		atomic_store(&st->suspect, true);
+		failed(st, what, why);
+		return;
+	}
+	failed(st, what, ctx->err ? ctx->errstr : "no answer");
 }
 
 /* A connection for one request; NULL when the store is down. */
@@ -500,8 +529,7 @@ run(struct redis_store *st, enum script s, struct call *c, const char *what,
 		reply = redisCommandArgv(conn->ctx, argc, c->argv, c->lens);
 	}
 	if (reply == NULL)
-		failed(
-		    st, what, conn->ctx->err ? conn->ctx->errstr : "no answer");
+		lost_command(st, conn->ctx, what, errno);
 	else if (reply->type == REDIS_REPLY_ERROR) {
 		if (strncmp(reply->str, "OOM", 3) == 0)
 			*ret = ION_ERR_FULL;
@@ -1411,6 +1439,11 @@ read_messages(
 		if (p[0].revents != 0 && redisBufferRead(ctx) != REDIS_OK) {
 			snprintf(why, whylen, "%s",
 			    ctx->errstr[0] ? ctx->errstr : "connection lost");
+			return;
+		}
+		if (atomic_exchange(&st->suspect, false)) {
+			snprintf(
+			    why, whylen, "a command got no answer in time");
 			return;
 		}
 		now = ion_now_ms();

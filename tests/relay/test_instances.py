@@ -51,6 +51,25 @@ def tearDownModule():
     if REDIS is not None:
         REDIS.stop()
         REDIS.remove()
+    left = children()
+    if left:
+        raise AssertionError("processes left behind: %r" % left)
+
+
+def children():
+    """(pid, name) of this process's children still alive."""
+    me, found = os.getpid(), []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == me and fields[0] != "Z":
+            found.append((int(pid), stat[stat.index("(") + 1:
+                                         stat.rindex(")")]))
+    return found
 
 
 def figure(name, seconds):

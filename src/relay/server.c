@@ -241,18 +241,24 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 {
 	struct relay_app *app = srv->app;
 	const union MHD_ConnectionInfo *ci;
-	uint64_t wait_ms = (uint64_t)resp->wait_seconds * 1000;
+	uint64_t deadline = ion_now_ms() + (uint64_t)resp->wait_seconds * 1000;
 	enum relay_wake why;
 	int fd = -1, r;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL)
 		fd = ci->connect_fd;
+	/*
+	 * The store may want an earlier look: the login's TTL ends, or
+	 * another relay's delivery of its result may have died.
+	 */
+	if (resp->due_ms != 0 && resp->due_ms < deadline)
+		deadline = resp->due_ms;
 	memcpy(ex->state, resp->state, sizeof(ex->state));
 	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
-	if ((r = relay_waiters_park(app->waiters, ex->state, c, fd,
-		 ion_now_ms() + wait_ms, &ex->ticket)) != 0) {
+	if ((r = relay_waiters_park(
+		 app->waiters, ex->state, c, fd, deadline, &ex->ticket)) != 0) {
 		not_parked(app, ex, r, resp);
 		return answer(c, ex, resp);
 	}

@@ -459,6 +459,17 @@ relay_waiters_wake(
 }
 
 void
+relay_waiters_wake_all(struct relay_waiters *w, enum relay_wake why)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->nslots; i++)
+		wake_slot(w, i, why);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
 relay_waiters_shutdown(struct relay_waiters *w, unsigned timeout_ms)
 {
 	struct timespec until;

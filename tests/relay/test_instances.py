@@ -441,5 +441,36 @@ class Expiry(NoClassRelay):
                 self.assertEqual(relay.wait_metric(PENDING, 0, 2), 0)
 
 
+class UnixSocket(NoClassRelay):
+    """redis+unix:///PATH?db=N: two instances on a socket, the keys in
+    database N under the prefix, none in database 0."""
+
+    def test_unix_socket_and_db(self):
+        redis = RedisServer(unix=True, db=5)
+        self.addCleanup(redis.remove)
+        self.addCleanup(redis.stop)
+        prefix = new_prefix()
+        A, B = [rt.Relay(["--store", redis.url, "--store-prefix", prefix])
+                for _ in range(2)]
+        for relay in (A, B):
+            self.addCleanup(stop_relay, self, relay)
+        login = A.new_login()
+        kinds = sorted(k[len(prefix):len(prefix) + 2]
+                       for k in redis.keys("*"))
+        self.assertEqual(kinds, ["k:", "pe", "s:"], redis.keys("*"))
+        self.assertEqual(redis.cli("-n", "0", "DBSIZE"), "0")
+        p = rt.Poller(B, login.secret, 25)
+        p.start()
+        self.assertEqual(rt.wait_parked(B, 1), 1)
+        t0 = time.monotonic()
+        self.assertEqual(login.callback_code("unix").status, 200)
+        p.join(5)
+        self.assertFalse(p.is_alive(), "not woken over the unix socket")
+        self.assertEqual(p.resp.json(), {"code": "unix"})
+        figure("unix socket: callback on A to the answer on B",
+               p.t_done - t0)
+        self.assertLess(p.t_done - t0, WAKE_BOUND)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -128,6 +128,11 @@ class Faults(rt.RelayTestCase):
         self.assertEqual(rc, 0, "relay did not exit 0 on SIGTERM (rc=%r); "
                          "stderr:\n%s" % (rc, relay.log_text()[-3000:]))
 
+    def stop_now(self, relay):
+        """SIGTERM now: exit status 0 whatever the store is doing."""
+        self.stop_relay(relay)
+        relay.killed = True     # done with: nothing left for the cleanup
+
     def kill(self, relay):
         relay.killed = True
         relay.kill()
@@ -212,7 +217,7 @@ class Faults(rt.RelayTestCase):
         """The relay starts without Redis, says so, refuses what needs
         the store, and connects by itself once Redis is there."""
         redis = self.redis(start=False)
-        relay, = self.relays(redis)
+        relay, other = self.relays(redis, 2)
         self.assertDown(relay.get("/healthz"), "Redis never started")
         m = relay.metrics()
         self.assertEqual(m.value(UP), 0, m.text)
@@ -226,6 +231,7 @@ class Faults(rt.RelayTestCase):
         self.assertTrue(any("store" in l.lower() for l in relay.log_lines()),
                         "nothing logged about the store: "
                         + relay.log_text())
+        self.stop_now(other)
         t0 = time.monotonic()
         redis.start()
         self.health(relay, 200, BACK)
@@ -495,6 +501,43 @@ class Faults(rt.RelayTestCase):
         self.assertLess(r.elapsed, WAKE_BOUND)
         self.assertEqual(B.metric(P + "pending_logins"), 0)
 
+    # -------------------------------------------------------------- lease
+
+    def test_lease_of_a_dead_instance(self):
+        """A result whose delivery an instance began and never finished
+        (its lease P d:<state> left in Redis, as a relay SIGKILLed
+        mid-answer leaves it) is handed out by another instance once the
+        lease is over, and not before."""
+        redis = self.redis()
+        prefix = "lease:"
+        A, B = self.relays(redis, 2, prefix=prefix)
+        login = A.new_login()
+        self.assertEqual(login.callback_code("leased").status, 200)
+        lease_ms = 1500
+        self.assertEqual(redis.cli("SET", prefix + "d:" + login.state,
+                                   "0" * 32, "PX", str(lease_ms)), "OK")
+        t0 = time.monotonic()
+        r = B.poll(login.secret, 0)
+        self.assertEqual(r.status, 202, "handed out under another's lease: "
+                         "%r" % r)
+        r = B.poll(login.secret, 10)
+        t = time.monotonic() - t0
+        figure("answered after the lease was set", t)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"code": "leased"})
+        self.assertGreater(t, lease_ms / 1000 - 0.2,
+                           "handed out before the lease ran out")
+        self.assertLess(t, lease_ms / 1000 + WAKE_BOUND,
+                        "not handed out when the lease ran out")
+        wait_gone = time.monotonic() + 3
+        while A.poll(login.secret, 0).status != 404:
+            self.assertLess(time.monotonic(), wait_gone, "never forgotten")
+            time.sleep(0.05)
+        # left in Redis: the used code's hash, nothing of the login
+        left = redis.keys(prefix + "*")
+        self.assertEqual([k[:len(prefix) + 2] for k in left],
+                         [prefix + "u:"], left)
+
     # -------------------------------------------------------------- auth
 
     def password_file(self, text):
@@ -556,16 +599,18 @@ class Faults(rt.RelayTestCase):
 
     # -------------------------------------------------------------- full
 
-    def test_full_redis(self):
-        """Redis at maxmemory (noeviction), filled by someone else's keys:
-        a registration is refused 503 full, never 201; the junk gone, the
-        relay registers again and the login from before completes."""
+    def quiet_redis(self):
+        """A Redis whose memory is all keys: Redis 7 gives each command it
+        first sees a latency histogram of some 24 KiB, which would fill
+        1 MB by itself."""
         redis = self.redis()
-        # Redis 7 gives each command it first sees a latency histogram of
-        # some 24 KiB, which would fill 1 MB by itself: none here
         redis.config_set("latency-tracking", "no")
-        A, B = self.relays(redis, 2)
-        before = A.new_login()
+        return redis
+
+    def fill(self, redis):
+        """Fills Redis with junk keys under another prefix and sets
+        maxmemory (1 MB, or 64 KiB above what it holds) below what it then
+        uses; returns the junk keys."""
         used = int(dict(l.split(":", 1) for l in redis.cli(
             "INFO", "memory").splitlines() if ":" in l)["used_memory"])
         limit = max(1 << 20, used + (64 << 10))
@@ -584,11 +629,31 @@ class Faults(rt.RelayTestCase):
                          .splitlines()[-1], "noeviction")
         self.assertIn("OOM", redis.cli("SET", "junk:probe", "x"),
                       "Redis is not full")
+        return junk
+
+    def test_full_redis(self):
+        """Redis at maxmemory (noeviction), filled by someone else's keys:
+        a registration is refused 503 full, never 201, and so is a
+        callback (the 503 page); what only reads or frees still works (a
+        landing page, a result stored before handed out); the junk gone,
+        the relay registers again and the login from before completes."""
+        redis = self.quiet_redis()
+        A, B = self.relays(redis, 2)
+        before = A.new_login()
+        done = A.new_login()
+        self.assertEqual(done.callback_code("stored-before").status, 200)
+        junk = self.fill(redis)
         for relay in (A, B):
             r, _ = relay.register()
             self.assertJsonError(r, 503, "full")
             self.assertIsNotNone(r.header("Retry-After"), r)
             self.assertIsNone(relay.proc.poll())
+        r = B.callback([("state", before.state), ("code", "while-full")])
+        self.assertPage503(r)
+        self.assertEqual(B.get(before.path).status, 200)
+        r = B.poll(done.secret, 0)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"code": "stored-before"})
         for i in range(0, len(junk), 500):
             redis.cli("DEL", *junk[i:i + 500])
         self.assertEqual(redis.keys("junk:*"), [])
@@ -600,6 +665,25 @@ class Faults(rt.RelayTestCase):
         self.assertEqual(B.poll(before.secret, 0).json(),
                          {"code": "after-full"})
         self.sign_in(A, B, A, "after the junk went")
+
+    @unittest.expectedFailure   # reported: the relay blames --max-pending
+    def test_full_redis_logged_as_such(self):
+        """What the relay logs when Redis refuses for its memory names
+        Redis's memory, not --max-pending or the used-code cap (it says
+        "--max-pending (10000) reached" and "too many used codes
+        remembered (40000)" today).  Remove the decorator once fixed."""
+        redis = self.quiet_redis()
+        relay, = self.relays(redis)
+        login = relay.new_login()
+        self.fill(redis)
+        r, _ = relay.register()
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(login.callback_code("full").status, 503)
+        lines = [l for l in relay.log_lines() if "refused a" in l]
+        self.assertEqual(len(lines), 2, relay.log_text())
+        for line in lines:
+            self.assertNotIn("--max-pending", line)
+            self.assertNotIn("used codes", line)
 
 
 if __name__ == "__main__":

@@ -121,10 +121,10 @@ class Faults(rt.RelayTestCase):
     def stop_relay(self, relay):
         if relay.killed:
             return
-        self.assertIsNone(relay.proc.poll(), "the relay exited by itself "
-                          "(rc=%r): %s" % (relay.proc.poll(),
-                                           relay.log_text()[-3000:]))
+        early = relay.proc.poll()
         rc = relay.stop()
+        self.assertIsNone(early, "the relay exited by itself (rc=%r): %s"
+                          % (early, relay.log_text()[-3000:]))
         self.assertEqual(rc, 0, "relay did not exit 0 on SIGTERM (rc=%r); "
                          "stderr:\n%s" % (rc, relay.log_text()[-3000:]))
 

@@ -504,7 +504,8 @@ class Faults(rt.RelayTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json(), {"code": "two"})
         self.assertLess(r.elapsed, WAKE_BOUND)
-        self.assertEqual(B.metric(P + "pending_logins"), 0)
+        # forgotten once B's answer went out whole, a moment after
+        self.assertEqual(B.wait_metric(P + "pending_logins", 0, 3), 0)
 
     # -------------------------------------------------------------- lease
 

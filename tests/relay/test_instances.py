@@ -13,8 +13,10 @@ one instance is the same login on every other (landing page, callback,
 poll), a parked poll on one is woken by a callback on another within
 milliseconds (pub/sub), a result is handed out once however many
 instances are polled at once, the first callback wins, a code is accepted
-for one login only, a parked poll ends at the login's TTL, and
---max-pending and pending_logins count the whole store.
+for one login only, a parked poll ends at the login's TTL (Expiry, with
+the shortest --ttl, 10 s: two and three instances at once), and
+--max-pending and pending_logins count the whole store.  UnixSocket: the
+same over redis+unix:///PATH?db=N, the keys in that database.
 
 The wake latencies printed are for reading; the only timed assertion is
 the generous bound that tells a wake from a timeout (1 s).

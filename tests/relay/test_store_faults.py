@@ -672,12 +672,9 @@ class Faults(rt.RelayTestCase):
                          {"code": "after-full"})
         self.sign_in(A, B, A, "after the junk went")
 
-    @unittest.expectedFailure   # reported: the relay blames --max-pending
     def test_full_redis_logged_as_such(self):
         """What the relay logs when Redis refuses for its memory names
-        Redis's memory, not --max-pending or the used-code cap (it says
-        "--max-pending (10000) reached" and "too many used codes
-        remembered (40000)" today).  Remove the decorator once fixed."""
+        Redis's memory, not --max-pending or the used-code cap."""
         redis = self.quiet_redis()
         relay, = self.relays(redis)
         login = relay.new_login()
@@ -690,6 +687,7 @@ class Faults(rt.RelayTestCase):
         for line in lines:
             self.assertNotIn("--max-pending", line)
             self.assertNotIn("used codes", line)
+            self.assertIn("out of memory", line)
 
 
 if __name__ == "__main__":

@@ -346,7 +346,8 @@ read_store_password(const char *path, char **ret)
 		    r == ION_ERR_NOMEM ? "out of memory" : err);
 		return r == ION_ERR_NOMEM ? 1 : 2;
 	}
-	n = strcspn(text, "\r\n");
+	/* A NUL would cut the password short without a word. */
+	n = memchr(text, '\0', len) != NULL ? 0 : strcspn(text, "\r\n");
 	end = text + n + strspn(text + n, "\r\n");
 	r = 0;
 	if (n == 0 || n > RELAY_STORE_PASSWORD_MAX)

@@ -52,6 +52,7 @@ struct exchange {
 	size_t body_len;
 	bool body_too_large;
 	bool parked;
+	bool answered; /* resumed and answered: the slot ends in completed() */
 	unsigned ticket;
 	char state[RELAY_STATE_LEN + 1];
 	unsigned char client[ION_SHA256_LEN]; /* the parked poll's client */
@@ -308,6 +309,7 @@ resumed(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex)
 	struct relay_response resp;
 
 	memset(&resp, 0, sizeof(resp));
+	ex->answered = true; /* a departure is counted by the collect */
 	/*
 	 * The slot is held until the answer is out (completed() frees it):
 	 * at shutdown the relay waits for the slots before it closes the
@@ -424,7 +426,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	 */
 	if (ex->parked &&
 	    relay_waiters_release(srv->app->waiters, ex->ticket) ==
-		RELAY_WAKE_GONE)
+		RELAY_WAKE_GONE &&
+	    !ex->answered)
 		atomic_fetch_add(&srv->app->metrics.polls_gone, 1);
 	/* A result counts as collected only when its answer went out whole. */
 	if (ex->delivering)

@@ -12,6 +12,8 @@
  *                 PX the TTL
  *   P pending     link ids by expiry (ms of the server's clock): the count
  *                 --max-pending bounds, across every relay
+ *   P ttl         the longest --ttl (ms) a login was registered with: the
+ *                 used codes and request_uris are kept that long
  * and the channel P wake:<db>, on which the state of every result stored
  * or put back is published.
  *
@@ -90,7 +92,12 @@ enum script {
  * whole with OOM there, before they change anything.
  */
 static const char *const scripts[SCRIPT_N] = {
-	/* KEYS: s, k, pending [, u]  ARGV: blob, ttl_ms, max, link, state */
+	/*
+	 * KEYS: s, k, pending, ttl [, u]  ARGV: blob, ttl_ms, max, link, state
+	 * ttl holds the longest TTL any relay registered a login with: what
+	 * is remembered against reuse lives that long (relays sharing the
+	 * store may have been given different --ttl).
+	 */
 	[SCRIPT_ADD] = "#!lua\n"
 		       "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
 		       "  return 'exists' end\n"
@@ -98,13 +105,18 @@ static const char *const scripts[SCRIPT_N] = {
 		       "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
 		       "if redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')"
 		       " >= tonumber(ARGV[3]) then return 'full' end\n"
-		       "if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1"
+		       "if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1"
 		       " then return 'used' end\n"
 		       "if not redis.call('SET', KEYS[2], ARGV[5], 'NX', "
 		       "'PX', ARGV[2]) then return 'link' end\n"
+		       "local keep = tonumber(redis.call('GET', KEYS[4]) or "
+		       "'0')\n"
+		       "if keep < tonumber(ARGV[2]) then\n"
+		       "  keep = tonumber(ARGV[2])\n"
+		       "  redis.call('SET', KEYS[4], keep) end\n"
 		       "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
-		       "if KEYS[4] then\n"
-		       "  redis.call('SET', KEYS[4], '1', 'PX', ARGV[2]) end\n"
+		       "if KEYS[5] then\n"
+		       "  redis.call('SET', KEYS[5], '1', 'PX', keep) end\n"
 		       "redis.call('ZADD', KEYS[3], now + ARGV[2], ARGV[4])\n"
 		       "return 'ok'\n",
 	/* KEYS: k  ARGV: prefix */
@@ -117,7 +129,7 @@ static const char *const scripts[SCRIPT_N] = {
 			" then return {'used'} end\n"
 			"return {'ok', v, s}\n",
 	/*
-	 * KEYS: s, r [, u]  ARGV: result, ttl_ms, channel, state
+	 * KEYS: s, r, ttl [, u]  ARGV: result, ttl_ms, channel, state
 	 * r holds the login's client hash and link id before the result,
 	 * so a poll finds all it needs in one GET.
 	 */
@@ -129,10 +141,14 @@ static const char *const scripts[SCRIPT_N] = {
 		       "if not redis.call('SET', KEYS[2], string.sub(v, 13, 44)"
 		       " .. string.sub(v, 2, 12) .. ARGV[1], 'NX', 'PX', left)"
 		       " then return {'used'} end\n"
-		       "if KEYS[3] and not redis.call('SET', KEYS[3], '1', "
-		       "'NX', 'PX', ARGV[2]) then\n"
-		       "  redis.call('DEL', KEYS[2])\n"
-		       "  return {'denied'} end\n"
+		       "if KEYS[4] then\n"
+		       "  local keep = math.max(tonumber(ARGV[2]), "
+		       "tonumber(redis.call('GET', KEYS[3]) or '0'))\n"
+		       "  if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', "
+		       "keep) then\n"
+		       "    redis.call('DEL', KEYS[2])\n"
+		       "    return {'denied'} end\n"
+		       "end\n"
 		       "redis.call('PUBLISH', ARGV[3], ARGV[4])\n"
 		       "return {'ok', v}\n",
 	/* KEYS: s, r, d  ARGV: client, instance, lease_ms */
@@ -382,6 +398,18 @@ lost_command(
 	failed(st, what, ctx->err ? ctx->errstr : "no answer");
 }
 
+/*
+ * Whether an idle connection is still open: the server sends nothing
+ * unasked, so anything to read on it is its end (or an error).
+ */
+static bool
+alive(const redisContext *ctx)
+{
+	struct pollfd p = { .fd = ctx->fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&p, 1, 0) == 0;
+}
+
 /* A connection for one request; NULL when the store is down. */
 static struct conn *
 conn_get(struct redis_store *st)
@@ -403,8 +431,13 @@ conn_get(struct redis_store *st)
 	if (c == NULL)
 		return NULL;
 	gen = atomic_load(&st->gen);
-	/* Made before the watcher's last reconnect: likely dead. */
-	if (c->ctx != NULL && (c->ctx->err || c->gen != gen)) {
+	/*
+	 * Made before the watcher's last reconnect, or closed by the server
+	 * while it idled (its timeout, CLIENT KILL, a proxy): connect again
+	 * rather than fail a request on it.
+	 */
+	if (c->ctx != NULL &&
+	    (c->ctx->err || c->gen != gen || !alive(c->ctx))) {
 		redisFree(c->ctx);
 		c->ctx = NULL;
 	}
@@ -453,7 +486,7 @@ struct call {
 	const char *argv[ARGS_MAX];
 	size_t lens[ARGS_MAX];
 	int nkeys, nargs;
-	char keys[5][KEY_MAX + 1];
+	char keys[6][KEY_MAX + 1];
 	char nkeys_text[4];
 };
 
@@ -884,6 +917,8 @@ add_once(struct redis_store *st, const struct relay_login_spec *spec,
 	call_key(&c, k);
 	key(st, k, sizeof(k), "pending", "");
 	call_key(&c, k);
+	key(st, k, sizeof(k), "ttl", "");
+	call_key(&c, k);
 	if (spec->request_uri != NULL) {
 		if ((r = used_key(st, RELAY_USED_REQUEST_URI, spec->request_uri,
 			 spec->request_uri_len, k)) != 0) {
@@ -1056,6 +1091,8 @@ redis_put_result(struct relay_store *base, const char *state,
 	key(st, k, sizeof(k), "s:", state);
 	call_key(&c, k);
 	key(st, k, sizeof(k), "r:", state);
+	call_key(&c, k);
+	key(st, k, sizeof(k), "ttl", "");
 	call_key(&c, k);
 	/* A code is accepted for one login only: see store_memory.c. */
 	if (in->code != NULL) {
@@ -1316,6 +1353,49 @@ load_scripts(struct redis_store *st, redisContext *ctx)
 }
 
 /*
+ * Whether the server keeps every key until its TTL: a server that evicts
+ * keys when full could forget a used code (and let it be accepted again)
+ * or a delivery under way.  false, with why, for any policy but
+ * noeviction.  A user not allowed INFO cannot tell: then it is logged
+ * once and the server trusted, as pam-ion-relay(8) requires the policy.
+ */
+static bool
+policy_ok(redisContext *ctx, char *why, size_t whylen)
+{
+	static atomic_bool told;
+	const char *p;
+	redisReply *r;
+	size_t n;
+	bool ok = true;
+
+	r = redisCommand(ctx, "INFO memory");
+	if (r == NULL) {
+		snprintf(why, whylen, "%s", ctx->errstr);
+		return false;
+	}
+	if (r->type != REDIS_REPLY_STRING) {
+		if (!atomic_exchange(&told, true))
+			relay_log(RELAY_LOG_WARN,
+			    "store: cannot read the server's maxmemory-policy "
+			    "(INFO not allowed?); it must be noeviction");
+	} else if ((p = strstr(r->str, "maxmemory_policy:")) != NULL) {
+		p += strlen("maxmemory_policy:");
+		n = strcspn(p, "\r\n");
+		if (n != strlen("noeviction") ||
+		    strncmp(p, "noeviction", n) != 0) {
+			snprintf(why, whylen,
+			    "the server's maxmemory-policy is %.*s; it must be "
+			    "noeviction (an evicted used code could be "
+			    "accepted again)",
+			    (int)(n > 40 ? 40 : n), p);
+			ok = false;
+		}
+	}
+	freeReplyObject(r);
+	return ok;
+}
+
+/*
  * Connects the watcher: AUTH, a trial of the count script (which proves
  * the scripts may run and reach the prefix), SCRIPT LOAD, SUBSCRIBE.
  * NULL with why filled in.
@@ -1339,6 +1419,10 @@ subscribe(struct redis_store *st, char *why, size_t whylen)
 		goto fail;
 	}
 	freeReplyObject(r);
+	if (!policy_ok(ctx, why, whylen)) {
+		redisFree(ctx);
+		return NULL;
+	}
 	load_scripts(st, ctx);
 	r = redisCommand(ctx, "SUBSCRIBE %s", st->channel);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {

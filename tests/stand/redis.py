@@ -32,7 +32,7 @@ REDIS_CLI = "/usr/bin/redis-cli"
 # channels &P*): the commands the store runs, as pam-ion-relay(8) lists them.
 RELAY_COMMANDS = (
     "evalsha", "eval", "script|load", "publish", "subscribe", "ping",
-    "select", "get", "getrange", "set", "del", "exists", "pttl", "zadd",
+    "select", "info", "get", "getrange", "set", "del", "exists", "pttl", "zadd",
     "zcard", "zcount", "zrem", "zremrangebyscore", "time",
 )
 

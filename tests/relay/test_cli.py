@@ -158,6 +158,28 @@ class CommandLineErrors(unittest.TestCase):
                 rc, out, err = run_bad(argv)
                 self.assertNotIn("pw@", err, "the password is echoed back")
 
+    def test_store_url_never_echoed(self):
+        # other clients' URL forms carry the password where this one has
+        # none (a query, a password alone, one with a '/'): a refused
+        # --store is never written back to the journal
+        for v in ["redis://127.0.0.1:6379/0?password=SeKrEt1",
+                  "redis+unix:///run/redis.sock?db=0&password=SeKrEt1",
+                  "redis+unix://:SeKrEt1@/run/redis.sock",
+                  "redis://u:SeKrEt1/x@127.0.0.1/0",
+                  "rediss://:SeKrEt1@127.0.0.1"]:
+            with self.subTest(value=v):
+                rc, out, err = run_bad(LISTEN + REQ + ["--store", v])
+                self.assertEqual(rc, 2, err)
+                self.assertIn("--store", err)
+                self.assertNotIn("SeKrEt1", err, "the URL is echoed back")
+        # a user name alone may be a password (some clients' form):
+        # without --store-password-file it is refused, not named
+        rc, out, err = run_bad(LISTEN + REQ
+                               + ["--store", "redis://SeKrEt1@127.0.0.1"])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--store-password-file", err)
+        self.assertNotIn("SeKrEt1", err)
+
     def test_bad_store_prefix(self):
         for v in ["", "a b", "a*", "a?", "a[b]", "a/b", "a{b}", "\u00e9t\u00e9",
                   "p\tx", "x" * 65]:
@@ -328,6 +350,7 @@ class StorePasswordFile(unittest.TestCase):
                            ("DEL", "SeKr\x7fEtPw\n"),
                            ("a CR inside", "SeKr\rEtPw\n"),
                            ("a second line", "SeKrEtPw\nMoReLiNe\n"),
+                           ("a NUL inside", "SeKr\0EtPw\n"),
                            ("a later line", "SeKrEtPw\n\n\nMoReLiNe")]:
             with self.subTest(name):
                 path = self.pw_file(text, name=name.replace(" ", "_"))

@@ -443,6 +443,98 @@ class Expiry(NoClassRelay):
                 self.assertEqual(relay.wait_metric(PENDING, 0, 2), 0)
 
 
+class TtlMismatch(NoClassRelay):
+    """The code transplant across relays whose --ttl differ (during a
+    configuration change, say): the victim's login is registered on B
+    (--ttl 60), the attacker's own on A (--ttl 10).  The attacker has the
+    victim sign in with only the state changed to its own, collects the
+    code on A, and waits until A's TTL is over before bringing the code
+    to the victim's state on B.  Denied at the callback (409
+    code_reused): the code is remembered for the longest TTL any relay
+    registered a login with, not for A's."""
+
+    def test_transplant_after_the_shorter_ttl(self):
+        prefix = new_prefix()
+        A, = start_relays(self, 1, ("--ttl", str(TTL)), prefix=prefix)
+        B, = start_relays(self, 1, ("--ttl", "60"), prefix=prefix)
+        victim = B.new_login()
+        attacker = A.new_login()
+        code = "transplanted-" + victim.id
+        self.assertEqual(attacker.callback_code(code).status, 200)
+        self.assertEqual(A.poll(attacker.secret, 0).json(), {"code": code})
+        time.sleep(TTL + 1.5)
+        self.assertEqual(A.poll(attacker.secret, 0).status, 404,
+                         "the attacker's login outlived its TTL")
+        r = B.callback([("state", victim.state), ("code", code)])
+        page = self.assertHtml(r, 409)
+        self.assertIn("this sign-in response was already used",
+                      rt.norm_text(page.text), r)
+        self.assertEqual(B.poll(victim.secret, 0).status, 202,
+                         "the transplanted code reached the victim's login")
+
+
+class StaleConnections(NoClassRelay):
+    """Redis closes idle clients (its timeout): the relay's pooled
+    connections go stale while it idles, and a burst of registrations
+    afterwards must not fail on them (the module does not retry a
+    registration)."""
+
+    def test_burst_after_idle(self):
+        redis = RedisServer()
+        self.addCleanup(redis.remove)
+        self.addCleanup(redis.stop)
+        redis.cli("CONFIG", "SET", "timeout", "1")
+        relay = rt.Relay(["--store", redis.url, "--store-prefix",
+                          new_prefix()])
+        self.addCleanup(stop_relay, self, relay)
+
+        def burst():
+            out = []
+            threads = [threading.Thread(
+                target=lambda: out.append(relay.register()[0].status))
+                for _ in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            return out
+
+        self.assertEqual(burst(), [201] * 12)
+        time.sleep(3)       # every pooled connection idles past 1 s
+        self.assertEqual(burst(), [201] * 12,
+                         "registrations failed on connections Redis had "
+                         "closed")
+        self.assertEqual(relay.metric(P + "rejections_total",
+                                      reason="store_unavailable"), 0)
+
+
+class EvictionPolicy(NoClassRelay):
+    """A Redis that evicts keys when full could forget a used code and
+    accept it a second time: the relay does not use it.  /healthz names
+    the policy, and registrations get 503 store_unavailable."""
+
+    def test_evicting_redis_refused(self):
+        redis = RedisServer()
+        self.addCleanup(redis.remove)
+        self.addCleanup(redis.stop)
+        redis.cli("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        relay = rt.Relay(["--store", redis.url, "--store-prefix",
+                          new_prefix()])
+        self.addCleanup(stop_relay, self, relay)
+        r = rt.request(relay.port, "GET", "/healthz")
+        self.assertEqual(r.status, 503, r)
+        self.assertIn("maxmemory-policy is allkeys-lru", r.text)
+        r, _ = relay.register()
+        self.assertJsonError(r, 503, "store_unavailable")
+        redis.cli("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        deadline = time.monotonic() + 5
+        while (rt.request(relay.port, "GET", "/healthz").status != 200
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        r, _ = relay.register()
+        self.assertEqual(r.status, 201, r)
+
+
 class UnixSocket(NoClassRelay):
     """redis+unix:///PATH?db=N: two instances on a socket, the keys in
     database N under the prefix, none in database 0."""

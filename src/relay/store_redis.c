@@ -56,6 +56,7 @@
 #define PING_DEADLINE_MS 2000 /* and gives the server up without pong */
 #define DUE_MARGIN_MS 20      /* a poll looks again this long after a TTL */
 #define EXPIRE_EVERY_MS 1000  /* the watcher counts expired logins */
+#define WHERE_MAX 400	      /* where(): scheme, user, host, port and db */
 #define LINK_TRIES 8
 #define INSTANCE_LEN 32 /* hex of 16 random bytes */
 #define HEX_SHA256 (2 * ION_SHA256_LEN)
@@ -1304,7 +1305,7 @@ redis_stats(struct relay_store *base, struct relay_store_stats *ret)
 static void
 set_down(struct redis_store *st, const char *why)
 {
-	char shown[300], quoted[220];
+	char shown[WHERE_MAX], quoted[220];
 	bool changed;
 
 	pthread_mutex_lock(&st->why_lock);
@@ -1557,7 +1558,7 @@ watch_thread(void *arg)
 	struct redis_store *st = arg;
 	int backoff = BACKOFF_MIN_MS;
 	bool was_up = false;
-	char why[200], shown[300];
+	char why[200], shown[WHERE_MAX];
 
 	for (;;) {
 		redisContext *ctx = subscribe(st, why, sizeof(why));

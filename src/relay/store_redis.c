@@ -886,6 +886,20 @@ used_key(const struct redis_store *st, const char *label, const void *value,
 	return 0;
 }
 
+/* Adds the used-code key of value under label to c's keys. */
+static int
+call_used(struct redis_store *st, struct call *c, const char *label,
+    const void *value, size_t len)
+{
+	char k[KEY_MAX + 1];
+	int r;
+
+	if ((r = used_key(st, label, value, len, k)) != 0)
+		return r;
+	call_key(c, k);
+	return 0;
+}
+
 static int
 new_link_id(char out[ION_RELAY_LINK_ID_LEN + 1])
 {
@@ -920,13 +934,11 @@ add_once(struct redis_store *st, const struct relay_login_spec *spec,
 	call_key(&c, k);
 	key(st, k, sizeof(k), "ttl", "");
 	call_key(&c, k);
-	if (spec->request_uri != NULL) {
-		if ((r = used_key(st, RELAY_USED_REQUEST_URI, spec->request_uri,
-			 spec->request_uri_len, k)) != 0) {
-			free(blob);
-			return r;
-		}
-		call_key(&c, k);
+	if (spec->request_uri != NULL &&
+	    (r = call_used(st, &c, RELAY_USED_REQUEST_URI, spec->request_uri,
+		 spec->request_uri_len)) != 0) {
+		free(blob);
+		return r;
 	}
 	call_arg(&c, blob, blen);
 	call_str(&c, st->ttl_ms);
@@ -1096,12 +1108,10 @@ redis_put_result(struct relay_store *base, const char *state,
 	key(st, k, sizeof(k), "ttl", "");
 	call_key(&c, k);
 	/* A code is accepted for one login only: see store_memory.c. */
-	if (in->code != NULL) {
-		if ((r = used_key(st, RELAY_USED_CODE, in->code,
-			 strlen(in->code), k)) != 0)
-			goto out;
-		call_key(&c, k);
-	}
+	if (in->code != NULL &&
+	    (r = call_used(
+		 st, &c, RELAY_USED_CODE, in->code, strlen(in->code))) != 0)
+		goto out;
 	call_arg(&c, blob, blen);
 	call_str(&c, st->ttl_ms);
 	call_str(&c, st->channel);

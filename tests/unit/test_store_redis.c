@@ -31,15 +31,12 @@
 #include "errors.h"
 #include "fixture.h"
 #include "store.h"
+#include "store_fixture.h"
 
 #ifndef REDIS_SERVER
 #define REDIS_SERVER "/usr/bin/redis-server"
 #endif
 #define PASSWORD "test-password-1"
-#define URL "https://auth.example/oauth2/authorize?state="
-
-static const unsigned char CLIENT[ION_SHA256_LEN] = { 1, 2, 3 };
-static const unsigned char OTHER[ION_SHA256_LEN] = { 1, 2, 4 };
 
 static char dir[256], sock[300];
 static pid_t server = -1;
@@ -184,41 +181,6 @@ static void
 new_prefix(char *out, size_t len)
 {
 	snprintf(out, len, "t%u:", ++prefix_n);
-}
-
-static void
-make_state(unsigned n, char out[RELAY_STATE_LEN + 1])
-{
-	snprintf(out, RELAY_STATE_LEN + 1, "state-%037u", n);
-}
-
-static struct relay_login_spec
-spec_for(const char *state)
-{
-	struct relay_login_spec s;
-
-	memset(&s, 0, sizeof(s));
-	s.state = state;
-	s.authorize_url = URL "x";
-	s.host = "host.example";
-	s.user = "alice";
-	s.rhost = "192.0.2.7";
-	s.service = "sshd";
-	s.confirm = true;
-	s.client = CLIENT;
-	s.client_name = "host-a";
-	return s;
-}
-
-static struct relay_result
-code_result(const char *code)
-{
-	struct relay_result r;
-
-	memset(&r, 0, sizeof(r));
-	r.code = code;
-	r.iss = "https://auth.example";
-	return r;
 }
 
 /* Register on A, view and callback on B, take on A: exactly once. */

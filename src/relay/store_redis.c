@@ -498,6 +498,16 @@ call_key(struct call *c, const char *k)
 	c->nkeys++;
 }
 
+/* Adds the key P + tag + id to c's keys. */
+static void
+call_keyof(const struct redis_store *st, struct call *c, const char *tag,
+    const char *id)
+{
+	snprintf(c->keys[c->nkeys], sizeof(c->keys[0]), "%s%s%s", st->prefix,
+	    tag, id);
+	c->nkeys++;
+}
+
 static void
 call_arg(struct call *c, const void *v, size_t len)
 {
@@ -920,20 +930,16 @@ add_once(struct redis_store *st, const struct relay_login_spec *spec,
 	struct call c;
 	redisReply *reply;
 	size_t blen = 0;
-	char *blob, k[KEY_MAX + 1];
+	char *blob;
 	int r;
 
 	if ((blob = login_blob(spec, link_id, &blen)) == NULL)
 		return ION_ERR_RANGE;
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "s:", spec->state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "k:", link_id);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "pending", "");
-	call_key(&c, k);
-	key(st, k, sizeof(k), "ttl", "");
-	call_key(&c, k);
+	call_keyof(st, &c, "s:", spec->state);
+	call_keyof(st, &c, "k:", link_id);
+	call_keyof(st, &c, "pending", "");
+	call_keyof(st, &c, "ttl", "");
 	if (spec->request_uri != NULL &&
 	    (r = call_used(st, &c, RELAY_USED_REQUEST_URI, spec->request_uri,
 		 spec->request_uri_len)) != 0) {
@@ -997,7 +1003,7 @@ redis_view_link(struct relay_store *base, const char *link_id,
 	const redisReply *st_e;
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1], state[RELAY_STATE_LEN + 1];
+	char state[RELAY_STATE_LEN + 1];
 	int r;
 
 	if (strlen(link_id) != ION_RELAY_LINK_ID_LEN ||
@@ -1006,8 +1012,7 @@ redis_view_link(struct relay_store *base, const char *link_id,
 		"0123456789-_") != ION_RELAY_LINK_ID_LEN)
 		return ION_ERR_NOT_FOUND;
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "k:", link_id);
-	call_key(&c, k);
+	call_keyof(st, &c, "k:", link_id);
 	call_str(&c, st->prefix);
 	if ((reply = run(st, SCRIPT_VIEW, &c, "reading a login", &r)) == NULL)
 		return r == ION_ERR_FULL ? ION_ERR_UNAVAIL : r;
@@ -1093,7 +1098,7 @@ redis_put_result(struct relay_store *base, const char *state,
 	struct call c;
 	redisReply *reply;
 	size_t blen = 0;
-	char *blob, k[KEY_MAX + 1];
+	char *blob;
 	int r;
 
 	if (!is_state(state))
@@ -1101,12 +1106,9 @@ redis_put_result(struct relay_store *base, const char *state,
 	if ((blob = result_blob(in, &blen)) == NULL)
 		return ION_ERR_NOMEM;
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "s:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "r:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "ttl", "");
-	call_key(&c, k);
+	call_keyof(st, &c, "s:", state);
+	call_keyof(st, &c, "r:", state);
+	call_keyof(st, &c, "ttl", "");
 	/* A code is accepted for one login only: see store_memory.c. */
 	if (in->code != NULL &&
 	    (r = call_used(
@@ -1142,18 +1144,14 @@ redis_take(struct relay_store *base, const char *state,
 	const redisReply *res, *link, *left;
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1];
 	int r;
 
 	if (!is_state(state) || client == NULL)
 		return ION_ERR_NOT_FOUND;
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "s:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "r:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "d:", state);
-	call_key(&c, k);
+	call_keyof(st, &c, "s:", state);
+	call_keyof(st, &c, "r:", state);
+	call_keyof(st, &c, "d:", state);
 	call_arg(&c, client, ION_SHA256_LEN);
 	call_str(&c, st->instance);
 	call_str(&c, st->lease_ms);
@@ -1188,21 +1186,16 @@ redis_delivered(struct relay_store *base, const char *state, bool ok)
 	struct redis_store *st = rs(base);
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1];
 	bool again;
 	int r;
 
 	if (!is_state(state))
 		return false;
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "s:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "r:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "d:", state);
-	call_key(&c, k);
-	key(st, k, sizeof(k), "pending", "");
-	call_key(&c, k);
+	call_keyof(st, &c, "s:", state);
+	call_keyof(st, &c, "r:", state);
+	call_keyof(st, &c, "d:", state);
+	call_keyof(st, &c, "pending", "");
 	call_str(&c, st->instance);
 	call_str(&c, ok ? "1" : "0");
 	call_str(&c, st->prefix);
@@ -1265,13 +1258,11 @@ redis_count(struct relay_store *base)
 	struct redis_store *st = rs(base);
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1];
 	size_t n = 0;
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "pending", "");
-	call_key(&c, k);
+	call_keyof(st, &c, "pending", "");
 	if ((reply = run(st, SCRIPT_COUNT, &c, "counting logins", &r)) == NULL)
 		return 0;
 	if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
@@ -1479,12 +1470,10 @@ count_expired(struct redis_store *st)
 {
 	struct call c;
 	redisReply *reply;
-	char k[KEY_MAX + 1];
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	key(st, k, sizeof(k), "pending", "");
-	call_key(&c, k);
+	call_keyof(st, &c, "pending", "");
 	if ((reply = run(
 		 st, SCRIPT_EXPIRE, &c, "counting expired logins", &r)) == NULL)
 		return;

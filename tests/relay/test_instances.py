@@ -551,7 +551,7 @@ class UnixSocket(NoClassRelay):
         login = A.new_login()
         kinds = sorted(k[len(prefix):len(prefix) + 2]
                        for k in redis.keys("*"))
-        self.assertEqual(kinds, ["k:", "pe", "s:"], redis.keys("*"))
+        self.assertEqual(kinds, ["k:", "pe", "s:", "tt"], redis.keys("*"))
         self.assertEqual(redis.cli("-n", "0", "DBSIZE"), "0")
         p = rt.Poller(B, login.secret, 25)
         p.start()

@@ -539,10 +539,11 @@ class Faults(rt.RelayTestCase):
         while A.poll(login.secret, 0).status != 404:
             self.assertLess(time.monotonic(), wait_gone, "never forgotten")
             time.sleep(0.05)
-        # left in Redis: the used code's hash, nothing of the login
+        # left in Redis: the used code's hash and the longest TTL,
+        # nothing of the login
         left = redis.keys(prefix + "*")
-        self.assertEqual([k[:len(prefix) + 2] for k in left],
-                         [prefix + "u:"], left)
+        self.assertEqual(sorted(k[:len(prefix) + 2] for k in left),
+                         [prefix + "tt", prefix + "u:"], left)
 
     # -------------------------------------------------------------- auth
 

@@ -12,6 +12,12 @@ packages=(
 	# The reverse proxy of the relay tests (tests/relay/test_proxy.py), run
 	# with its own prefix and config; Debian 12's smallest nginx package.
 	nginx
+	# The relay's Redis store (tests/relay relay.redis.*, test_instances,
+	# test_store_faults): each test starts its own redis-server in a
+	# temporary directory on a loopback port or a unix socket, so the
+	# system's service is neither needed nor started here (see below);
+	# redis-tools has redis-cli.
+	redis-server redis-tools
 )
 
 missing=()
@@ -26,5 +32,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# A package's postinst starts its service unless policy-rc.d says no
+	# (101): the tests run redis-server and nginx themselves.  Only when
+	# the machine has no policy of its own, and only for this install.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -80,6 +80,12 @@ file_ok(int fd, const char *path, unsigned flags, const uid_t *owner,
 		    path, (unsigned)mode);
 		return false;
 	}
+	if ((flags & ION_ROOTFILE_NOT_OTHERS) != 0 && (mode & S_IROTH) != 0) {
+		snprintf(err, errlen,
+		    "%s: readable by others (mode %04o); chmod o-r it", path,
+		    (unsigned)mode);
+		return false;
+	}
 	if ((size_t)st->st_size > max) {
 		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 		return false;

@@ -13,6 +13,11 @@
 
 /* The file must have mode 0600 or 0400 exactly (a secret). */
 #define ION_ROOTFILE_PRIVATE 1u
+/*
+ * The file must not be readable by others (a secret its group may read:
+ * the relay's Redis password, root:pam-ion-relay 0640).
+ */
+#define ION_ROOTFILE_NOT_OTHERS 2u
 
 /*
  * Reads all of path: opened without following a symlink, a regular file

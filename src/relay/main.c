@@ -24,6 +24,7 @@
 #include "log.h"
 #include "opts.h"
 #include "relay_proto.h"
+#include "rootfile.h"
 #include "routes.h"
 #include "server.h"
 #include "store.h"
@@ -323,7 +324,87 @@ load_keys(struct relay_app *app)
 	return 0;
 }
 
-/* The store, the connection table and the poll table; false: logged. */
+/* A Redis command's timeout: a slow server costs a 503, never a hang. */
+#define STORE_TIMEOUT_MS 1000
+#define PASSWORD_FILE_MAX 4096
+
+/*
+ * The password in --store-password-file: its first line, which must be
+ * the only one.  0, or the exit status (the reason is logged).
+ */
+static int
+read_store_password(const char *path, char **ret)
+{
+	char err[512], *text = NULL, *end;
+	size_t len = 0, n, i;
+	int r;
+
+	r = ion_rootfile_read_owned(path, ION_ROOTFILE_NOT_OTHERS, geteuid(),
+	    PASSWORD_FILE_MAX, &text, &len, err, sizeof(err));
+	if (r != 0) {
+		relay_log(RELAY_LOG_ERR, "--store-password-file %s",
+		    r == ION_ERR_NOMEM ? "out of memory" : err);
+		return r == ION_ERR_NOMEM ? 1 : 2;
+	}
+	/* A NUL would cut the password short without a word. */
+	n = memchr(text, '\0', len) != NULL ? 0 : strcspn(text, "\r\n");
+	end = text + n + strspn(text + n, "\r\n");
+	r = 0;
+	if (n == 0 || n > RELAY_STORE_PASSWORD_MAX)
+		r = 2;
+	for (i = 0; i < n && r == 0; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			r = 2;
+	if (r == 0 && strspn(end, " \t\r\n") != strlen(end))
+		r = 2;
+	if (r != 0) {
+		relay_log(RELAY_LOG_ERR,
+		    "--store-password-file %s: expected the password alone "
+		    "on its first line (1 to %d characters, no control "
+		    "characters)",
+		    path, RELAY_STORE_PASSWORD_MAX);
+		ion_scrub(text, len);
+		free(text);
+		return 2;
+	}
+	text[n] = '\0';
+	*ret = text;
+	return 0;
+}
+
+/* Opens the --store; 0 or the exit status (the reason is logged). */
+static int
+open_store(struct relay_app *app)
+{
+	const struct relay_opts *o = app->opts;
+	struct relay_store_config cfg;
+	char *password = NULL;
+	int r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (o->store_password_file != NULL &&
+	    (r = read_store_password(o->store_password_file, &password)) != 0)
+		return r;
+	cfg.url = o->store_url;
+	cfg.password = password;
+	cfg.prefix = o->store_prefix;
+	cfg.max_pending = o->max_pending;
+	cfg.ttl_seconds = o->ttl;
+	cfg.timeout_ms = STORE_TIMEOUT_MS;
+	r = relay_store_open(&cfg, &app->store);
+	if (password != NULL) {
+		ion_scrub(password, strlen(password));
+		free(password);
+	}
+	if (r != 0) {
+		relay_log(RELAY_LOG_ERR, "cannot create the store: %s",
+		    ion_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
+/* The connection table and the poll table; false: logged. */
 static bool
 make_tables(struct relay_app *app)
 {
@@ -331,11 +412,6 @@ make_tables(struct relay_app *app)
 	struct relay_waiters_ops ops;
 	int r;
 
-	if ((r = relay_store_new(o->max_pending, o->ttl, &app->store)) != 0) {
-		relay_log(RELAY_LOG_ERR, "cannot create the store: %s",
-		    ion_strerror(r));
-		return false;
-	}
 	if ((r = relay_conns_new(o->max_connections, &app->conns)) != 0) {
 		relay_log(RELAY_LOG_ERR,
 		    "cannot create the connection table: %s", ion_strerror(r));
@@ -351,6 +427,7 @@ make_tables(struct relay_app *app)
 		    ion_strerror(r));
 		return false;
 	}
+	relay_route_watch_store(app);
 	return true;
 }
 
@@ -370,10 +447,13 @@ start_server(
 	n = relay_clients_count(app->clients);
 	relay_log(RELAY_LOG_INFO,
 	    "listening on %s, public URL %s, %zu authorize-URL prefix%s, "
-	    "%zu client%s from %s, store memory, ttl %us, max %lu pending, "
+	    "%zu client%s from %s, store %s%s%s, ttl %us, max %lu pending, "
 	    "%u parked, %u connections (%u per address), %u threads",
 	    shown, o->public_url, o->nprefixes, o->nprefixes == 1 ? "" : "es",
-	    n, n == 1 ? "" : "s", o->client_keys, o->ttl, o->max_pending,
+	    n, n == 1 ? "" : "s", o->client_keys,
+	    o->store != NULL ? o->store : "memory",
+	    o->store != NULL ? " prefix " : "",
+	    o->store != NULL ? o->store_prefix : "", o->ttl, o->max_pending,
 	    o->max_parked, o->max_connections, o->max_connections_per_ip,
 	    o->threads);
 	return true;
@@ -399,6 +479,8 @@ static void
 shut_down(struct relay_app *app, struct relay_server **srv, int fd)
 {
 	relay_server_stop(srv);
+	/* Its thread wakes polls: stopped before the poll table goes. */
+	relay_store_unwatch(app->store);
 	relay_waiters_free(&app->waiters);
 	relay_conns_free(&app->conns);
 	relay_store_free(&app->store);
@@ -430,6 +512,11 @@ main(int argc, char **argv)
 	if ((fd = listen_on(&opts, shown, sizeof(shown))) < 0) {
 		relay_clients_free(&app.clients);
 		return fd == -2 ? 2 : 1;
+	}
+	if ((status = open_store(&app)) != 0) {
+		relay_clients_free(&app.clients);
+		close(fd);
+		return status;
 	}
 	status = 1;
 	if (make_tables(&app) && start_server(&app, fd, shown, &srv)) {

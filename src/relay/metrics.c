@@ -24,6 +24,7 @@ static const char *const reject_names[RELAY_REJECT_COUNT] = {
 	[RELAY_REJECT_CODE_REUSED] = "code_reused",
 	[RELAY_REJECT_REQUEST_URI_REUSED] = "request_uri_reused",
 	[RELAY_REJECT_BUSY] = ION_RELAY_ERR_BUSY,
+	[RELAY_REJECT_STORE_UNAVAILABLE] = "store_unavailable",
 };
 
 const char *
@@ -60,8 +61,24 @@ static const struct series gauges[] = {
 	{ "pam_ion_relay_clients",
 	    "Clients in the --client-keys file in force.", GAUGE(clients) },
 	{ "pam_ion_relay_used_codes",
-	    "Authorization codes remembered so none is accepted twice.",
+	    "Authorization codes remembered so none is accepted twice "
+	    "(memory store only).",
 	    GAUGE(used_codes) },
+	{ "pam_ion_relay_store_up",
+	    "1 when the store can serve, 0 while its server is unreachable.",
+	    GAUGE(store_up) },
+};
+
+/* The store's own counters, read with the gauges. */
+static const struct series store_counters[] = {
+	{ "pam_ion_relay_store_errors_total",
+	    "Commands to the store's server that failed, and connections to "
+	    "it lost.",
+	    GAUGE(store_errors) },
+	{ "pam_ion_relay_store_reconnects_total",
+	    "Times the relay connected to the store's server again after "
+	    "losing it.",
+	    GAUGE(store_reconnects) },
 };
 
 static const struct series counters[] = {
@@ -115,8 +132,12 @@ relay_metrics_render(const struct relay_metrics *m,
 
 	ion_buf_init(&b, 64 * 1024);
 	for (i = 0; i < COUNT(gauges); i++)
-		series(&b, gauges[i].name, "gauge", gauges[i].help,
-		    gauge_value(g, &gauges[i]));
+		if (gauge_value(g, &gauges[i]) != RELAY_GAUGE_NONE)
+			series(&b, gauges[i].name, "gauge", gauges[i].help,
+			    gauge_value(g, &gauges[i]));
+	for (i = 0; i < COUNT(store_counters); i++)
+		series(&b, store_counters[i].name, "counter",
+		    store_counters[i].help, gauge_value(g, &store_counters[i]));
 	for (i = 0; i < COUNT(counters); i++)
 		series(&b, counters[i].name, "counter", counters[i].help,
 		    counter_value(m, &counters[i]));

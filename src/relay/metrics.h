@@ -28,6 +28,7 @@ enum relay_reject {
 	RELAY_REJECT_CODE_REUSED, /* a code already accepted for a login */
 	RELAY_REJECT_REQUEST_URI_REUSED, /* a pushed request registered twice */
 	RELAY_REJECT_BUSY, /* a poll found every --max-parked place taken */
+	RELAY_REJECT_STORE_UNAVAILABLE, /* the store's server is unreachable */
 	RELAY_REJECT_COUNT
 };
 
@@ -44,12 +45,19 @@ struct relay_metrics {
 	atomic_ulong rejections[RELAY_REJECT_COUNT];
 };
 
+/* A gauge the store does not keep: its series is left out. */
+#define RELAY_GAUGE_NONE ((unsigned long)(size_t)-1)
+
 /* The gauges, read when the text is rendered. */
 struct relay_gauges {
 	size_t pending;	   /* logins held */
 	size_t parked;	   /* polls waiting */
 	size_t clients;	   /* lines of the --client-keys file in force */
-	size_t used_codes; /* codes remembered against reuse */
+	size_t used_codes; /* codes remembered against reuse, or NONE */
+	size_t store_up;   /* 1 or 0 */
+	/* the store's counters */
+	size_t store_errors;
+	size_t store_reconnects;
 };
 
 /* The wire name of a reason: also the "error" member of JSON answers. */

@@ -38,7 +38,11 @@ static const char usage_text[] =
     "  --check-client-keys FILE       check a keys file as the relay reads "
     "it,\n"
     "                                 and exit (0: usable, 1: not)\n"
-    "  --store memory                 where logins are kept (memory)\n"
+    "  --store STORE                  where logins are kept: memory, or\n"
+    "                                 redis://[USER@]HOST[:PORT][/DB] or\n"
+    "                                 redis+unix:///PATH[?db=N] (memory)\n"
+    "  --store-password-file FILE     the Redis password (AUTH)\n"
+    "  --store-prefix PREFIX          of the relay's Redis keys (pam_ion:)\n"
     "  --ttl SECONDS                  lifetime of a login (300)\n"
     "  --max-pending N                logins held at once (10000)\n"
     "  --max-connections N            open connections at once (4096)\n"
@@ -50,7 +54,8 @@ static const char usage_text[] =
     "                                 --max-connections); more get 503\n"
     "  --connection-timeout SECONDS   idle connection timeout (15)\n"
     "  --threads N                    HTTP worker threads (2 per CPU, at "
-    "least 4)\n"
+    "least 4;\n"
+    "                                 at least 16 with a redis store)\n"
     "  --help                         show this text\n"
     "  --version                      show the version\n"
     "\n"
@@ -94,6 +99,7 @@ struct opt {
 #define OPT_BASE 256
 
 #define PER_IP_DEFAULT 128 /* --max-connections-per-ip when not given */
+#define REDIS_THREADS 16   /* --threads at least, with a redis store */
 /*
  * Connections --max-parked leaves for everything else (callbacks, landing
  * pages, /healthz, registrations): this many, or a quarter of
@@ -270,17 +276,178 @@ opt_prefix(const struct opt *op, const char *arg, struct ctx *c)
 	return RELAY_OPTS_RUN;
 }
 
+/* The [USER@]HOST[:PORT] part of a redis:// URL; false: not one. */
+static bool
+redis_authority(const char *s, size_t len, struct relay_store_url *u)
+{
+	const char *at = memchr(s, '@', len), *host, *port = NULL,
+		   *end = s + len;
+	unsigned long n;
+	size_t hlen;
+	char num[8];
+
+	if (at != NULL) {
+		size_t ulen = (size_t)(at - s);
+
+		if (ulen == 0 || ulen >= sizeof(u->user) ||
+		    strspn(s,
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx"
+			"yz0123456789._-") < ulen)
+			return false;
+		memcpy(u->user, s, ulen);
+		u->user[ulen] = '\0';
+		s = at + 1;
+	}
+	if (*s == '[') {
+		const char *close = memchr(s, ']', (size_t)(end - s));
+
+		if (close == NULL || (close + 1 != end && close[1] != ':'))
+			return false;
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		if (close + 1 != end)
+			port = close + 2;
+		if (hlen == 0 ||
+		    strspn(host, "0123456789abcdefABCDEF:.") < hlen)
+			return false;
+	} else {
+		const char *colon = memchr(s, ':', (size_t)(end - s));
+
+		host = s;
+		hlen = (size_t)((colon != NULL ? colon : end) - s);
+		if (colon != NULL)
+			port = colon + 1;
+		if (hlen == 0 ||
+		    strspn(host,
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+			"vwxyz0123456789.-") < hlen)
+			return false;
+	}
+	if (hlen >= sizeof(u->host))
+		return false;
+	memcpy(u->host, host, hlen);
+	u->host[hlen] = '\0';
+	u->port = 6379;
+	if (port != NULL) {
+		if ((size_t)(end - port) >= sizeof(num))
+			return false;
+		memcpy(num, port, (size_t)(end - port));
+		num[end - port] = '\0';
+		if (!parse_number(num, 1, 65535, &n))
+			return false;
+		u->port = (unsigned)n;
+	}
+	return true;
+}
+
+/* A database number: digits, 0..RELAY_STORE_DB_MAX. */
+#define RELAY_STORE_DB_MAX 100000
+static bool
+redis_db(const char *s, struct relay_store_url *u)
+{
+	unsigned long n;
+
+	if (!parse_number(s, 0, RELAY_STORE_DB_MAX, &n))
+		return false;
+	u->db = (unsigned)n;
+	return true;
+}
+
+/* What is wrong with a redis:// or redis+unix:// URL, or NULL. */
+static const char *
+store_url_problem(const char *s, struct relay_store_url *u)
+{
+	const char *rest, *slash, *q;
+
+	memset(u, 0, sizeof(*u));
+	if (strncmp(s, "redis+unix://", 13) == 0) {
+		u->kind = RELAY_STORE_REDIS_UNIX;
+		rest = s + 13;
+		if (rest[0] != '/' || rest[1] == '\0' || rest[1] == '?')
+			return "expected redis+unix:///PATH[?db=N] (an "
+			       "absolute path, so three slashes)";
+		q = strchr(rest, '?');
+		if ((size_t)(q != NULL ? q - rest : (long)strlen(rest)) >=
+		    sizeof(u->path))
+			return "the socket's path is too long";
+		snprintf(u->path, sizeof(u->path), "%.*s",
+		    (int)(q != NULL ? q - rest : (long)strlen(rest)), rest);
+		if (strspn(u->path,
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs"
+			"tuvwxyz0123456789/._-+@") != strlen(u->path))
+			return "the socket's path may hold only A-Z a-z 0-9 / "
+			       ". "
+			       "_ - + @";
+		if (q != NULL &&
+		    (strncmp(q, "?db=", 4) != 0 || !redis_db(q + 4, u)))
+			return "expected ?db=N after the path (N a number)";
+		return NULL;
+	}
+	if (strncmp(s, "redis://", 8) != 0)
+		return "expected memory, redis://[USER@]HOST[:PORT][/DB] or "
+		       "redis+unix:///PATH[?db=N]";
+	u->kind = RELAY_STORE_REDIS_TCP;
+	rest = s + 8;
+	slash = strchr(rest, '/');
+	if (memchr(rest, ':',
+		(size_t)(slash != NULL ? slash - rest : (long)strlen(rest))) !=
+		NULL &&
+	    memchr(rest, '@',
+		(size_t)(slash != NULL ? slash - rest : (long)strlen(rest))) !=
+		NULL) {
+		const char *at = strchr(rest, '@'), *colon = strchr(rest, ':');
+
+		if (colon < at)
+			return "a password does not belong in the URL, where "
+			       "ps and the journal show it; put it in "
+			       "--store-password-file";
+	}
+	if (!redis_authority(
+		rest, slash != NULL ? (size_t)(slash - rest) : strlen(rest), u))
+		return "expected redis://[USER@]HOST[:PORT][/DB]: HOST a name, "
+		       "an IPv4 address or [IPv6], PORT 1-65535, USER of A-Z "
+		       "a-z 0-9 . _ -";
+	if (slash != NULL && !redis_db(slash + 1, u))
+		return "expected a database number after the '/'";
+	return NULL;
+}
+
 static enum relay_opts_result
 opt_store(const struct opt *op, const char *arg, struct ctx *c)
 {
+	const char *why;
+
+	/* The last one given counts, as for the numbers. */
+	memset(&c->o->store_url, 0, sizeof(c->o->store_url));
+	c->o->store = NULL;
 	if (strcmp(arg, "memory") == 0)
 		return RELAY_OPTS_RUN;
-	if (strncmp(arg, "redis://", 8) == 0)
+	/*
+	 * Never echoed: a URL that is not what we expect may hold a
+	 * password in a form of some other client's (":pw@", "?password="),
+	 * and the message goes to the journal.
+	 */
+	if ((why = store_url_problem(arg, &c->o->store_url)) != NULL)
+		return usage(c, "--%s: %s", op->name, why);
+	c->o->store = arg;
+	return RELAY_OPTS_RUN;
+}
+
+static enum relay_opts_result
+opt_store_prefix(const struct opt *op, const char *arg, struct ctx *c)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0 || len > RELAY_STORE_PREFIX_MAX ||
+	    strspn(arg,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789_:.-") != len)
 		return usage(c,
-		    "--%s '%s': the redis store is not part of this version; "
-		    "use 'memory'",
-		    op->name, arg);
-	return usage(c, "--%s: expected 'memory', got '%s'", op->name, arg);
+		    "--%s: expected 1 to %d characters of A-Z a-z 0-9 _ : . -, "
+		    "got '%s'",
+		    op->name, RELAY_STORE_PREFIX_MAX, arg);
+	c->o->store_prefix = arg;
+	return RELAY_OPTS_RUN;
 }
 
 /*
@@ -337,6 +504,10 @@ static const struct opt options[] = {
 	{ .name = "public-url", .parse = opt_public_url },
 	{ .name = "authorize-url-prefix", .parse = opt_prefix },
 	{ .name = "store", .parse = opt_store },
+	{ .name = "store-password-file",
+	    .parse = opt_file,
+	    F(store_password_file) },
+	{ .name = "store-prefix", .parse = opt_store_prefix },
 	NUMBER("ttl", ttl, 10, 3600, OPT_SECONDS),
 	NUMBER("max-pending", max_pending, 1, 10000000, 0),
 	NUMBER("max-connections", max_connections, 16, 0, OPT_OPEN_FILES),
@@ -391,7 +562,7 @@ set_defaults(struct relay_opts *o, unsigned long max_conns_limit)
 	o->max_connections_per_ip = 0; /* not given: see check_limits() */
 	o->max_parked = 0;	       /* not given: see check_limits() */
 	o->connection_timeout = 15;
-	o->threads = default_threads();
+	o->threads = 0; /* not given: see check_together() */
 	if (o->max_connections > max_conns_limit)
 		o->max_connections = (unsigned)max_conns_limit;
 }
@@ -513,6 +684,26 @@ check_together(struct ctx *c)
 	if (o->client_keys == NULL)
 		return usage(
 		    c, "--client-keys is required (see --new-client-key)");
+	if (o->store == NULL &&
+	    (o->store_password_file != NULL || o->store_prefix != NULL))
+		return usage(c,
+		    "--store-password-file and --store-prefix are for a redis "
+		    "--store only");
+	if (o->store_prefix == NULL)
+		o->store_prefix = RELAY_STORE_DEFAULT_PREFIX;
+	/*
+	 * A redis store's calls block an HTTP worker for a round trip each:
+	 * more workers keep one slow answer from holding up the others.
+	 */
+	if (o->threads == 0)
+		o->threads =
+		    o->store != NULL && default_threads() < REDIS_THREADS
+		    ? REDIS_THREADS
+		    : default_threads();
+	if (o->store_url.user[0] != '\0' && o->store_password_file == NULL)
+		return usage(c,
+		    "--store names a Redis user: give its password in "
+		    "--store-password-file");
 	return check_limits(c);
 }
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "store.h"
 #include "url.h"
 
 #define RELAY_MAX_PREFIXES 16
@@ -28,9 +29,13 @@ struct relay_opts {
 	unsigned max_parked; /* polls waiting at once, below max_connections */
 	unsigned connection_timeout;
 	unsigned threads;
-	const char *client_keys;       /* the keys file, borrowed from argv */
-	const char *new_client_key;    /* --new-client-key NAME, from argv */
-	const char *check_client_keys; /* --check-client-keys FILE, argv */
+	const char *store; /* --store as given, NULL for the default */
+	struct relay_store_url store_url;
+	const char *store_password_file; /* borrowed from argv */
+	const char *store_prefix;	 /* "pam_ion:" unless given */
+	const char *client_keys;	 /* the keys file, borrowed from argv */
+	const char *new_client_key;	 /* --new-client-key NAME, from argv */
+	const char *check_client_keys;	 /* --check-client-keys FILE, argv */
 };
 
 enum relay_opts_result {

@@ -667,6 +667,30 @@ check_authorize_url(struct relay_app *app, struct relay_login_spec *spec,
 	return check_state_nonce(app, &u, spec->state, resp);
 }
 
+/*
+ * The store's server cannot be reached: 503, and the module (or the
+ * phone's browser) comes back in retry_after seconds.  The relay logs
+ * the outage itself, once (store_redis.c), not per request.
+ */
+static void
+reject_unavailable(
+    struct relay_app *app, struct relay_response *resp, unsigned retry_after)
+{
+	resp->retry_after = retry_after;
+	json_reject(app, resp, 503, RELAY_REJECT_STORE_UNAVAILABLE,
+	    "the relay's store is unavailable; try again shortly");
+}
+
+static void
+page_unavailable(struct relay_app *app, struct relay_response *resp)
+{
+	resp->retry_after = 5;
+	page_reject(app, resp, 503, RELAY_REJECT_STORE_UNAVAILABLE,
+	    "Try again shortly",
+	    "The sign-in service is briefly unavailable. Reload this page "
+	    "in a few seconds.");
+}
+
 /* Answers a registration that relay_store_add() refused with r. */
 static void
 refuse_login(struct relay_app *app, const struct relay_request *req,
@@ -674,6 +698,7 @@ refuse_login(struct relay_app *app, const struct relay_request *req,
     int r, struct relay_response *resp)
 {
 	unsigned long max = app->opts->max_pending;
+	size_t count;
 
 	switch (r) {
 	case ION_ERR_EXISTS:
@@ -695,8 +720,13 @@ refuse_login(struct relay_app *app, const struct relay_request *req,
 		json_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "too many logins are pending; try again shortly");
 		/* Read again outside the store's lock: only for the log. */
-		if (spec->request_uri != NULL &&
-		    relay_store_count(app->store) < max)
+		count = relay_store_count(app->store);
+		if (count < max && relay_store_remote(app->store))
+			relay_log(RELAY_LOG_WARN,
+			    "refused a login from %s: the store's server is "
+			    "out of memory (its maxmemory)",
+			    req->client);
+		else if (count < max && spec->request_uri != NULL)
 			relay_log(RELAY_LOG_WARN,
 			    "refused a login from %s: too many used codes "
 			    "and request_uris remembered (%lu)",
@@ -706,6 +736,9 @@ refuse_login(struct relay_app *app, const struct relay_request *req,
 			    "refused a login from %s: --max-pending (%lu) "
 			    "reached",
 			    req->client, max);
+		return;
+	case ION_ERR_UNAVAIL:
+		reject_unavailable(app, resp, 5);
 		return;
 	default:
 		json_answer(resp, 500,
@@ -770,6 +803,10 @@ route_link(struct relay_app *app, const char *id, struct relay_response *resp)
 	int r;
 
 	r = relay_store_view_link(app->store, id, &v);
+	if (r == ION_ERR_UNAVAIL) {
+		page_unavailable(app, resp);
+		return;
+	}
 	if (r == ION_ERR_USED) {
 		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
 		    "Link already used",
@@ -890,11 +927,22 @@ refuse_callback(struct relay_app *app, const struct relay_request *req, int r,
 		page_reject(app, resp, 503, RELAY_REJECT_FULL,
 		    "Try again shortly",
 		    "The relay is busy. Reload this page in a few seconds.");
-		relay_log(RELAY_LOG_WARN,
-		    "refused a callback from %s: too many used codes "
-		    "remembered (%lu)",
-		    req->client,
-		    app->opts->max_pending * RELAY_USED_CODES_PER_LOGIN);
+		if (relay_store_remote(app->store))
+			relay_log(RELAY_LOG_WARN,
+			    "refused a callback from %s: the store's server "
+			    "is out of memory (its maxmemory)",
+			    req->client);
+		else
+			relay_log(RELAY_LOG_WARN,
+			    "refused a callback from %s: too many used codes "
+			    "remembered (%lu)",
+			    req->client,
+			    app->opts->max_pending *
+				RELAY_USED_CODES_PER_LOGIN);
+		return;
+	case ION_ERR_UNAVAIL:
+		/* The phone reloads this page: the callback comes again. */
+		page_unavailable(app, resp);
 		return;
 	case ION_ERR_USED:
 		page_reject(app, resp, 409, RELAY_REJECT_ALREADY_USED,
@@ -999,7 +1047,12 @@ route_result(struct relay_app *app, const struct relay_request *req,
 		    ION_RELAY_WAIT_PARAM " must be a number of seconds");
 		return;
 	}
-	if (seconds > 0 &&
+	/*
+	 * The server looks once more after parking, which no wake can
+	 * overtake; with a remote store, where each look is a round trip,
+	 * that look is the only one.
+	 */
+	if (seconds > 0 && !relay_store_remote(app->store) &&
 	    relay_route_collect(
 		app, state, client->hash, RELAY_WAKE_NONE, false, resp))
 		return;
@@ -1046,6 +1099,7 @@ relay_route_collect(struct relay_app *app, const char *state,
     struct relay_response *resp)
 {
 	struct relay_result *res = NULL;
+	uint64_t due_ms = 0;
 	int r;
 
 	/*
@@ -1068,10 +1122,16 @@ relay_route_collect(struct relay_app *app, const char *state,
 		reject_client_key(app, resp);
 		return true;
 	}
-	r = relay_store_take_result(app->store, state, client, &res);
+	r = relay_store_take(app->store, state, client, &res, &due_ms);
+	if (r == ION_ERR_UNAVAIL) {
+		reject_unavailable(app, resp, 1);
+		return true;
+	}
 	if (r == ION_ERR_PENDING) {
-		if (!final)
+		if (!final) {
+			resp->due_ms = due_ms;
 			return false;
+		}
 		if (why == RELAY_WAKE_TIMEOUT)
 			atomic_fetch_add(&app->metrics.polls_timed_out, 1);
 		answer_pending(resp);
@@ -1128,12 +1188,41 @@ relay_route_delivered(
 	}
 }
 
+/* A result for state was stored or put back, maybe by another relay. */
+static void
+on_store_woken(void *arg, const char *state)
+{
+	struct relay_app *app = arg;
+
+	relay_waiters_wake(app->waiters, state, RELAY_WAKE_RESULT);
+}
+
+/* The store lost its server: a wake could be missed, so every poll looks. */
+static void
+on_store_lost(void *arg)
+{
+	struct relay_app *app = arg;
+
+	relay_waiters_wake_all(app->waiters, RELAY_WAKE_STORE_DOWN);
+}
+
+void
+relay_route_watch_store(struct relay_app *app)
+{
+	struct relay_store_events ev = {
+		.woken = on_store_woken,
+		.lost = on_store_lost,
+		.arg = app,
+	};
+
+	relay_store_watch(app->store, &ev);
+}
+
 static void
 on_expired(void *arg, const char *state)
 {
 	struct relay_app *app = arg;
 
-	atomic_fetch_add(&app->metrics.expirations, 1);
 	relay_waiters_wake(app->waiters, state, RELAY_WAKE_EXPIRED);
 }
 
@@ -1149,6 +1238,7 @@ relay_route_tick(void *arg, uint64_t now_ms)
 	relay_log_limit_flush(&app->key_refusal_log, KEY_REFUSALS);
 	relay_log_limit_flush(&app->busy_log, BUSY_REFUSALS);
 	n = relay_store_expire(app->store, now_ms, on_expired, app, &next);
+	atomic_fetch_add(&app->metrics.expirations, n);
 	if (n > 0)
 		relay_log(RELAY_LOG_INFO, "%zu login%s expired", n,
 		    n == 1 ? "" : "s");
@@ -1162,13 +1252,35 @@ relay_route_tick(void *arg, uint64_t now_ms)
 	return next;
 }
 
+/* 200 "ok", or 503 with why the store cannot serve. */
+static void
+route_healthz(struct relay_app *app, struct relay_response *resp)
+{
+	char why[256], *text = NULL;
+	int n;
+
+	if (relay_store_health(app->store, why, sizeof(why))) {
+		set_body(resp, 200, TEXT_TYPE, strdup("ok\n"), 3);
+		return;
+	}
+	n = asprintf(&text, "store unavailable: %s\n", why);
+	set_body(
+	    resp, 503, TEXT_TYPE, n < 0 ? NULL : text, n < 0 ? 0 : (size_t)n);
+}
+
 static void
 route_metrics(struct relay_app *app, struct relay_response *resp)
 {
+	struct relay_store_stats stats;
 	struct relay_gauges g;
 	size_t len = 0;
 	char *text;
+	char why[8];
 
+	relay_store_stats(app->store, &stats);
+	g.store_up = relay_store_health(app->store, why, sizeof(why)) ? 1 : 0;
+	g.store_errors = stats.errors;
+	g.store_reconnects = stats.reconnects;
 	g.pending = relay_store_count(app->store);
 	g.parked = relay_waiters_count(app->waiters);
 	g.clients = relay_clients_count(app->clients);
@@ -1231,7 +1343,7 @@ relay_route(struct relay_app *app, const struct relay_request *req,
 			not_allowed(app, resp, "GET, HEAD");
 	} else if (strcmp(path, PATH_HEALTHZ) == 0) {
 		if (get || head)
-			set_body(resp, 200, TEXT_TYPE, strdup("ok\n"), 3);
+			route_healthz(app, resp);
 		else
 			not_allowed(app, resp, "GET, HEAD");
 	} else if (strcmp(path, PATH_METRICS) == 0) {

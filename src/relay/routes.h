@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "clientkeys.h"
 #include "conns.h"
@@ -66,6 +67,8 @@ struct relay_response {
 	/* set when a poll must wait: the server parks it */
 	bool park;
 	unsigned wait_seconds;
+	/* when the store wants the poll to look again, 0 for never */
+	uint64_t due_ms;
 	char state[RELAY_STATE_LEN + 1];
 	unsigned char client[ION_SHA256_LEN]; /* whose poll it is */
 	/* set when the answer carries a result: see relay_route_delivered() */
@@ -81,14 +84,21 @@ void relay_route(struct relay_app *app, const struct relay_request *req,
  * Answers a poll for state by the client whose key hashes to client (as
  * resp->client of the parked poll).  why says how its wait ended
  * (RELAY_WAKE_NONE before it waited at all).  When final is false and the
- * login is still pending, returns false and leaves resp alone: the poll
- * should wait.  A client no longer in the keys file gets 401, another
- * client's login is unknown (404).  resp must be zeroed or hold a previous
- * answer (whose body is freed).
+ * login is still pending, returns false and leaves resp alone but for
+ * resp->due_ms: the poll should wait, until then at most.  A client no longer
+ * in the keys file gets 401, another client's login is unknown (404).  resp
+ * must be zeroed or hold a previous answer (whose body is freed).
  */
 bool relay_route_collect(struct relay_app *app, const char *state,
     const unsigned char client[ION_SHA256_LEN], enum relay_wake why, bool final,
     struct relay_response *resp);
+
+/*
+ * Starts the store's wake-ups: a result stored by any relay sharing the
+ * store wakes the poll parked here for it; losing the store's server
+ * wakes every parked poll (see relay_store_watch()).
+ */
+void relay_route_watch_store(struct relay_app *app);
 
 /*
  * Answers a poll that would wait while every --max-parked place is taken:

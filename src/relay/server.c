@@ -52,6 +52,7 @@ struct exchange {
 	size_t body_len;
 	bool body_too_large;
 	bool parked;
+	bool answered; /* resumed and answered: the slot ends in completed() */
 	unsigned ticket;
 	char state[RELAY_STATE_LEN + 1];
 	unsigned char client[ION_SHA256_LEN]; /* the parked poll's client */
@@ -241,27 +242,40 @@ park(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex,
 {
 	struct relay_app *app = srv->app;
 	const union MHD_ConnectionInfo *ci;
-	uint64_t wait_ms = (uint64_t)resp->wait_seconds * 1000;
+	uint64_t deadline = ion_now_ms() + (uint64_t)resp->wait_seconds * 1000;
 	enum relay_wake why;
 	int fd = -1, r;
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci != NULL)
 		fd = ci->connect_fd;
+	/*
+	 * The store may want an earlier look: the login's TTL ends, or
+	 * another relay's delivery of its result may have died.
+	 */
+	if (resp->due_ms != 0 && resp->due_ms < deadline)
+		deadline = resp->due_ms;
 	memcpy(ex->state, resp->state, sizeof(ex->state));
 	memcpy(ex->client, resp->client, sizeof(ex->client));
 	relay_response_clear(resp);
-	if ((r = relay_waiters_park(app->waiters, ex->state, c, fd,
-		 ion_now_ms() + wait_ms, &ex->ticket)) != 0) {
+	if ((r = relay_waiters_park(
+		 app->waiters, ex->state, c, fd, deadline, &ex->ticket)) != 0) {
 		not_parked(app, ex, r, resp);
 		return answer(c, ex, resp);
 	}
 	ex->parked = true;
-	/* The callback may have come between the first look and parking. */
+	/*
+	 * The callback may have come between the first look and parking
+	 * (with a remote store, this is the first look: see route_result).
+	 */
 	if (!relay_route_collect(
-		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp) &&
-	    relay_waiters_suspend(app->waiters, ex->ticket))
-		return MHD_YES;
+		app, ex->state, ex->client, RELAY_WAKE_NONE, false, resp)) {
+		if (resp->due_ms != 0)
+			relay_waiters_advance(
+			    app->waiters, ex->ticket, resp->due_ms);
+		if (relay_waiters_suspend(app->waiters, ex->ticket))
+			return MHD_YES;
+	}
 	why = relay_waiters_release(app->waiters, ex->ticket);
 	ex->parked = false;
 	if (resp->status == 0)
@@ -295,15 +309,12 @@ resumed(struct relay_server *srv, struct MHD_Connection *c, struct exchange *ex)
 	struct relay_response resp;
 
 	memset(&resp, 0, sizeof(resp));
+	ex->answered = true; /* a departure is counted by the collect */
 	/*
-	 * At shutdown the slot is held until the answer is out (completed()
-	 * frees it): the relay waits for the slots before it closes the
-	 * connections.
+	 * The slot is held until the answer is out (completed() frees it):
+	 * at shutdown the relay waits for the slots before it closes the
+	 * connections, so an answer under way (a result, say) is not cut.
 	 */
-	if (why != RELAY_WAKE_SHUTDOWN) {
-		relay_waiters_release(srv->app->waiters, ex->ticket);
-		ex->parked = false;
-	}
 	relay_route_collect(srv->app, ex->state, ex->client, why, true, &resp);
 	return answer(c, ex, &resp);
 }
@@ -415,7 +426,8 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	 */
 	if (ex->parked &&
 	    relay_waiters_release(srv->app->waiters, ex->ticket) ==
-		RELAY_WAKE_GONE)
+		RELAY_WAKE_GONE &&
+	    !ex->answered)
 		atomic_fetch_add(&srv->app->metrics.polls_gone, 1);
 	/* A result counts as collected only when its answer went out whole. */
 	if (ex->delivering)

@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "siphash.h"
 #include "store.h"
+#include "store_impl.h"
 
 struct login {
 	struct login *next_by_state;
@@ -35,10 +36,6 @@ struct login {
 	char strings[];
 };
 
-/* Domain labels of the used-code memory's hashes. */
-#define USED_CODE "code"
-#define USED_REQUEST_URI "request_uri"
-
 /*
  * SHA-256 of a code a callback brought, or of a registered request_uri,
  * remembered for the TTL.
@@ -50,7 +47,8 @@ struct used_code {
 	unsigned char hash[ION_SHA256_LEN];
 };
 
-struct relay_store {
+struct memory_store {
+	struct relay_store base; /* first: see store_impl.h */
 	pthread_mutex_t lock;
 	/* used codes: a table, and a list in expiry order */
 	struct used_code **used;
@@ -67,55 +65,6 @@ struct relay_store {
 	unsigned char key[16];
 };
 
-int
-relay_store_new(
-    unsigned long max_pending, unsigned ttl_seconds, struct relay_store **ret)
-{
-	struct relay_store *st;
-	int r = ION_ERR_NOMEM;
-
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return ION_ERR_NOMEM;
-	st->nbuckets = 1024;
-	st->by_state = calloc(st->nbuckets, sizeof(*st->by_state));
-	st->by_link = calloc(st->nbuckets, sizeof(*st->by_link));
-	st->used_nbuckets = 1024;
-	st->used = calloc(st->used_nbuckets, sizeof(*st->used));
-	if (st->by_state == NULL || st->by_link == NULL || st->used == NULL)
-		goto out;
-	if ((r = ion_random_bytes(st->key, sizeof(st->key))) != 0)
-		goto out;
-	if (pthread_mutex_init(&st->lock, NULL) != 0) {
-		r = ION_ERR_SYSTEM;
-		goto out;
-	}
-	st->max_pending = max_pending;
-	st->used_max = max_pending * RELAY_USED_CODES_PER_LOGIN;
-	st->ttl_ms = (uint64_t)ttl_seconds * 1000;
-	*ret = st;
-	st = NULL; /* transferred */
-	r = 0;
-out:
-	if (st != NULL) {
-		free(st->by_state);
-		free(st->by_link);
-		free(st->used);
-		free(st);
-	}
-	return r;
-}
-
-/*
- * SHA-256(label || 0 || value): a code and a request_uri that happen to be
- * the same string are different entries.
- */
-static int
-used_hash(const char *label, const void *value, size_t len,
-    unsigned char out[ION_SHA256_LEN])
-{
-	return ion_sha256(label, strlen(label) + 1, value, len, NULL, 0, out);
-}
-
 /* A used-code entry for value under label, not yet remembered. */
 static int
 used_new(
@@ -126,7 +75,7 @@ used_new(
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return ION_ERR_NOMEM;
-	if ((r = used_hash(label, value, len, u->hash)) != 0) {
+	if ((r = relay_store_used_hash(label, value, len, u->hash)) != 0) {
 		free(u);
 		return r;
 	}
@@ -135,10 +84,10 @@ used_new(
 }
 
 static bool used_find(
-    struct relay_store *st, const unsigned char *hash, uint64_t now_ms);
+    struct memory_store *st, const unsigned char *hash, uint64_t now_ms);
 static void used_add(
-    struct relay_store *st, struct used_code *u, uint64_t now_ms);
-static void used_expire(struct relay_store *st, uint64_t now_ms);
+    struct memory_store *st, struct used_code *u, uint64_t now_ms);
+static void used_expire(struct memory_store *st, uint64_t now_ms);
 
 /*
  * Under the lock: whether u may be remembered now.  seen when its hash is
@@ -146,7 +95,7 @@ static void used_expire(struct relay_store *st, uint64_t now_ms);
  * rather than forget an entry early (fail closed).
  */
 static int
-used_check(struct relay_store *st, const struct used_code *u, int seen,
+used_check(struct memory_store *st, const struct used_code *u, int seen,
     uint64_t now_ms)
 {
 	used_expire(st, now_ms);
@@ -159,19 +108,19 @@ used_check(struct relay_store *st, const struct used_code *u, int seen,
 
 /* The bucket of key in a table of n buckets (a power of two). */
 static size_t
-bucket_in(const struct relay_store *st, const void *key, size_t len, size_t n)
+bucket_in(const struct memory_store *st, const void *key, size_t len, size_t n)
 {
 	return (size_t)relay_siphash(st->key, key, len) & (n - 1);
 }
 
 static size_t
-bucket(const struct relay_store *st, const char *key, size_t len)
+bucket(const struct memory_store *st, const char *key, size_t len)
 {
 	return bucket_in(st, key, len, st->nbuckets);
 }
 
 static struct login **
-find_state(struct relay_store *st, const char *state)
+find_state(struct memory_store *st, const char *state)
 {
 	struct login **pp = &st->by_state[bucket(st, state, RELAY_STATE_LEN)];
 
@@ -182,7 +131,7 @@ find_state(struct relay_store *st, const char *state)
 }
 
 static struct login **
-find_link(struct relay_store *st, const char *link_id)
+find_link(struct memory_store *st, const char *link_id)
 {
 	struct login **pp =
 	    &st->by_link[bucket(st, link_id, ION_RELAY_LINK_ID_LEN)];
@@ -195,7 +144,7 @@ find_link(struct relay_store *st, const char *link_id)
 
 /* Doubles both tables; on allocation failure they simply stay as they are. */
 static void
-grow(struct relay_store *st)
+grow(struct memory_store *st)
 {
 	size_t n = st->nbuckets * 2, i;
 	struct login **bs, **bl;
@@ -235,7 +184,7 @@ grow(struct relay_store *st)
 
 /* Unlinks l from both tables and the age list, and frees it. */
 static void
-remove_login(struct relay_store *st, struct login *l)
+remove_login(struct memory_store *st, struct login *l)
 {
 	struct login **pp;
 
@@ -301,7 +250,7 @@ new_login(const struct relay_login_spec *spec, struct login **ret)
 
 /* Under the lock: gives l a random link id no other login has. */
 static int
-new_link_id(struct relay_store *st, struct login *l)
+new_link_id(struct memory_store *st, struct login *l)
 {
 	unsigned char rnd[8];
 	int tries;
@@ -321,7 +270,7 @@ new_link_id(struct relay_store *st, struct login *l)
  * age list, which the one TTL keeps in expiry order.
  */
 static void
-insert_login(struct relay_store *st, struct login **slot, struct login *l,
+insert_login(struct memory_store *st, struct login **slot, struct login *l,
     uint64_t now_ms)
 {
 	*slot = l;
@@ -336,10 +285,11 @@ insert_login(struct relay_store *st, struct login **slot, struct login *l,
 		grow(st);
 }
 
-int
-relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
+static int
+memory_add(struct relay_store *base, const struct relay_login_spec *spec,
     char ret_link_id[ION_RELAY_LINK_ID_LEN + 1])
 {
+	struct memory_store *st = (struct memory_store *)base;
 	struct login *l = NULL, **slot;
 	struct used_code *used = NULL;
 	uint64_t now_ms;
@@ -348,7 +298,7 @@ relay_store_add(struct relay_store *st, const struct relay_login_spec *spec,
 	if ((r = new_login(spec, &l)) != 0)
 		return r;
 	if (spec->request_uri != NULL &&
-	    (r = used_new(USED_REQUEST_URI, spec->request_uri,
+	    (r = used_new(RELAY_USED_REQUEST_URI, spec->request_uri,
 		 spec->request_uri_len, &used)) != 0) {
 		free(l);
 		return r;
@@ -432,10 +382,11 @@ live(struct login *l)
 	return (l != NULL && l->expires_ms > ion_now_ms()) ? l : NULL;
 }
 
-int
-relay_store_view_link(struct relay_store *st, const char *link_id,
+static int
+memory_view_link(struct relay_store *base, const char *link_id,
     struct relay_login_view **ret_view)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	struct login *l;
 	int r = ION_ERR_NOT_FOUND;
 
@@ -458,44 +409,14 @@ out:
 	return r;
 }
 
-static struct relay_result *
-copy_result(const struct relay_result *in)
-{
-	const char *parts[4] = { in->code, in->error, in->error_description,
-		in->iss };
-	size_t lens[4], total = 0, i, off = 0;
-	struct relay_result *res;
-	const char **dst[4];
-
-	for (i = 0; i < 4; i++) {
-		lens[i] = parts[i] ? strlen(parts[i]) + 1 : 0;
-		total += lens[i];
-	}
-	if ((res = calloc(1, sizeof(*res) + total)) == NULL)
-		return NULL;
-	dst[0] = &res->code;
-	dst[1] = &res->error;
-	dst[2] = &res->error_description;
-	dst[3] = &res->iss;
-	for (i = 0; i < 4; i++) {
-		if (parts[i] == NULL)
-			continue;
-		memcpy(res->strings + off, parts[i], lens[i]);
-		*dst[i] = res->strings + off;
-		off += lens[i];
-	}
-	res->size = sizeof(*res) + total;
-	return res;
-}
-
 static size_t
-used_bucket(const struct relay_store *st, const unsigned char *hash)
+used_bucket(const struct memory_store *st, const unsigned char *hash)
 {
 	return bucket_in(st, hash, ION_SHA256_LEN, st->used_nbuckets);
 }
 
 static bool
-used_find(struct relay_store *st, const unsigned char *hash, uint64_t now_ms)
+used_find(struct memory_store *st, const unsigned char *hash, uint64_t now_ms)
 {
 	struct used_code *u = st->used[used_bucket(st, hash)];
 
@@ -508,7 +429,7 @@ used_find(struct relay_store *st, const unsigned char *hash, uint64_t now_ms)
 
 /* Doubles the used-code table; on allocation failure it stays as it is. */
 static void
-used_grow(struct relay_store *st)
+used_grow(struct memory_store *st)
 {
 	size_t n = st->used_nbuckets * 2, i;
 	struct used_code **b, *u, *next;
@@ -529,7 +450,7 @@ used_grow(struct relay_store *st)
 }
 
 static void
-used_add(struct relay_store *st, struct used_code *u, uint64_t now_ms)
+used_add(struct memory_store *st, struct used_code *u, uint64_t now_ms)
 {
 	size_t b = used_bucket(st, u->hash);
 
@@ -548,7 +469,7 @@ used_add(struct relay_store *st, struct used_code *u, uint64_t now_ms)
 
 /* Forgets the used codes whose time is up. */
 static void
-used_expire(struct relay_store *st, uint64_t now_ms)
+used_expire(struct memory_store *st, uint64_t now_ms)
 {
 	struct used_code *u, **pp;
 
@@ -565,10 +486,11 @@ used_expire(struct relay_store *st, uint64_t now_ms)
 	}
 }
 
-int
-relay_store_put_result(struct relay_store *st, const char *state,
+static int
+memory_put_result(struct relay_store *base, const char *state,
     const struct relay_result *in, struct relay_login_view **ret_view)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	struct relay_result *res = NULL;
 	struct relay_login_view *view = NULL;
 	struct used_code *used = NULL;
@@ -578,10 +500,11 @@ relay_store_put_result(struct relay_store *st, const char *state,
 
 	if (strlen(state) != RELAY_STATE_LEN)
 		return ION_ERR_NOT_FOUND;
-	if ((res = copy_result(in)) == NULL)
+	if ((res = relay_result_copy(in)) == NULL)
 		return ION_ERR_NOMEM;
 	if (in->code != NULL &&
-	    (r = used_new(USED_CODE, in->code, strlen(in->code), &used)) != 0)
+	    (r = used_new(
+		 RELAY_USED_CODE, in->code, strlen(in->code), &used)) != 0)
 		goto out_unlocked;
 	pthread_mutex_lock(&st->lock);
 	now_ms = ion_now_ms();
@@ -626,14 +549,16 @@ out_unlocked:
 	return r;
 }
 
-int
-relay_store_take_result(struct relay_store *st, const char *state,
+static int
+memory_take(struct relay_store *base, const char *state,
     const unsigned char client[ION_SHA256_LEN],
-    struct relay_result **ret_result)
+    struct relay_result **ret_result, uint64_t *ret_due_ms)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	struct login *l;
 	int r = ION_ERR_NOT_FOUND;
 
+	(void)ret_due_ms; /* the timer wakes a poll when its login expires */
 	if (strlen(state) != RELAY_STATE_LEN || client == NULL)
 		return ION_ERR_NOT_FOUND;
 	pthread_mutex_lock(&st->lock);
@@ -646,7 +571,7 @@ relay_store_take_result(struct relay_store *st, const char *state,
 		r = ION_ERR_PENDING;
 		goto out;
 	}
-	if ((*ret_result = copy_result(l->result)) == NULL) {
+	if ((*ret_result = relay_result_copy(l->result)) == NULL) {
 		r = ION_ERR_NOMEM;
 		goto out;
 	}
@@ -658,9 +583,10 @@ out:
 	return r;
 }
 
-bool
-relay_store_delivered(struct relay_store *st, const char *state, bool ok)
+static bool
+memory_delivered(struct relay_store *base, const char *state, bool ok)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	struct login *l;
 	bool again = false;
 
@@ -680,9 +606,10 @@ relay_store_delivered(struct relay_store *st, const char *state, bool ok)
 	return again;
 }
 
-bool
-relay_store_exists(struct relay_store *st, const char *state)
+static bool
+memory_exists(struct relay_store *base, const char *state)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	bool found;
 
 	if (strlen(state) != RELAY_STATE_LEN)
@@ -693,11 +620,12 @@ relay_store_exists(struct relay_store *st, const char *state)
 	return found;
 }
 
-size_t
-relay_store_expire(struct relay_store *st, uint64_t now_ms,
+static size_t
+memory_expire(struct relay_store *base, uint64_t now_ms,
     void (*expired)(void *arg, const char *state), void *arg,
     uint64_t *ret_next_ms)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	char(*states)[RELAY_STATE_LEN + 1] = NULL;
 	size_t n = 0, cap = 0, i;
 
@@ -731,7 +659,7 @@ relay_store_expire(struct relay_store *st, uint64_t now_ms,
 
 /* Reads one of the store's counters under its lock. */
 static size_t
-read_counter(struct relay_store *st, const size_t *counter)
+read_counter(struct memory_store *st, const size_t *counter)
 {
 	size_t n;
 
@@ -741,25 +669,25 @@ read_counter(struct relay_store *st, const size_t *counter)
 	return n;
 }
 
-size_t
-relay_store_used_codes(struct relay_store *st)
+static size_t
+memory_used_codes(struct relay_store *base)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	return read_counter(st, &st->used_count);
 }
 
-size_t
-relay_store_count(struct relay_store *st)
+static size_t
+memory_count(struct relay_store *base)
 {
+	struct memory_store *st = (struct memory_store *)base;
 	return read_counter(st, &st->count);
 }
 
-void
-relay_store_free(struct relay_store **pst)
+static void
+memory_free(struct relay_store *base)
 {
-	struct relay_store *st;
+	struct memory_store *st = (struct memory_store *)base;
 
-	if (pst == NULL || (st = *pst) == NULL)
-		return;
 	while (st->oldest != NULL)
 		remove_login(st, st->oldest);
 	used_expire(st, UINT64_MAX);
@@ -768,16 +696,56 @@ relay_store_free(struct relay_store **pst)
 	free(st->by_state);
 	free(st->by_link);
 	free(st);
-	*pst = NULL;
 }
 
-void
-relay_result_free(struct relay_result **pres)
+static const struct relay_store_ops memory_ops = {
+	.add = memory_add,
+	.view_link = memory_view_link,
+	.put_result = memory_put_result,
+	.take = memory_take,
+	.delivered = memory_delivered,
+	.exists = memory_exists,
+	.expire = memory_expire,
+	.count = memory_count,
+	.used_codes = memory_used_codes,
+	.free = memory_free,
+};
+
+int
+relay_store_new(
+    unsigned long max_pending, unsigned ttl_seconds, struct relay_store **ret)
 {
-	if (pres == NULL || *pres == NULL)
-		return;
-	/* The code is a credential until it is exchanged. */
-	ion_scrub(*pres, (*pres)->size);
-	free(*pres);
-	*pres = NULL;
+	struct memory_store *st;
+	int r = ION_ERR_NOMEM;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return ION_ERR_NOMEM;
+	st->nbuckets = 1024;
+	st->by_state = calloc(st->nbuckets, sizeof(*st->by_state));
+	st->by_link = calloc(st->nbuckets, sizeof(*st->by_link));
+	st->used_nbuckets = 1024;
+	st->used = calloc(st->used_nbuckets, sizeof(*st->used));
+	if (st->by_state == NULL || st->by_link == NULL || st->used == NULL)
+		goto out;
+	if ((r = ion_random_bytes(st->key, sizeof(st->key))) != 0)
+		goto out;
+	if (pthread_mutex_init(&st->lock, NULL) != 0) {
+		r = ION_ERR_SYSTEM;
+		goto out;
+	}
+	st->max_pending = max_pending;
+	st->used_max = max_pending * RELAY_USED_CODES_PER_LOGIN;
+	st->ttl_ms = (uint64_t)ttl_seconds * 1000;
+	st->base.ops = &memory_ops;
+	*ret = &st->base;
+	st = NULL; /* transferred */
+	r = 0;
+out:
+	if (st != NULL) {
+		free(st->by_state);
+		free(st->by_link);
+		free(st->used);
+		free(st);
+	}
+	return r;
 }

@@ -378,6 +378,24 @@ relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
 	return 0;
 }
 
+void
+relay_waiters_advance(
+    struct relay_waiters *w, unsigned ticket, uint64_t deadline_ms)
+{
+	struct slot *s = &w->slots[ticket];
+	bool earlier = false;
+
+	pthread_mutex_lock(&w->lock);
+	if (s->in_use && s->heap_pos != NIL && deadline_ms < s->deadline_ms) {
+		s->deadline_ms = deadline_ms;
+		heap_up(w, s->heap_pos);
+		earlier = deadline_ms < w->planned_ms;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (earlier)
+		kick(w);
+}
+
 bool
 relay_waiters_suspend(struct relay_waiters *w, unsigned ticket)
 {
@@ -455,6 +473,17 @@ relay_waiters_wake(
 			wake_slot(w, j, why);
 			break;
 		}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+relay_waiters_wake_all(struct relay_waiters *w, enum relay_wake why)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&w->lock);
+	for (i = 0; i < w->nslots; i++)
+		wake_slot(w, i, why);
 	pthread_mutex_unlock(&w->lock);
 }
 

@@ -18,13 +18,14 @@
 
 /* Why a parked poll was woken. */
 enum relay_wake {
-	RELAY_WAKE_NONE = 0, /* not woken (released by its own connection) */
-	RELAY_WAKE_RESULT,   /* the callback stored a result */
-	RELAY_WAKE_TIMEOUT,  /* its wait ran out */
-	RELAY_WAKE_GONE,     /* the client closed the connection */
-	RELAY_WAKE_REPLACED, /* a newer poll for the same login arrived */
-	RELAY_WAKE_EXPIRED,  /* the login's TTL ran out */
-	RELAY_WAKE_SHUTDOWN, /* the relay is stopping */
+	RELAY_WAKE_NONE = 0,   /* not woken (released by its own connection) */
+	RELAY_WAKE_RESULT,     /* the callback stored a result */
+	RELAY_WAKE_TIMEOUT,    /* its wait ran out */
+	RELAY_WAKE_GONE,       /* the client closed the connection */
+	RELAY_WAKE_REPLACED,   /* a newer poll for the same login arrived */
+	RELAY_WAKE_EXPIRED,    /* the login's TTL ran out */
+	RELAY_WAKE_SHUTDOWN,   /* the relay is stopping */
+	RELAY_WAKE_STORE_DOWN, /* the store lost its server: look again */
 };
 
 struct relay_waiters_ops {
@@ -64,6 +65,13 @@ int relay_waiters_park(struct relay_waiters *w, const char *state, void *conn,
     int fd, uint64_t deadline_ms, unsigned *ret_ticket);
 
 /*
+ * Brings a parked poll's deadline forward to deadline_ms (CLOCK_MONOTONIC);
+ * a later one leaves it as it is.
+ */
+void relay_waiters_advance(
+    struct relay_waiters *w, unsigned ticket, uint64_t deadline_ms);
+
+/*
  * Suspends the parked connection unless it was woken since it was parked
  * (then returns false and the caller answers at once).
  */
@@ -78,6 +86,9 @@ enum relay_wake relay_waiters_release(struct relay_waiters *w, unsigned ticket);
 /* Wakes the poll parked for state, if any. */
 void relay_waiters_wake(
     struct relay_waiters *w, const char *state, enum relay_wake why);
+
+/* Wakes every parked poll. */
+void relay_waiters_wake_all(struct relay_waiters *w, enum relay_wake why);
 
 /*
  * Refuses new polls, wakes every parked one with RELAY_WAKE_SHUTDOWN and

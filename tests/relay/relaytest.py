@@ -18,12 +18,21 @@ its client, --new-client-key), test_transplant (the code-transplant attack:
 code reuse, PAR URLs), test_parked (--max-parked: "busy" answers, the rest
 served while polls are parked).
 
+The store: RELAY_STORE=redis in the environment (ctest's relay.redis.*
+variants) makes every Relay use --store with one redis-server started once
+per test process (stand/redis.py, at the first Relay; stopped at exit) and
+a --store-prefix of its own, so no two relays of a process share a login,
+unless the test gives --store itself.  ON_REDIS says which store runs;
+memory_store_only(why) skips a test that is about the memory store alone.
+
 Every relay starts with a keys file of two clients, CLIENT_A and CLIENT_B
 (unless a test gives its own), and every /v1 request sends CLIENT_A's key
 unless its headers name PAM-Ion-Client-Key (the value None sends none).
 """
 
+import atexit
 import base64
+import itertools
 import hashlib
 import html.parser
 import http.client
@@ -44,6 +53,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 from stand.daemons import KEY_HEADER, b64url, key_hash  # noqa: E402
+from stand.redis import RedisServer  # noqa: E402
 DEFAULT_BIN = os.path.normpath(
     os.path.join(HERE, "..", "..", "build", "src", "relay", "pam-ion-relay"))
 
@@ -93,6 +103,55 @@ def next_log_second():
 
 def relay_bin():
     return os.environ.get("RELAY_BIN") or DEFAULT_BIN
+
+
+# ---------------------------------------------------------------- the store
+
+STORE = os.environ.get("RELAY_STORE") or "memory"
+if STORE not in ("memory", "redis"):
+    raise RuntimeError("RELAY_STORE=%r: want memory or redis" % STORE)
+ON_REDIS = STORE == "redis"
+
+_redis = None
+_prefixes = itertools.count(1)
+
+
+def redis_server():
+    """The redis-server of this test process, started at the first call
+    and stopped (its directory removed) at exit."""
+    global _redis
+    if _redis is None:
+        _redis = RedisServer()
+        atexit.register(_redis.__exit__, None, None, None)
+    return _redis
+
+
+def store_args(args=()):
+    """What a relay started with args gets for the store: nothing for the
+    memory store or when args name --store already; else --store with
+    this process's redis-server and a --store-prefix no other relay of the
+    process has."""
+    if not ON_REDIS or any(str(a).startswith("--store") for a in args):
+        return []
+    prefix = "pam_ion_test:%d.%d:" % (os.getpid(), next(_prefixes))
+    return ["--store", redis_server().url, "--store-prefix", prefix]
+
+
+def store_prefix(args):
+    """The --store-prefix in args, or None."""
+    args = [str(a) for a in args]
+    for i, a in enumerate(args):
+        if a == "--store-prefix" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--store-prefix="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def memory_store_only(why):
+    """Skips a test (or class) under RELAY_STORE=redis: why says what of
+    the memory store it is about."""
+    return unittest.skipIf(ON_REDIS, "memory store only: " + why)
 
 
 # ---------------------------------------------------------------- client keys
@@ -309,7 +368,9 @@ class Relay:
                  key=DEFAULT):
         """client_keys: a keys file's path, None for no --client-keys, or
         by default a fresh file with CLIENT_A and CLIENT_B.  key: what /v1
-        requests send by default (CLIENT_A's key)."""
+        requests send by default (CLIENT_A's key).  Under RELAY_STORE=redis
+        store_args() are added (self.store_args; self.store_prefix is the
+        prefix its keys have in Redis, None with the memory store)."""
         self.public_url = public_url
         self.prefixes = list(prefixes)
         self._keys_dir = None
@@ -328,6 +389,9 @@ class Relay:
         for p in prefixes:
             argv += ["--authorize-url-prefix", p]
         argv += list(args)
+        self.store_args = store_args(args)
+        argv += self.store_args
+        self.store_prefix = store_prefix(argv) if ON_REDIS else None
         self.argv = argv
         if shell_prefix:
             argv = ["/bin/sh", "-c", shell_prefix + ' && exec "$0" "$@"'] + argv
@@ -365,6 +429,34 @@ class Relay:
         elif host == "::":
             host = "::1"
         self.host = host
+        if self.store_args:
+            self._wait_store(deadline)
+
+    def _wait_store(self, deadline):
+        """Waits until the store is up, so a test starts with a working
+        relay.  The relay tries Redis once before it listens and logs
+        "store ... connected"; only without that line is /healthz asked
+        (a connection a test with --max-connections-per-ip 1 would trip
+        over while the relay has not yet seen it closed)."""
+        if any(line.startswith(LOG_PREFIX + "store ")
+               and " connected" in line for line in self.log_lines()):
+            return
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                last = request(self.port, "GET", "/healthz", host=self.host,
+                               timeout=2.0)
+                if last.status == 200:
+                    return
+            except OSError as e:
+                last = e
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.kill()
+        raise RelayError("the relay's store was not up within %.0f s "
+                         "(/healthz: %r): %s" % (START_TIMEOUT, last,
+                                                 self.log_text()))
 
     def _drain(self):
         for line in iter(self.proc.stderr.readline, b""):

@@ -7,10 +7,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
 import relaytest as rt
+from stand.files import write_private
+from stand.redis import RedisServer
 
 KEYS = rt.write_keys_file(rt.CLIENT_A.line)
 atexit.register(shutil.rmtree, os.path.dirname(KEYS), True)
@@ -123,10 +126,74 @@ class CommandLineErrors(unittest.TestCase):
             argv += ["--authorize-url-prefix", "https://p%d.example/o" % i]
         self.check_refused(argv, "authorize-url-prefix")
 
-    def test_store_redis_refused_for_now(self):
-        for v in ["redis://127.0.0.1:6379", "redis://127.0.0.1:6379/0"]:
+    def test_bad_store_url(self):
+        for v in ["redis", "redis:", "redis:/", "redis://", "redis:///0",
+                  "rediss://127.0.0.1", "http://127.0.0.1:6379",
+                  "redis://127.0.0.1:0",
+                  "redis://127.0.0.1:65536", "redis://127.0.0.1:http",
+                  "redis://127.0.0.1:", "redis://127.0.0.1:-1",
+                  "redis://127.0.0.1:99999999999999999999",
+                  "redis://127.0.0.1/x", "redis://127.0.0.1/-1",
+                  "redis://127.0.0.1/0x", "redis://127.0.0.1/0/",
+                  "redis://127.0.0.1/99999999999999999999",
+                  "redis://127.0.0.1?db=1", "redis://127.0.0.1/0#f",
+                  "redis://[::1", "redis://::1:6379", "redis://@127.0.0.1",
+                  "redis://a b.example", "redis+unix://",
+                  "redis+unix:///", "redis+unix://tmp/redis.sock",
+                  "redis+unix:///tmp/redis.sock?db=x",
+                  "redis+unix:///tmp/redis.sock?db=-1",
+                  "redis+unix:///tmp/redis.sock?db=",
+                  "redis+unix:///tmp/redis.sock?x=1",
+                  "redis+unix:///" + "s" * 120]:
+            self.check_value_refused("--store", v)
+
+    def test_password_in_store_url(self):
+        # a password on the command line is in ps for everyone: the
+        # refusal says where it goes instead
+        for v in ["redis://:pw@127.0.0.1", "redis://relay:pw@127.0.0.1",
+                  "redis://relay:pw@127.0.0.1:6379/0", "redis://:@127.0.0.1"]:
             with self.subTest(value=v):
-                self.check_refused(LISTEN + REQ + ["--store", v], "store")
+                argv = LISTEN + REQ + ["--store", v]
+                self.check_refused(argv, "--store-password-file")
+                rc, out, err = run_bad(argv)
+                self.assertNotIn("pw@", err, "the password is echoed back")
+
+    def test_store_url_never_echoed(self):
+        # other clients' URL forms carry the password where this one has
+        # none (a query, a password alone, one with a '/'): a refused
+        # --store is never written back to the journal
+        for v in ["redis://127.0.0.1:6379/0?password=SeKrEt1",
+                  "redis+unix:///run/redis.sock?db=0&password=SeKrEt1",
+                  "redis+unix://:SeKrEt1@/run/redis.sock",
+                  "redis://u:SeKrEt1/x@127.0.0.1/0",
+                  "rediss://:SeKrEt1@127.0.0.1"]:
+            with self.subTest(value=v):
+                rc, out, err = run_bad(LISTEN + REQ + ["--store", v])
+                self.assertEqual(rc, 2, err)
+                self.assertIn("--store", err)
+                self.assertNotIn("SeKrEt1", err, "the URL is echoed back")
+        # a user name alone may be a password (some clients' form):
+        # without --store-password-file it is refused, not named
+        rc, out, err = run_bad(LISTEN + REQ
+                               + ["--store", "redis://SeKrEt1@127.0.0.1"])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("--store-password-file", err)
+        self.assertNotIn("SeKrEt1", err)
+
+    def test_bad_store_prefix(self):
+        for v in ["", "a b", "a*", "a?", "a[b]", "a/b", "a{b}", "\u00e9t\u00e9",
+                  "p\tx", "x" * 65]:
+            self.check_value_refused("--store-prefix", v,
+                                     ["--store", "redis://127.0.0.1"])
+
+    def test_store_options_need_redis(self):
+        # without a Redis store they would be ignored: a mistake, said so
+        for store in ([], ["--store", "memory"]):
+            for opt, v in [("--store-prefix", "pam_ion:"),
+                           ("--store-password-file", KEYS)]:
+                with self.subTest(store=store, opt=opt):
+                    self.check_refused(LISTEN + REQ + store + [opt, v],
+                                       opt.lstrip("-"))
 
     def test_bad_store(self):
         for v in ["", "file", "memoryx", "memory:"]:
@@ -173,7 +240,8 @@ class CommandLineErrors(unittest.TestCase):
             self.check_value_refused("--threads", v)
 
     def test_missing_value(self):
-        for opt in ["--ttl", "--listen", "--store", "--max-pending",
+        for opt in ["--ttl", "--listen", "--store", "--store-password-file",
+                    "--store-prefix", "--max-pending",
                     "--max-connections", "--max-connections-per-ip",
                     "--max-parked", "--connection-timeout", "--threads"]:
             with self.subTest(opt=opt):
@@ -204,6 +272,222 @@ class CommandLineErrors(unittest.TestCase):
             self.check_refused([], ["public-url", "authorize-url-prefix"])
 
 
+class StorePasswordFile(unittest.TestCase):
+    """--store-password-file: the client keys' file rules, and not
+    readable by others either; the first line is the password.  A file the
+    relay refuses stops it at start (exit 2, one line naming the option);
+    Redis itself need not be there for that."""
+
+    STORE = ["--store", "redis://127.0.0.1:1"]
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="relay-store-pw-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def pw_file(self, text, mode=0o600, name="store_password"):
+        path = os.path.join(self.dir, name)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def assertRefused(self, path, *needles):
+        argv = LISTEN + REQ + self.STORE + ["--store-password-file", path]
+        rc, out, err = run_bad(argv)
+        self.assertIsNotNone(rc, "relay started with %r: %r" % (path, err))
+        lines = err.splitlines()
+        self.assertEqual(rc, 2, "exit status; stderr %r" % err)
+        self.assertEqual(len(lines), 1, "one line, got %r" % err)
+        self.assertTrue(lines[0].startswith("pam-ion-relay: "), lines[0])
+        self.assertIn("store-password-file", lines[0])
+        for n in needles:
+            self.assertIn(n, lines[0])
+        self.assertNotIn("listening", err)
+        return lines[0]
+
+    def test_missing(self):
+        path = os.path.join(self.dir, "nope")
+        self.assertRefused(path, path, "does not exist")
+
+    def test_readable_by_others(self):
+        for mode in (0o644, 0o604):
+            with self.subTest(mode=oct(mode)):
+                path = self.pw_file("s3cret-pw\n", mode,
+                                    "pw%o" % mode)
+                line = self.assertRefused(path, path, "readable by others",
+                                          "chmod o-r")
+                self.assertNotIn("s3cret-pw", line)
+
+    def test_writable_by_group_or_others(self):
+        for mode in (0o620, 0o602, 0o660):
+            with self.subTest(mode=oct(mode)):
+                path = self.pw_file("pw\n", mode, "pw%o" % mode)
+                self.assertRefused(path, path, "writable by group or others")
+
+    def test_symlink(self):
+        path = self.pw_file("pw\n")
+        link = os.path.join(self.dir, "link")
+        os.symlink(path, link)
+        self.assertRefused(link, link, "symbolic link")
+
+    def test_directory(self):
+        sub = os.path.join(self.dir, "d")
+        os.mkdir(sub, 0o700)
+        self.assertRefused(sub, "not a regular file")
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to chown")
+    def test_owned_by_someone_else(self):
+        path = self.pw_file("pw\n")
+        os.chown(path, 4242, 4242)
+        self.assertRefused(path, "owned by uid 4242")
+
+    def test_bad_contents(self):
+        for name, text in [("empty", ""), ("newline only", "\n"),
+                           ("CR LF only", "\r\n"),
+                           ("513 bytes", "Qx" + "p" * 511 + "\n"),
+                           ("a tab", "SeKr\tEtPw\n"),
+                           ("a control character", "SeKr\x01EtPw\n"),
+                           ("DEL", "SeKr\x7fEtPw\n"),
+                           ("a CR inside", "SeKr\rEtPw\n"),
+                           ("a second line", "SeKrEtPw\nMoReLiNe\n"),
+                           ("a NUL inside", "SeKr\0EtPw\n"),
+                           ("a later line", "SeKrEtPw\n\n\nMoReLiNe")]:
+            with self.subTest(name):
+                path = self.pw_file(text, name=name.replace(" ", "_"))
+                line = self.assertRefused(path, path)
+                for secret in ("Qxppp", "SeKr", "EtPw", "MoReLiNe"):
+                    self.assertNotIn(secret, line.replace(path, ""),
+                                     "the file's text is in the message")
+
+
+def wait_health(relay, want, timeout=10.0):
+    """GET /healthz until it answers want; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = relay.get("/healthz", timeout=5)
+        if r.status == want or time.monotonic() > deadline:
+            return r
+        time.sleep(0.05)
+
+
+class RedisStoreStarts(unittest.TestCase):
+    """Each form of --store with a real redis-server: the relay connects
+    (/healthz 200), a login goes through, and its keys are in Redis where
+    the URL and --store-prefix say."""
+
+    def redis(self, **kw):
+        server = RedisServer(**kw)
+        self.addCleanup(server.__exit__, None, None, None)
+        return server
+
+    def login_through(self, relay, server, prefix="pam_ion:", db=0,
+                      user=None, password=None):
+        r = wait_health(relay, 200)
+        self.assertEqual(r.status, 200, "the store did not come up: %r\n%s"
+                         % (r, relay.log_text()))
+        login = relay.new_login()
+        stored = self.keys(server, db, prefix)
+        self.assertIn(prefix + "s:" + login.state, stored,
+                      "the login is not in db %d under %r: %r"
+                      % (db, prefix, stored))
+        # a code of its own: a used code stays in Redis for the TTL
+        code = "store-code-" + os.urandom(6).hex()
+        self.assertEqual(login.callback_code(code).status, 200)
+        r = login.poll(0)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"code": code})
+        return stored
+
+    def keys(self, server, db, prefix):
+        return server.keys(prefix + "*", db=db)
+
+    def start(self, args):
+        relay = rt.Relay(args)
+        self.addCleanup(relay.kill)
+        return relay
+
+    def stop_ok(self, relay):
+        self.assertEqual(relay.stop(), 0, relay.log_text())
+
+    def test_tcp(self):
+        server = self.redis()
+        relay = self.start(["--store", "redis://127.0.0.1:%d" % server.port])
+        self.login_through(relay, server)
+        self.stop_ok(relay)
+
+    def test_tcp_db_and_prefix(self):
+        server = self.redis()
+        relay = self.start(["--store", "redis://127.0.0.1:%d/3" % server.port,
+                            "--store-prefix", "site-A.relay_1:"])
+        self.login_through(relay, server, prefix="site-A.relay_1:", db=3)
+        self.assertEqual(self.keys(server, 0, ""), [], "keys in db 0")
+        self.stop_ok(relay)
+
+    def test_host_name(self):
+        server = self.redis()
+        relay = self.start(["--store",
+                            "redis://localhost:%d/0" % server.port])
+        self.login_through(relay, server)
+        self.stop_ok(relay)
+
+    def test_unix_socket(self):
+        server = self.redis(unix=True)
+        for url, db in [(server.url, 0), ("redis+unix://%s" % server.socket,
+                                          0),
+                        ("redis+unix://%s?db=5" % server.socket, 5)]:
+            with self.subTest(url=url):
+                relay = self.start(["--store", url])
+                self.login_through(relay, server, db=db)
+                self.stop_ok(relay)
+
+    def test_requirepass(self):
+        server = self.redis(password="pw-" + os.urandom(8).hex())
+        relay = self.start(["--store", server.url,
+                            "--store-password-file", server.password_file])
+        self.login_through(relay, server)
+        self.stop_ok(relay)
+
+    def test_password_file_forms(self):
+        # the first line is the password: a CR LF, no newline at all or
+        # empty lines after it change nothing; 512 bytes is allowed
+        pw = "Pw_" + os.urandom(6).hex()
+        long_pw = "L" * 512
+        for name, text, password, mode in [
+                ("CR LF", pw + "\r\n", pw, 0o600),
+                ("no newline", pw, pw, 0o600),
+                ("empty lines after", pw + "\n\n\n", pw, 0o600),
+                ("512 bytes", long_pw + "\n", long_pw, 0o600),
+                ("group-readable", pw + "\n", pw, 0o640)]:
+            with self.subTest(name):
+                server = self.redis(password=password)
+                path = os.path.join(server.dir, "pw-file")
+                write_private(path, text, mode)
+                relay = self.start(["--store", server.url,
+                                    "--store-password-file", path])
+                self.login_through(relay, server)
+                self.stop_ok(relay)
+
+    def test_acl_user(self):
+        # a user who may touch only the relay's keys and channels and run
+        # only what the store needs (stand/redis.py RELAY_COMMANDS)
+        server = self.redis(acl_user=("pam-relay",
+                                      "acl-" + os.urandom(8).hex()))
+        self.assertIn("pam-relay@", server.url)
+        relay = self.start(["--store", server.url,
+                            "--store-password-file", server.password_file])
+        self.login_through(relay, server)
+        self.stop_ok(relay)
+
+    def test_acl_user_with_a_prefix(self):
+        server = self.redis(acl_user=("pam-relay", "acl-pw-2"),
+                            acl_prefix="tenant7:")
+        relay = self.start(["--store", server.url, "--store-prefix",
+                            "tenant7:", "--store-password-file",
+                            server.password_file])
+        self.login_through(relay, server, prefix="tenant7:")
+        self.stop_ok(relay)
+
+
 class HelpAndVersion(unittest.TestCase):
 
     def test_help(self):
@@ -212,7 +496,8 @@ class HelpAndVersion(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p)
         out = p.stdout.decode()
         for opt in ["--listen", "--public-url", "--authorize-url-prefix",
-                    "--store", "--ttl", "--max-pending", "--max-connections",
+                    "--store", "--store-password-file", "--store-prefix",
+                    "--ttl", "--max-pending", "--max-connections",
                     "--max-connections-per-ip", "--max-parked",
                     "--connection-timeout", "--threads", "--help",
                     "--version"]:

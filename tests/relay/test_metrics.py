@@ -44,6 +44,27 @@ class Health(rt.RelayTestCase):
         for (name, _labels) in m.samples:
             self.assertIn(name, m.types, "sample %s without # TYPE" % name)
 
+    def test_store_metrics(self):
+        m = self.relay.metrics()
+        if not rt.ON_REDIS:
+            self.assertEqual(m.types.get(P + "used_codes"), "gauge")
+            self.assertIsNotNone(m.value(P + "used_codes"))
+            return
+        for name, typ in [(P + "store_up", "gauge"),
+                          (P + "store_errors_total", "counter"),
+                          (P + "store_reconnects_total", "counter")]:
+            with self.subTest(metric=name):
+                self.assertEqual(m.types.get(name), typ)
+                self.assertIsNotNone(m.value(name), "no sample for " + name)
+        self.assertEqual(m.value(P + "store_up"), 1, "store_up while "
+                         "/healthz says ok")
+        self.assertIsNotNone(
+            m.value(P + "rejections_total", reason="store_unavailable"),
+            "no rejections_total{reason=\"store_unavailable\"} series")
+        # the memory store's gauge: with Redis the line is left out
+        self.assertNotIn(P + "used_codes", m.types)
+        self.assertIsNone(m.value(P + "used_codes"))
+
 
 class Counters(rt.RelayTestCase):
     relay_args = ("--max-pending", "50")

@@ -14,6 +14,9 @@ the same way, in one place.  Python 3 standard library only.
                 keys come from pam-ion-relay --new-client-key
     nginx.py    Debian's nginx in front of the relay, with the documented
                 site (packaging/nginx) in a prefix directory of its own
+    redis.py    Debian's redis-server for the relay's Redis store, in a
+                directory of its own, on a free loopback port or a unix
+                socket, with a password or an ACL user if asked
     drive.py    the drivers' output (tests/module/pamdrive,
                 tests/bench/module_bench_drive) and the link the module
                 shows; module_bench_drive as a Driver

@@ -41,7 +41,8 @@ http {
 # a test on loopback cannot follow it: plain http on 127.0.0.1 (a test has
 # no certificate, so no listen ... ssl, no ssl_* lines, and no HSTS header,
 # which only means something over https), the access log in the prefix,
-# and the relays named in an upstream block.  Keep the two in step.
+# and the relays of the upstream block (two there, any number here: a test
+# passes their addresses).  Keep the two in step.
 RELAY_SITE = """\
     limit_conn_zone $binary_remote_addr zone=pam_ion_relay_conn:10m;
     limit_req_zone $binary_remote_addr zone=pam_ion_relay_req:10m rate=10r/s;
@@ -51,6 +52,7 @@ RELAY_SITE = """\
         '$status $body_bytes_sent';
 
     upstream pam_ion_relay {
+        least_conn;
 %(servers)s
     }
 
@@ -71,6 +73,8 @@ RELAY_SITE = """\
         proxy_http_version 1.1;
         proxy_set_header Host $host;
         proxy_connect_timeout 5s;
+
+        proxy_next_upstream error timeout;
 
         location / {
             proxy_pass http://pam_ion_relay;
@@ -110,8 +114,13 @@ def nginx_missing():
 
 def relay_site(port, relays):
     """The inside of an http block: the documented site on 127.0.0.1:port
-    in front of relays ("127.0.0.1:PORT" each)."""
-    servers = "\n".join("        server %s;" % r for r in relays)
+    in front of relays ("127.0.0.1:PORT" each), one upstream server each:
+    least_conn, a relay that fails a connection or a request is left out
+    for 2 s, and a GET (or a POST that never reached its relay) goes to
+    the next relay after a connection error or timeout, never after a
+    503."""
+    servers = "\n".join("        server %s max_fails=1 fail_timeout=2s;" % r
+                         for r in relays)
     return RELAY_SITE % {"servers": servers, "port": port}
 
 

@@ -64,6 +64,7 @@ test_reject_names_all(void **state)
 		{ RELAY_REJECT_CODE_REUSED, "code_reused" },
 		{ RELAY_REJECT_REQUEST_URI_REUSED, "request_uri_reused" },
 		{ RELAY_REJECT_BUSY, "busy" },
+		{ RELAY_REJECT_STORE_UNAVAILABLE, "store_unavailable" },
 	};
 	size_t i;
 
@@ -78,7 +79,7 @@ static void
 test_render_nonce_mismatch(void **state)
 {
 	struct relay_metrics m;
-	struct relay_gauges g = { 0, 0, 0, 0 };
+	struct relay_gauges g = { .pending = 0 };
 	size_t len = 0;
 	char *text;
 
@@ -103,7 +104,13 @@ static void
 test_render(void **state)
 {
 	struct relay_metrics m;
-	struct relay_gauges g = { 11, 12, 13, 14 };
+	struct relay_gauges g = { .pending = 11,
+		.parked = 12,
+		.clients = 13,
+		.used_codes = 14,
+		.store_up = 1,
+		.store_errors = 15,
+		.store_reconnects = 16 };
 	char line[160];
 	size_t len = 0;
 	char *text;
@@ -155,7 +162,33 @@ test_render(void **state)
 		    relay_reject_name((enum relay_reject)i), 100 + i);
 		assert_non_null(strstr(text, line));
 	}
+	assert_non_null(strstr(text,
+	    "# TYPE pam_ion_relay_store_up gauge\npam_ion_relay_store_up 1\n"));
+	assert_non_null(strstr(text,
+	    "# TYPE pam_ion_relay_store_errors_total counter\n"
+	    "pam_ion_relay_store_errors_total 15\n"));
+	assert_non_null(
+	    strstr(text, "\npam_ion_relay_store_reconnects_total 16\n"));
 	assert_int_equal(text[len - 1], '\n');
+	free(text);
+}
+
+/* A gauge the store does not keep (used codes in Redis) is left out. */
+static void
+test_render_no_used_codes(void **state)
+{
+	struct relay_metrics m;
+	struct relay_gauges g = { .used_codes = (size_t)-1 };
+	size_t len = 0;
+	char *text;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	text = relay_metrics_render(&m, &g, &len);
+	assert_non_null(text);
+	assert_null(strstr(text, "pam_ion_relay_used_codes"));
+	assert_non_null(strstr(text, "\npam_ion_relay_pending_logins 0\n"));
+	assert_non_null(strstr(text, "\npam_ion_relay_store_up 0\n"));
 	free(text);
 }
 
@@ -167,6 +200,7 @@ main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_reject_names_all),
 		cmocka_unit_test(test_render_nonce_mismatch),
+		cmocka_unit_test(test_render_no_used_codes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

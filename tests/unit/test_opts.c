@@ -301,8 +301,6 @@ static const struct {
 	{ "--authorize-url-prefix", "https://auth.example/../x",
 	    "--authorize-url-prefix" },
 	{ "--authorize-url-prefix", "http://auth.example/", "https" },
-	{ "--store", "redis://localhost:6379", "redis" },
-	{ "--store", "redis://x", "--store" },
 	{ "--store", "file", "--store" },
 	{ "--store", "", "--store" },
 	{ "--store", "MEMORY", "--store" },
@@ -682,6 +680,378 @@ test_required(void **state)
 	}
 }
 
+/* 64 and 65 characters */
+#define NAME64                                                                 \
+	"0123456789012345678901234567890123456789012345678901234567890123"
+#define NAME65 NAME64 "4"
+
+/* The Redis store's options (--store URL, --store-password-file,
+ * --store-prefix). */
+
+#define PWFILE "/etc/pam-ion-relay/redis-password"
+
+#define S107 /* a socket path of 107 bytes, the most sun_path holds */         \
+	"/run/redis/"                                                          \
+	"0123456789012345678901234567890123456789012345678901234567890123"     \
+	"45678901234567890123456789012345"
+#define S108 S107 "6"
+
+static void
+test_store_defaults(void **state)
+{
+	struct result res;
+
+	(void)state;
+	run(&res, OPEN_FILES, ARGS(REQUIRED));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_null(res.o.store);
+	assert_null(res.o.store_password_file);
+	assert_string_equal(res.o.store_prefix, "pam_ion:");
+	assert_int_equal(res.o.store_url.kind, RELAY_STORE_MEMORY);
+
+	run(&res, OPEN_FILES, ARGS(REQUIRED, "--store", "memory"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.store_url.kind, RELAY_STORE_MEMORY);
+	assert_null(res.o.store_password_file);
+	assert_string_equal(res.o.store_prefix, "pam_ion:");
+}
+
+static const struct {
+	const char *value;
+	int kind;
+	const char *host; /* TCP: without brackets */
+	unsigned port;
+	const char *path; /* unix */
+	unsigned db;
+	const char *user;
+} store_urls[] = {
+	{ "redis://localhost", RELAY_STORE_REDIS_TCP, "localhost", 6379, "", 0,
+	    "" },
+	{ "redis://127.0.0.1:6380", RELAY_STORE_REDIS_TCP, "127.0.0.1", 6380,
+	    "", 0, "" },
+	{ "redis://127.0.0.1:6380/3", RELAY_STORE_REDIS_TCP, "127.0.0.1", 6380,
+	    "", 3, "" },
+	{ "redis://redis.example/15", RELAY_STORE_REDIS_TCP, "redis.example",
+	    6379, "", 15, "" },
+	{ "redis://redis.example/0", RELAY_STORE_REDIS_TCP, "redis.example",
+	    6379, "", 0, "" },
+	{ "redis://redis.example:1", RELAY_STORE_REDIS_TCP, "redis.example", 1,
+	    "", 0, "" },
+	{ "redis://redis.example:65535/1", RELAY_STORE_REDIS_TCP,
+	    "redis.example", 65535, "", 1, "" },
+	{ "redis://[::1]", RELAY_STORE_REDIS_TCP, "::1", 6379, "", 0, "" },
+	{ "redis://[2001:db8::7]:7000/2", RELAY_STORE_REDIS_TCP, "2001:db8::7",
+	    7000, "", 2, "" },
+	{ "redis://pam-relay@redis.example", RELAY_STORE_REDIS_TCP,
+	    "redis.example", 6379, "", 0, "pam-relay" },
+	{ "redis://relay_1@10.0.0.5:6380/4", RELAY_STORE_REDIS_TCP, "10.0.0.5",
+	    6380, "", 4, "relay_1" },
+	{ "redis://" NAME64 "@[::1]:6379", RELAY_STORE_REDIS_TCP, "::1", 6379,
+	    "", 0, NAME64 },
+	{ "redis+unix:///run/redis/redis.sock", RELAY_STORE_REDIS_UNIX, "", 0,
+	    "/run/redis/redis.sock", 0, "" },
+	{ "redis+unix:///run/redis/redis.sock?db=4", RELAY_STORE_REDIS_UNIX, "",
+	    0, "/run/redis/redis.sock", 4, "" },
+	{ "redis+unix:///tmp/r?db=0", RELAY_STORE_REDIS_UNIX, "", 0, "/tmp/r",
+	    0, "" },
+	{ "redis+unix://" S107, RELAY_STORE_REDIS_UNIX, "", 0, S107, 0, "" },
+};
+
+static void
+test_store_urls(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(store_urls) / sizeof(store_urls[0]); i++) {
+		struct result res;
+		const struct relay_store_url *u = &res.o.store_url;
+
+		/* a user comes with the password file (see
+		 * test_store_user_needs_password) */
+		run(&res, OPEN_FILES,
+		    ARGS(REQUIRED, "--store", store_urls[i].value,
+			"--store-password-file", PWFILE));
+		if (res.r != RELAY_OPTS_RUN)
+			fail_msg(
+			    "--store %s: %s", store_urls[i].value, res.err);
+		assert_non_null(res.o.store);
+		assert_string_equal(res.o.store, store_urls[i].value);
+		assert_int_equal(u->kind, store_urls[i].kind);
+		if (u->kind == RELAY_STORE_REDIS_TCP) {
+			assert_string_equal(u->host, store_urls[i].host);
+			assert_int_equal(u->port, store_urls[i].port);
+		} else {
+			assert_string_equal(u->path, store_urls[i].path);
+		}
+		assert_int_equal(u->db, store_urls[i].db);
+		assert_string_equal(u->user, store_urls[i].user);
+		/* the prefix keeps its default with Redis, too */
+		assert_string_equal(res.o.store_prefix, "pam_ion:");
+		assert_string_equal(res.o.store_password_file, PWFILE);
+		/* without a user, the password file is not needed */
+		if (store_urls[i].user[0] == '\0') {
+			run(&res, OPEN_FILES,
+			    ARGS(REQUIRED, "--store", store_urls[i].value));
+			if (res.r != RELAY_OPTS_RUN)
+				fail_msg("--store %s without a password file: "
+					 "%s",
+				    store_urls[i].value, res.err);
+			assert_null(res.o.store_password_file);
+		}
+	}
+}
+
+/* An ACL user cannot sign in without its password: a URL with a user and
+ * no --store-password-file is a mistake, said at once. */
+static void
+test_store_user_needs_password(void **state)
+{
+	(void)state;
+	expect_usage(ARGS(REQUIRED, "--store", "redis://relay@redis.example"),
+	    "--store-password-file");
+	expect_usage(ARGS("--store", "redis://relay@[::1]:6380/2", REQUIRED),
+	    "--store-password-file");
+}
+
+static const char *const bad_store_urls[] = {
+	"redis",
+	"redis:",
+	"redis:/",
+	"redis://",
+	"redis:///0",
+	"redis://@redis.example",
+	"rediss://redis.example",
+	"http://redis.example:6379",
+	"redis://redis.example:0",
+	"redis://redis.example:65536",
+	"redis://redis.example:",
+	"redis://redis.example:-1",
+	"redis://redis.example:+80",
+	"redis://redis.example:0x50",
+	"redis://redis.example:http",
+	"redis://redis.example:99999999999999999999",
+	"redis://redis.example/",
+	"redis://redis.example/x",
+	"redis://redis.example/-1",
+	"redis://redis.example/+1",
+	"redis://redis.example/1x",
+	"redis://redis.example/0/",
+	"redis://redis.example/99999999999999999999",
+	"redis://redis.example/4294967296",
+	"redis://redis.example?db=1",
+	"redis://redis.example/0?db=1",
+	"redis://redis.example/0#f",
+	"redis://redis.example/0 ",
+	"redis://red is.example",
+	"redis://[::1",
+	"redis://[::1]x",
+	"redis://[]:6379",
+	"redis://::1:6379",
+	"redis://" NAME65 "@redis.example",
+	"redis+unix://",
+	"redis+unix:///",
+	"redis+unix://run/redis.sock",
+	"redis+unix://host/run/redis.sock",
+	"redis+unix:///run/redis.sock?db=",
+	"redis+unix:///run/redis.sock?db=x",
+	"redis+unix:///run/redis.sock?db=-1",
+	"redis+unix:///run/redis.sock?db=99999999999999999999",
+	"redis+unix:///run/redis.sock?x=1",
+	"redis+unix:///run/redis.sock?db=1&db=2",
+	"redis+unix:///run/redis.sock#f",
+	"redis+unix://" S108,
+};
+
+static void
+test_store_bad_urls(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_store_urls) / sizeof(bad_store_urls[0]);
+	     i++) {
+		expect_usage(
+		    ARGS(REQUIRED, "--store", bad_store_urls[i]), "--store");
+		expect_usage(
+		    ARGS("--store", bad_store_urls[i], REQUIRED), "--store");
+	}
+}
+
+/* A password in the URL would be on the command line for everyone to see
+ * in ps: refused, saying where it goes instead, without repeating it. */
+static const char *const store_urls_with_password[] = {
+	"redis://:s3cret@redis.example",
+	"redis://relay:s3cret@redis.example",
+	"redis://relay:s3cret@redis.example:6379/0",
+	"redis://:s3cret@[::1]:6379",
+};
+
+static void
+test_store_password_in_url(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(store_urls_with_password) /
+		 sizeof(store_urls_with_password[0]);
+	     i++) {
+		struct result res;
+
+		expect_usage(
+		    ARGS(REQUIRED, "--store", store_urls_with_password[i]),
+		    "--store-password-file");
+		run(&res, OPEN_FILES,
+		    ARGS(REQUIRED, "--store", store_urls_with_password[i]));
+		if (strstr(res.err, "s3cret") != NULL)
+			fail_msg(
+			    "the error repeats the password: '%s'", res.err);
+	}
+	/* an empty password is a password in the URL all the same */
+	expect_usage(ARGS(REQUIRED, "--store", "redis://relay:@redis.example"),
+	    "--store-password-file");
+}
+
+static void
+test_store_password_file(void **state)
+{
+	struct argv_buf a;
+	struct relay_opts o;
+	char err[256] = "";
+
+	(void)state;
+	argv_make(&a,
+	    ARGS(REQUIRED, "--store", "redis://relay@redis.example",
+		"--store-password-file", PWFILE));
+	assert_int_equal(
+	    relay_opts_parse(a.argc, a.argv, OPEN_FILES, &o, err, sizeof(err)),
+	    RELAY_OPTS_RUN);
+	assert_string_equal(o.store_password_file, PWFILE);
+	/* borrowed from argv, like --client-keys */
+	assert_ptr_equal(o.store_password_file, a.argv[a.argc - 1]);
+	assert_string_equal(o.store_url.user, "relay");
+	argv_free(&a);
+
+	expect_usage(ARGS(REQUIRED, "--store", "redis://redis.example",
+			 "--store-password-file", ""),
+	    "--store-password-file");
+	expect_usage(ARGS(REQUIRED, "--store", "redis://redis.example",
+			 "--store-password-file"),
+	    "needs a value");
+}
+
+static void
+test_store_prefix(void **state)
+{
+	static const char *const good[] = {
+		"a",
+		"pam_ion:",
+		"site-A.relay_1:",
+		NAME64,
+	};
+	static const char *const bad[] = {
+		"",
+		NAME65,
+		"a b",
+		"a*",
+		"a?",
+		"a[b]",
+		"a{b}",
+		"a/b",
+		"a\\b",
+		"a\"b",
+		"a\tb",
+		"\xc3\xa9t\xc3\xa9",
+		"a@b",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct result res;
+
+		run(&res, OPEN_FILES,
+		    ARGS(REQUIRED, "--store", "redis://redis.example",
+			"--store-prefix", good[i]));
+		if (res.r != RELAY_OPTS_RUN)
+			fail_msg("--store-prefix '%s': %s", good[i], res.err);
+		assert_string_equal(res.o.store_prefix, good[i]);
+	}
+	/* every allowed character, in two prefixes of up to 64 */
+	{
+		struct result res;
+
+		run(&res, OPEN_FILES,
+		    ARGS(REQUIRED, "--store", "redis://redis.example",
+			"--store-prefix",
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy"
+			"z"));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		run(&res, OPEN_FILES,
+		    ARGS(REQUIRED, "--store", "redis://redis.example",
+			"--store-prefix", "0123456789_:.-"));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		assert_string_equal(res.o.store_prefix, "0123456789_:.-");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_usage(ARGS(REQUIRED, "--store", "redis://redis.example",
+				 "--store-prefix", bad[i]),
+		    "--store-prefix");
+	/* before --store is as good as after it */
+	{
+		struct result res;
+
+		run(&res, OPEN_FILES,
+		    ARGS("--store-prefix", "early:", REQUIRED, "--store",
+			"redis+unix:///run/redis.sock"));
+		assert_int_equal(res.r, RELAY_OPTS_RUN);
+		assert_string_equal(res.o.store_prefix, "early:");
+		assert_int_equal(res.o.store_url.kind, RELAY_STORE_REDIS_UNIX);
+	}
+}
+
+/* --store-prefix and --store-password-file mean nothing to the memory
+ * store: given with it, they are a mistake, said so. */
+static void
+test_store_options_need_redis(void **state)
+{
+	(void)state;
+	expect_usage(
+	    ARGS(REQUIRED, "--store-prefix", "pam_ion:"), "--store-prefix");
+	expect_usage(
+	    ARGS(REQUIRED, "--store", "memory", "--store-prefix", "x:"),
+	    "--store-prefix");
+	expect_usage(ARGS(REQUIRED, "--store-password-file", "/etc/pw"),
+	    "--store-password-file");
+	expect_usage(ARGS(REQUIRED, "--store-password-file", "/etc/pw",
+			 "--store", "memory"),
+	    "--store-password-file");
+	/* the last --store wins, and it is the memory store */
+	expect_usage(ARGS(REQUIRED, "--store", "redis://redis.example",
+			 "--store-prefix", "x:", "--store", "memory"),
+	    "--store-prefix");
+}
+
+/* The last --store wins, as for the other options. */
+static void
+test_store_last_wins(void **state)
+{
+	struct result res;
+
+	(void)state;
+	run(&res, OPEN_FILES,
+	    ARGS(REQUIRED, "--store", "memory", "--store",
+		"redis://redis.example/2"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.store_url.kind, RELAY_STORE_REDIS_TCP);
+	assert_int_equal(res.o.store_url.db, 2);
+	run(&res, OPEN_FILES,
+	    ARGS(REQUIRED, "--store", "redis://redis.example/2", "--store",
+		"memory"));
+	assert_int_equal(res.r, RELAY_OPTS_RUN);
+	assert_int_equal(res.o.store_url.kind, RELAY_STORE_MEMORY);
+}
+
 static void
 test_client_keys(void **state)
 {
@@ -698,11 +1068,6 @@ test_client_keys(void **state)
 	expect_usage(ARGS(REQUIRED, "--client-keys", ""), "--client-keys");
 	expect_usage(ARGS(REQUIRED, "--client-keys"), "needs a value");
 }
-
-/* 64 and 65 characters */
-#define NAME64                                                                 \
-	"0123456789012345678901234567890123456789012345678901234567890123"
-#define NAME65 NAME64 "4"
 
 /* --new-client-key needs nothing else, and a valid NAME. */
 static void
@@ -920,6 +1285,15 @@ main(void)
 		cmocka_unit_test(test_http_only_for_real_loopback),
 		cmocka_unit_test(test_prefix_count),
 		cmocka_unit_test(test_required),
+		cmocka_unit_test(test_store_defaults),
+		cmocka_unit_test(test_store_urls),
+		cmocka_unit_test(test_store_user_needs_password),
+		cmocka_unit_test(test_store_bad_urls),
+		cmocka_unit_test(test_store_password_in_url),
+		cmocka_unit_test(test_store_password_file),
+		cmocka_unit_test(test_store_prefix),
+		cmocka_unit_test(test_store_options_need_redis),
+		cmocka_unit_test(test_store_last_wins),
 		cmocka_unit_test(test_client_keys),
 		cmocka_unit_test(test_new_client_key),
 		cmocka_unit_test(test_check_client_keys),

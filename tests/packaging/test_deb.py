@@ -1,5 +1,5 @@
 """The Debian packages, installed on this machine: files, modes and
-conffiles; the pam-auth-update profile off until enabled, then a real
+conffiles; lintian; the pam-auth-update profile off until enabled, then a real
 sign-in through the enabled common-auth with the installed module and
 relay; an upgrade over an edited conffile; purge leaves no PAM line.
 
@@ -155,22 +155,29 @@ class DebTest(unittest.TestCase):
                 raise unittest.SkipTest(
                     "%s is installed on this machine already: not touching "
                     "it" % p)
+        cls.tmp = tempfile.mkdtemp(prefix="pam-ion-deb-")
+        os.chmod(cls.tmp, 0o755)
+        try:
+            cls.debs = cls.packages()
+        except BaseException:
+            cls.remove_tmp()
+            raise
+        cls.module = "/lib/%s/security/pam_ion.so" % multiarch()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.remove_tmp()
+
+    @classmethod
+    def remove_tmp(cls):
+        if os.environ.get("PAM_ION_KEEP"):
+            log("deb test: kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pam-ion-deb-")
-        os.chmod(self.tmp, 0o755)
-        self.addCleanup(self.remove_tmp)
         self.saved = snapshot()
         self.addCleanup(self.put_back)
-        self.debs = self.packages()
-        self.triplet = multiarch()
-        self.module = "/lib/%s/security/pam_ion.so" % self.triplet
-
-    def remove_tmp(self):
-        if os.environ.get("PAM_ION_KEEP"):
-            log("deb test: kept", self.tmp)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def put_back(self):
         """Purges the packages, restores the PAM files, checks they are."""
@@ -183,16 +190,19 @@ class DebTest(unittest.TestCase):
         for p in PACKAGES:
             self.assertFalse(installed(p), "%s still installed" % p)
 
-    def packages(self):
+    @classmethod
+    def packages(cls):
+        """package -> the .deb to test."""
         d = os.environ.get("PAM_ION_DEBS")
         if not d:
-            d = os.path.join(self.tmp, "debs")
+            d = os.path.join(cls.tmp, "debs")
             log("deb test: building the packages into", d)
             run(["bash", os.path.join(TOP, "packaging/debian/build.sh"), d])
         debs = {}
         for p in PACKAGES:
             found = sorted(glob.glob(os.path.join(d, p + "_*.deb")))
-            self.assertTrue(found, "no %s_*.deb in %s" % (p, d))
+            if not found:
+                raise AssertionError("no %s_*.deb in %s" % (p, d))
             debs[p] = os.path.abspath(found[-1])
         return debs
 
@@ -329,6 +339,17 @@ class DebTest(unittest.TestCase):
         return out, newer
 
     # ------------------------------------------------------------ the test
+
+    def test_lintian(self):
+        """lintian: no error and no warning that is not overridden with
+        a reason (packaging/debian/*.lintian-overrides)."""
+        if shutil.which("lintian") is None:
+            self.skipTest("no lintian (scripts/deps.sh installs it)")
+        out = run(["lintian", "--fail-on", "error,warning",
+                   self.debs["libpam-ion"], self.debs["pam-ion-relay"]],
+                  check=False)
+        bad = [ln for ln in out.splitlines() if ln[:2] in ("E:", "W:")]
+        self.assertEqual(bad, [], out)
 
     def test_install_enable_signin_upgrade_purge(self):
         pam_before = snapshot(("/etc/pam.d",))

@@ -317,6 +317,30 @@ class DebTest(unittest.TestCase):
         finally:
             mt.close_stack()
 
+    # ------------------------------------------------------------ sshd
+
+    def test_sshd_with_installed_module(self):
+        """tests/e2e/test_sshd.py (a real sshd, a real ssh client in a pty,
+        the stand-in provider and the scripted phone) with the installed
+        module at its packaged path and the installed relay.  Its PAM
+        service file /etc/pam.d/sshd-ion-RANDOM names the module by that
+        path; it removes the file when it ends."""
+        apt_install(self.debs["libpam-ion"], self.debs["pam-ion-relay"])
+        env = dict(os.environ, PAM_ION_MODULE=self.module,
+                   PAM_ION_RELAY=RELAY,
+                   PAM_ION_PROVIDER_DIR=os.environ.get(
+                       "PROVIDER_DIR", os.path.join(TOP, "tests/provider")))
+        p = subprocess.run(
+            [sys.executable, "-B", os.path.join(TOP, "tests/e2e/test_sshd.py")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env, timeout=300)
+        log("deb test: tests/e2e/test_sshd.py said (tail):\n" +
+            "\n".join(p.stdout.splitlines()[-12:]))
+        if p.returncode == 77:
+            self.skipTest("tests/e2e/test_sshd.py cannot run here:\n" +
+                          p.stdout[-2000:])
+        self.assertEqual(p.returncode, 0, p.stdout[-6000:])
+
     # ------------------------------------------------------------ upgrade
 
     def newer_package(self):

@@ -152,9 +152,12 @@ class DebTest(unittest.TestCase):
                 raise unittest.SkipTest("no %s: not a Debian system" % tool)
         for p in PACKAGES:
             if installed(p):
-                raise unittest.SkipTest(
+                # Not a skip: a killed earlier run would hide every later
+                # one.  Its PAM files may need a look too.
+                raise AssertionError(
                     "%s is installed on this machine already: not touching "
-                    "it" % p)
+                    "it (left by a killed run? apt-get purge libpam-ion "
+                    "pam-ion-relay, and check /etc/pam.d)" % p)
         cls.tmp = tempfile.mkdtemp(prefix="pam-ion-deb-")
         os.chmod(cls.tmp, 0o755)
         try:

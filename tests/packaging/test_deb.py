@@ -233,6 +233,15 @@ class DebTest(unittest.TestCase):
         # path, next to pam_unix.so.
         self.assertTrue(os.path.exists(os.path.join(
             os.path.dirname(self.module), "pam_unix.so")))
+        if os.path.isdir(os.path.join(TOP, "src", "tool")):
+            # The admin tool comes with the module (pam-ion(8)).
+            tool = [p for p in ("/usr/sbin/pam-ion", "/usr/bin/pam-ion")
+                    if os.path.exists(p)]
+            self.assertEqual(len(tool), 1, "pam-ion installed once")
+            self.assertFile(tool[0], 0o755)
+            self.assertFile("/usr/share/man/man8/pam-ion.8.gz", 0o644)
+            owner = run(["dpkg", "-S", tool[0]]).split(":")[0]
+            self.assertEqual(owner, "libpam-ion")
         conffiles = run(["dpkg-query", "-W", "-f=${Conffiles}\n",
                          "libpam-ion", "pam-ion-relay"])
         for f in (CONF, USERS, DEFAULTS):

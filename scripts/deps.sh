@@ -18,6 +18,9 @@ packages=(
 	# system's service is neither needed nor started here (see below);
 	# redis-tools has redis-cli.
 	redis-server redis-tools
+	# The packages (packaging/build.sh, tests/packaging): dpkg-buildpackage
+	# with debhelper, lintian on the .debs, and rpmbuild (Debian's rpm).
+	dpkg-dev debhelper fakeroot lintian rpm
 )
 
 missing=()

@@ -67,6 +67,12 @@ opts=()
 # Debian names of the same -devel packages): skip that check there only.
 if [ -e /etc/debian_version ]; then
 	opts+=(--nodeps)
+	# Debian's brp-compress starts with #!/bin/sh but needs bash (read
+	# -d), so under dash it compresses no man page: run it with bash.
+	brp=$(rpm --eval '%{?__brp_compress}')
+	if [ -n "$brp" ] && command -v bash >/dev/null 2>&1; then
+		opts+=(--define "__brp_compress bash $brp")
+	fi
 fi
 rpmbuild -bb "${opts[@]}" \
 	--define "_topdir $work" \

@@ -234,8 +234,34 @@ class RpmPackages(unittest.TestCase):
             self.assertRegex(relay, rf"(?m)^{which} scriptlet")
         self.assertIn("pam-ion-relay.service", relay)
         self.assertIn("systemctl", relay)
+        for tag in ("POSTIN", "PREUN", "POSTUN"):
+            body = run("rpm", "-qp", "--queryformat", f"%{{{tag}}}",
+                       str(self.rpms["pam-ion-relay"]))
+            p = subprocess.run(["sh", "-n"], input=body, text=True,
+                               capture_output=True)
+            self.assertEqual(p.returncode, 0, f"{tag}: {p.stderr}")
         self.assertEqual(
             run("rpm", "-qp", "--scripts", str(self.rpms["pam_ion"])), "")
+
+    def test_systemd_macros(self):
+        """Where systemd-rpm-macros defines them (Fedora, RHEL), the
+        scriptlets are the macros' (stand-ins here, which echo their
+        arguments) and not the fallback."""
+        stubs = []
+        for m in ("systemd_post", "systemd_preun", "systemd_postun",
+                  "systemd_postun_with_restart"):
+            stubs += ["--define", f"{m}() MACRO-{m} %*"]
+        spec = run("rpmspec", "-P", *stubs,
+                   "--define", "systemd_requires Requires(post): systemd",
+                   str(TOP / "packaging/rpm/pam_ion.spec"))
+        units = "pam-ion-relay.service pam-ion-relay@.service"
+        for want in (f"MACRO-systemd_post {units}",
+                     f"MACRO-systemd_preun {units}",
+                     "MACRO-systemd_postun_with_restart pam-ion-relay.service",
+                     "MACRO-systemd_postun pam-ion-relay@.service",
+                     "Requires(post): systemd"):
+            self.assertIn(want + "\n", spec)
+        self.assertNotIn("systemctl", spec)
 
 
 if __name__ == "__main__":

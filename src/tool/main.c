@@ -28,6 +28,8 @@ struct command {
 #define OPT_MAPCHECK 16u
 
 static const struct command commands[] = {
+	{ "check", tool_check, OPT_CONFIG | OPT_SERVICE | OPT_PAMD | OPT_SSHD,
+	    0, 0 },
 	{ "map", tool_map, OPT_CONFIG | OPT_MAPCHECK, 0, -1 },
 	{ "cache", tool_cache, OPT_CONFIG, 1, 1 },
 };
@@ -36,7 +38,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: " PROG " map [--config FILE] VALUE...\n"
+	    "usage: " PROG " check [--config FILE] [--service NAME] "
+	    "[--pam-dir DIR] [--sshd-config FILE]\n"
+	    "       " PROG " map [--config FILE] VALUE...\n"
 	    "       " PROG " map [--config FILE] --check\n"
 	    "       " PROG " cache [--config FILE] show|clear\n");
 }
@@ -149,7 +153,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	if (argc < 2)
-		return bad("missing command (one of: map, cache)");
+		return bad("missing command (one of: check, map, cache)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return TOOL_OK;
@@ -162,8 +166,8 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], commands[k].name) == 0)
 			c = &commands[k];
 	if (c == NULL)
-		return bad(
-		    "unknown command '%s' (one of: map, cache)", argv[1]);
+		return bad("unknown command '%s' (one of: check, map, cache)",
+		    argv[1]);
 	if ((r = parse(c, argc - 1, argv + 1, &o)) == 0)
 		r = c->run(&o);
 	free(o.args);
@@ -173,7 +177,18 @@ main(int argc, char **argv)
 struct ion_cfg *
 tool_load_cfg(const struct tool_opts *o)
 {
-	char err[ION_CFG_ERR_MAX], *arg = NULL;
+	char err[ION_CFG_ERR_MAX];
+	struct ion_cfg *cfg = tool_load_cfg_quiet(o, err);
+
+	if (cfg == NULL)
+		fprintf(stderr, PROG ": %s\n", err);
+	return cfg;
+}
+
+struct ion_cfg *
+tool_load_cfg_quiet(const struct tool_opts *o, char err[ION_CFG_ERR_MAX])
+{
+	char *arg = NULL;
 	const char *argv[1];
 	struct ion_cfg *cfg = NULL;
 	int argc = 0;
@@ -189,16 +204,14 @@ tool_load_cfg(const struct tool_opts *o)
 
 		free(cwd);
 		if (n == -1) {
-			fprintf(stderr, PROG ": out of memory\n");
+			snprintf(err, ION_CFG_ERR_MAX, "out of memory");
 			return NULL;
 		}
 		argv[argc++] = arg;
 	}
 	err[0] = '\0';
-	if (ion_cfg_load(argc, argv, &cfg, err) != 0) {
-		fprintf(stderr, PROG ": %s\n", err);
+	if (ion_cfg_load(argc, argv, &cfg, err) != 0)
 		cfg = NULL;
-	}
 	free(arg);
 	return cfg;
 }

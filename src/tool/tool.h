@@ -32,8 +32,12 @@ struct tool_opts {
  * NULL.
  */
 struct ion_cfg *tool_load_cfg(const struct tool_opts *o);
+/* The same, leaving the message in err instead. */
+struct ion_cfg *tool_load_cfg_quiet(
+    const struct tool_opts *o, char err[ION_CFG_ERR_MAX]);
 
 int tool_map(const struct tool_opts *o);
 int tool_cache(const struct tool_opts *o);
+int tool_check(const struct tool_opts *o);
 
 #endif

@@ -25,6 +25,14 @@ class Args(ToolCase):
                 (("cache", "show", "more"), "unexpected argument 'more'"),
                 (("cache", "list"), "unknown action 'list'"),
                 (("cache", "--check", "show"), "unknown option '--check'"),
+                (("check", "extra"), "check: unexpected argument 'extra'"),
+                (("check", "--service"), "--service needs a value"),
+                (("check", "--pam-dir="), "--pam-dir needs a value"),
+                (("check", "--sshd-config", "a", "--sshd-config=b"),
+                 "--sshd-config given twice"),
+                (("check", "--check"), "unknown option '--check'"),
+                (("map", "--service", "sshd", "x"),
+                 "unknown option '--service'"),
         ]:
             with self.subTest(args=args):
                 status, out, err = run(*args)

@@ -36,6 +36,7 @@
 #define PAMD_DEFAULT "/etc/pam.d"
 #define SERVICE_DEFAULT "sshd"
 #define SSHD_BIN "/usr/sbin/sshd"
+#define FORM_TYPE "application/x-www-form-urlencoded"
 #define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
 #define MODULE_NAME "pam_ion.so"
 #define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
@@ -649,6 +650,79 @@ check_skew(struct report *rep, struct ion_http *h, const char *url)
 	ion_http_resp_clear(&resp);
 }
 
+/*
+ * The token endpoint with a code that cannot exist, authenticated as the
+ * module authenticates (client_secret_basic, ion_http_post()): RFC 6749
+ * 5.2 has the provider check the client first, so invalid_client (or a
+ * 401) means the client_id or secret is wrong, and invalid_grant means
+ * the client was accepted and only the code refused.
+ */
+static void
+check_token_endpoint(struct report *rep, struct ion_http *h,
+    const struct ion_cfg *cfg, const char *url)
+{
+	unsigned char raw[32];
+	char code[ION_B64URL_LEN(32) + 1], *form = NULL, *id = NULL,
+					   *redir = NULL;
+	struct ion_http_resp resp;
+	const char *err = NULL;
+	json_t *ans = NULL;
+	int r;
+
+	memset(&resp, 0, sizeof(resp));
+	if (ion_random_bytes(raw, sizeof(raw)) != 0)
+		return;
+	ion_b64url_encode(raw, sizeof(raw), code);
+	if ((id = ion_http_form_escape(cfg->client_id)) == NULL ||
+	    (redir = ion_http_form_escape(cfg->redirect_uri)) == NULL ||
+	    asprintf(&form,
+		"grant_type=authorization_code&client_id=%s&code=%s"
+		"&redirect_uri=%s&code_verifier=%s",
+		id, code, redir, code) == -1) {
+		form = NULL;
+		goto out;
+	}
+	r = ion_http_post(h, url, FORM_TYPE, form, strlen(form), cfg->client_id,
+	    cfg->client_secret, ION_OIDC_MAX_TOKEN_RESP, &resp);
+	if (r != 0) {
+		finding(rep, "FAIL", "check that the provider is reachable",
+		    "provider: token endpoint %s: %s", url, ion_strerror(r));
+		goto out;
+	}
+	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	err = json_string_value(json_object_get(ans, "error"));
+	/* An error code is a short word (RFC 6749 5.2); quote nothing else. */
+	if (err != NULL &&
+	    (strlen(err) > 64 ||
+		strspn(err, "abcdefghijklmnopqrstuvwxyz_") != strlen(err)))
+		err = NULL;
+	if (resp.status == 401 ||
+	    (err != NULL && strcmp(err, "invalid_client") == 0))
+		finding(rep, "FAIL",
+		    "check client_id and the secret in client_secret_file",
+		    "provider: token endpoint %s refuses the client's "
+		    "authentication",
+		    url);
+	else if (resp.status == 400 && err != NULL &&
+	    strcmp(err, "invalid_grant") == 0)
+		finding(rep, "ok", NULL,
+		    "provider: token endpoint %s accepts the client", url);
+	else
+		finding(rep, "warn",
+		    "try a sign-in with pam_ion to see whether the client is "
+		    "accepted",
+		    "provider: token endpoint %s answered %ld%s%s: cannot tell "
+		    "whether the client is accepted",
+		    url, resp.status, err != NULL ? " " : "",
+		    err != NULL ? err : "");
+out:
+	json_decref(ans);
+	ion_http_resp_clear(&resp);
+	free(form);
+	free(redir);
+	free(id);
+}
+
 static void
 check_provider(
     struct report *rep, struct ion_http *h, const struct ion_cfg *cfg)
@@ -665,6 +739,7 @@ check_provider(
 	}
 	finding(rep, "ok", NULL, "provider: discovery %s (token endpoint %s)",
 	    p->issuer, p->token_endpoint);
+	check_token_endpoint(rep, h, cfg, p->token_endpoint);
 	check_jwks(rep, h, cfg, p->jwks_uri);
 	check_skew(rep, h, p->jwks_uri);
 	ion_provider_free(&p);

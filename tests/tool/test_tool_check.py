@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module"))
 import moduletest as mt  # noqa: E402
 from tooltest import run  # noqa: E402
 
-from stand.files import write_pam_dir  # noqa: E402
+from stand.files import write_pam_dir, write_private  # noqa: E402
 
 SSHD = "/usr/sbin/sshd"
 GOOD_SSHD = ("UsePAM yes\nKbdInteractiveAuthentication yes\n"
@@ -120,6 +120,8 @@ class Check(unittest.TestCase):
         for what in ["config %s" % s.conf, "user map %s" % s.map_file,
                      "cache %s" % s.cache_dir,
                      "provider: discovery %s" % self.st.provider.issuer,
+                     "provider: token endpoint %s/oauth2/token accepts "
+                     "the client" % self.st.provider.issuer,
                      "provider: JWKS ", "clock: ",
                      "relay: %s/healthz" % self.st.relay.url,
                      "relay: this host's key is accepted",
@@ -130,7 +132,7 @@ class Check(unittest.TestCase):
                      "sshd: authenticationmethods allows",
                      "sshd: logingracetime 120 > login_timeout 60"]:
             self.line(out, what)
-        self.assertEqual(len(lines), 14, out)
+        self.assertEqual(len(lines), 15, out)
         # discovery and the keys went through the module's cache
         self.assertEqual(len(s.cache_files()), 2)
 
@@ -172,6 +174,17 @@ class Check(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assert_finding(out, "FAIL", "provider: discovery ")
         self.assertNotIn("clock:", out)
+
+    def test_client_secret_wrong(self):
+        s, argv = self.setup()
+        os.unlink(s.secret_file)
+        write_private(s.secret_file, "not-the-secret\n", 0o600)
+        status, out, _ = run(*argv)
+        self.assertEqual(status, 1)
+        self.assertIn("check client_id", self.assert_finding(
+            out, "FAIL", "refuses the client's authentication"))
+        # the other provider findings still run
+        self.assert_finding(out, "ok", "provider: JWKS ")
 
     def test_jwks_no_usable_key(self):
         s, status, out = self.check(options={"allowed_algs": "ES512"})

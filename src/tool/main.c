@@ -30,6 +30,7 @@ struct command {
 static const struct command commands[] = {
 	{ "check", tool_check, OPT_CONFIG | OPT_SERVICE | OPT_PAMD | OPT_SSHD,
 	    0, 0 },
+	{ "login", tool_login, OPT_CONFIG, 0, 1 },
 	{ "map", tool_map, OPT_CONFIG | OPT_MAPCHECK, 0, -1 },
 	{ "cache", tool_cache, OPT_CONFIG, 1, 1 },
 };
@@ -40,6 +41,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: " PROG " check [--config FILE] [--service NAME] "
 	    "[--pam-dir DIR] [--sshd-config FILE]\n"
+	    "       " PROG " login [--config FILE] [USER]\n"
 	    "       " PROG " map [--config FILE] VALUE...\n"
 	    "       " PROG " map [--config FILE] --check\n"
 	    "       " PROG " cache [--config FILE] show|clear\n");
@@ -153,7 +155,8 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	if (argc < 2)
-		return bad("missing command (one of: check, map, cache)");
+		return bad(
+		    "missing command (one of: check, login, map, cache)");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return TOOL_OK;
@@ -166,7 +169,8 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], commands[k].name) == 0)
 			c = &commands[k];
 	if (c == NULL)
-		return bad("unknown command '%s' (one of: check, map, cache)",
+		return bad(
+		    "unknown command '%s' (one of: check, login, map, cache)",
 		    argv[1]);
 	if ((r = parse(c, argc - 1, argv + 1, &o)) == 0)
 		r = c->run(&o);

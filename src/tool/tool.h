@@ -39,5 +39,6 @@ struct ion_cfg *tool_load_cfg_quiet(
 int tool_map(const struct tool_opts *o);
 int tool_cache(const struct tool_opts *o);
 int tool_check(const struct tool_opts *o);
+int tool_login(const struct tool_opts *o);
 
 #endif

@@ -39,6 +39,7 @@
 #define FORM_TYPE "application/x-www-form-urlencoded"
 #define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
 #define MODULE_NAME "pam_ion.so"
+#define CONFIG_ARG "config="
 #define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
 #define INCLUDE_DEPTH 8
 #define LINE_MAX_LEN 4096
@@ -130,6 +131,7 @@ struct auth_line {
 	unsigned lineno;
 	char control[256];
 	char module[256];
+	char config[PATH_MAX]; /* its config= argument, or "" */
 };
 
 struct stack {
@@ -174,7 +176,7 @@ static int
 stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
     char *line, int depth)
 {
-	char type[64], control[256], module[256];
+	char type[64], control[256], module[256], arg[PATH_MAX];
 	char *p = line, *t;
 
 	if (word(&p, type, sizeof(type)) == NULL || type[0] == '#')
@@ -201,6 +203,12 @@ stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
 	    control);
 	snprintf(
 	    s->lines[s->n].module, sizeof(s->lines[s->n].module), "%s", module);
+	s->lines[s->n].config[0] = '\0';
+	while (word(&p, arg, sizeof(arg)) != NULL)
+		if (strncmp(arg, CONFIG_ARG, strlen(CONFIG_ARG)) == 0)
+			snprintf(s->lines[s->n].config,
+			    sizeof(s->lines[s->n].config), "%s",
+			    arg + strlen(CONFIG_ARG));
 	s->n++;
 	return 0;
 }
@@ -277,8 +285,26 @@ on_failure(const char *control)
 	return "ignore";
 }
 
+/*
+ * The module reads the file its line's config= names (else the default):
+ * findings about another file say nothing about this service.
+ */
 static void
-check_stack(struct report *rep, const struct tool_opts *o)
+check_line_config(struct report *rep, const char *service,
+    const struct auth_line *ion, const char *checked)
+{
+	const char *reads =
+	    ion->config[0] != '\0' ? ion->config : ION_CFG_DEFAULT_PATH;
+
+	if (checked != NULL && strcmp(reads, checked) != 0)
+		finding(rep, "warn",
+		    "run pam-ion check --config with that file",
+		    "pam stack %s: pam_ion.so reads %s, not the checked %s",
+		    service, reads, checked);
+}
+
+static void
+check_stack(struct report *rep, const struct tool_opts *o, const char *checked)
 {
 	const char *dir = o->pamd_dir != NULL ? o->pamd_dir : PAMD_DEFAULT;
 	const char *service = o->service != NULL ? o->service : SERVICE_DEFAULT;
@@ -304,6 +330,7 @@ check_stack(struct report *rep, const struct tool_opts *o)
 	}
 	finding(rep, "ok", NULL, "pam stack %s: %s at %s:%u", service,
 	    ion->module, ion->file, ion->lineno);
+	check_line_config(rep, service, ion, checked);
 	if (strcmp(on_failure(ion->control), "ignore") != 0) {
 		finding(rep, "ok", NULL,
 		    "pam stack %s: control %s: a pam_ion failure fails the "
@@ -840,7 +867,7 @@ tool_check(const struct tool_opts *o)
 		check_cache_dir(&rep, cfg);
 		check_network(&rep, cfg);
 	}
-	check_stack(&rep, o);
+	check_stack(&rep, o, cfg != NULL ? cfg->config_path : NULL);
 	if (strcmp(service, "sshd") == 0)
 		check_sshd(&rep, o, timeout);
 	ion_cfg_free(&cfg);

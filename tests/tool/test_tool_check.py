@@ -269,6 +269,18 @@ class Check(unittest.TestCase):
                 self.assertTrue(line.startswith(level + ": pam stack sshd"),
                                 line)
 
+    def test_line_reads_another_config(self):
+        for args, reads in [("config=/etc/other.conf", "/etc/other.conf"),
+                            ("debug", "/etc/security/pam_ion.conf")]:
+            with self.subTest(args=args):
+                s, status, out = self.check(
+                    stack_text="auth required pam_ion.so %s\n" % args)
+                self.assertEqual(status, 0, out)
+                self.assertIn("pam_ion.so reads %s, not the checked %s"
+                              % (reads, s.conf), self.assert_finding(
+                                  out, "warn", "pam stack sshd: pam_ion.so "
+                                  "reads"))
+
     def test_no_service_file(self):
         s, argv = self.setup()
         argv[argv.index("--service") + 1] = "nosuch"

@@ -67,6 +67,7 @@ struct xfer {
 	char *content_type;
 	char *location;
 	char *retry_after;
+	char *date;
 	int err; /* set by a callback that stopped the transfer */
 };
 
@@ -91,6 +92,7 @@ xfer_clear(struct xfer *x)
 	free_scrubbed(&x->content_type);
 	free_scrubbed(&x->location);
 	free_scrubbed(&x->retry_after);
+	free_scrubbed(&x->date);
 	x->body = NULL;
 	x->len = x->cap = 0;
 }
@@ -338,6 +340,7 @@ on_header_line(struct xfer *x, const char *data, size_t n)
 		free_scrubbed(&x->content_type);
 		free_scrubbed(&x->location);
 		free_scrubbed(&x->retry_after);
+		free_scrubbed(&x->date);
 		return 0;
 	}
 	if ((n == 2 && data[0] == '\r' && data[1] == '\n') ||
@@ -375,6 +378,8 @@ on_header_line(struct xfer *x, const char *data, size_t n)
 		return capture(&x->location, v, (size_t)(end - v), false);
 	if (namelen == 11 && strncasecmp(data, "Retry-After", 11) == 0)
 		return capture(&x->retry_after, v, (size_t)(end - v), true);
+	if (namelen == 4 && strncasecmp(data, "Date", 4) == 0)
+		return capture(&x->date, v, (size_t)(end - v), true);
 	return 0;
 }
 
@@ -595,6 +600,7 @@ perform(struct ion_http *h, const char *url, unsigned timeout_ms,
 	ret->content_type = x.content_type;
 	ret->location = x.location;
 	ret->retry_after = x.retry_after;
+	ret->date = x.date;
 	memset(&x, 0, sizeof(x)); /* transferred */
 	r = 0;
 out:
@@ -922,6 +928,7 @@ ion_http_resp_clear(struct ion_http_resp *resp)
 	free_scrubbed(&resp->content_type);
 	free_scrubbed(&resp->location);
 	free_scrubbed(&resp->retry_after);
+	free_scrubbed(&resp->date);
 	memset(resp, 0, sizeof(*resp));
 }
 

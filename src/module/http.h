@@ -32,6 +32,7 @@ struct ion_http_resp {
 	char *content_type;  /* or NULL */
 	char *location;	     /* for a 3xx, or NULL */
 	char *retry_after;   /* the Retry-After header, or NULL */
+	char *date;	     /* the Date header, or NULL (pam-ion check) */
 };
 
 struct ion_http;

@@ -705,9 +705,13 @@ map_account(struct login *l, char **ret_user, const char **why)
 {
 	const struct ion_cfg *cfg = l->cfg;
 	const char *asked = l->env->user;
-	char *user = NULL;
+	char *user = NULL, *dump;
 	int r;
 
+	dump = json_dumps(l->claims, JSON_COMPACT | JSON_SORT_KEYS);
+	if (dump != NULL && strlen(dump) < sizeof(l->stats.claims))
+		strcpy(l->stats.claims, dump);
+	free(dump);
 	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, l->claims,
 	    &user, l->maperr, sizeof(l->maperr));
 	if (r == ION_ERR_NO_USER)

@@ -41,6 +41,8 @@ enum ion_confirm {
 	ION_CONFIRM_TTY_DEVICE, /* ... or names one, but its device is not */
 };
 
+#define ION_LOGIN_CLAIMS_MAX 4096
+
 struct ion_login_stats {
 	unsigned http_requests; /* made during this sign-in */
 	unsigned long time_to_qr_us;
@@ -54,6 +56,12 @@ struct ion_login_stats {
 	bool pushed; /* the request went by PAR (RFC 9126) */
 	/* polls made again after the relay failed one for now */
 	unsigned relay_retries;
+	/*
+	 * The verified claims (with userinfo's) as compact JSON with sorted
+	 * keys, once they are known and when they fit; else "".  For
+	 * pam-ion login, which shows them; the module never logs them.
+	 */
+	char claims[ION_LOGIN_CLAIMS_MAX];
 };
 
 /*

@@ -1,8 +1,8 @@
 /*
  * What the person at the terminal sees and answers, independent of PAM:
  * the module's glue (pam_ion.c) turns struct ion_conv into pam_conv calls,
- * the unit tests into scripts (test_login.c), and a command-line tool
- * could turn it into terminal I/O (there is none yet).
+ * the unit tests into scripts (test_login.c), and pam-ion login
+ * (src/tool/tool_login.c) into terminal I/O.
  *
  * Plain text only (OpenSSH clients escape control characters in prompts),
  * and no message longer than ION_MSG_MAX bytes: some conversation functions

@@ -1,0 +1,875 @@
+/*
+ * pam-ion check: everything a sign-in needs that can be seen from this
+ * host, one line a finding ("ok: WHAT", "warn: WHAT — FIX", "FAIL: WHAT —
+ * FIX").  The configuration and the user map go through the module's own
+ * readers (config.c, usermap.c), so a FAIL here is what the module would
+ * refuse, in the module's words.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "b64url.h"
+#include "cache.h"
+#include "crypto.h"
+#include "errors.h"
+#include "http.h"
+#include "idtoken.h"
+#include "oidc.h"
+#include "relay_proto.h"
+#include "relayc.h"
+#include "tool.h"
+#include "usermap.h"
+
+#define PAMD_DEFAULT "/etc/pam.d"
+#define SERVICE_DEFAULT "sshd"
+#define SSHD_BIN "/usr/sbin/sshd"
+#define FORM_TYPE "application/x-www-form-urlencoded"
+#define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
+#define MODULE_NAME "pam_ion.so"
+#define CONFIG_ARG "config="
+#define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
+#define INCLUDE_DEPTH 8
+#define LINE_MAX_LEN 4096
+#define MAX_AUTH_LINES 256
+#define ERR_MAX 512
+#define SEP " \xe2\x80\x94 " /* " — " between what and fix */
+
+struct report {
+	unsigned fails, warns;
+};
+
+static void finding(struct report *rep, const char *level, const char *fix,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* One line; fix may be NULL (an ok line has none). */
+static void
+finding(struct report *rep, const char *level, const char *fix, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	printf("%s: ", level);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (fix != NULL)
+		printf(SEP "%s", fix);
+	printf("\n");
+	if (strcmp(level, "FAIL") == 0)
+		rep->fails++;
+	else if (strcmp(level, "warn") == 0)
+		rep->warns++;
+}
+
+static void
+check_map(struct report *rep, const struct ion_cfg *cfg)
+{
+	json_t *claims = json_pack("{s:b}", "email_verified", 1);
+	char err[ERR_MAX], *user = NULL;
+	int r;
+
+	if (claims == NULL)
+		return;
+	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, claims,
+	    &user, err, sizeof(err));
+	json_decref(claims);
+	free(user);
+	if (r == 0 || r == ION_ERR_NO_USER)
+		finding(rep, "ok", NULL, "user map %s", cfg->user_map_file);
+	else
+		finding(rep, "FAIL",
+		    "the module refuses every sign-in until "
+		    "it is fixed",
+		    "user map: %s", err[0] != '\0' ? err : ion_strerror(r));
+}
+
+/* The cache directory as cache.c wants it (it creates a missing one). */
+static void
+check_cache_dir(struct report *rep, const struct ion_cfg *cfg)
+{
+	struct stat st;
+
+	if (lstat(cfg->cache_dir, &st) == -1) {
+		if (errno == ENOENT)
+			finding(rep, "ok", NULL,
+			    "cache %s (created at the first sign-in)",
+			    cfg->cache_dir);
+		else
+			finding(rep, "warn", "sign-ins fetch every time",
+			    "cache %s: %s", cfg->cache_dir, strerror(errno));
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		finding(rep, "warn",
+		    "the module does not use it: make it a directory owned by "
+		    "root, mode 0700",
+		    "cache %s: %s", cfg->cache_dir,
+		    !S_ISDIR(st.st_mode) ? "not a directory"
+			: st.st_uid != 0 ? "not owned by root"
+					 : "writable by group or others");
+	else
+		finding(rep, "ok", NULL, "cache %s", cfg->cache_dir);
+}
+
+/* One auth line of a PAM stack, after includes are expanded. */
+struct auth_line {
+	char file[PATH_MAX];
+	unsigned lineno;
+	char control[256];
+	char module[256];
+	char config[PATH_MAX]; /* its config= argument, or "" */
+};
+
+struct stack {
+	struct auth_line lines[MAX_AUTH_LINES];
+	size_t n;
+	char err[PATH_MAX + ERR_MAX];
+};
+
+/* The next white-space separated word, or a [...] control; NULL at end. */
+static char *
+word(char **pp, char *out, size_t outlen)
+{
+	char *p = *pp, *start;
+	size_t n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '\n')
+		return NULL;
+	start = p;
+	if (*p == '[') {
+		while (*p != '\0' && *p != ']')
+			p++;
+		if (*p == ']')
+			p++;
+	} else
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n')
+			p++;
+	n = (size_t)(p - start);
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, start, n);
+	out[n] = '\0';
+	*pp = p;
+	return out;
+}
+
+static int read_stack(
+    struct stack *s, const char *dir, const char *name, int depth);
+
+static int
+stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
+    char *line, int depth)
+{
+	char type[64], control[256], module[256], arg[PATH_MAX];
+	char *p = line, *t;
+
+	if (word(&p, type, sizeof(type)) == NULL || type[0] == '#')
+		return 0;
+	if (strcmp(type, "@include") == 0)
+		return word(&p, module, sizeof(module)) == NULL
+		    ? 0
+		    : read_stack(s, dir, module, depth + 1);
+	t = type[0] == '-' ? type + 1 : type;
+	if (strcmp(t, "auth") != 0 ||
+	    word(&p, control, sizeof(control)) == NULL ||
+	    word(&p, module, sizeof(module)) == NULL)
+		return 0;
+	if (strcmp(control, "include") == 0 || strcmp(control, "substack") == 0)
+		return read_stack(s, dir, module, depth + 1);
+	if (s->n == MAX_AUTH_LINES) {
+		snprintf(
+		    s->err, sizeof(s->err), "%s: too many auth lines", path);
+		return -1;
+	}
+	snprintf(s->lines[s->n].file, sizeof(s->lines[s->n].file), "%s", path);
+	s->lines[s->n].lineno = ln;
+	snprintf(s->lines[s->n].control, sizeof(s->lines[s->n].control), "%s",
+	    control);
+	snprintf(
+	    s->lines[s->n].module, sizeof(s->lines[s->n].module), "%s", module);
+	s->lines[s->n].config[0] = '\0';
+	while (word(&p, arg, sizeof(arg)) != NULL)
+		if (strncmp(arg, CONFIG_ARG, strlen(CONFIG_ARG)) == 0)
+			snprintf(s->lines[s->n].config,
+			    sizeof(s->lines[s->n].config), "%s",
+			    arg + strlen(CONFIG_ARG));
+	s->n++;
+	return 0;
+}
+
+/* The auth lines of dir/name, includes expanded in place. */
+static int
+read_stack(struct stack *s, const char *dir, const char *name, int depth)
+{
+	char path[PATH_MAX], line[LINE_MAX_LEN];
+	unsigned ln = 0;
+	FILE *f;
+	int r = 0;
+
+	if (depth > INCLUDE_DEPTH) {
+		snprintf(
+		    s->err, sizeof(s->err), "%s: includes nest too deep", name);
+		return -1;
+	}
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(
+		    s->err, sizeof(s->err), "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		ln++;
+		r = stack_line(s, dir, path, ln, line, depth);
+	}
+	fclose(f);
+	return r;
+}
+
+static const char *
+basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/*
+ * What a failure of pam_ion does under control: "die" when it ends the
+ * stack with a failure, "bad" when it fails the stack but the rest still
+ * runs, "ignore" when the lines after it decide.  In a [...] control the
+ * value for auth_err (else default) counts: ignore, ok, done, reset and
+ * jumps let the failure through.
+ */
+static const char *
+on_failure(const char *control)
+{
+	const char *v;
+	size_t n;
+
+	if (strcmp(control, "required") == 0)
+		return "bad";
+	if (strcmp(control, "requisite") == 0)
+		return "die";
+	if (control[0] != '[')
+		return "ignore"; /* sufficient, optional */
+	if ((v = strstr(control, "auth_err=")) != NULL)
+		v += strlen("auth_err=");
+	else if ((v = strstr(control, "default=")) != NULL)
+		v += strlen("default=");
+	else
+		return "ignore"; /* no value: PAM ignores the failure */
+	n = strcspn(v, " \t]");
+	if ((n == 3 && strncmp(v, "die", 3) == 0))
+		return "die";
+	if ((n == 3 && strncmp(v, "bad", 3) == 0))
+		return "bad";
+	return "ignore";
+}
+
+/*
+ * The module reads the file its line's config= names (else the default):
+ * findings about another file say nothing about this service.
+ */
+static void
+check_line_config(struct report *rep, const char *service,
+    const struct auth_line *ion, const char *checked)
+{
+	const char *reads =
+	    ion->config[0] != '\0' ? ion->config : ION_CFG_DEFAULT_PATH;
+
+	if (checked != NULL && strcmp(reads, checked) != 0)
+		finding(rep, "warn",
+		    "run pam-ion check --config with that file",
+		    "pam stack %s: pam_ion.so reads %s, not the checked %s",
+		    service, reads, checked);
+}
+
+static void
+check_stack(struct report *rep, const struct tool_opts *o, const char *checked)
+{
+	const char *dir = o->pamd_dir != NULL ? o->pamd_dir : PAMD_DEFAULT;
+	const char *service = o->service != NULL ? o->service : SERVICE_DEFAULT;
+	struct stack *s = calloc(1, sizeof(*s));
+	const struct auth_line *ion = NULL, *after = NULL;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	if (read_stack(s, dir, service, 0) != 0) {
+		finding(rep, "FAIL", "give the service's name with --service",
+		    "pam stack %s: %s", service, s->err);
+		goto out;
+	}
+	for (i = 0; i < s->n && ion == NULL; i++)
+		if (strcmp(basename_of(s->lines[i].module), MODULE_NAME) == 0)
+			ion = &s->lines[i];
+	if (ion == NULL) {
+		finding(rep, "FAIL",
+		    "add \"auth required " MODULE_NAME "\" (pam_ion(8))",
+		    "pam stack %s: no " MODULE_NAME " auth line", service);
+		goto out;
+	}
+	finding(rep, "ok", NULL, "pam stack %s: %s at %s:%u", service,
+	    ion->module, ion->file, ion->lineno);
+	check_line_config(rep, service, ion, checked);
+	if (strcmp(on_failure(ion->control), "ignore") != 0) {
+		finding(rep, "ok", NULL,
+		    "pam stack %s: control %s: a pam_ion failure fails the "
+		    "stack",
+		    service, ion->control);
+		goto out;
+	}
+	/*
+	 * A failure that is ignored lets the lines after it decide.  That is
+	 * safe only when each of them denies (pam_deny.so): anything else,
+	 * a password module say, can grant what pam_ion refused.
+	 */
+	for (i = (size_t)(ion - s->lines) + 1; i < s->n && after == NULL; i++)
+		if (strcmp(basename_of(s->lines[i].module), "pam_deny.so") != 0)
+			after = &s->lines[i];
+	if (after != NULL)
+		finding(rep, "warn",
+		    "use required or requisite, or follow it only by "
+		    "pam_deny.so",
+		    "pam stack %s: control %s lets a pam_ion failure through "
+		    "to %s (%s:%u)",
+		    service, ion->control, after->module, after->file,
+		    after->lineno);
+	else if (ion == &s->lines[s->n - 1])
+		finding(rep, "warn",
+		    "use required, or add \"auth requisite pam_deny.so\" "
+		    "after it",
+		    "pam stack %s: control %s is the last auth line, so the "
+		    "stack's default decides a pam_ion failure",
+		    service, ion->control);
+	else if (strcmp(ion->control, "optional") == 0)
+		finding(rep, "warn", "use required",
+		    "pam stack %s: pam_deny.so after optional pam_ion denies "
+		    "every sign-in",
+		    service);
+	else
+		finding(rep, "ok", NULL,
+		    "pam stack %s: only pam_deny.so follows a pam_ion failure",
+		    service);
+out:
+	free(s);
+}
+
+/* The value of "key value" in sshd -T's output, or NULL. */
+static const char *
+sshd_value(char *out, const char *key)
+{
+	size_t n = strlen(key);
+	char *p;
+
+	for (p = out; p != NULL && *p != '\0';
+	     p = strchr(p, '\n'), p += p != NULL) {
+		if (strncmp(p, key, n) == 0 && p[n] == ' ')
+			return p + n + 1;
+	}
+	return NULL;
+}
+
+/* Does "v" (up to its newline) equal word? */
+static bool
+is(const char *v, const char *word)
+{
+	size_t n = strlen(word);
+
+	return v != NULL && strncmp(v, word, n) == 0 &&
+	    (v[n] == '\n' || v[n] == '\0');
+}
+
+/*
+ * sshd's AuthenticationMethods: "any", or lists separated by spaces, each
+ * of methods separated by commas; keyboard-interactive (or
+ * keyboard-interactive:pam) must be in a list a person can complete.
+ */
+static bool
+methods_allow_kbdint(const char *v)
+{
+	const char *end;
+
+	if (v == NULL || is(v, "any"))
+		return true;
+	end = v + strcspn(v, "\n");
+	while (v < end) {
+		size_t n = strcspn(v, " \n");
+		const char *m = v;
+
+		while (m < v + n) {
+			size_t k = strcspn(m, ", \n");
+
+			if ((k == 20 &&
+				strncmp(m, "keyboard-interactive", 20) == 0) ||
+			    (k > 20 &&
+				strncmp(m, "keyboard-interactive:", 21) == 0))
+				return true;
+			m += k + (m[k] == ',');
+		}
+		v += n + (v[n] == ' ');
+	}
+	return false;
+}
+
+/*
+ * sshd -T [-f FILE] run directly (no shell): its output with stderr
+ * (malloc'd), or NULL with why set to its first line.
+ */
+static char *
+sshd_t(const char *file, char *why, size_t whylen)
+{
+	const char *argv[] = { SSHD_BIN, "-T", "-f", file, NULL };
+	char *out = NULL, buf[4096];
+	size_t len = 0, cap = 0;
+	int fds[2], st = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (file == NULL)
+		argv[2] = NULL;
+	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		dup2(fds[1], STDERR_FILENO);
+		execv(SSHD_BIN, (char *const *)(uintptr_t)argv);
+		fprintf(stderr, "%s: %s\n", SSHD_BIN, strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf, sizeof(buf))) > 0 ||
+	    (n == -1 && errno == EINTR)) {
+		char *p;
+
+		if (n <= 0)
+			continue;
+		if (len + (size_t)n + 1 > cap) {
+			cap = (len + (size_t)n + 1) * 2;
+			if ((p = realloc(out, cap)) == NULL)
+				break;
+			out = p;
+		}
+		memcpy(out + len, buf, (size_t)n);
+		len += (size_t)n;
+		out[len] = '\0';
+	}
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (out == NULL || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		snprintf(why, whylen, "sshd -T failed: %.*s",
+		    out != NULL ? (int)strcspn(out, "\r\n") : 0,
+		    out != NULL ? out : "");
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void
+check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
+{
+	char why[ERR_MAX], *out;
+	const char *v;
+	long grace;
+
+	why[0] = '\0';
+	if ((out = sshd_t(o->sshd_config, why, sizeof(why))) == NULL) {
+		finding(rep, "FAIL", "fix what sshd says", "sshd: %s", why);
+		return;
+	}
+	if (is(sshd_value(out, "usepam"), "yes"))
+		finding(rep, "ok", NULL, "sshd: usepam yes");
+	else
+		finding(rep, "FAIL", "set \"UsePAM yes\" in sshd_config",
+		    "sshd: usepam is not yes");
+	v = sshd_value(out, "kbdinteractiveauthentication");
+	if (v == NULL)
+		v = sshd_value(out, "challengeresponseauthentication");
+	if (is(v, "yes"))
+		finding(
+		    rep, "ok", NULL, "sshd: kbdinteractiveauthentication yes");
+	else
+		finding(rep, "FAIL",
+		    "set \"KbdInteractiveAuthentication yes\" in sshd_config",
+		    "sshd: kbdinteractiveauthentication is not yes");
+	v = sshd_value(out, "authenticationmethods");
+	if (methods_allow_kbdint(v))
+		finding(rep, "ok", NULL,
+		    "sshd: authenticationmethods allows keyboard-interactive");
+	else
+		finding(rep, "FAIL",
+		    "add keyboard-interactive to AuthenticationMethods",
+		    "sshd: authenticationmethods %.*s has no "
+		    "keyboard-interactive",
+		    (int)strcspn(v, "\n"), v);
+	v = sshd_value(out, "logingracetime");
+	grace = v != NULL ? strtol(v, NULL, 10) : 120;
+	if (grace == 0 || grace > (long)timeout)
+		finding(rep, "ok", NULL,
+		    "sshd: logingracetime %ld > login_timeout %u", grace,
+		    timeout);
+	else
+		finding(rep, "FAIL",
+		    "raise LoginGraceTime in sshd_config above login_timeout, "
+		    "or lower login_timeout",
+		    "sshd: logingracetime %ld <= login_timeout %u: sshd cuts "
+		    "sign-ins short",
+		    grace, timeout);
+	free(out);
+}
+
+/* The JWKS: fresh from the cache, else fetched (and stored) as oidc.c does. */
+static char *
+jwks_body(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
+    const char **why)
+{
+	struct ion_http_resp resp;
+	time_t now = time(NULL);
+	char *body = NULL;
+	int r;
+
+	if (ion_cache_load(cfg->cache_dir, url, now, &body, NULL, NULL) == 0)
+		return body;
+	memset(&resp, 0, sizeof(resp));
+	if ((r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp)) != 0) {
+		*why = ion_strerror(r);
+		return NULL;
+	}
+	if (resp.status == 200) {
+		(void)ion_cache_store(cfg->cache_dir, url, resp.body, resp.len,
+		    resp.cache_control, now);
+		body = resp.body;
+		resp.body = NULL; /* transferred */
+	} else
+		*why = "not 200";
+	ion_http_resp_clear(&resp);
+	return body;
+}
+
+/*
+ * Does a JWK fit one of the allowed algorithms?  The module ties each
+ * algorithm to its key type: RSA for RS* and PS*, EC on P-256/384/521 for
+ * ES256/384/512 (jose.c); a key whose "use" is not "sig" is never used.
+ */
+static bool
+key_usable(json_t *k, unsigned algs)
+{
+	const char *kty = json_string_value(json_object_get(k, "kty"));
+	const char *crv = json_string_value(json_object_get(k, "crv"));
+	const char *use = json_string_value(json_object_get(k, "use"));
+	const unsigned rsa = ION_ALG_RS256 | ION_ALG_RS384 | ION_ALG_RS512 |
+	    ION_ALG_PS256 | ION_ALG_PS384 | ION_ALG_PS512;
+
+	if (kty == NULL || (use != NULL && strcmp(use, "sig") != 0))
+		return false;
+	if (strcmp(kty, "RSA") == 0)
+		return (algs & rsa) != 0;
+	if (strcmp(kty, "EC") != 0 || crv == NULL)
+		return false;
+	return (strcmp(crv, "P-256") == 0 && (algs & ION_ALG_ES256)) ||
+	    (strcmp(crv, "P-384") == 0 && (algs & ION_ALG_ES384)) ||
+	    (strcmp(crv, "P-521") == 0 && (algs & ION_ALG_ES512));
+}
+
+static void
+check_jwks(struct report *rep, struct ion_http *h, const struct ion_cfg *cfg,
+    const char *url)
+{
+	const char *why = "no answer";
+	char *body = jwks_body(h, cfg, url, &why);
+	json_t *doc = NULL, *keys, *k;
+	size_t i, usable = 0;
+
+	if (body == NULL) {
+		finding(rep, "FAIL",
+		    "check jwks_uri and that the provider is reachable",
+		    "provider: JWKS %s: %s", url, why);
+		return;
+	}
+	doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+	keys = json_object_get(doc, "keys");
+	for (i = 0; i < json_array_size(keys); i++) {
+		k = json_array_get(keys, i);
+		if (key_usable(k, cfg->allowed_algs))
+			usable++;
+	}
+	if (!json_is_array(keys))
+		finding(rep, "FAIL", "check jwks_uri",
+		    "provider: JWKS %s: not a JSON key set", url);
+	else if (usable == 0)
+		finding(rep, "FAIL",
+		    "set allowed_algs to what the provider signs with",
+		    "provider: JWKS %s: no key for allowed_algs", url);
+	else
+		finding(rep, "ok", NULL,
+		    "provider: JWKS %s (%zu of %zu keys "
+		    "usable)",
+		    url, usable, json_array_size(keys));
+	json_decref(doc);
+	free(body);
+}
+
+/*
+ * The provider's clock, from the Date header of a fresh request, against
+ * ours: id_token times are checked with ION_IDTOKEN_LEEWAY_S of leeway.
+ */
+static void
+check_skew(struct report *rep, struct ion_http *h, const char *url)
+{
+	struct ion_http_resp resp;
+	struct tm tm;
+	const char *end;
+	long long skew;
+	time_t now;
+
+	memset(&resp, 0, sizeof(resp));
+	if (ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp) != 0 ||
+	    resp.date == NULL) {
+		finding(rep, "warn", "compare the clocks by hand",
+		    "clock: the provider sent no Date header");
+		ion_http_resp_clear(&resp);
+		return;
+	}
+	now = time(NULL);
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(resp.date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (end == NULL || *end != '\0') {
+		finding(rep, "warn", "compare the clocks by hand",
+		    "clock: the provider's Date header is not an HTTP date");
+		ion_http_resp_clear(&resp);
+		return;
+	}
+	skew = (long long)timegm(&tm) - (long long)now;
+	if (llabs(skew) > ION_IDTOKEN_LEEWAY_S)
+		finding(rep, "FAIL", "synchronise this host's clock (NTP)",
+		    "clock: %+llds from the provider's, more than the %ds the "
+		    "module allows",
+		    skew, ION_IDTOKEN_LEEWAY_S);
+	else if (llabs(skew) > ION_IDTOKEN_LEEWAY_S / 4)
+		finding(rep, "warn", "synchronise this host's clock (NTP)",
+		    "clock: %+llds from the provider's", skew);
+	else
+		finding(
+		    rep, "ok", NULL, "clock: %+llds from the provider's", skew);
+	ion_http_resp_clear(&resp);
+}
+
+/*
+ * The token endpoint with a code that cannot exist, authenticated as the
+ * module authenticates (client_secret_basic, ion_http_post()): RFC 6749
+ * 5.2 has the provider check the client first, so invalid_client (or a
+ * 401) means the client_id or secret is wrong, and invalid_grant means
+ * the client was accepted and only the code refused.
+ */
+static void
+check_token_endpoint(struct report *rep, struct ion_http *h,
+    const struct ion_cfg *cfg, const char *url)
+{
+	unsigned char raw[32];
+	char code[ION_B64URL_LEN(32) + 1], *form = NULL, *id = NULL,
+					   *redir = NULL;
+	struct ion_http_resp resp;
+	const char *err = NULL;
+	json_t *ans = NULL;
+	int r;
+
+	memset(&resp, 0, sizeof(resp));
+	if (ion_random_bytes(raw, sizeof(raw)) != 0)
+		return;
+	ion_b64url_encode(raw, sizeof(raw), code);
+	if ((id = ion_http_form_escape(cfg->client_id)) == NULL ||
+	    (redir = ion_http_form_escape(cfg->redirect_uri)) == NULL ||
+	    asprintf(&form,
+		"grant_type=authorization_code&client_id=%s&code=%s"
+		"&redirect_uri=%s&code_verifier=%s",
+		id, code, redir, code) == -1) {
+		form = NULL;
+		goto out;
+	}
+	r = ion_http_post(h, url, FORM_TYPE, form, strlen(form), cfg->client_id,
+	    cfg->client_secret, ION_OIDC_MAX_TOKEN_RESP, &resp);
+	if (r != 0) {
+		finding(rep, "FAIL", "check that the provider is reachable",
+		    "provider: token endpoint %s: %s", url, ion_strerror(r));
+		goto out;
+	}
+	ans = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	err = json_string_value(json_object_get(ans, "error"));
+	/* An error code is a short word (RFC 6749 5.2); quote nothing else. */
+	if (err != NULL &&
+	    (strlen(err) > 64 ||
+		strspn(err, "abcdefghijklmnopqrstuvwxyz_") != strlen(err)))
+		err = NULL;
+	if (resp.status == 401 ||
+	    (err != NULL && strcmp(err, "invalid_client") == 0))
+		finding(rep, "FAIL",
+		    "check client_id and the secret in client_secret_file",
+		    "provider: token endpoint %s refuses the client's "
+		    "authentication",
+		    url);
+	else if (resp.status == 400 && err != NULL &&
+	    strcmp(err, "invalid_grant") == 0)
+		finding(rep, "ok", NULL,
+		    "provider: token endpoint %s accepts the client", url);
+	else
+		finding(rep, "warn",
+		    "try a sign-in with pam_ion to see whether the client is "
+		    "accepted",
+		    "provider: token endpoint %s answered %ld%s%s: cannot tell "
+		    "whether the client is accepted",
+		    url, resp.status, err != NULL ? " " : "",
+		    err != NULL ? err : "");
+out:
+	json_decref(ans);
+	ion_http_resp_clear(&resp);
+	free(form);
+	free(redir);
+	free(id);
+}
+
+static void
+check_provider(
+    struct report *rep, struct ion_http *h, const struct ion_cfg *cfg)
+{
+	struct ion_provider *p = NULL;
+	const char *why = "failed";
+
+	if (ion_oidc_discover(h, cfg, &p, &why) != 0) {
+		finding(rep, "FAIL",
+		    "check issuer (and ca_file, ca_path, proxy) and that the "
+		    "provider is reachable",
+		    "provider: discovery %s: %s", cfg->issuer, why);
+		return;
+	}
+	finding(rep, "ok", NULL, "provider: discovery %s (token endpoint %s)",
+	    p->issuer, p->token_endpoint);
+	check_token_endpoint(rep, h, cfg, p->token_endpoint);
+	check_jwks(rep, h, cfg, p->jwks_uri);
+	check_skew(rep, h, p->jwks_uri);
+	ion_provider_free(&p);
+}
+
+/*
+ * The relay: /healthz, then this host's key through a poll for a login
+ * that does not exist.  The relay checks the key before anything else:
+ * 401 is a key it does not know, 404 (the login unknown) a key it took.
+ */
+static void
+check_relay(struct report *rep, struct ion_http *h, const struct ion_cfg *cfg)
+{
+	unsigned char raw[32];
+	char *url = NULL, secret[ION_B64URL_LEN(32) + 1];
+	struct ion_http_resp resp;
+	struct ion_relay_result res;
+	const char *why = "failed";
+	int r;
+
+	memset(&resp, 0, sizeof(resp));
+	if (asprintf(&url, "%s%s", cfg->relay_url, HEALTHZ_PATH) == -1)
+		return;
+	r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp);
+	if (r != 0 || resp.status != 200) {
+		finding(rep, "FAIL",
+		    "check relay_url and that pam-ion-relay runs (and its "
+		    "store)",
+		    "relay: %s: %s", url, r != 0 ? ion_strerror(r) : "not 200");
+		ion_http_resp_clear(&resp);
+		free(url);
+		return;
+	}
+	ion_http_resp_clear(&resp);
+	finding(rep, "ok", NULL, "relay: %s", url);
+	free(url);
+	memset(&res, 0, sizeof(res));
+	/* A poll secret no login has: the answer can only be 401 or 404. */
+	if (ion_random_bytes(raw, sizeof(raw)) != 0)
+		return;
+	ion_b64url_encode(raw, sizeof(raw), secret);
+	r = ion_relay_poll(
+	    h, cfg->relay_url, cfg->relay_key, secret, 0, &res, &why);
+	ion_relay_result_clear(&res);
+	if (r == ION_ERR_NOT_FOUND)
+		finding(rep, "ok", NULL, "relay: this host's key is accepted");
+	else if (r == ION_ERR_CONFIG)
+		finding(rep, "FAIL",
+		    "add the key's hash to the relay's --client-keys "
+		    "(pam-ion-relay(8))",
+		    "relay: the relay refuses this host's key (%s)",
+		    cfg->relay_key_file);
+	else
+		finding(rep, "FAIL", "check relay_url",
+		    "relay: a probe poll failed: %s", why);
+}
+
+static void
+check_network(struct report *rep, const struct ion_cfg *cfg)
+{
+	struct ion_http_opts ho;
+	struct ion_http *h = NULL;
+
+	memset(&ho, 0, sizeof(ho));
+	ho.ca_file = cfg->ca_file;
+	ho.ca_path = cfg->ca_path;
+	ho.proxy = cfg->proxy;
+	ho.timeout_ms = cfg->http_timeout * 1000;
+	if (ion_http_new(&ho, &h) != 0)
+		return;
+	check_provider(rep, h, cfg);
+	check_relay(rep, h, cfg);
+	ion_http_free(&h);
+}
+
+int
+tool_check(const struct tool_opts *o)
+{
+	struct report rep = { 0, 0 };
+	unsigned timeout = LOGIN_TIMEOUT_DEFAULT;
+	struct ion_cfg *cfg;
+	char err[ION_CFG_ERR_MAX];
+	const char *service = o->service != NULL ? o->service : SERVICE_DEFAULT;
+
+	if ((cfg = tool_load_cfg_quiet(o, err)) == NULL)
+		finding(&rep, "FAIL",
+		    "the module refuses every sign-in until it "
+		    "is fixed",
+		    "config: %s", err);
+	else {
+		finding(&rep, "ok", NULL,
+		    "config %s (client secret %s, relay "
+		    "key %s)",
+		    cfg->config_path, cfg->client_secret_file,
+		    cfg->relay_key_file);
+		timeout = cfg->login_timeout;
+		check_map(&rep, cfg);
+		check_cache_dir(&rep, cfg);
+		check_network(&rep, cfg);
+	}
+	check_stack(&rep, o, cfg != NULL ? cfg->config_path : NULL);
+	if (strcmp(service, "sshd") == 0)
+		check_sshd(&rep, o, timeout);
+	ion_cfg_free(&cfg);
+	return rep.fails > 0 ? TOOL_FAIL : TOOL_OK;
+}

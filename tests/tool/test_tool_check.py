@@ -1,0 +1,328 @@
+"""pam-ion check against the stand-in provider and the real relay
+(tests/module/moduletest.py starts them), a pam.d directory of the test's
+own (--pam-dir) and an sshd_config for `sshd -T -f` (--sshd-config): every
+finding it reports, good and broken."""
+
+import email.utils
+import http.server
+import os
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module"))
+import moduletest as mt  # noqa: E402
+from tooltest import run  # noqa: E402
+
+from stand.files import write_pam_dir, write_private  # noqa: E402
+
+SSHD = "/usr/sbin/sshd"
+GOOD_SSHD = ("UsePAM yes\nKbdInteractiveAuthentication yes\n"
+             "LoginGraceTime 120\n")
+WRONG_KEY = "w" * 43
+
+
+def setUpModule():
+    why = mt.requirements_missing()
+    if why is None and not os.access(os.environ.get("PAM_ION_TOOL", ""),
+                                     os.X_OK):
+        why = "PAM_ION_TOOL is not the built pam-ion"
+    if why:
+        raise unittest.SkipTest(why)
+
+
+def tearDownModule():
+    mt.close_stack()
+
+
+class SkewedKeys(http.server.BaseHTTPRequestHandler):
+    """Serves the provider's JWKS with a Date header `skew` seconds off."""
+    jwks = b"{}"
+    skew = 0
+
+    def do_GET(self):
+        self.send_response_only(200)
+        self.send_header("Date", email.utils.formatdate(
+            time.time() + self.skew, usegmt=True))
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.jwks)))
+        self.end_headers()
+        self.wfile.write(self.jwks)
+
+    def log_message(self, *args):
+        pass
+
+
+class Check(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.st = mt.stack()
+        cls.made_run_sshd = False
+        if not os.path.isdir("/run/sshd"):
+            os.makedirs("/run/sshd", 0o755)
+            cls.made_run_sshd = True
+        cls.hostkey = os.path.join(cls.st.dir, "hostkey")
+        if not os.path.exists(cls.hostkey):
+            mt.subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N",
+                               "", "-f", cls.hostkey], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.made_run_sshd:
+            os.rmdir("/run/sshd")
+
+    def setup(self, stack_text=None, sshd=GOOD_SSHD, service="sshd", **kw):
+        """A Setup, a pam.d with service's stack (default: auth required
+        pam_ion.so) and an sshd_config; returns (setup, argv)."""
+        kw.setdefault("options", {})
+        kw["options"].setdefault("login_timeout", "60")
+        s = self.st.setup(**kw)
+        pamd = os.path.join(s.dir, "pamd")
+        write_pam_dir(pamd, {
+            service: stack_text or "auth required pam_ion.so config=%s\n"
+            % s.conf,
+            "common-auth": "auth [success=1 default=ignore] pam_unix.so\n"
+                           "auth requisite pam_deny.so\n"
+                           "auth required pam_permit.so\n"})
+        sshd_config = os.path.join(s.dir, "sshd_config")
+        with open(sshd_config, "w") as f:
+            f.write("HostKey %s\n%s" % (self.hostkey, sshd))
+        return s, ["check", "--config", s.conf, "--service", service,
+                   "--pam-dir", pamd, "--sshd-config", sshd_config]
+
+    def check(self, *a, **kw):
+        s, argv = self.setup(*a, **kw)
+        status, out, err = run(*argv)
+        self.assertEqual(err, "")
+        for line in out.splitlines():
+            self.assertRegex(line, r"^(ok: [^\u2014]*|(warn|FAIL): .* \u2014 "
+                             r"\S.*)$")
+        return s, status, out
+
+    def line(self, out, start):
+        found = [l for l in out.splitlines() if start in l]
+        self.assertEqual(len(found), 1, "%r in:\n%s" % (start, out))
+        return found[0]
+
+    def assert_finding(self, out, level, what):
+        line = self.line(out, what)
+        self.assertTrue(line.startswith(level + ": "), line)
+        return line
+
+    def test_good_setup(self):
+        s, status, out = self.check()
+        print("\n" + out, file=sys.stderr)
+        self.assertEqual(status, 0, out)
+        lines = out.splitlines()
+        self.assertTrue(all(l.startswith("ok: ") for l in lines), out)
+        for what in ["config %s" % s.conf, "user map %s" % s.map_file,
+                     "cache %s" % s.cache_dir,
+                     "provider: discovery %s" % self.st.provider.issuer,
+                     "provider: token endpoint %s/oauth2/token accepts "
+                     "the client" % self.st.provider.issuer,
+                     "provider: JWKS ", "clock: ",
+                     "relay: %s/healthz" % self.st.relay.url,
+                     "relay: this host's key is accepted",
+                     "pam stack sshd: pam_ion.so at ",
+                     "pam stack sshd: control required",
+                     "sshd: usepam yes",
+                     "sshd: kbdinteractiveauthentication yes",
+                     "sshd: authenticationmethods allows",
+                     "sshd: logingracetime 120 > login_timeout 60"]:
+            self.line(out, what)
+        self.assertEqual(len(lines), 15, out)
+        # discovery and the keys went through the module's cache
+        self.assertEqual(len(s.cache_files()), 2)
+
+    def test_config_refused(self):
+        s, status, out = self.check(secret_mode=0o644)
+        self.assertEqual(status, 1)
+        line = self.assert_finding(out, "FAIL", "config: ")
+        self.assertIn(s.secret_file, line)
+        # the stack and sshd are still checked
+        self.line(out, "sshd: usepam yes")
+
+    def test_relay_key_missing(self):
+        s, argv = self.setup()
+        os.unlink(s.relay_key_file)
+        status, out, _ = run(*argv)
+        self.assertEqual(status, 1)
+        self.assertIn(s.relay_key_file,
+                      self.assert_finding(out, "FAIL", "config: "))
+
+    def test_user_map_broken(self):
+        s, status, out = self.check(user_map="a@example.com root\n"
+                                    "a@example.com daemon\n")
+        self.assertEqual(status, 1)
+        self.assertIn("different user",
+                      self.assert_finding(out, "FAIL", "user map: "))
+
+    def test_cache_dir_unsafe(self):
+        s, argv = self.setup()
+        os.chmod(s.cache_dir, 0o777)
+        status, out, _ = run(*argv)
+        self.assertEqual(status, 0, out)
+        self.assertIn("writable by group or others",
+                      self.assert_finding(out, "warn", "cache "))
+
+    def test_provider_unreachable(self):
+        port = mt.free_port()
+        s, status, out = self.check(
+            options={"issuer": "http://127.0.0.1:%d" % port})
+        self.assertEqual(status, 1)
+        self.assert_finding(out, "FAIL", "provider: discovery ")
+        self.assertNotIn("clock:", out)
+
+    def test_client_secret_wrong(self):
+        s, argv = self.setup()
+        os.unlink(s.secret_file)
+        write_private(s.secret_file, "not-the-secret\n", 0o600)
+        status, out, _ = run(*argv)
+        self.assertEqual(status, 1)
+        self.assertIn("check client_id", self.assert_finding(
+            out, "FAIL", "refuses the client's authentication"))
+        # the other provider findings still run
+        self.assert_finding(out, "ok", "provider: JWKS ")
+
+    def test_jwks_no_usable_key(self):
+        s, status, out = self.check(options={"allowed_algs": "ES512"})
+        self.assertEqual(status, 1)
+        self.assertIn("no key for allowed_algs",
+                      self.assert_finding(out, "FAIL", "provider: JWKS "))
+
+    def skewed(self, skew):
+        doc = self.st.provider.discovery()
+        with urllib.request.urlopen(doc["jwks_uri"]) as r:
+            SkewedKeys.jwks = r.read()
+        SkewedKeys.skew = skew
+        srv = http.server.HTTPServer(("127.0.0.1", 0), SkewedKeys)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        return self.check(options={"jwks_uri": "http://127.0.0.1:%d/jwks"
+                                   % srv.server_address[1]})
+
+    def test_clock_skew(self):
+        _, status, out = self.skewed(-300)
+        self.assertEqual(status, 1)
+        self.assertIn("more than the 60s",
+                      self.assert_finding(out, "FAIL", "clock: -"))
+        _, status, out = self.skewed(30)
+        self.assertEqual(status, 0, out)
+        self.assert_finding(out, "warn", "clock: +")
+        _, status, out = self.skewed(0)
+        self.assertEqual(status, 0, out)
+        self.assert_finding(out, "ok", "clock: ")
+
+    def test_relay_down(self):
+        port = mt.free_port()
+        s, status, out = self.check(
+            options={"relay_url": "http://127.0.0.1:%d" % port})
+        self.assertEqual(status, 1)
+        self.assert_finding(out, "FAIL", "relay: http://127.0.0.1:%d/healthz"
+                            % port)
+        self.assertNotIn("this host's key", out)
+
+    def test_relay_key_refused(self):
+        s, status, out = self.check(relay_key=WRONG_KEY + "\n")
+        self.assertEqual(status, 1)
+        self.assert_finding(out, "ok", "relay: http")
+        self.assertIn(s.relay_key_file, self.assert_finding(
+            out, "FAIL", "relay: the relay refuses this host's key"))
+
+    def test_pam_stacks(self):
+        conf = "config=/nonexistent"
+        for text, level, words in [
+                ("auth required pam_unix.so\n", "FAIL",
+                 "no pam_ion.so auth line"),
+                ("auth requisite /lib/security/pam_ion.so %s\n" % conf,
+                 "ok", "control requisite: a pam_ion failure fails"),
+                ("auth [success=done default=die] pam_ion.so %s\n" % conf,
+                 "ok", "control [success=done default=die]"),
+                ("auth [success=done auth_err=bad default=ignore] "
+                 "pam_ion.so\n", "ok", "a pam_ion failure fails"),
+                ("auth [success=done default=ignore] pam_ion.so\n"
+                 "@include common-auth\n", "warn",
+                 "lets a pam_ion failure through to pam_unix.so "
+                 "(%s/common-auth:1)"),
+                ("auth sufficient pam_ion.so\nauth required pam_unix.so\n",
+                 "warn", "control sufficient lets a pam_ion failure "
+                 "through to pam_unix.so"),
+                ("auth sufficient pam_ion.so\nauth requisite pam_deny.so\n",
+                 "ok", "only pam_deny.so follows a pam_ion failure"),
+                ("auth sufficient pam_ion.so\n", "warn",
+                 "is the last auth line"),
+                ("auth optional pam_ion.so\nauth required pam_deny.so\n",
+                 "warn", "pam_deny.so after optional pam_ion denies"),
+                ("# comment\n-auth substack common-auth\n"
+                 "auth required pam_ion.so\n", "ok",
+                 "control required"),
+        ]:
+            with self.subTest(text=text):
+                s, status, out = self.check(stack_text=text)
+                self.assertEqual(status, 1 if level == "FAIL" else 0, out)
+                if "%s" in words:
+                    words = words % os.path.join(s.dir, "pamd")
+                line = self.line(out, words)
+                self.assertTrue(line.startswith(level + ": pam stack sshd"),
+                                line)
+
+    def test_line_reads_another_config(self):
+        for args, reads in [("config=/etc/other.conf", "/etc/other.conf"),
+                            ("debug", "/etc/security/pam_ion.conf")]:
+            with self.subTest(args=args):
+                s, status, out = self.check(
+                    stack_text="auth required pam_ion.so %s\n" % args)
+                self.assertEqual(status, 0, out)
+                self.assertIn("pam_ion.so reads %s, not the checked %s"
+                              % (reads, s.conf), self.assert_finding(
+                                  out, "warn", "pam stack sshd: pam_ion.so "
+                                  "reads"))
+
+    def test_no_service_file(self):
+        s, argv = self.setup()
+        argv[argv.index("--service") + 1] = "nosuch"
+        status, out, _ = run(*argv)
+        self.assertEqual(status, 1)
+        self.assertIn("No such file",
+                      self.assert_finding(out, "FAIL", "pam stack nosuch"))
+        self.assertNotIn("sshd:", out)
+
+    def test_other_service_skips_sshd(self):
+        _, status, out = self.check(service="login")
+        self.assertEqual(status, 0, out)
+        self.line(out, "pam stack login: control required")
+        self.assertNotIn("sshd:", out)
+
+    def test_sshd_settings(self):
+        for sshd, level, words in [
+                ("UsePAM no\nKbdInteractiveAuthentication yes\n", "FAIL",
+                 "sshd: usepam is not yes"),
+                ("UsePAM yes\nKbdInteractiveAuthentication no\n", "FAIL",
+                 "sshd: kbdinteractiveauthentication is not yes"),
+                (GOOD_SSHD + "AuthenticationMethods publickey "
+                 "password\n", "FAIL",
+                 "has no keyboard-interactive"),
+                (GOOD_SSHD + "AuthenticationMethods "
+                 "publickey,keyboard-interactive:pam\n", "ok",
+                 "authenticationmethods allows keyboard-interactive"),
+                ("UsePAM yes\nLoginGraceTime 60\n", "FAIL",
+                 "logingracetime 60 <= login_timeout 60"),
+                ("UsePAM yes\nLoginGraceTime 0\n", "ok",
+                 "logingracetime 0 > login_timeout 60"),
+                ("UsePAM yes\nNoSuchOption 1\n", "FAIL",
+                 "sshd -T failed: %s/sshd_config: line 3: Bad configuration "
+                 "option: NoSuchOption"),
+        ]:
+            with self.subTest(sshd=sshd):
+                s, status, out = self.check(sshd=sshd)
+                self.assertEqual(status, 1 if level == "FAIL" else 0, out)
+                if "%s" in words:
+                    words = words % s.dir
+                self.assert_finding(out, level, words)
+
+
+if __name__ == "__main__":
+    unittest.main()

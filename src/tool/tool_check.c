@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,6 +133,8 @@ struct auth_line {
 	char control[256];
 	char module[256];
 	char config[PATH_MAX]; /* its config= argument, or "" */
+	bool optional_module;  /* "-auth": skipped when the module is missing */
+	bool in_substack;      /* its die ends only the substack */
 };
 
 struct stack {
@@ -169,29 +172,34 @@ word(char **pp, char *out, size_t outlen)
 	return out;
 }
 
-static int read_stack(
-    struct stack *s, const char *dir, const char *name, int depth);
+static int read_stack(struct stack *s, const char *dir, const char *name,
+    int depth, bool substack);
 
 static int
 stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
-    char *line, int depth)
+    char *line, int depth, bool substack)
 {
 	char type[64], control[256], module[256], arg[PATH_MAX];
-	char *p = line, *t;
+	char *p = line, *t, *hash;
 
-	if (word(&p, type, sizeof(type)) == NULL || type[0] == '#')
+	/* A '#' starts a comment anywhere on the line, as libpam reads it. */
+	if ((hash = strchr(line, '#')) != NULL)
+		*hash = '\0';
+	if (word(&p, type, sizeof(type)) == NULL)
 		return 0;
 	if (strcmp(type, "@include") == 0)
 		return word(&p, module, sizeof(module)) == NULL
 		    ? 0
-		    : read_stack(s, dir, module, depth + 1);
+		    : read_stack(s, dir, module, depth + 1, substack);
 	t = type[0] == '-' ? type + 1 : type;
-	if (strcmp(t, "auth") != 0 ||
+	if (strcasecmp(t, "auth") != 0 ||
 	    word(&p, control, sizeof(control)) == NULL ||
 	    word(&p, module, sizeof(module)) == NULL)
 		return 0;
-	if (strcmp(control, "include") == 0 || strcmp(control, "substack") == 0)
-		return read_stack(s, dir, module, depth + 1);
+	if (strcasecmp(control, "include") == 0)
+		return read_stack(s, dir, module, depth + 1, substack);
+	if (strcasecmp(control, "substack") == 0)
+		return read_stack(s, dir, module, depth + 1, true);
 	if (s->n == MAX_AUTH_LINES) {
 		snprintf(
 		    s->err, sizeof(s->err), "%s: too many auth lines", path);
@@ -204,6 +212,8 @@ stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
 	snprintf(
 	    s->lines[s->n].module, sizeof(s->lines[s->n].module), "%s", module);
 	s->lines[s->n].config[0] = '\0';
+	s->lines[s->n].optional_module = type[0] == '-';
+	s->lines[s->n].in_substack = substack;
 	while (word(&p, arg, sizeof(arg)) != NULL)
 		if (strncmp(arg, CONFIG_ARG, strlen(CONFIG_ARG)) == 0)
 			snprintf(s->lines[s->n].config,
@@ -215,7 +225,8 @@ stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
 
 /* The auth lines of dir/name, includes expanded in place. */
 static int
-read_stack(struct stack *s, const char *dir, const char *name, int depth)
+read_stack(struct stack *s, const char *dir, const char *name, int depth,
+    bool substack)
 {
 	char path[PATH_MAX], line[LINE_MAX_LEN];
 	unsigned ln = 0;
@@ -238,7 +249,7 @@ read_stack(struct stack *s, const char *dir, const char *name, int depth)
 	}
 	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
 		ln++;
-		r = stack_line(s, dir, path, ln, line, depth);
+		r = stack_line(s, dir, path, ln, line, depth, substack);
 	}
 	fclose(f);
 	return r;
@@ -253,36 +264,93 @@ basename_of(const char *path)
 }
 
 /*
- * What a failure of pam_ion does under control: "die" when it ends the
- * stack with a failure, "bad" when it fails the stack but the rest still
- * runs, "ignore" when the lines after it decide.  In a [...] control the
- * value for auth_err (else default) counts: ignore, ok, done, reset and
- * jumps let the failure through.
+ * The value of key in a [...] control, the last one given winning as in
+ * libpam; out is "" when key is not there.
  */
-static const char *
-on_failure(const char *control)
+static void
+control_value(const char *control, const char *key, char *out, size_t outlen)
 {
-	const char *v;
-	size_t n;
+	size_t klen = strlen(key);
+	const char *p = control + 1;
 
-	if (strcmp(control, "required") == 0)
-		return "bad";
-	if (strcmp(control, "requisite") == 0)
-		return "die";
+	out[0] = '\0';
+	while (*p != '\0' && *p != ']') {
+		size_t n = strcspn(p, " \t]");
+
+		if (n > klen && strncasecmp(p, key, klen) == 0 &&
+		    p[klen] == '=')
+			snprintf(out, outlen, "%.*s", (int)(n - klen - 1),
+			    p + klen + 1);
+		p += n;
+		p += strspn(p, " \t");
+	}
+}
+
+/* The failure codes pam_ion returns (pam_code() in pam_ion.c). */
+static const char *const failures[] = { "auth_err", "authinfo_unavail",
+	"user_unknown", "service_err", "conv_err", "buf_err", "system_err" };
+#define NFAILURES (sizeof(failures) / sizeof(failures[0]))
+
+/*
+ * Whether a failure with code under control fails the stack: die and bad
+ * do, and so do ok and done (a failure code overrides success); ignore,
+ * reset and jumps let the lines after it decide.
+ */
+static bool
+fails_stack(const char *control, const char *code)
+{
+	char v[64];
+
+	if (strcasecmp(control, "required") == 0 ||
+	    strcasecmp(control, "requisite") == 0)
+		return true;
 	if (control[0] != '[')
-		return "ignore"; /* sufficient, optional */
-	if ((v = strstr(control, "auth_err=")) != NULL)
-		v += strlen("auth_err=");
-	else if ((v = strstr(control, "default=")) != NULL)
-		v += strlen("default=");
-	else
-		return "ignore"; /* no value: PAM ignores the failure */
-	n = strcspn(v, " \t]");
-	if ((n == 3 && strncmp(v, "die", 3) == 0))
-		return "die";
-	if ((n == 3 && strncmp(v, "bad", 3) == 0))
-		return "bad";
-	return "ignore";
+		return false; /* sufficient, optional */
+	control_value(control, code, v, sizeof(v));
+	if (v[0] == '\0')
+		control_value(control, "default", v, sizeof(v));
+	return strcasecmp(v, "die") == 0 || strcasecmp(v, "bad") == 0 ||
+	    strcasecmp(v, "ok") == 0 || strcasecmp(v, "done") == 0;
+}
+
+/* The failure codes control lets through, space-separated, or "". */
+static void
+let_through(const char *control, char *out, size_t outlen)
+{
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < NFAILURES; i++)
+		if (!fails_stack(control, failures[i]) && used < outlen) {
+			int n = snprintf(out + used, outlen - used, "%s%s",
+			    used > 0 ? " " : "", failures[i]);
+
+			if (n > 0)
+				used += (size_t)n;
+		}
+}
+
+/*
+ * Whether the line at i can end the stack in success before pam_ion (at
+ * ion) runs: sufficient, success=done, or a jump over pam_ion.
+ */
+static bool
+passes_over(const struct stack *s, size_t i, size_t ion)
+{
+	const char *c = s->lines[i].control;
+	char v[64];
+	char *end;
+	unsigned long n;
+
+	if (strcasecmp(c, "sufficient") == 0)
+		return true;
+	if (c[0] != '[')
+		return false;
+	control_value(c, "success", v, sizeof(v));
+	if (strcasecmp(v, "done") == 0)
+		return true;
+	n = strtoul(v, &end, 10);
+	return v[0] != '\0' && *end == '\0' && i + n >= ion;
 }
 
 /*
@@ -303,18 +371,97 @@ check_line_config(struct report *rep, const char *service,
 		    service, reads, checked);
 }
 
+/* What the lines around pam_ion (the first one, at ion) let through. */
+static void
+check_around(struct report *rep, const char *service, const struct stack *s,
+    size_t ion_at)
+{
+	const struct auth_line *ion = &s->lines[ion_at], *after = NULL;
+	char codes[160];
+	size_t i;
+
+	for (i = 0; i < ion_at; i++)
+		if (passes_over(s, i, ion_at))
+			finding(rep, "warn",
+			    "move pam_ion.so above it, or make it requisite",
+			    "pam stack %s: %s (%s:%u, control %s) can end the "
+			    "stack in success before pam_ion runs",
+			    service, s->lines[i].module, s->lines[i].file,
+			    s->lines[i].lineno, s->lines[i].control);
+	if (ion->optional_module)
+		finding(rep, "warn", "write \"auth\", not \"-auth\"",
+		    "pam stack %s: \"-auth\" skips the line without a word "
+		    "when pam_ion.so is missing",
+		    service);
+	if (ion->in_substack)
+		finding(rep, "warn",
+		    "use include, or a control of the caller's",
+		    "pam stack %s: pam_ion.so is in a substack, whose die ends "
+		    "only the substack",
+		    service);
+	let_through(ion->control, codes, sizeof(codes));
+	if (codes[0] == '\0') {
+		finding(rep, "ok", NULL,
+		    "pam stack %s: control %s: a pam_ion failure fails the "
+		    "stack",
+		    service, ion->control);
+		return;
+	}
+	/*
+	 * A failure that gets through lets the lines after it decide.  That
+	 * is safe only when each of them denies (pam_deny.so): anything
+	 * else, a password module say, can grant what pam_ion refused.
+	 */
+	for (i = ion_at + 1; i < s->n && after == NULL; i++)
+		if (strcmp(basename_of(s->lines[i].module), "pam_deny.so") != 0)
+			after = &s->lines[i];
+	if (after != NULL && strcmp(codes, "authinfo_unavail") == 0)
+		finding(rep, "warn",
+		    "fine for a fallback, as strong as that module; for iON "
+		    "only use authinfo_unavail=die (pam_ion(8))",
+		    "pam stack %s: control %s falls back to %s (%s:%u) when "
+		    "iON or the relay cannot be reached, or the sign-in times "
+		    "out: anyone who waits out login_timeout gets it",
+		    service, ion->control, after->module, after->file,
+		    after->lineno);
+	else if (after != NULL)
+		finding(rep, "warn",
+		    "use required or requisite, or follow it only by "
+		    "pam_deny.so",
+		    "pam stack %s: control %s lets a pam_ion failure (%s) "
+		    "through to %s (%s:%u)",
+		    service, ion->control, codes, after->module, after->file,
+		    after->lineno);
+	else if (ion == &s->lines[s->n - 1])
+		finding(rep, "warn",
+		    "use required, or add \"auth requisite pam_deny.so\" "
+		    "after it",
+		    "pam stack %s: control %s is the last auth line, so the "
+		    "stack's default decides a pam_ion failure",
+		    service, ion->control);
+	else if (strcasecmp(ion->control, "optional") == 0)
+		finding(rep, "warn", "use required",
+		    "pam stack %s: pam_deny.so after optional pam_ion denies "
+		    "every sign-in",
+		    service);
+	else
+		finding(rep, "ok", NULL,
+		    "pam stack %s: only pam_deny.so follows a pam_ion failure",
+		    service);
+}
+
 static void
 check_stack(struct report *rep, const struct tool_opts *o, const char *checked)
 {
 	const char *dir = o->pamd_dir != NULL ? o->pamd_dir : PAMD_DEFAULT;
 	const char *service = o->service != NULL ? o->service : SERVICE_DEFAULT;
 	struct stack *s = calloc(1, sizeof(*s));
-	const struct auth_line *ion = NULL, *after = NULL;
+	const struct auth_line *ion = NULL;
 	size_t i;
 
 	if (s == NULL)
 		return;
-	if (read_stack(s, dir, service, 0) != 0) {
+	if (read_stack(s, dir, service, 0, false) != 0) {
 		finding(rep, "FAIL", "give the service's name with --service",
 		    "pam stack %s: %s", service, s->err);
 		goto out;
@@ -331,45 +478,7 @@ check_stack(struct report *rep, const struct tool_opts *o, const char *checked)
 	finding(rep, "ok", NULL, "pam stack %s: %s at %s:%u", service,
 	    ion->module, ion->file, ion->lineno);
 	check_line_config(rep, service, ion, checked);
-	if (strcmp(on_failure(ion->control), "ignore") != 0) {
-		finding(rep, "ok", NULL,
-		    "pam stack %s: control %s: a pam_ion failure fails the "
-		    "stack",
-		    service, ion->control);
-		goto out;
-	}
-	/*
-	 * A failure that is ignored lets the lines after it decide.  That is
-	 * safe only when each of them denies (pam_deny.so): anything else,
-	 * a password module say, can grant what pam_ion refused.
-	 */
-	for (i = (size_t)(ion - s->lines) + 1; i < s->n && after == NULL; i++)
-		if (strcmp(basename_of(s->lines[i].module), "pam_deny.so") != 0)
-			after = &s->lines[i];
-	if (after != NULL)
-		finding(rep, "warn",
-		    "use required or requisite, or follow it only by "
-		    "pam_deny.so",
-		    "pam stack %s: control %s lets a pam_ion failure through "
-		    "to %s (%s:%u)",
-		    service, ion->control, after->module, after->file,
-		    after->lineno);
-	else if (ion == &s->lines[s->n - 1])
-		finding(rep, "warn",
-		    "use required, or add \"auth requisite pam_deny.so\" "
-		    "after it",
-		    "pam stack %s: control %s is the last auth line, so the "
-		    "stack's default decides a pam_ion failure",
-		    service, ion->control);
-	else if (strcmp(ion->control, "optional") == 0)
-		finding(rep, "warn", "use required",
-		    "pam stack %s: pam_deny.so after optional pam_ion denies "
-		    "every sign-in",
-		    service);
-	else
-		finding(rep, "ok", NULL,
-		    "pam stack %s: only pam_deny.so follows a pam_ion failure",
-		    service);
+	check_around(rep, service, s, (size_t)(ion - s->lines));
 out:
 	free(s);
 }

@@ -241,15 +241,44 @@ class Check(unittest.TestCase):
                  "ok", "control requisite: a pam_ion failure fails"),
                 ("auth [success=done default=die] pam_ion.so %s\n" % conf,
                  "ok", "control [success=done default=die]"),
+                # every code the module returns counts, not auth_err alone
                 ("auth [success=done auth_err=bad default=ignore] "
-                 "pam_ion.so\n", "ok", "a pam_ion failure fails"),
+                 "pam_ion.so\n", "warn", "is the last auth line"),
+                ("auth [success=1 auth_err=die default=ignore] pam_ion.so\n"
+                 "auth [success=1 default=ignore] pam_unix.so\n"
+                 "auth requisite pam_deny.so\n", "warn",
+                 "lets a pam_ion failure (authinfo_unavail user_unknown "
+                 "service_err conv_err buf_err system_err) through to "
+                 "pam_unix.so"),
                 ("auth [success=done default=ignore] pam_ion.so\n"
                  "@include common-auth\n", "warn",
-                 "lets a pam_ion failure through to pam_unix.so "
-                 "(%s/common-auth:1)"),
+                 "through to pam_unix.so (%s/common-auth:1)"),
                 ("auth sufficient pam_ion.so\nauth required pam_unix.so\n",
                  "warn", "control sufficient lets a pam_ion failure "
+                 "(auth_err"),
+                # the Debian profile: a fallback, said as such
+                ("auth [success=2 authinfo_unavail=ignore default=die] "
+                 "pam_ion.so\nauth [success=1 default=ignore] pam_unix.so\n"
+                 "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+                 "warn", "falls back to pam_unix.so"),
+                # libpam keeps the last value of a key
+                ("auth [default=die default=ignore] pam_ion.so\n"
+                 "auth required pam_unix.so\n", "warn",
                  "through to pam_unix.so"),
+                ("auth [DEFAULT=die] pam_ion.so\n", "ok",
+                 "a pam_ion failure fails the stack"),
+                # what comes before pam_ion can grant without it
+                ("auth sufficient pam_unix.so\nauth required pam_ion.so\n",
+                 "warn", "pam_unix.so (%s/sshd:1, control sufficient) can "
+                 "end the stack in success before pam_ion runs"),
+                ("auth [success=2 default=ignore] pam_unix.so\n"
+                 "auth required pam_ion.so\nauth requisite pam_deny.so\n"
+                 "auth required pam_permit.so\n", "warn",
+                 "can end the stack in success before pam_ion runs"),
+                ("-auth required pam_ion.so\n", "warn",
+                 "skips the line without a word"),
+                ("auth required pam_ion.so # iON first\n", "ok",
+                 "control required: a pam_ion failure fails the stack"),
                 ("auth sufficient pam_ion.so\nauth requisite pam_deny.so\n",
                  "ok", "only pam_deny.so follows a pam_ion failure"),
                 ("auth sufficient pam_ion.so\n", "warn",

@@ -33,6 +33,7 @@ CONF = "/etc/security/pam_ion.conf"
 USERS = "/etc/security/pam_ion.users"
 PROFILE = "/usr/share/pam-configs/pam-ion"
 RELAY = "/usr/bin/pam-ion-relay"
+TOOL = "/usr/sbin/pam-ion"
 DEFAULTS = "/etc/default/pam-ion-relay"
 UNIT_DIR = "/lib/systemd/system"
 ADMIN_EDIT = "# edited by the administrator (tests/packaging/test_deb.py)\n"
@@ -319,6 +320,7 @@ class DebTest(unittest.TestCase):
             self.assertEqual(p.phone_result, p.typed[0], msg)
             stats = st.provider.stats()
             self.assertEqual(stats["token"], 1, msg)
+            self.check_with_installed_tool(pamd)
             # Three wrong codes: the module fails and default=die ends
             # the stack there, with no password prompt from pam_unix.
             p = mt.Person(answers=["{wrong}", "12345", "{wrong}"])
@@ -328,6 +330,87 @@ class DebTest(unittest.TestCase):
             self.assertEqual(len(out.prompts), 3, msg)
         finally:
             mt.close_stack()
+
+    def conf_value(self, key):
+        with open(CONF) as fh:
+            for ln in fh:
+                k, _, v = ln.partition("=")
+                if k.strip() == key:
+                    return v.strip()
+        self.fail("%s has no %s" % (CONF, key))
+
+    def installed_check(self, pamd, sshd_text, why):
+        """The installed pam-ion check for sshd, its stack the enabled
+        common-auth; prints its output for the log."""
+        sshd_config = os.path.join(self.tmp, "sshd_config")
+        with open(sshd_config, "w") as fh:
+            fh.write("HostKey %s\n%s" % (self.hostkey, sshd_text))
+        p = subprocess.run([TOOL, "check", "--service", "sshd",
+                            "--pam-dir", pamd, "--sshd-config", sshd_config],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=120)
+        log("deb test: %s check (%s), exit %d:\n%s%s" % (
+            TOOL, why, p.returncode, p.stdout, p.stderr))
+        return p
+
+    def check_with_installed_tool(self, pamd):
+        """pam-ion check, as installed, against the stand-in provider and
+        relay with the packaged config: nothing fails in the good setup,
+        and the profile's fallback is named; a secret file with a wrong
+        mode, a key the relay refuses and a short LoginGraceTime are each
+        caught as FAIL."""
+        self.assertTrue(os.access(TOOL, os.X_OK), TOOL)
+        with open(os.path.join(pamd, "sshd"), "w") as fh:
+            fh.write("auth required pam_env.so\n@include common-auth\n")
+        self.hostkey = os.path.join(self.tmp, "hostkey")
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+             self.hostkey])
+        made_run_sshd = not os.path.isdir("/run/sshd")
+        if made_run_sshd:
+            os.makedirs("/run/sshd", 0o755)
+        good = ("UsePAM yes\nKbdInteractiveAuthentication yes\n"
+                "LoginGraceTime 600\n")
+        try:
+            p = self.installed_check(pamd, good, "good")
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.assertNotIn("FAIL", p.stdout)
+            for want in ("ok: config " + CONF, "ok: relay: this host's key "
+                         "is accepted", "ok: sshd: usepam yes",
+                         "falls back to pam_unix.so"):
+                self.assertIn(want, p.stdout)
+
+            secret = self.conf_value("client_secret_file")
+            os.chmod(secret, 0o644)
+            try:
+                p = self.installed_check(pamd, good, "secret 0644")
+            finally:
+                os.chmod(secret, 0o600)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertRegex(p.stdout, r"FAIL: config: .*mode 0644")
+
+            key = self.conf_value("relay_key_file")
+            with open(key) as fh:
+                kept = fh.read()
+            with open(key, "w") as fh:
+                fh.write("w" * 43 + "\n")
+            try:
+                p = self.installed_check(pamd, good, "a key the relay "
+                                         "refuses")
+            finally:
+                with open(key, "w") as fh:
+                    fh.write(kept)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("FAIL: relay: the relay refuses this host's key",
+                          p.stdout)
+
+            p = self.installed_check(
+                pamd, "UsePAM yes\nKbdInteractiveAuthentication yes\n"
+                "LoginGraceTime 30\n", "LoginGraceTime 30")
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("FAIL: sshd: logingracetime 30 <=", p.stdout)
+        finally:
+            if made_run_sshd:
+                os.rmdir("/run/sshd")
 
     # ------------------------------------------------------------ sshd
 

@@ -683,6 +683,7 @@ class Faults(rt.RelayTestCase):
         r, _ = relay.register()
         self.assertEqual(r.status, 503, r)
         self.assertEqual(login.callback_code("full").status, 503)
+        relay.wait_log("refused a callback")   # read by another thread
         lines = [l for l in relay.log_lines() if "refused a" in l]
         self.assertEqual(len(lines), 2, relay.log_text())
         for line in lines:

@@ -93,9 +93,9 @@ class CodeReuse(rt.RelayTestCase):
         self.assertRefusedReuse(r, victim.state, code)
         self.assertEqual(self.rejections("code_reused"), m0 + 1)
         self.assertEqual(relay.metric(P + "callbacks_total"), c0 + 1)
-        self.assertTrue(any("refused a callback from 127.0.0.1: its code "
-                            "was already accepted for another login" in l
-                            for l in relay.log_lines()), relay.log_text())
+        needle = ("refused a callback from 127.0.0.1: its code was "
+                  "already accepted for another login")
+        self.assertIn(needle, relay.wait_log(needle))
         # alice's login got nothing: still pending, its link unused
         self.assertEqual(victim.poll(0).status, 202)
         self.assertEqual(relay.get(victim.path).status, 200)
@@ -311,9 +311,10 @@ class ParUrls(rt.RelayTestCase):
         self.assertEqual(relay.metric(P + "rejections_total",
                                       reason="request_uri_reused"),
                          m0 + len(again))
-        self.assertTrue(any("by client host-b.example: its request_uri was "
-                            "already registered" in l
-                            for l in relay.log_lines()), relay.log_text())
+        # written before the answer, read here by another thread
+        needle = ("by client host-b.example: its request_uri was already "
+                  "registered")
+        self.assertIn(needle, relay.wait_log(needle))
         # the first login is untouched and completes
         page = rt.Page(relay.get(first.path).text)
         self.assertIn(first.url, [a[0] for a in page.anchors])

@@ -54,4 +54,7 @@ bool ion_ct_equal(const void *a, const void *b, size_t len);
 /* Clears len bytes in a way the compiler cannot drop. */
 void ion_scrub(void *p, size_t len);
 
+/* Writes len bytes as 2 * len lowercase hex digits and a NUL to out. */
+void ion_hex_encode(const unsigned char *in, size_t len, char *out);
+
 #endif

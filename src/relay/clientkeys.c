@@ -65,19 +65,6 @@ parse_hash(const char *s, size_t len, unsigned char out[ION_SHA256_LEN])
 	return true;
 }
 
-static void
-to_hex(const unsigned char *in, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * len] = '\0';
-}
-
 /* The first character at or after s that is (blank) or is not a blank. */
 static const char *
 skip(const char *s, const char *end, bool blank)
@@ -282,7 +269,7 @@ relay_clientkeys_new_key(
 	/* The hash is of the key as it is sent: its text, not its bytes. */
 	if ((r = ion_sha256(key, klen, NULL, 0, NULL, 0, hash)) != 0)
 		goto out;
-	to_hex(hash, sizeof(hash), hex);
+	ion_hex_encode(hash, sizeof(hash), hex);
 	snprintf(line, linelen, "%s %s", name, hex);
 out:
 	ion_scrub(raw, sizeof(raw));

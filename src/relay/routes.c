@@ -131,13 +131,6 @@ page_reject(struct relay_app *app, struct relay_response *resp, unsigned status,
 	set_body(resp, status, HTML_TYPE, page, len);
 }
 
-static bool
-is_state(const char *s)
-{
-	return s != NULL && strlen(s) == RELAY_STATE_LEN &&
-	    ion_b64url_is_alphabet(s, RELAY_STATE_LEN);
-}
-
 /*
  * Text a person will read on the landing page: valid UTF-8 (jansson checked
  * that), no control characters, and none of the invisible direction marks
@@ -474,7 +467,7 @@ spec_state(struct relay_app *app, const struct relay_request *req, json_t *root,
 	char polled[RELAY_STATE_LEN + 1];
 
 	spec->state = json_is_string(v) ? json_string_value(v) : NULL;
-	if (!is_state(spec->state)) {
+	if (!relay_state_ok(spec->state)) {
 		json_reject(app, resp, 400, RELAY_REJECT_BAD_STATE,
 		    "state must be 43 base64url characters");
 		return false;
@@ -877,7 +870,7 @@ callback_args(struct relay_app *app, const struct relay_request *req,
 		    "sign-in at the terminal.");
 		return false;
 	}
-	if (!is_state(state)) {
+	if (!relay_state_ok(state)) {
 		bad_callback(app, resp, RELAY_REJECT_BAD_STATE,
 		    "The sign-in response does not name a valid sign-in. "
 		    "Start a new sign-in at the terminal.");

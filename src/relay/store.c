@@ -7,9 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64url.h"
 #include "crypto.h"
 #include "errors.h"
 #include "store_impl.h"
+
+bool
+relay_state_ok(const char *s)
+{
+	return s != NULL && strlen(s) == RELAY_STATE_LEN &&
+	    ion_b64url_is_alphabet(s, RELAY_STATE_LEN);
+}
 
 int
 relay_store_open(const struct relay_store_config *cfg, struct relay_store **ret)

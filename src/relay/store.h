@@ -75,6 +75,9 @@ struct relay_result {
 
 struct relay_store;
 
+/* True when s is a state: RELAY_STATE_LEN base64url characters. */
+bool relay_state_ok(const char *s);
+
 /* Where a store lives: the parsed --store argument. */
 enum relay_store_kind {
 	RELAY_STORE_MEMORY = 0,

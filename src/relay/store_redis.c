@@ -865,33 +865,18 @@ reply_view(const redisReply *r, size_t i, const char *state,
 	return 0;
 }
 
-static bool
-is_state(const char *state)
-{
-	return strlen(state) == RELAY_STATE_LEN &&
-	    strspn(state,
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789-_") == RELAY_STATE_LEN;
-}
-
 /* The used-code key of value under label: P u:<hex of its hash>. */
 static int
 used_key(const struct redis_store *st, const char *label, const void *value,
     size_t len, char out[KEY_MAX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char h[ION_SHA256_LEN];
 	char text[HEX_SHA256 + 1];
-	size_t i;
 	int r;
 
 	if ((r = relay_store_used_hash(label, value, len, h)) != 0)
 		return r;
-	for (i = 0; i < ION_SHA256_LEN; i++) {
-		text[2 * i] = hex[h[i] >> 4];
-		text[2 * i + 1] = hex[h[i] & 15];
-	}
-	text[HEX_SHA256] = '\0';
+	ion_hex_encode(h, sizeof(h), text);
 	key(st, out, KEY_MAX + 1, "u:", text);
 	return 0;
 }
@@ -981,7 +966,7 @@ redis_add(struct relay_store *base, const struct relay_login_spec *spec,
 
 	if (spec->client == NULL || spec->client_name == NULL)
 		return ION_ERR_INVALID;
-	if (!is_state(spec->state))
+	if (!relay_state_ok(spec->state))
 		return ION_ERR_RANGE;
 	for (tries = 0; tries < LINK_TRIES; tries++) {
 		if ((r = new_link_id(link_id)) != 0)
@@ -1007,9 +992,7 @@ redis_view_link(struct relay_store *base, const char *link_id,
 	int r;
 
 	if (strlen(link_id) != ION_RELAY_LINK_ID_LEN ||
-	    strspn(link_id,
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789-_") != ION_RELAY_LINK_ID_LEN)
+	    !ion_b64url_is_alphabet(link_id, ION_RELAY_LINK_ID_LEN))
 		return ION_ERR_NOT_FOUND;
 	memset(&c, 0, sizeof(c));
 	call_keyof(st, &c, "k:", link_id);
@@ -1021,8 +1004,9 @@ redis_view_link(struct relay_store *base, const char *link_id,
 	    st_e->len == RELAY_STATE_LEN) {
 		memcpy(state, st_e->str, RELAY_STATE_LEN);
 		state[RELAY_STATE_LEN] = '\0';
-		r = is_state(state) ? reply_view(reply, 1, state, ret_view)
-				    : ION_ERR_NOT_FOUND;
+		r = relay_state_ok(state)
+		    ? reply_view(reply, 1, state, ret_view)
+		    : ION_ERR_NOT_FOUND;
 	} else if (status_is(reply, "used"))
 		r = ION_ERR_USED;
 	else
@@ -1101,7 +1085,7 @@ redis_put_result(struct relay_store *base, const char *state,
 	char *blob;
 	int r;
 
-	if (!is_state(state))
+	if (!relay_state_ok(state))
 		return ION_ERR_NOT_FOUND;
 	if ((blob = result_blob(in, &blen)) == NULL)
 		return ION_ERR_NOMEM;
@@ -1146,7 +1130,7 @@ redis_take(struct relay_store *base, const char *state,
 	redisReply *reply;
 	int r;
 
-	if (!is_state(state) || client == NULL)
+	if (!relay_state_ok(state) || client == NULL)
 		return ION_ERR_NOT_FOUND;
 	memset(&c, 0, sizeof(c));
 	call_keyof(st, &c, "s:", state);
@@ -1189,7 +1173,7 @@ redis_delivered(struct relay_store *base, const char *state, bool ok)
 	bool again;
 	int r;
 
-	if (!is_state(state))
+	if (!relay_state_ok(state))
 		return false;
 	memset(&c, 0, sizeof(c));
 	call_keyof(st, &c, "s:", state);
@@ -1222,7 +1206,7 @@ redis_exists(struct relay_store *base, const char *state)
 	char k[KEY_MAX + 1];
 	bool found = false;
 
-	if (!is_state(state) || (conn = conn_get(st)) == NULL)
+	if (!relay_state_ok(state) || (conn = conn_get(st)) == NULL)
 		return false;
 	key(st, k, sizeof(k), "s:", state);
 	reply = redisCommand(conn->ctx, "EXISTS %s", k);
@@ -1397,6 +1381,17 @@ policy_ok(redisContext *ctx, char *why, size_t whylen)
 	return ok;
 }
 
+/* Why r (NULL when ctx failed) is not the answer expected, after what. */
+static void
+reply_problem(const redisContext *ctx, const redisReply *r, const char *what,
+    char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s%.150s", what,
+	    r == NULL			       ? ctx->errstr
+		: r->type == REDIS_REPLY_ERROR ? r->str
+					       : "unexpected answer");
+}
+
 /*
  * Connects the watcher: AUTH, a trial of the count script (which proves
  * the scripts may run and reach the prefix), SCRIPT LOAD, SUBSCRIBE.
@@ -1414,10 +1409,7 @@ subscribe(struct redis_store *st, char *why, size_t whylen)
 	key(st, k, sizeof(k), "pending", "");
 	r = redisCommand(ctx, "EVAL %s 1 %s", scripts[SCRIPT_COUNT], k);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		snprintf(why, whylen, "%.150s",
-		    r == NULL			       ? ctx->errstr
-			: r->type == REDIS_REPLY_ERROR ? r->str
-						       : "unexpected answer");
+		reply_problem(ctx, r, "", why, whylen);
 		goto fail;
 	}
 	freeReplyObject(r);
@@ -1428,10 +1420,7 @@ subscribe(struct redis_store *st, char *why, size_t whylen)
 	load_scripts(st, ctx);
 	r = redisCommand(ctx, "SUBSCRIBE %s", st->channel);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		snprintf(why, whylen, "SUBSCRIBE: %.150s",
-		    r == NULL			       ? ctx->errstr
-			: r->type == REDIS_REPLY_ERROR ? r->str
-						       : "unexpected answer");
+		reply_problem(ctx, r, "SUBSCRIBE: ", why, whylen);
 		goto fail;
 	}
 	freeReplyObject(r);
@@ -1457,7 +1446,7 @@ on_message(struct redis_store *st, const redisReply *r)
 		return;
 	memcpy(state, body->str, RELAY_STATE_LEN);
 	state[RELAY_STATE_LEN] = '\0';
-	if (is_state(state) && st->ev.woken != NULL)
+	if (relay_state_ok(state) && st->ev.woken != NULL)
 		st->ev.woken(st->ev.arg, state);
 }
 
@@ -1692,8 +1681,6 @@ static bool
 configure(struct redis_store *st, const struct relay_store_config *cfg)
 {
 	unsigned char rnd[INSTANCE_LEN / 2];
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
 
 	if (cfg->prefix == NULL || strlen(cfg->prefix) == 0 ||
 	    strlen(cfg->prefix) > RELAY_STORE_PREFIX_MAX)
@@ -1712,11 +1699,7 @@ configure(struct redis_store *st, const struct relay_store_config *cfg)
 	st->timeout.tv_usec = (suseconds_t)(cfg->timeout_ms % 1000) * 1000;
 	if (ion_random_bytes(rnd, sizeof(rnd)) != 0)
 		return false;
-	for (i = 0; i < sizeof(rnd); i++) {
-		st->instance[2 * i] = hex[rnd[i] >> 4];
-		st->instance[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	st->instance[INSTANCE_LEN] = '\0';
+	ion_hex_encode(rnd, sizeof(rnd), st->instance);
 	if (cfg->password != NULL &&
 	    (st->password = strdup(cfg->password)) == NULL)
 		return false;

@@ -104,6 +104,7 @@ class Phone:
             urllib.request.ProxyHandler({}),
             urllib.request.HTTPCookieProcessor(self.jar), _NoRaise())
         self.verbose = verbose
+        self.logins = 0  # login pages this phone signed in at
 
     def say(self, *msg):
         if self.verbose:
@@ -129,7 +130,8 @@ class Phone:
                              (req.get_method(), url.split("?")[0], e))
 
     def sign_in(self, link, login, password="x", deny=False,
-                cancel_login=False, iss_override=None, drop_iss=False):
+                cancel_login=False, iss_override=None, drop_iss=False,
+                edit_url=None):
         status, _, body = self.fetch(link)
         if status != 200:
             raise PhoneError("the link %s answered %d" % (link, status))
@@ -138,6 +140,9 @@ class Phone:
             raise PhoneError("the landing page has %d continue buttons, "
                              "expected 1" % len(hrefs))
         authorize_url = urllib.parse.urljoin(link, hrefs[0])
+        if edit_url is not None:
+            # The person changes the link before following it.
+            authorize_url = edit_url(authorize_url)
         self.say("continue to", authorize_url.split("?")[0])
         return self.sign_in_url(authorize_url, link, login,
                                 password, deny, cancel_login, iss_override,
@@ -191,6 +196,7 @@ class Phone:
                 fields.update(login=login, password=password)
                 url, form = urllib.parse.urljoin(url, f["action"]), fields
                 logged_in = True
+                self.logins += 1
                 self.say("sign in as", login)
                 continue
             if page.form("consent-form") is not None:

@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 import {
   applyEndpointMisbehaviour, applyTokenMisbehaviour, validateEndpointMisbehaviour,
@@ -55,6 +55,44 @@ const USAGE = `usage: node provider.js [--port N] [--issuer-host HOST] [options]
 
 const PAR_MODES = ['off', 'on', 'required'];
 
+// Claims an account's extra claims may not set: the provider makes them
+// (acr and amr come from the account's "acr" and "amr", auth_time from the
+// sign-in).
+const PROTOCOL_CLAIMS = new Set(['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce',
+  'at_hash', 'c_hash', 's_hash', 'azp', 'sid', 'acr', 'amr', 'auth_time']);
+
+// What an account has beyond SUB:EMAIL:VERIFIED:NAME, from --config or
+// POST /__test/account: {claims, userinfo_only, acr, amr}.  Throws on a
+// malformed spec.
+function accountExtras(spec, source) {
+  const claims = spec.claims ?? {};
+  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
+    throw new Error(`${source}: claims must be an object`);
+  }
+  for (const name of Object.keys(claims)) {
+    if (PROTOCOL_CLAIMS.has(name) || name === '') {
+      throw new Error(`${source}: the claim ${JSON.stringify(name)} cannot be set`);
+    }
+  }
+  const userinfoOnly = spec.userinfo_only ?? [];
+  if (!Array.isArray(userinfoOnly) || userinfoOnly.some((n) => typeof n !== 'string')) {
+    throw new Error(`${source}: userinfo_only must be a list of claim names`);
+  }
+  if (spec.acr !== undefined && spec.acr !== null && typeof spec.acr !== 'string') {
+    throw new Error(`${source}: acr must be a string`);
+  }
+  if (spec.amr !== undefined && spec.amr !== null
+      && (!Array.isArray(spec.amr) || spec.amr.some((v) => typeof v !== 'string'))) {
+    throw new Error(`${source}: amr must be a list of strings`);
+  }
+  return {
+    claims: structuredClone(claims),
+    userinfoOnly: [...userinfoOnly],
+    acr: spec.acr ?? undefined,
+    amr: spec.amr ?? undefined,
+  };
+}
+
 function parseOptions(argv) {
   const { values } = parseArgs({
     args: argv,
@@ -95,6 +133,7 @@ function parseOptions(argv) {
   const clients = [];
   const firstParty = new Set();
   const accounts = new Map();
+  const extras = new Map();
 
   const addClient = (meta, source) => {
     const m = { ...meta };
@@ -124,6 +163,7 @@ function parseOptions(argv) {
       name: a.name,
       preferred_username: a.preferred_username ?? a.sub,
     });
+    extras.set(a.sub, accountExtras(a, `${source}: account ${a.sub}`));
   };
 
   if (values.config) {
@@ -168,6 +208,8 @@ function parseOptions(argv) {
     clients,
     firstParty,
     accounts,
+    extras,
+    initialExtras: new Map([...extras].map(([k, v]) => [k, structuredClone(v)])),
     stateFile: values['state-file'],
     requirePkce: values['require-pkce'],
     allowPost: values['allow-client-secret-post'],
@@ -397,12 +439,12 @@ function consentPage(uid, client, details, account) {
 </form>`);
 }
 
-async function readForm(ctx) {
+async function readForm(ctx, limit = 65536) {
   const chunks = [];
   let n = 0;
   for await (const chunk of ctx.req) {
     n += chunk.length;
-    if (n > 65536) {
+    if (n > limit) {
       ctx.throw(413, 'request body too large');
     }
     chunks.push(chunk);
@@ -510,7 +552,19 @@ async function interactionRoute(provider, ctx, uid, action) {
         ctx.body = loginPage(uid, client, 'Unknown account.', form.get('login'));
         return;
       }
-      await finish(provider, ctx, { login: { accountId: account.sub } }, false);
+      // The account's acr and amr (--config or POST /__test/account) are
+      // what this sign-in reports: the id_token's acr and amr, the
+      // session's from now on.
+      const ex = opts.extras.get(account.sub) ?? {};
+      const login = { accountId: account.sub };
+      if (ex.acr !== undefined) {
+        login.acr = ex.acr;
+      }
+      if (ex.amr !== undefined) {
+        login.amr = ex.amr;
+      }
+      log(`login ${account.sub}${login.acr !== undefined ? ` acr ${login.acr}` : ''}`);
+      await finish(provider, ctx, { login }, false);
       return;
     }
     case '/confirm':
@@ -532,8 +586,9 @@ async function interactionRoute(provider, ctx, uid, action) {
 
 // ---------------------------------------------------------------- control API
 
+// Control requests may be large (an account with 10,000 groups).
 async function readJson(ctx) {
-  const text = await readForm(ctx);
+  const text = await readForm(ctx, 16 * 1024 * 1024);
   if (!text.trim()) {
     return {};
   }
@@ -586,6 +641,8 @@ async function controlRoute(ctx) {
       if (body.sessions !== false) {
         storage = new Map();
       }
+      opts.extras = new Map([...opts.initialExtras].map(([k, v]) => [k, structuredClone(v)]));
+      current = buildProvider();
       log('test state reset');
       reply(200, { ok: true });
       return;
@@ -633,6 +690,49 @@ async function controlRoute(ctx) {
       current = buildProvider();
       log(`pushed authorization requests: ${opts.par}`);
       reply(200, { ok: true, par: opts.par });
+      return;
+    }
+    case 'POST /__test/account': {
+      // {"sub", "claims", "userinfo_only", "acr", "amr"}: the account's
+      // extras from now on (what is left out is cleared); the provider is
+      // rebuilt so that new claim names are emitted.
+      const body = await readJson(ctx);
+      if (typeof body?.sub !== 'string' || !opts.accounts.has(body.sub)) {
+        reply(404, { error: `no such account: ${JSON.stringify(body?.sub)}` });
+        return;
+      }
+      let ex;
+      try {
+        ex = accountExtras(body, 'account');
+      } catch (err) {
+        reply(400, { error: err.message });
+        return;
+      }
+      opts.extras.set(body.sub, ex);
+      current = buildProvider();
+      log(`account ${body.sub}: claims ${Object.keys(ex.claims).join(' ') || '(none)'}; `
+        + `userinfo only ${ex.userinfoOnly.join(' ') || '(none)'}; acr ${ex.acr ?? '(none)'}`);
+      reply(200, { ok: true, extra_claims: extraClaimNames() });
+      return;
+    }
+    case 'POST /__test/age-sessions': {
+      // {"seconds": N}: every session signed in N seconds earlier than it
+      // was (auth_time, max_age), as a phone that signed in long ago.
+      const body = await readJson(ctx);
+      const seconds = body?.seconds;
+      if (!Number.isInteger(seconds) || seconds < 0) {
+        reply(400, { error: 'seconds must be an integer >= 0' });
+        return;
+      }
+      let n = 0;
+      for (const [key, e] of storage) {
+        if (key.startsWith('Session:') && typeof e.value?.loginTs === 'number') {
+          e.value.loginTs -= seconds;
+          n += 1;
+        }
+      }
+      log(`${n} sessions aged by ${seconds} s`);
+      reply(200, { ok: true, sessions: n });
       return;
     }
     case 'POST /__test/misbehave/clear':
@@ -784,6 +884,52 @@ function clientSecret(clientId) {
   return opts.clients.find((c) => c.client_id === clientId)?.client_secret;
 }
 
+const BASE_CLAIMS = new Set(['sub', 'email', 'email_verified', 'name', 'preferred_username']);
+
+function extraClaimNames() {
+  const names = new Set();
+  for (const ex of opts.extras.values()) {
+    Object.keys(ex.claims).filter((n) => !BASE_CLAIMS.has(n)).forEach((n) => names.add(n));
+    ex.userinfoOnly.filter((n) => !BASE_CLAIMS.has(n)).forEach((n) => names.add(n));
+  }
+  return [...names].sort();
+}
+
+// acr_values_supported: the accounts' acr values (oidc-provider leaves acr
+// out of every id_token when it knows none).
+const DEFAULT_ACR = 'urn:stand-in:acr:default';
+
+function acrValues() {
+  const values = new Set([DEFAULT_ACR]);
+  for (const ex of opts.extras.values()) {
+    if (ex.acr !== undefined) {
+      values.add(ex.acr);
+    }
+  }
+  return [...values];
+}
+
+// oidc-provider's prompts, and a step-up as a provider that honours
+// acr_values does it: a session whose acr is not one of the requested
+// acr_values signs in again (oidc-provider alone asks only for an
+// essential acr of the claims parameter).  max_age and prompt=login are
+// oidc-provider's own checks.
+function interactionPolicyWithStepUp() {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy.get('login').checks.add(new Check('acr_values_step_up',
+    'the session does not have a requested acr', (ctx) => {
+      const { oidc } = ctx;
+      const wanted = oidc.params.acr_values;
+      if (!wanted || !oidc.session.accountId || oidc.result?.login) {
+        return Check.NO_NEED_TO_PROMPT;
+      }
+      return wanted.split(' ').includes(oidc.session.acr)
+        ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }));
+  return policy;
+}
+
 function buildProvider() {
   const configuration = {
     adapter: MapAdapter,
@@ -796,16 +942,33 @@ function buildProvider() {
       }
       return {
         accountId: sub,
-        async claims() {
-          return Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined));
+        // The account's claims and its extra claims (these win); for the
+        // id_token without those the account keeps for userinfo only.
+        async claims(use) {
+          const ex = opts.extras.get(sub) ?? { claims: {}, userinfoOnly: [] };
+          const all = { ...a, ...ex.claims, sub };
+          if (use === 'id_token') {
+            for (const name of ex.userinfoOnly) {
+              if (name !== 'sub') {
+                delete all[name];
+              }
+            }
+          }
+          return Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined));
         },
       };
     },
+    // Every extra claim of any account is an openid claim: it is in the
+    // id_token (conformIdTokenClaims: false) and at userinfo.  acr and amr
+    // too, so that the id_token has the session's whether or not the
+    // request asked for acr_values (oidc-provider alone emits acr only
+    // then).
     claims: {
-      openid: ['sub'],
+      openid: ['sub', 'acr', 'amr', ...extraClaimNames()],
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
     },
+    acrValues: acrValues(),
     scopes: ['openid', 'profile', 'email'],
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic'],
@@ -829,6 +992,7 @@ function buildProvider() {
       dPoP: { enabled: false },
     },
     interactions: {
+      policy: interactionPolicyWithStepUp(),
       url(ctx, interaction) {
         return `/interaction/${interaction.uid}`;
       },

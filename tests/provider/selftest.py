@@ -571,6 +571,107 @@ def t_unknown_account(s):
         raise Fail("an unknown account signed in")
 
 
+class _CodePhone(phone.Phone):
+    """A phone that stops at the provider's redirect and hands back its
+    query (the code), without going to the relay."""
+
+    def _callback(self, url, iss_override, drop_iss):
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+def _direct_sign_in(s, ph, user="alice", **extra):
+    """An authorization request with extra parameters (acr_values,
+    max_age, prompt) straight to the provider with the phone ph (its
+    cookie jar keeps the session), the code exchanged: (id_token claims,
+    userinfo)."""
+    params = {"response_type": "code", "client_id": CLIENT_ID,
+              "redirect_uri": s.relay + "/callback",
+              "scope": "openid profile email", "state": b64(os.urandom(16)),
+              "nonce": b64(os.urandom(16))}
+    params.update(extra)
+    q = ph.sign_in_url(s.issuer + "/oauth2/authorize?" +
+                       urllib.parse.urlencode(params), s.relay, user)
+    check("code" in q, "no code: %s" % q)
+    st, _, body = s.exchange(q["code"], None)
+    check(st == 200, "token answered %d %s" % (st, body[:200]))
+    tok = json.loads(body)
+    _, claims, _, _ = jwt_parts(tok["id_token"])
+    st, _, text = request(s.issuer + "/oauth2/userinfo", headers={
+        "Authorization": "Bearer " + tok["access_token"]})
+    check(st == 200, "userinfo answered %d" % st)
+    return claims, json.loads(text)
+
+
+def t_account_extras(s):
+    """POST /__test/account: extra claims in the id_token and at
+    userinfo, userinfo_only, the acr a sign-in reports, the step-up for
+    acr_values; max_age, prompt=login and age-sessions; reset clears."""
+    st, reply = s.control("account", {"sub": "nobody", "claims": {}})
+    check(st == 404, "account nobody: %d %s" % (st, reply))
+    st, reply = s.control("account", {"sub": "alice", "claims": {"acr": "x"}})
+    check(st == 400, "a protocol claim was accepted: %d %s" % (st, reply))
+    extra = {"groups": ["staff", "ops"], "mfa": True, "level": 3,
+             "nothing": None, "obj": {"a": 1}, "department": "ops"}
+    st, reply = s.control("account", {
+        "sub": "alice", "claims": extra, "userinfo_only": ["department"],
+        "acr": "urn:test:low", "amr": ["pwd"]})
+    check(st == 200, "account alice: %d %s" % (st, reply))
+    ph = _CodePhone()
+    idt, ui = _direct_sign_in(s, ph)
+    for k, v in extra.items():
+        if k != "department":
+            check(idt.get(k, "absent") == v, "id_token %s: %r" % (
+                k, idt.get(k, "absent")))
+        check(ui.get(k, "absent") == v, "userinfo %s: %r" % (
+            k, ui.get(k, "absent")))
+    check("department" not in idt, "userinfo_only claim in the id_token")
+    check(idt.get("acr") == "urn:test:low" and idt.get("amr") == ["pwd"],
+          "acr/amr %r %r" % (idt.get("acr"), idt.get("amr")))
+    check("auth_time" not in idt, "auth_time without max_age")
+    check(ph.logins == 1, "logins %d" % ph.logins)
+    # The session is reused; acr_values of another acr steps up.
+    s.control("account", {"sub": "alice", "acr": "urn:test:high"})
+    idt, _ = _direct_sign_in(s, ph)
+    check(ph.logins == 1 and idt.get("acr") == "urn:test:low",
+          "session not reused: logins %d, acr %r" % (ph.logins,
+                                                      idt.get("acr")))
+    check(idt.get("groups") is None, "claims not cleared by a new spec")
+    idt, _ = _direct_sign_in(s, ph, acr_values="urn:test:high")
+    check(ph.logins == 2 and idt.get("acr") == "urn:test:high",
+          "no step-up: logins %d, acr %r" % (ph.logins, idt.get("acr")))
+    # max_age: auth_time in the token; an aged session signs in again.
+    idt, _ = _direct_sign_in(s, ph, max_age="600")
+    now = time.time()
+    check(ph.logins == 2 and isinstance(idt.get("auth_time"), int) and
+          now - 30 < idt["auth_time"] <= now + 1,
+          "max_age 600: logins %d auth_time %r" % (ph.logins,
+                                                   idt.get("auth_time")))
+    st, reply = s.control("age-sessions", {"seconds": 3600})
+    check(st == 200 and reply["sessions"] >= 1, "age-sessions %s" % reply)
+    idt, _ = _direct_sign_in(s, ph)
+    check(ph.logins == 2 and "auth_time" not in idt, "aged session reused")
+    idt, _ = _direct_sign_in(s, ph, max_age="7200")
+    check(ph.logins == 2 and now - 3700 < idt["auth_time"] < now - 3500,
+          "aged auth_time %r" % idt.get("auth_time"))
+    idt, _ = _direct_sign_in(s, ph, max_age="600")
+    check(ph.logins == 3 and idt["auth_time"] >= now - 5,
+          "max_age past the session: logins %d auth_time %r" % (
+              ph.logins, idt.get("auth_time")))
+    for extra_params in ({"prompt": "login"}, {"max_age": "0"}):
+        idt, _ = _direct_sign_in(s, ph, **extra_params)
+        check("auth_time" in idt, "%s: no auth_time" % extra_params)
+    check(ph.logins == 5, "prompt=login / max_age=0 without a login page: "
+          "%d" % ph.logins)
+    _, stats = s.control("stats")
+    rec = stats["authorize_requests"]
+    check(rec[-2].get("prompt") == "login" and rec[-1].get("max_age") == "0",
+          "authorize_requests do not record prompt/max_age: %s" % rec[-2:])
+    s.control("reset", {})
+    idt, ui = _direct_sign_in(s, _CodePhone())
+    check("groups" not in ui and "acr" not in idt,
+          "reset left the extras: %r %r" % (ui, idt.get("acr")))
+
+
 def t_phone_cli(s):
     lg = s.login()
     p = subprocess.run([sys.executable, os.path.join(HERE, "phone.py"),
@@ -932,7 +1033,8 @@ def t_bad_requests(s):
 
 
 CHECKS = [t_discovery, t_jwks, t_round_trip, t_par, t_unverified_email, t_pkce,
-          t_client_auth, t_deny, t_unknown_account, t_phone_cli,
+          t_client_auth, t_deny, t_unknown_account, t_account_extras,
+          t_phone_cli,
           t_token_misbehaviours, t_id_token_misbehaviours,
           t_endpoint_misbehaviours, t_rotate,
           t_reset, t_state_file, t_bad_requests]

@@ -129,6 +129,28 @@ class Provider(Daemon):
     def misbehave(self, spec):
         return self.control("POST", "misbehave", spec)
 
+    def set_account(self, sub, claims=None, userinfo_only=(), acr=None,
+                    amr=None):
+        """The account's extras from now on (POST /__test/account): extra
+        claims (a dict: in the id_token and at userinfo), the names of
+        those (or of its own claims) it gives at userinfo only, the acr
+        and amr its next sign-in reports.  What is not given is cleared;
+        /__test/reset clears them all."""
+        body = {"sub": sub, "claims": claims or {},
+                "userinfo_only": list(userinfo_only)}
+        if acr is not None:
+            body["acr"] = acr
+        if amr is not None:
+            body["amr"] = list(amr)
+        return self.control("POST", "account", body)
+
+    def age_sessions(self, seconds):
+        """Every session signed in `seconds` earlier than it was (its
+        auth_time; max_age), as a phone that signed in long ago.  Returns
+        how many sessions there are."""
+        return self.control("POST", "age-sessions",
+                            {"seconds": seconds})["sessions"]
+
     def set_par(self, par):
         """Pushed authorization requests from now on: "off", "on" (offered,
         discovery names the endpoint) or "required" (plain authorization

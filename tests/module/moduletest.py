@@ -80,7 +80,8 @@ from stand.daemons import (KEY_HEADER, Provider as _Provider,  # noqa: E402
                            Relay as _Relay, key_hash,  # noqa: F401
                            relay_headers)
 from stand.drive import link_in, unescape  # noqa: E402,F401
-from stand.files import ModuleFiles, module_line, write_pam_dir  # noqa: E402
+from stand.files import (ModuleFiles, module_line, write_pam_dir,  # noqa: E402
+                         write_private)
 from stand.proc import free_port, http  # noqa: E402,F401
 import phone  # noqa: E402  (tests/provider/phone.py, on the stand's path)
 
@@ -127,7 +128,9 @@ PAM_BUF_ERR = 5
 PAM_AUTH_ERR = 7
 PAM_AUTHINFO_UNAVAIL = 9
 PAM_USER_UNKNOWN = 10
+PAM_PERM_DENIED = 6
 PAM_CONV_ERR = 19
+PAM_IGNORE = 25
 
 # What the module says (src/login.c, src/prompt.c).
 PROMPT_CODE = "After signing in, type the code shown on your phone: "
@@ -144,6 +147,8 @@ SANITIZER_RE = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|"
 SYSLOG_RE = re.compile(r"^<(\d+)>(\w{3} [ \d]\d \d\d:\d\d:\d\d) ([^:\[]*)"
                        r"(?:\[\d+\])?: (.*)$", re.S)
 MODULE_LOG_RE = re.compile(r"^pam_ion\(([^:]*):auth\): (.*)$", re.S)
+# The account phase's lines (pam_sm_acct_mgmt).
+ACCOUNT_LOG_RE = re.compile(r"^pam_ion\(([^:]*):account\): (.*)$", re.S)
 LOG_AUTHPRIV = 10
 LOG_ERR, LOG_NOTICE, LOG_INFO = 3, 5, 6
 
@@ -505,15 +510,27 @@ class Setup(ModuleFiles):
     def cache_files(self):
         return sorted(os.listdir(self.cache_dir))
 
+    def write_stack(self, text):
+        """The service's stack becomes text: "{module}" stands for
+        pam_ion.so, "{conf}" for this setup's pam_ion.conf, as in
+        "account required {module} config={conf} require_groups=ops"."""
+        path = os.path.join(self.pamd, SERVICE)
+        os.unlink(path)
+        write_private(path, text.replace("{module}", MODULE).replace(
+            "{conf}", self.conf), 0o644)
+
     def run(self, person=None, user="alice", rhost="198.51.100.7",
-            timeout=RUN_TIMEOUT, ruser=None, tty=None, dev_binds=()):
+            timeout=RUN_TIMEOUT, ruser=None, tty=None, dev_binds=(),
+            acct=None, setuser=None):
         """One pam_authenticate.  rhost (PAM_RHOST), ruser (PAM_RUSER) and
         tty (PAM_TTY): None leaves them unset.  A login with neither rhost
         nor ruser and a local terminal as tty (CONSOLE, whose device is the
         real one) is the only kind for which confirm = no is honoured.
-        dev_binds: see Syslog.wrap()."""
+        dev_binds: see Syslog.wrap().  acct: "1" for pam_acct_mgmt after
+        pam_authenticate, "only" for pam_acct_mgmt alone (out.acct_code);
+        setuser: PAM_USER before pam_acct_mgmt (pamdrive's header)."""
         return run_pam(self, person or Person(), user, rhost, timeout,
-                       ruser, tty, dev_binds)
+                       ruser, tty, dev_binds, acct, setuser)
 
 
 # ---------------------------------------------------------------- the person
@@ -538,6 +555,12 @@ class _Phone(phone.Phone):
         return super()._callback(url, iss_override, drop_iss)
 
 
+def new_phone():
+    """A phone (phone.py's, recording the callback) to hand to several
+    Persons: its cookie jar keeps the provider's session."""
+    return _Phone()
+
+
 class Person:
     """The person at the terminal, scripted.
 
@@ -550,12 +573,18 @@ class Person:
                  gets the code and returns the answer; a prompt beyond the
                  list closes stdin (the conversation fails)
     answer_delay seconds to wait before each answer
-    phone_kw     deny=True, iss_override=..., drop_iss=..., cancel_login=...
+    phone_kw     deny=True, iss_override=..., drop_iss=..., cancel_login=...,
+                 edit_url=f (the person changes the authorize URL to f(url)
+                 before following it)
+    phone        the phone to use (new_phone(): one phone, one cookie jar,
+                 for several sign-ins, so that the provider's session
+                 carries over); None: a new phone with an empty jar
     """
 
     def __init__(self, login="alice", sign_in_at="link", answers=("{code}",),
-                 answer_delay=0.0, phone_delay=0.0, **phone_kw):
+                 answer_delay=0.0, phone_delay=0.0, phone=None, **phone_kw):
         self.login = login
+        self.phone = phone
         self.sign_in_at = sign_in_at
         self.answers = list(answers)
         self.answer_delay = answer_delay
@@ -612,7 +641,7 @@ class Person:
     def _sign_in(self):
         if self.phone_delay:
             time.sleep(self.phone_delay)
-        p = _Phone()
+        p = self.phone or _Phone()
         try:
             self.phone_result = p.sign_in(self.link, self.login,
                                           **self.phone_kw)
@@ -634,6 +663,9 @@ class Outcome:
         self.code = None
         self.code_name = None
         self.user = None
+        self.acct_code = None   # pam_acct_mgmt's, when run (acct=)
+        self.acct_name = None
+        self.acct_user = None   # PAM_USER after pam_acct_mgmt
         self.exit = None
         self.stderr = ""
         self.logs = []
@@ -675,6 +707,9 @@ class Outcome:
                                           text.replace("\n", "\\n")[:300]))
         lines.append("RESULT %s %s / USER %s / exit %s" % (
             self.code, self.code_name, self.user, self.exit))
+        if self.acct_code is not None:
+            lines.append("ACCT %s %s / USER %s" % (
+                self.acct_code, self.acct_name, self.acct_user))
         if self.person is not None:
             lines.append("phone: %r%s; typed %r" % (
                 self.person.phone_result,
@@ -688,7 +723,7 @@ class Outcome:
 
 
 def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
-            dev_binds=()):
+            dev_binds=(), acct=None, setuser=None):
     st = setup.stack
     st.syslog.drain()  # whatever an earlier run left
     argv = [PAMDRIVE, setup.pamd, SERVICE, user or ""]
@@ -703,6 +738,10 @@ def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
               "ASAN_SYMBOLIZER_PATH", "LD_LIBRARY_PATH"):
         if k in os.environ:
             env[k] = os.environ[k]
+    if acct is not None:
+        env["PAMDRIVE_ACCT"] = acct
+    if setuser is not None:
+        env["PAMDRIVE_SETUSER"] = setuser
     env = _sanitizer_env(env)
     out = Outcome()
     out.person = person
@@ -755,8 +794,15 @@ def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
                 code, _, name = rest.partition(" ")
                 out.code, out.code_name = int(code), name
                 out.ended = now
+            elif kind == "ACCT":
+                code, _, name = rest.partition(" ")
+                out.acct_code, out.acct_name = int(code), name
+                out.ended = now
             elif kind == "USER":
-                out.user = rest
+                if out.acct_code is None:
+                    out.user = rest
+                else:
+                    out.acct_user = rest
             else:
                 out.events.append(("OTHER", line, now))
         proc.wait()
@@ -890,15 +936,19 @@ class ModuleTestCase(unittest.TestCase):
             self.check(out, out.user == user,
                        "expected USER %r, got %r" % (user, out.user))
 
-    def assertOneLog(self, out, pattern, severity=None):
-        """Exactly one syslog line for the run, the module's (authpriv,
-        'pam_ion(SERVICE:auth): ...'), matching pattern, and free of every
-        secret the test knows of."""
-        logs = out.logs
+    def assertOneLog(self, out, pattern, severity=None, logs=None,
+                     phase="auth"):
+        """Exactly one syslog line for the run (or of `logs`), the module's
+        (authpriv, 'pam_ion(SERVICE:auth): ...', or ':account' with
+        phase="account"), matching pattern, and free of every secret the
+        test knows of."""
+        if logs is None:
+            logs = out.logs
         self.check(out, len(logs) == 1,
                    "expected exactly one syslog line, got %d" % len(logs))
         e = logs[0]
-        m = MODULE_LOG_RE.match(e["text"])
+        m = (ACCOUNT_LOG_RE if phase == "account" else
+             MODULE_LOG_RE).match(e["text"])
         self.check(out, m is not None and m.group(1) == SERVICE,
                    "the syslog line is not the module's: %r" % e["raw"])
         self.check(out, e["facility"] == LOG_AUTHPRIV,

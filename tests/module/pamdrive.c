@@ -11,8 +11,21 @@
  *   INFO <text>     ERROR <text>     PROMPT <text>
  * (newlines in a message become "\n", backslashes "\\").  After a PROMPT it
  * reads one line from stdin as the answer; end of input cancels the
- * conversation.  Last it prints "RESULT <code> <name>" and "USER <name>",
- * and exits 0 when pam_authenticate succeeded, 1 otherwise.
+ * conversation.  Then it prints "RESULT <code> <name>" and, when PAM_USER
+ * is set, "USER <name>".
+ *
+ * The account phase, by the environment:
+ *   PAMDRIVE_ACCT=1      after pam_authenticate (whatever it returned, as
+ *                        a test wants to see what the account phase does
+ *                        then), pam_acct_mgmt on the same handle
+ *   PAMDRIVE_ACCT=only   pam_acct_mgmt alone: no pam_authenticate, no
+ *                        RESULT line
+ *   PAMDRIVE_SETUSER=U   before pam_acct_mgmt, PAM_USER becomes U (as an
+ *                        application that changed its mind would)
+ * and prints "ACCT <code> <name>" and again "USER <name>".
+ *
+ * Exits 0 when every call it made (pam_authenticate, pam_acct_mgmt)
+ * returned PAM_SUCCESS, 1 otherwise, 2 on a usage or set-up error.
  */
 #include <security/pam_appl.h>
 #include <stdio.h>
@@ -69,13 +82,36 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp,
 	return PAM_SUCCESS;
 }
 
+/* "USER <name>" when PAM_USER is set. */
+static void
+print_user(pam_handle_t *pamh)
+{
+	const void *user = NULL;
+
+	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
+		printf("USER %s\n", (const char *)user);
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct pam_conv c = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	const void *user = NULL;
-	int r;
+	const char *acct = getenv("PAMDRIVE_ACCT");
+	const char *setuser = getenv("PAMDRIVE_SETUSER");
+	int r, last = PAM_SUCCESS, failed = 0;
+	int do_auth = 1, do_acct = 0;
+
+	if (acct != NULL && strcmp(acct, "1") == 0)
+		do_acct = 1;
+	else if (acct != NULL && strcmp(acct, "only") == 0) {
+		do_auth = 0;
+		do_acct = 1;
+	} else if (acct != NULL && *acct != '\0' && strcmp(acct, "0") != 0) {
+		fprintf(stderr, "pamdrive: PAMDRIVE_ACCT must be 1 or only\n");
+		return 2;
+	}
 
 	if (argc < 3 || argc > 7) {
 		fprintf(stderr,
@@ -107,10 +143,26 @@ main(int argc, char **argv)
 		pam_end(pamh, PAM_SYSTEM_ERR);
 		return 2;
 	}
-	r = pam_authenticate(pamh, 0);
-	printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
-	if (pam_get_item(pamh, PAM_USER, &user) == PAM_SUCCESS && user != NULL)
-		printf("USER %s\n", (const char *)user);
-	pam_end(pamh, r);
-	return r == PAM_SUCCESS ? 0 : 1;
+	if (do_auth) {
+		r = pam_authenticate(pamh, 0);
+		printf("RESULT %d %s\n", r, pam_strerror(pamh, r));
+		print_user(pamh);
+		failed |= r != PAM_SUCCESS;
+		last = r;
+	}
+	if (do_acct) {
+		if (setuser != NULL &&
+		    pam_set_item(pamh, PAM_USER, setuser) != PAM_SUCCESS) {
+			fprintf(stderr, "pamdrive: cannot set PAM_USER\n");
+			pam_end(pamh, PAM_SYSTEM_ERR);
+			return 2;
+		}
+		r = pam_acct_mgmt(pamh, 0);
+		printf("ACCT %d %s\n", r, pam_strerror(pamh, r));
+		print_user(pamh);
+		failed |= r != PAM_SUCCESS;
+		last = r;
+	}
+	pam_end(pamh, last);
+	return failed ? 1 : 0;
 }

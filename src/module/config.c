@@ -27,7 +27,7 @@
 #define PATH_LEN_MAX 4095
 #define CLIENT_ID_MAX 1024
 #define SCOPE_MAX 1024
-#define CLAIM_MAX 64
+#define CLAIM_MAX ION_CLAIM_NAME_MAX
 #define ECHO_MAX 160 /* characters of an argument quoted in a message */
 
 #define DEFAULT_ISSUER "https://auth.ionelectricity.com"
@@ -108,6 +108,8 @@ struct word {
  */
 #define URL_PROXY 8u
 
+static int parse_seconds(const struct key *k, const char *v,
+    struct ion_cfg *cfg, char *why, size_t whylen);
 static void why_set(char *why, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -400,24 +402,124 @@ parse_scope(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 	return set_str(cfg, k, out, o);
 }
 
+static bool
+claim_name_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+			s[i] == '.' || s[i] == '-'))
+			return false;
+	return len > 0 && len <= CLAIM_MAX;
+}
+
 static int
 parse_claim(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
     size_t whylen)
 {
-	size_t i, len = strlen(v);
+	size_t len = strlen(v);
 
-	for (i = 0; i < len; i++)
-		if (!((v[i] >= 'a' && v[i] <= 'z') ||
-			(v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
-			v[i] == '.' || v[i] == '-'))
-			break;
-	if (len == 0 || len > CLAIM_MAX || i < len) {
+	if (!claim_name_ok(v, len)) {
 		why_set(why, whylen,
 		    "a claim name of up to %d characters a-z 0-9 _ . -",
 		    CLAIM_MAX);
 		return ION_ERR_CONFIG;
 	}
 	return set_str(cfg, k, v, len);
+}
+
+/*
+ * Which bytes a word of a list key may hold: ASCII as in a scope
+ * (acr values), anything but controls and spaces (group names, which may
+ * be UTF-8), or NAME=VALUE pairs (require_claims).
+ */
+#define WORDS_ASCII 16u
+#define WORDS_ANY 32u
+#define WORDS_PAIRS 64u
+
+/* Whether one word of a list key is well formed; why says what is not. */
+static bool
+word_ok(unsigned flags, const char *w, size_t len, char *why, size_t whylen)
+{
+	const char *eq;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if ((flags & WORDS_ASCII) != 0 && !scope_char(w[i])) {
+			why_set(why, whylen,
+			    "values are separated by spaces and hold no "
+			    "'\"', '\\' or characters outside ASCII");
+			return false;
+		}
+		if ((unsigned char)w[i] == 0x7f) {
+			why_set(why, whylen, "holds a control character");
+			return false;
+		}
+	}
+	if ((flags & WORDS_PAIRS) == 0)
+		return true;
+	eq = memchr(w, '=', len);
+	if (eq == NULL || !claim_name_ok(w, (size_t)(eq - w)) ||
+	    eq + 1 == w + len) {
+		why_set(why, whylen,
+		    "expected NAME=VALUE pairs separated by spaces, NAME a "
+		    "claim name of up to %d characters a-z 0-9 _ . -, VALUE "
+		    "not empty",
+		    CLAIM_MAX);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A list of words separated by spaces (require_groups, require_claims,
+ * acr_values, require_acr), kept with one space between words.
+ */
+static int
+parse_words(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	char out[CFG_LINE_MAX + 1];
+	size_t o = 0, wlen;
+	const char *p = v;
+
+	if (strlen(v) > CFG_LINE_MAX) {
+		why_set(why, whylen, "longer than %d characters", CFG_LINE_MAX);
+		return ION_ERR_CONFIG;
+	}
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		wlen = strcspn(p, " ");
+		if (!word_ok(k->flags, p, wlen, why, whylen))
+			return ION_ERR_CONFIG;
+		if (o > 0)
+			out[o++] = ' ';
+		memcpy(out + o, p, wlen);
+		o += wlen;
+		p += wlen;
+	}
+	if (o == 0) {
+		why_set(why, whylen, "no value given");
+		return ION_ERR_CONFIG;
+	}
+	return set_str(cfg, k, out, o);
+}
+
+/* max_age: 0 is allowed (a sign-in at iON for this login only). */
+static int
+parse_max_age(const struct key *k, const char *v, struct ion_cfg *cfg,
+    char *why, size_t whylen)
+{
+	int r;
+
+	if ((r = parse_seconds(k, v, cfg, why, whylen)) == 0)
+		cfg->has_max_age = true;
+	return r;
 }
 
 static int
@@ -663,6 +765,35 @@ static const struct key keys[] = {
 	    .off = F(par),
 	    .def = "auto",
 	    .words = par_words },
+	{ .name = "groups_claim",
+	    .parse = parse_claim,
+	    .off = F(groups_claim),
+	    .def = "groups" },
+	{ .name = "require_groups",
+	    .parse = parse_words,
+	    .off = F(require_groups),
+	    .flags = WORDS_ANY },
+	{ .name = "require_claims",
+	    .parse = parse_words,
+	    .off = F(require_claims),
+	    .flags = WORDS_PAIRS },
+	{ .name = "acr_values",
+	    .parse = parse_words,
+	    .off = F(acr_values),
+	    .flags = WORDS_ASCII },
+	{ .name = "require_acr",
+	    .parse = parse_words,
+	    .off = F(require_acr),
+	    .flags = WORDS_ASCII },
+	{ .name = "max_age",
+	    .parse = parse_max_age,
+	    .off = F(max_age),
+	    .lo = 0,
+	    .hi = 31536000 },
+	{ .name = "login_prompt",
+	    .parse = parse_bool,
+	    .off = F(login_prompt),
+	    .def = "no" },
 	{ .name = "debug", .parse = parse_bool, .off = F(debug), .def = "no" },
 	{ .name = "cache_dir",
 	    .parse = parse_path,
@@ -1084,6 +1215,11 @@ ion_cfg_free(struct ion_cfg **cfgp)
 	free(cfg->ca_path);
 	free(cfg->proxy);
 	free(cfg->cache_dir);
+	free(cfg->groups_claim);
+	free(cfg->require_groups);
+	free(cfg->require_claims);
+	free(cfg->acr_values);
+	free(cfg->require_acr);
 	free(cfg->config_path);
 	free(cfg);
 	*cfgp = NULL;

@@ -37,6 +37,11 @@
  * par_endpoint is not given: nothing could offer the endpoint.  ca_path
  * defaults to /etc/ssl/certs only when neither ca_file nor ca_path is
  * given.  http_timeout must be less than login_timeout.
+ * The access rules' lists are words separated by spaces: require_groups
+ * any bytes but controls and spaces (UTF-8 is fine); acr_values and
+ * require_acr printable ASCII without '"' or '\' (as scope); each word
+ * of require_claims NAME=VALUE, NAME a claim name as user_claim, VALUE
+ * not empty.  max_age is 0 to 31536000 seconds.
  * URLs are read by the relay's own rules, ion_url_problem() in url.h:
  * https://, or http:// to a loopback host (a proxy may be http://
  * anywhere); no fragment; relay_url, the issuer and the proxy no query.
@@ -49,6 +54,8 @@
 
 #define ION_CFG_DEFAULT_PATH "/etc/security/pam_ion.conf"
 #define ION_CFG_ERR_MAX 512
+/* The longest claim name user_claim, groups_claim and require_claims take. */
+#define ION_CLAIM_NAME_MAX 64
 
 /* Signing algorithms, each tied to one key type (and curve). */
 enum ion_alg {
@@ -98,6 +105,18 @@ struct ion_cfg {
 	enum ion_par_mode par;
 	bool debug;
 	char *cache_dir;
+	/*
+	 * The access rules (rules.h).  The lists are kept as given, one
+	 * space between words; NULL: the rule is not used.
+	 */
+	char *groups_claim;   /* default "groups" */
+	char *require_groups; /* group names: member of any one */
+	char *require_claims; /* NAME=VALUE pairs: every one holds */
+	char *acr_values;     /* sent as acr_values */
+	char *require_acr;    /* the token's acr is one of these */
+	bool has_max_age;     /* max_age was given */
+	unsigned max_age;     /* seconds: sent, and auth_time checked */
+	bool login_prompt;    /* send prompt=login */
 	/* the file read; the default path also when that file is absent */
 	char *config_path;
 };

@@ -274,6 +274,14 @@ ion_idtoken_merge_userinfo(
 		(void)json_object_del(copy, "email");
 		(void)json_object_del(copy, "email_verified");
 	}
+	/*
+	 * acr, amr and auth_time tell how this sign-in happened: only the
+	 * id_token, bound to it by the nonce, can say that (the access rules
+	 * judge them, rules.h).
+	 */
+	(void)json_object_del(copy, "acr");
+	(void)json_object_del(copy, "amr");
+	(void)json_object_del(copy, "auth_time");
 	json_object_foreach(copy, key, v)
 	{
 		/* The signed id_token's claims always win. */

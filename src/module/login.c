@@ -19,6 +19,7 @@
 #include "oidc.h"
 #include "relay_proto.h"
 #include "relayc.h"
+#include "rules.h"
 #include "usermap.h"
 
 #define CONFIRM_TRIES 3
@@ -75,6 +76,7 @@ struct login {
 	json_t *claims;
 	struct ion_login_stats stats;
 	char maperr[256]; /* the user map's reason, when it is the why */
+	char rulewhy[ION_RULE_WHY_MAX + 64]; /* the failed access rule */
 };
 
 static unsigned
@@ -688,12 +690,28 @@ redeem(struct login *l, const char **why)
 		return r;
 	ion_idtoken_subject(
 	    l->claims, l->stats.subject, sizeof(l->stats.subject));
-	if (!ion_idtoken_needs_userinfo(l->claims, l->cfg->user_claim) ||
+	if ((!ion_idtoken_needs_userinfo(l->claims, l->cfg->user_claim) &&
+		!ion_rules_need_userinfo(l->cfg, l->claims)) ||
 	    l->tokens.access_token == NULL ||
 	    l->provider->userinfo_endpoint == NULL)
 		return 0;
 	return ion_oidc_userinfo(
 	    l->http, l->provider, l->tokens.access_token, l->claims, why);
+}
+
+/*
+ * The access rules (rules.h) on the verified claims, before the account:
+ * a person the rules turn away learns nothing about the user map.
+ */
+static int
+check_rules(struct login *l, const char **why)
+{
+	int r;
+
+	if ((r = ion_rules_check(l->cfg, l->claims, time(NULL), l->rulewhy,
+		 sizeof(l->rulewhy))) != 0)
+		*why = l->rulewhy;
+	return r;
 }
 
 /*
@@ -705,13 +723,9 @@ map_account(struct login *l, char **ret_user, const char **why)
 {
 	const struct ion_cfg *cfg = l->cfg;
 	const char *asked = l->env->user;
-	char *user = NULL, *dump;
+	char *user = NULL;
 	int r;
 
-	dump = json_dumps(l->claims, JSON_COMPACT | JSON_SORT_KEYS);
-	if (dump != NULL && strlen(dump) < sizeof(l->stats.claims))
-		strcpy(l->stats.claims, dump);
-	free(dump);
 	r = ion_usermap_lookup(cfg->user_map_file, cfg->user_claim, l->claims,
 	    &user, l->maperr, sizeof(l->maperr));
 	if (r == ION_ERR_NO_USER)
@@ -737,8 +751,8 @@ map_account(struct login *l, char **ret_user, const char **why)
 
 int
 ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
-    const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
-    struct ion_login_stats *stats)
+    const struct ion_conv *conv, char **ret_user, json_t **ret_claims,
+    char *why, size_t whylen, struct ion_login_stats *stats)
 {
 	struct login l;
 	const char *reason = "internal error";
@@ -750,10 +764,13 @@ ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
 	    (r = register_at_relay(&l, &reason)) != 0 ||
 	    (r = show_and_wait(&l, t0_us, &reason)) != 0 ||
 	    (r = redeem(&l, &reason)) != 0 ||
+	    (r = check_rules(&l, &reason)) != 0 ||
 	    (r = map_account(&l, ret_user, &reason)) != 0)
 		goto out;
 	reason = "signed in";
 out:
+	if (ret_claims != NULL && l.claims != NULL)
+		*ret_claims = json_incref(l.claims);
 	if (r != 0 && r != ION_ERR_CONV)
 		tell(&l, ION_MSG_ERROR, person_message(r));
 	if (l.http != NULL)

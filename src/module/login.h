@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,8 +42,6 @@ enum ion_confirm {
 	ION_CONFIRM_TTY_DEVICE, /* ... or names one, but its device is not */
 };
 
-#define ION_LOGIN_CLAIMS_MAX 4096
-
 struct ion_login_stats {
 	unsigned http_requests; /* made during this sign-in */
 	unsigned long time_to_qr_us;
@@ -56,12 +55,6 @@ struct ion_login_stats {
 	bool pushed; /* the request went by PAR (RFC 9126) */
 	/* polls made again after the relay failed one for now */
 	unsigned relay_retries;
-	/*
-	 * The verified claims (with userinfo's) as compact JSON with sorted
-	 * keys, once they are known and when they fit; else "".  For
-	 * pam-ion login, which shows them; the module never logs them.
-	 */
-	char claims[ION_LOGIN_CLAIMS_MAX];
 };
 
 /*
@@ -107,19 +100,23 @@ bool ion_login_tty_device(const char *tty, dev_t rdev,
  * terminal (a kiosk, a console greeter) can be sure the person at the
  * screen started it.
  *
- * 0 when the id_token verified and mapped to a local
- * account that equals env->user (or, with user_from_token and no
- * env->user, to any account): *ret_user is that account (malloc'd).
+ * 0 when the id_token verified, met the access rules (rules.h) and
+ * mapped to a local account that equals env->user (or, with
+ * user_from_token and no env->user, to any account): *ret_user is that
+ * account (malloc'd).  ret_claims, when not NULL, gets the verified claims
+ * (with userinfo's; a new reference) whenever the id_token verified,
+ * whatever came after; it is left alone otherwise.
  * Otherwise a negative ION_ERR_*: UNAVAIL/TIMEOUT (provider or relay),
- * AUTH/REFUSED (token invalid, denied, state/nonce/claim mismatch, no
- * PAR where par = required, no iss where the provider promised it),
+ * AUTH/REFUSED (token invalid, denied, state/nonce/claim mismatch, an
+ * access rule not met, no PAR where par = required, no iss where the
+ * provider promised it),
  * NO_USER, CONFIG (also: the relay refused this host's relay key), CONV,
  * ABORTED.  why (always set) is a short log-safe
  * reason without secrets.  stats, when not NULL, is filled in whatever
  * the result (what was not reached stays zero).
  */
 int ion_login_run(const struct ion_cfg *cfg, const struct ion_login_env *env,
-    const struct ion_conv *conv, char **ret_user, char *why, size_t whylen,
-    struct ion_login_stats *stats);
+    const struct ion_conv *conv, char **ret_user, json_t **ret_claims,
+    char *why, size_t whylen, struct ion_login_stats *stats);
 
 #endif

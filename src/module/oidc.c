@@ -30,6 +30,10 @@
 #define OIDC_P_CODE_CHALLENGE "code_challenge"
 #define OIDC_P_CODE_CHALLENGE_METHOD "code_challenge_method"
 #define OIDC_P_REQUEST_URI "request_uri"
+#define OIDC_P_ACR_VALUES "acr_values"
+#define OIDC_P_MAX_AGE "max_age"
+#define OIDC_P_PROMPT "prompt"
+#define OIDC_V_PROMPT_LOGIN "login"
 #define OIDC_P_GRANT_TYPE "grant_type"
 #define OIDC_P_CODE "code"
 #define OIDC_P_CODE_VERIFIER "code_verifier"
@@ -368,6 +372,7 @@ static char *
 request_params(const struct ion_cfg *cfg, const char *state, const char *nonce,
     const char *code_challenge, size_t *ret_len)
 {
+	char max_age[16];
 	struct ion_buf q;
 
 	ion_buf_init(&q, FORM_MAX);
@@ -380,6 +385,15 @@ request_params(const struct ion_cfg *cfg, const char *state, const char *nonce,
 	form_param(&q, OIDC_P_CODE_CHALLENGE, code_challenge);
 	form_param(
 	    &q, OIDC_P_CODE_CHALLENGE_METHOD, OIDC_V_CODE_CHALLENGE_METHOD);
+	/* Requests for the access rules; rules.c verifies what they get. */
+	if (cfg->acr_values != NULL)
+		form_param(&q, OIDC_P_ACR_VALUES, cfg->acr_values);
+	if (cfg->has_max_age) {
+		snprintf(max_age, sizeof(max_age), "%u", cfg->max_age);
+		form_param(&q, OIDC_P_MAX_AGE, max_age);
+	}
+	if (cfg->login_prompt)
+		form_param(&q, OIDC_P_PROMPT, OIDC_V_PROMPT_LOGIN);
 	return ion_buf_steal(&q, ret_len);
 }
 

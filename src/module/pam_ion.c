@@ -1,7 +1,9 @@
 /*
  * pam_ion: sign in with an iON account.  The PAM entry points only: read
  * the configuration, find out who and where, run the sign-in (login.c),
- * map its result to a PAM code and log it once.
+ * map its result to a PAM code and log it once; in the account phase,
+ * judge the account line's access rules (rules.h) again on the claims the
+ * sign-in kept on the handle.
  */
 #include <limits.h>
 #include <security/pam_ext.h>
@@ -16,11 +18,18 @@
 #include "config.h"
 #include "crypto.h"
 #include "errors.h"
+#include "idtoken.h"
 #include "login.h"
 #include "logsafe.h"
 #include "prompt.h"
+#include "rules.h"
 
 #define WHY_MAX 256
+/*
+ * The pam_set_data() name of what a successful sign-in keeps for the
+ * account phase.  Modules share one namespace of names on a handle.
+ */
+#define KEPT_NAME "pam_ion_signed_in"
 #define NOTE_MAX 160
 #define NOT_HONOURED " (confirm = no not honoured: "
 
@@ -223,6 +232,49 @@ log_outcome(pam_handle_t *pamh, const struct ion_cfg *cfg,
 		    stats->pushed ? "yes" : "no", stats->relay_retries);
 }
 
+/* What a successful sign-in leaves on the handle for pam_sm_acct_mgmt. */
+struct kept {
+	char *user;	/* the account it signed in */
+	json_t *claims; /* its verified claims */
+};
+
+static void
+kept_free(pam_handle_t *pamh, void *data, int status)
+{
+	struct kept *k = data;
+
+	(void)pamh;
+	(void)status;
+	if (k == NULL)
+		return;
+	json_decref(k->claims);
+	free(k->user);
+	free(k);
+}
+
+/*
+ * Keeps user and claims on the handle (claims' reference is taken over
+ * on success); PAM_SUCCESS or the code to return.
+ */
+static int
+keep(pam_handle_t *pamh, const char *user, json_t **claims)
+{
+	struct kept *k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->user = strdup(user)) == NULL) {
+		free(k);
+		return PAM_BUF_ERR;
+	}
+	k->claims = *claims;
+	*claims = NULL;
+	if (pam_set_data(pamh, KEPT_NAME, k, kept_free) != PAM_SUCCESS) {
+		kept_free(pamh, k, 0);
+		return PAM_SYSTEM_ERR;
+	}
+	return PAM_SUCCESS;
+}
+
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -231,8 +283,15 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct ion_conv conv;
 	struct ion_cfg *cfg = NULL;
 	char err[ION_CFG_ERR_MAX], why[WHY_MAX], *mapped = NULL;
+	json_t *claims = NULL;
 	int r, pr;
 
+	/*
+	 * Whatever an earlier pam_authenticate() on this handle kept goes:
+	 * the account phase must judge only this sign-in.
+	 */
+	if (pam_set_data(pamh, KEPT_NAME, NULL, NULL) != PAM_SUCCESS)
+		return PAM_SYSTEM_ERR;
 	if (ion_cfg_load(argc, argv, &cfg, err) != 0) {
 		pam_syslog(pamh, LOG_ERR, "configuration: %s", err);
 		return PAM_SERVICE_ERR;
@@ -246,15 +305,64 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	conv.arg = pamh;
 	conv.silent = (flags & PAM_SILENT) != 0;
 	memset(&stats, 0, sizeof(stats));
-	r = ion_login_run(
-	    cfg, &s.env, &conv, &mapped, why, sizeof(why), &stats);
+	r = ion_login_run(cfg, &s.env, &conv, &mapped, &claims, why,
+	    sizeof(why), &stats);
 	pr = pam_code(r);
 	/* With user_from_token, the account the token maps to is the user. */
 	if (pr == PAM_SUCCESS && s.env.user == NULL &&
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
+	if (pr == PAM_SUCCESS && (pr = keep(pamh, mapped, &claims)) != PAM_SUCCESS)
+		snprintf(why, sizeof(why), "cannot keep the claims: %s",
+		    pam_strerror(pamh, pr));
 	log_outcome(pamh, cfg, &s.env, pr, mapped, why, &stats);
+	json_decref(claims);
 	free(mapped);
+	ion_cfg_free(&cfg);
+	return pr;
+}
+
+/*
+ * The account phase.  PAM_IGNORE unless pam_ion signed this handle in
+ * (its data is there only after a successful pam_sm_authenticate), so
+ * other modules' logins are theirs to judge.  Otherwise the user must
+ * still be the one signed in, and this line's access rules (its own
+ * arguments and config) must hold on the kept claims: PAM_PERM_DENIED
+ * when not, PAM_SERVICE_ERR for a bad configuration.
+ */
+PAM_EXTERN int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	const struct kept *k = NULL;
+	struct ion_cfg *cfg = NULL;
+	const char *user;
+	char err[ION_CFG_ERR_MAX], why[WHY_MAX], quser[64], sub[128];
+	int pr = PAM_PERM_DENIED;
+
+	(void)flags;
+	if (pam_get_data(pamh, KEPT_NAME, (const void **)&k) != PAM_SUCCESS ||
+	    k == NULL)
+		return PAM_IGNORE;
+	if (ion_cfg_load(argc, argv, &cfg, err) != 0) {
+		pam_syslog(pamh, LOG_ERR, "configuration: %s", err);
+		return PAM_SERVICE_ERR;
+	}
+	ion_idtoken_subject(k->claims, sub, sizeof(sub));
+	user = item(pamh, PAM_USER);
+	if (user == NULL || strcmp(user, k->user) != 0) {
+		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
+		pam_syslog(pamh, LOG_NOTICE,
+		    "iON account check for %s failed: the user changed since "
+		    "the sign-in (sub %s; %s)",
+		    quser, sub, pam_strerror(pamh, pr));
+	} else if (ion_rules_check(cfg, k->claims, time(NULL), why,
+		       sizeof(why)) != 0) {
+		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
+		pam_syslog(pamh, LOG_NOTICE,
+		    "iON account check for %s failed: %s (sub %s; %s)", quser,
+		    why, sub, pam_strerror(pamh, pr));
+	} else
+		pr = PAM_SUCCESS;
 	ion_cfg_free(&cfg);
 	return pr;
 }

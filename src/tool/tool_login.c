@@ -2,19 +2,22 @@
  * pam-ion login [USER]: a real sign-in from the shell through the module's
  * own ion_login_run(), with the terminal as the conversation: the same
  * screens, the same relay, provider and checks as at a login.  It prints
- * the verified claims and the account they map to, and starts no session.
+ * the verified claims, which access rules (rules.h) they meet, and the
+ * account they map to, and starts no session.
  */
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
 #include "errors.h"
 #include "login.h"
 #include "prompt.h"
+#include "rules.h"
 #include "tool.h"
 
 #define SERVICE "pam-ion"
@@ -51,6 +54,25 @@ converse(void *arg, const struct ion_msg *msgs, size_t n, char **ret_answer)
 	return 0;
 }
 
+/* The claims, and each access rule the configuration uses, met or not. */
+static void
+show_claims(const struct ion_cfg *cfg, const json_t *claims)
+{
+	struct ion_rule_result res[ION_RULES_MAX];
+	size_t i, n;
+	char *dump;
+
+	if ((dump = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
+		printf("claims %s\n", dump);
+	free(dump);
+	n = ion_rules_eval(cfg, claims, time(NULL), res);
+	if (n == 0)
+		printf("rules none configured\n");
+	for (i = 0; i < n; i++)
+		printf("rule %s %s: %s\n", res[i].rule,
+		    res[i].met ? "met" : "NOT met", res[i].why);
+}
+
 int
 tool_login(const struct tool_opts *o)
 {
@@ -59,6 +81,7 @@ tool_login(const struct tool_opts *o)
 	struct ion_login_env env;
 	struct ion_conv conv;
 	struct ion_cfg *cfg;
+	json_t *claims = NULL;
 	int r;
 
 	if ((cfg = tool_load_cfg(o)) == NULL)
@@ -77,9 +100,11 @@ tool_login(const struct tool_opts *o)
 	env.tty = ttyname(STDIN_FILENO);
 	env.service = SERVICE;
 	conv.converse = converse;
-	r = ion_login_run(cfg, &env, &conv, &mapped, why, sizeof(why), &stats);
-	if (stats.claims[0] != '\0')
-		printf("claims %s\n", stats.claims);
+	r = ion_login_run(
+	    cfg, &env, &conv, &mapped, &claims, why, sizeof(why), &stats);
+	if (claims != NULL)
+		show_claims(cfg, claims);
+	json_decref(claims);
 	if (r == 0) {
 		printf("account %s%s\n", mapped,
 		    getpwnam(mapped) == NULL ? " (no such local account)" : "");

@@ -93,7 +93,8 @@ class Login(unittest.TestCase):
         self.assertEqual(lines[-1], "account alice (no such local account)"
                          if not _user_exists("alice") else
                          "account alice")
-        claims = json.loads(lines[-2][len("claims "):])
+        self.assertEqual(lines[-2], "rules none configured")
+        claims = json.loads(lines[-3][len("claims "):])
         self.assertEqual(claims["email"], "alice@example.org")
         self.assertIs(claims["email_verified"], True)
         self.assertEqual(claims["iss"], self.st.provider.issuer)

@@ -248,9 +248,52 @@ test_defaults(void **state)
 	assert_int_equal(cfg->par, ION_PAR_AUTO);
 	assert_false(cfg->debug);
 	assert_string_equal(cfg->cache_dir, "/var/cache/pam_ion");
+	assert_string_equal(cfg->groups_claim, "groups");
+	assert_null(cfg->require_groups);
+	assert_null(cfg->require_claims);
+	assert_null(cfg->acr_values);
+	assert_null(cfg->require_acr);
+	assert_false(cfg->has_max_age);
+	assert_false(cfg->login_prompt);
 	assert_string_equal(cfg->config_path, fx.conf);
 	ion_cfg_free(&cfg);
 	assert_null(cfg);
+}
+
+/* The access rules' keys, in the file and as (bracketed) arguments. */
+static void
+test_rule_keys(void **state)
+{
+	struct ion_cfg *cfg;
+
+	(void)state;
+	cfg = expect_ok(conf("groups_claim = roles\n"
+			     "require_groups =  admins   caf\xc3\xa9 50%\"ops'\n"
+			     "require_claims = dept=it mfa=true level=3 "
+			     "x=a=b\n"
+			     "acr_values = urn:ion:acr:mfa  silver\n"
+			     "require_acr = urn:ion:acr:mfa\n"
+			     "max_age = 0\n"
+			     "login_prompt = yes\n"),
+	    NO_ARGS);
+	assert_string_equal(cfg->groups_claim, "roles");
+	/* one space between words, whatever the file had */
+	assert_string_equal(cfg->require_groups, "admins caf\xc3\xa9 50%\"ops'");
+	assert_string_equal(cfg->require_claims, "dept=it mfa=true level=3 x=a=b");
+	assert_string_equal(cfg->acr_values, "urn:ion:acr:mfa silver");
+	assert_string_equal(cfg->require_acr, "urn:ion:acr:mfa");
+	assert_true(cfg->has_max_age);
+	assert_int_equal(cfg->max_age, 0);
+	assert_true(cfg->login_prompt);
+	ion_cfg_free(&cfg);
+
+	/* an argument with spaces, as libpam passes [require_groups=a b] */
+	cfg = expect_ok(conf("require_groups = users\n"),
+	    ARGS("require_groups=admins #wheel", "max_age=300"));
+	assert_string_equal(cfg->require_groups, "admins #wheel");
+	assert_true(cfg->has_max_age);
+	assert_int_equal(cfg->max_age, 300);
+	ion_cfg_free(&cfg);
 }
 
 static void
@@ -585,6 +628,24 @@ static const struct {
 	{ "confirm", "sometimes", "expected yes or no" },
 	{ "debug", "2", "expected yes or no" },
 	{ "cache_dir", "var/cache", "not an absolute path" },
+	{ "groups_claim", "Groups", "claim name" },
+	{ "groups_claim", "grou ps", "claim name" },
+	{ "require_groups", "admins\x7f", "control character" },
+	{ "require_claims", "dept", "NAME=VALUE" },
+	{ "require_claims", "dept=", "NAME=VALUE" },
+	{ "require_claims", "=it", "NAME=VALUE" },
+	{ "require_claims", "Dept=it", "NAME=VALUE" },
+	{ "require_claims", "dept=it mfa", "NAME=VALUE" },
+	{ "require_claims",
+	    "a1234567890123456789012345678901234567890123456789012345678901234=x",
+	    "NAME=VALUE" },
+	{ "acr_values", "caf\xc3\xa9", "outside ASCII" },
+	{ "acr_values", "a\"b", "outside ASCII" },
+	{ "require_acr", "a\\b", "outside ASCII" },
+	{ "max_age", "-1", "expected seconds in 0..31536000" },
+	{ "max_age", "31536001", "expected seconds in 0..31536000" },
+	{ "max_age", "1h", "expected seconds in 0..31536000" },
+	{ "login_prompt", "always", "expected yes or no" },
 };
 
 static void
@@ -1335,6 +1396,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_defaults, reset),
 		cmocka_unit_test_setup(test_every_key, reset),
+		cmocka_unit_test_setup(test_rule_keys, reset),
 		cmocka_unit_test_setup(test_layout, reset),
 		cmocka_unit_test_setup(test_args_override, reset),
 		cmocka_unit_test_setup(test_confirm_default, reset),

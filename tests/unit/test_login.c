@@ -842,8 +842,8 @@ run_login(const struct ion_cfg *cfg, const struct turn *turns, size_t nturns,
 	memset(&conv, 0, sizeof(conv));
 	conv.converse = scripted_converse;
 	conv.arg = &o->talk;
-	o->r = ion_login_run(
-	    cfg, &env, &conv, &o->user, o->why, sizeof(o->why), &o->stats);
+	o->r = ion_login_run(cfg, &env, &conv, &o->user, NULL, o->why,
+	    sizeof(o->why), &o->stats);
 	o->token_requests = hits("/token") - tokens;
 }
 

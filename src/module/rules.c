@@ -1,0 +1,276 @@
+/* The access rules on verified claims; the contract is in rules.h. */
+#include "rules.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "idtoken.h"
+#include "logsafe.h"
+
+/* auth_time's range, as idtoken.c reads exp and iat. */
+#define TIME_MAX INT64_C(253402300799)
+
+/* The next space-separated word of *p (length *len); false at the end. */
+static bool
+next_word(const char **p, const char **word, size_t *len)
+{
+	while (**p == ' ')
+		(*p)++;
+	if (**p == '\0')
+		return false;
+	*word = *p;
+	*len = strcspn(*p, " ");
+	*p += *len;
+	return true;
+}
+
+/* Whether the JSON string s is exactly the len bytes at w. */
+static bool
+string_is(const json_t *s, const char *w, size_t len)
+{
+	return json_is_string(s) && json_string_length(s) == len &&
+	    memcmp(json_string_value(s), w, len) == 0;
+}
+
+/* res->why = before NAME after, name made log-safe (names come from cfg). */
+static void
+set_why(struct ion_rule_result *res, const char *before, const char *name,
+    const char *after)
+{
+	char safe[64];
+
+	snprintf(res->why, sizeof(res->why), "%s%s%s", before,
+	    ion_log_safe(name, SIZE_MAX, safe, sizeof(safe)), after);
+}
+
+static void
+judge_groups(const struct ion_cfg *cfg, const json_t *claims,
+    struct ion_rule_result *res)
+{
+	const json_t *groups = json_object_get(claims, cfg->groups_claim);
+	const char *p = cfg->require_groups, *w;
+	char name[ION_RULE_WHY_MAX / 2];
+	size_t i, len;
+	json_t *g;
+
+	if (groups == NULL) {
+		set_why(res, "claim ", cfg->groups_claim, " missing");
+		return;
+	}
+	if (!json_is_array(groups)) {
+		set_why(res, "claim ", cfg->groups_claim,
+		    " is not an array of strings");
+		return;
+	}
+	json_array_foreach(groups, i, g)
+		if (!json_is_string(g)) {
+			set_why(res, "claim ", cfg->groups_claim,
+			    " is not an array of strings");
+			return;
+		}
+	while (next_word(&p, &w, &len))
+		json_array_foreach(groups, i, g)
+			if (string_is(g, w, len)) {
+				snprintf(name, sizeof(name), "%.*s", (int)len,
+				    w);
+				set_why(res, "member of ", name, "");
+				res->met = true;
+				return;
+			}
+	snprintf(res->why, sizeof(res->why),
+	    "not a member of any required group");
+}
+
+/* Whether one claim value holds the configured VALUE (rules.h). */
+static bool
+value_holds(const json_t *v, const char *w, size_t len)
+{
+	char num[32];
+	size_t i;
+	json_t *e;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return string_is(v, w, len);
+	case JSON_TRUE:
+		return len == 4 && memcmp(w, "true", 4) == 0;
+	case JSON_FALSE:
+		return len == 5 && memcmp(w, "false", 5) == 0;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+		return strlen(num) == len && memcmp(num, w, len) == 0;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, e)
+			if (json_typeof(e) != JSON_ARRAY &&
+			    value_holds(e, w, len))
+				return true;
+		return false;
+	default: /* null, real, object */
+		return false;
+	}
+}
+
+static void
+judge_claims(const struct ion_cfg *cfg, const json_t *claims,
+    struct ion_rule_result *res)
+{
+	const char *p = cfg->require_claims, *w, *eq;
+	char name[ION_CLAIM_NAME_MAX + 1];
+	size_t len, nlen, pairs = 0;
+	const json_t *v;
+
+	while (next_word(&p, &w, &len)) {
+		eq = memchr(w, '=', len); /* config.c made sure */
+		nlen = eq != NULL ? (size_t)(eq - w) : len;
+		snprintf(name, sizeof(name), "%.*s", (int)nlen, w);
+		if ((v = json_object_get(claims, name)) == NULL) {
+			set_why(res, "claim ", name, " missing");
+			return;
+		}
+		if (eq == NULL ||
+		    !value_holds(v, eq + 1, len - nlen - 1)) {
+			set_why(res, "claim ", name,
+			    " does not hold the value required");
+			return;
+		}
+		pairs++;
+	}
+	snprintf(res->why, sizeof(res->why), "%zu claim%s held", pairs,
+	    pairs == 1 ? "" : "s");
+	res->met = true;
+}
+
+static void
+judge_acr(const struct ion_cfg *cfg, const json_t *claims,
+    struct ion_rule_result *res)
+{
+	const json_t *acr = json_object_get(claims, "acr");
+	const char *p = cfg->require_acr, *w;
+	char value[ION_RULE_WHY_MAX / 2];
+	size_t len;
+
+	if (acr == NULL) {
+		snprintf(res->why, sizeof(res->why), "acr missing");
+		return;
+	}
+	if (!json_is_string(acr)) {
+		snprintf(res->why, sizeof(res->why), "acr is not a string");
+		return;
+	}
+	while (next_word(&p, &w, &len))
+		if (string_is(acr, w, len)) {
+			snprintf(value, sizeof(value), "%.*s", (int)len, w);
+			set_why(res, "acr ", value, "");
+			res->met = true;
+			return;
+		}
+	snprintf(res->why, sizeof(res->why), "acr not one of require_acr");
+}
+
+static void
+judge_max_age(const struct ion_cfg *cfg, const json_t *claims, time_t now,
+    struct ion_rule_result *res)
+{
+	const json_t *at = json_object_get(claims, "auth_time");
+	int64_t t, age;
+
+	if (at == NULL) {
+		snprintf(res->why, sizeof(res->why), "auth_time missing");
+		return;
+	}
+	t = json_is_integer(at) ? (int64_t)json_integer_value(at) : -1;
+	if (t < 0 || t > TIME_MAX) {
+		snprintf(res->why, sizeof(res->why),
+		    "auth_time is not a time in seconds");
+		return;
+	}
+	age = (int64_t)now - t;
+	if (age < -ION_IDTOKEN_LEEWAY_S) {
+		snprintf(res->why, sizeof(res->why), "auth_time in the future");
+		return;
+	}
+	if (age > (int64_t)cfg->max_age + ION_IDTOKEN_LEEWAY_S) {
+		snprintf(res->why, sizeof(res->why),
+		    "signed in at iON %" PRId64 " s ago, more than max_age %u",
+		    age, cfg->max_age);
+		return;
+	}
+	snprintf(res->why, sizeof(res->why), "signed in at iON %" PRId64
+	    " s ago", age < 0 ? 0 : age);
+	res->met = true;
+}
+
+bool
+ion_rules_any(const struct ion_cfg *cfg)
+{
+	return cfg->require_groups != NULL || cfg->require_claims != NULL ||
+	    cfg->require_acr != NULL || cfg->has_max_age;
+}
+
+size_t
+ion_rules_eval(const struct ion_cfg *cfg, const json_t *claims, time_t now,
+    struct ion_rule_result out[ION_RULES_MAX])
+{
+	size_t n = 0;
+
+	memset(out, 0, ION_RULES_MAX * sizeof(*out));
+	if (cfg->require_groups != NULL) {
+		out[n].rule = "require_groups";
+		judge_groups(cfg, claims, &out[n++]);
+	}
+	if (cfg->require_claims != NULL) {
+		out[n].rule = "require_claims";
+		judge_claims(cfg, claims, &out[n++]);
+	}
+	if (cfg->require_acr != NULL) {
+		out[n].rule = "require_acr";
+		judge_acr(cfg, claims, &out[n++]);
+	}
+	if (cfg->has_max_age) {
+		out[n].rule = "max_age";
+		judge_max_age(cfg, claims, now, &out[n++]);
+	}
+	return n;
+}
+
+int
+ion_rules_check(const struct ion_cfg *cfg, const json_t *claims, time_t now,
+    char *why, size_t whylen)
+{
+	struct ion_rule_result res[ION_RULES_MAX];
+	size_t i, n = ion_rules_eval(cfg, claims, now, res);
+
+	for (i = 0; i < n; i++)
+		if (!res[i].met) {
+			if (why != NULL)
+				snprintf(why, whylen,
+				    "access rule %s not met: %s", res[i].rule,
+				    res[i].why);
+			return ION_ERR_AUTH;
+		}
+	return 0;
+}
+
+bool
+ion_rules_need_userinfo(const struct ion_cfg *cfg, const json_t *claims)
+{
+	const char *p = cfg->require_claims, *w, *eq;
+	char name[ION_CLAIM_NAME_MAX + 1];
+	size_t len;
+
+	if (cfg->require_groups != NULL &&
+	    json_object_get(claims, cfg->groups_claim) == NULL)
+		return true;
+	while (p != NULL && next_word(&p, &w, &len)) {
+		eq = memchr(w, '=', len);
+		snprintf(name, sizeof(name), "%.*s",
+		    (int)(eq != NULL ? (size_t)(eq - w) : len), w);
+		if (json_object_get(claims, name) == NULL)
+			return true;
+	}
+	return false;
+}

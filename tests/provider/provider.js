@@ -368,6 +368,7 @@ let recentToken;
 let recentAuthorize;
 let recentPar;
 const hung = new Set(); // responses parked by the "hang" misbehaviours
+const pushedRaw = new WeakMap(); // request -> its pushed parameters as sent
 
 function resetTestState() {
   stats = Object.fromEntries(STAT_NAMES.map((n) => [n, 0]));
@@ -1041,6 +1042,13 @@ function buildProvider() {
       if (name === 'authorize') {
         remember(recentAuthorize, { ...ctx.query });
       }
+      if (name === 'par' && ctx.method === 'POST') {
+        // The pushed parameters as sent (oidc-provider turns max_age=0
+        // into prompt=login before its event sees them).
+        const raw = await readForm(ctx);
+        pushedRaw.set(ctx.req, new URLSearchParams(raw));
+        ctx.req.body = raw;
+      }
       let record = null;
       if (name === 'token' && ctx.method === 'POST') {
         record = await tokenPrelude(ctx);
@@ -1084,10 +1092,13 @@ function buildProvider() {
   // What a client pushed (never secrets: client authentication is Basic).
   provider.on('pushed_authorization_request.success', (ctx, client) => {
     const p = ctx.oidc.params ?? {};
+    const raw = pushedRaw.get(ctx.req);
     const record = { client_id: client.clientId };
     for (const k of ['response_type', 'redirect_uri', 'scope', 'state', 'nonce',
       'code_challenge_method', 'prompt', 'max_age', 'acr_values']) {
-      if (p[k] !== undefined) {
+      if (raw?.has(k)) {
+        record[k] = raw.get(k);
+      } else if (!raw && p[k] !== undefined) {
         record[k] = p[k];
       }
     }

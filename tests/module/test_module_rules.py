@@ -316,8 +316,14 @@ class Claims(RulesCase):
         self.case("department=ops", {"department": "Ops"}, False)
         self.case("department=ops", {"department": "ops "}, False)
         self.case("department=ops", {"department": "op"}, False)
-        self.case("department=", {"department": ""}, True)
         self.case("department=ops", {"department": LONG_VALUE}, False)
+
+    def test_empty_value_is_a_configuration_error(self):
+        """department= (an empty VALUE) is refused as configuration:
+        PAM_SERVICE_ERR before anything is shown, never a sign-in."""
+        self.give(claims={"department": ""})
+        out = self.run_rules({"require_claims": "department="})
+        self.assertConfigFailure(out, r".*require_claims")
 
     def test_string_value_with_equals_sign(self):
         """NAME=VALUE splits at the first '='."""

@@ -243,6 +243,18 @@ class Groups(RulesCase):
         self.assertAllowed(out)
         self.check(out, self.userinfo_requests() == 1, "userinfo asked once")
 
+    def test_10000_groups_in_the_id_token(self):
+        """The same 10,000 groups in the id_token itself (over 100 kB, past
+        what the module reads of a token answer and of a JWS): refused
+        as too large, never let in, even though the group is there."""
+        groups = ["group-%05d" % i for i in range(9999)] + ["ops"]
+        self.give(claims={"groups": groups})
+        out = self.run_rules({"require_groups": "admins ops"})
+        self.check(out, out.code not in (PAM_SUCCESS, PAM_IGNORE),
+                   "FAIL OPEN: %s" % out.code)
+        self.assertResult(out, PAM_AUTH_ERR)
+        self.assertOneLog(out, r"failed: .*(large|long)")
+
     def test_10000_groups_not_a_member(self):
         groups = ["group-%05d" % i for i in range(10000)]
         self.give(claims={"groups": groups}, userinfo_only=["groups"])

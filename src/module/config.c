@@ -478,8 +478,8 @@ word_ok(unsigned flags, const char *w, size_t len, char *why, size_t whylen)
  * acr_values, require_acr), kept with one space between words.
  */
 static int
-parse_words(const struct key *k, const char *v, struct ion_cfg *cfg,
-    char *why, size_t whylen)
+parse_words(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
+    size_t whylen)
 {
 	char out[CFG_LINE_MAX + 1];
 	size_t o = 0, wlen;

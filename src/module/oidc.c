@@ -52,6 +52,8 @@
 #define DISC_USERINFO "userinfo_endpoint"
 #define DISC_PAR "pushed_authorization_request_endpoint"
 #define DISC_ISS "authorization_response_iss_parameter_supported"
+#define DISC_ACRS "acr_values_supported"
+#define DISC_CLAIMS "claims_supported"
 
 enum provider_request { REQ_DOC, REQ_PAR, REQ_TOKEN, REQ_USERINFO };
 
@@ -91,6 +93,8 @@ provider_clear(struct ion_provider *p)
 	free(p->jwks_uri);
 	free(p->userinfo_endpoint);
 	free(p->par_endpoint);
+	json_decref(p->acr_values_supported);
+	json_decref(p->claims_supported);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -168,6 +172,22 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 }
 
 /*
+ * A list the document advertises (a new reference), or NULL when it is
+ * absent or not an array of strings: only ever advice (oidc.h).
+ */
+static json_t *
+advertised(json_t *doc, const char *key)
+{
+	json_t *list = json_object_get(doc, key), *v;
+	size_t i;
+
+	if (!json_is_array(list))
+		return NULL;
+	json_array_foreach(list, i, v) if (!json_is_string(v)) return NULL;
+	return json_incref(list);
+}
+
+/*
  * The issuer and endpoints of a discovery document (doc, NULL when it did
  * not parse) into p, which is empty.  An endpoint that is absent or not an
  * allowed URL stays NULL, for the configuration to fill (use_configured());
@@ -212,6 +232,8 @@ read_discovery(
 		return ION_ERR_AUTH;
 	}
 	p->iss_parameter_supported = json_is_true(promise);
+	p->acr_values_supported = advertised(doc, DISC_ACRS);
+	p->claims_supported = advertised(doc, DISC_CLAIMS);
 	return 0;
 }
 

@@ -35,6 +35,13 @@ struct ion_provider {
 	/* RFC 9207: authorization responses carry iss; one without is refused
 	 */
 	bool iss_parameter_supported;
+	/*
+	 * What discovery advertises (arrays of strings; NULL when absent or
+	 * malformed).  Advice for pam-ion check only: no sign-in decides
+	 * anything on them.
+	 */
+	json_t *acr_values_supported;
+	json_t *claims_supported;
 };
 
 /*

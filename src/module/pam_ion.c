@@ -305,14 +305,15 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	conv.arg = pamh;
 	conv.silent = (flags & PAM_SILENT) != 0;
 	memset(&stats, 0, sizeof(stats));
-	r = ion_login_run(cfg, &s.env, &conv, &mapped, &claims, why,
-	    sizeof(why), &stats);
+	r = ion_login_run(
+	    cfg, &s.env, &conv, &mapped, &claims, why, sizeof(why), &stats);
 	pr = pam_code(r);
 	/* With user_from_token, the account the token maps to is the user. */
 	if (pr == PAM_SUCCESS && s.env.user == NULL &&
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
-	if (pr == PAM_SUCCESS && (pr = keep(pamh, mapped, &claims)) != PAM_SUCCESS)
+	if (pr == PAM_SUCCESS &&
+	    (pr = keep(pamh, mapped, &claims)) != PAM_SUCCESS)
 		snprintf(why, sizeof(why), "cannot keep the claims: %s",
 		    pam_strerror(pamh, pr));
 	log_outcome(pamh, cfg, &s.env, pr, mapped, why, &stats);
@@ -355,8 +356,8 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		    "iON account check for %s failed: the user changed since "
 		    "the sign-in (sub %s; %s)",
 		    quser, sub, pam_strerror(pamh, pr));
-	} else if (ion_rules_check(cfg, k->claims, time(NULL), why,
-		       sizeof(why)) != 0) {
+	} else if (ion_rules_check(
+		       cfg, k->claims, time(NULL), why, sizeof(why)) != 0) {
 		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON account check for %s failed: %s (sub %s; %s)", quser,

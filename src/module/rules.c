@@ -65,23 +65,22 @@ judge_groups(const struct ion_cfg *cfg, const json_t *claims,
 		    " is not an array of strings");
 		return;
 	}
-	json_array_foreach(groups, i, g)
-		if (!json_is_string(g)) {
-			set_why(res, "claim ", cfg->groups_claim,
-			    " is not an array of strings");
+	json_array_foreach(groups, i, g) if (!json_is_string(g))
+	{
+		set_why(res, "claim ", cfg->groups_claim,
+		    " is not an array of strings");
+		return;
+	}
+	while (next_word(&p, &w, &len))
+		json_array_foreach(groups, i, g) if (string_is(g, w, len))
+		{
+			snprintf(name, sizeof(name), "%.*s", (int)len, w);
+			set_why(res, "member of ", name, "");
+			res->met = true;
 			return;
 		}
-	while (next_word(&p, &w, &len))
-		json_array_foreach(groups, i, g)
-			if (string_is(g, w, len)) {
-				snprintf(name, sizeof(name), "%.*s", (int)len,
-				    w);
-				set_why(res, "member of ", name, "");
-				res->met = true;
-				return;
-			}
-	snprintf(res->why, sizeof(res->why),
-	    "not a member of any required group");
+	snprintf(
+	    res->why, sizeof(res->why), "not a member of any required group");
 }
 
 /* Whether one claim value holds the configured VALUE (rules.h). */
@@ -104,10 +103,8 @@ value_holds(const json_t *v, const char *w, size_t len)
 		    json_integer_value(v));
 		return strlen(num) == len && memcmp(num, w, len) == 0;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, e)
-			if (json_typeof(e) != JSON_ARRAY &&
-			    value_holds(e, w, len))
-				return true;
+		json_array_foreach(v, i, e) if (json_typeof(e) != JSON_ARRAY &&
+		    value_holds(e, w, len)) return true;
 		return false;
 	default: /* null, real, object */
 		return false;
@@ -131,8 +128,7 @@ judge_claims(const struct ion_cfg *cfg, const json_t *claims,
 			set_why(res, "claim ", name, " missing");
 			return;
 		}
-		if (eq == NULL ||
-		    !value_holds(v, eq + 1, len - nlen - 1)) {
+		if (eq == NULL || !value_holds(v, eq + 1, len - nlen - 1)) {
 			set_why(res, "claim ", name,
 			    " does not hold the value required");
 			return;
@@ -199,8 +195,8 @@ judge_max_age(const struct ion_cfg *cfg, const json_t *claims, time_t now,
 		    age, cfg->max_age);
 		return;
 	}
-	snprintf(res->why, sizeof(res->why), "signed in at iON %" PRId64
-	    " s ago", age < 0 ? 0 : age);
+	snprintf(res->why, sizeof(res->why),
+	    "signed in at iON %" PRId64 " s ago", age < 0 ? 0 : age);
 	res->met = true;
 }
 

@@ -61,8 +61,8 @@ size_t ion_rules_eval(const struct ion_cfg *cfg, const json_t *claims,
  * ION_ERR_AUTH and why (always set when not NULL, whylen > 0) is
  * "access rule KEY not met: REASON" of the first rule that fails.
  */
-int ion_rules_check(const struct ion_cfg *cfg, const json_t *claims,
-    time_t now, char *why, size_t whylen);
+int ion_rules_check(const struct ion_cfg *cfg, const json_t *claims, time_t now,
+    char *why, size_t whylen);
 
 /*
  * Whether require_groups or require_claims needs a claim that claims

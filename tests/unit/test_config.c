@@ -267,19 +267,22 @@ test_rule_keys(void **state)
 	struct ion_cfg *cfg;
 
 	(void)state;
-	cfg = expect_ok(conf("groups_claim = roles\n"
-			     "require_groups =  admins   caf\xc3\xa9 50%\"ops'\n"
-			     "require_claims = dept=it mfa=true level=3 "
-			     "x=a=b\n"
-			     "acr_values = urn:ion:acr:mfa  silver\n"
-			     "require_acr = urn:ion:acr:mfa\n"
-			     "max_age = 0\n"
-			     "login_prompt = yes\n"),
-	    NO_ARGS);
+	cfg =
+	    expect_ok(conf("groups_claim = roles\n"
+			   "require_groups =  admins   caf\xc3\xa9 50%\"ops'\n"
+			   "require_claims = dept=it mfa=true level=3 "
+			   "x=a=b\n"
+			   "acr_values = urn:ion:acr:mfa  silver\n"
+			   "require_acr = urn:ion:acr:mfa\n"
+			   "max_age = 0\n"
+			   "login_prompt = yes\n"),
+		NO_ARGS);
 	assert_string_equal(cfg->groups_claim, "roles");
 	/* one space between words, whatever the file had */
-	assert_string_equal(cfg->require_groups, "admins caf\xc3\xa9 50%\"ops'");
-	assert_string_equal(cfg->require_claims, "dept=it mfa=true level=3 x=a=b");
+	assert_string_equal(
+	    cfg->require_groups, "admins caf\xc3\xa9 50%\"ops'");
+	assert_string_equal(
+	    cfg->require_claims, "dept=it mfa=true level=3 x=a=b");
 	assert_string_equal(cfg->acr_values, "urn:ion:acr:mfa silver");
 	assert_string_equal(cfg->require_acr, "urn:ion:acr:mfa");
 	assert_true(cfg->has_max_age);
@@ -637,7 +640,8 @@ static const struct {
 	{ "require_claims", "Dept=it", "NAME=VALUE" },
 	{ "require_claims", "dept=it mfa", "NAME=VALUE" },
 	{ "require_claims",
-	    "a1234567890123456789012345678901234567890123456789012345678901234=x",
+	    "a1234567890123456789012345678901234567890123456789012345678901234="
+	    "x",
 	    "NAME=VALUE" },
 	{ "acr_values", "caf\xc3\xa9", "outside ASCII" },
 	{ "acr_values", "a\"b", "outside ASCII" },

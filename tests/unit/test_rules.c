@@ -2,6 +2,7 @@
  * Unit tests of rules.c: each access rule on claims as a provider could
  * send them, well formed and hostile, and the reasons it gives.
  */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cmocka.h wants stdarg.h, stddef.h, stdint.h and setjmp.h first. */
 #include <cmocka.h>
-#include <jansson.h>
 
 #include "errors.h"
 #include "idtoken.h"
@@ -25,7 +26,8 @@ static json_t *
 parse(const char *text)
 {
 	json_error_t e;
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	json_t *j =
+	    json_loads(text, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
 
 	if (j == NULL)
 		fail_msg("bad test JSON '%s': %s", text, e.text);
@@ -54,9 +56,9 @@ expect(const struct ion_cfg *cfg, const char *claims_text, bool met,
 	n = ion_rules_eval(cfg, claims, NOW, res);
 	assert_int_equal(n, 1);
 	if (res[0].met != met || strstr(res[0].why, why) == NULL)
-		fail_msg("%s on %s: got %s '%s', expected %s '%s'",
-		    res[0].rule, claims_text, res[0].met ? "met" : "not met",
-		    res[0].why, met ? "met" : "not met", why);
+		fail_msg("%s on %s: got %s '%s', expected %s '%s'", res[0].rule,
+		    claims_text, res[0].met ? "met" : "not met", res[0].why,
+		    met ? "met" : "not met", why);
 	r = ion_rules_check(cfg, claims, NOW, line, sizeof(line));
 	assert_int_equal(r, met ? 0 : ION_ERR_AUTH);
 	if (!met) {
@@ -74,7 +76,8 @@ test_groups(void **state)
 	(void)state;
 	cfg_init(&cfg);
 	cfg.require_groups = RW("admins ops");
-	expect(&cfg, "{\"groups\": [\"users\", \"ops\"]}", true, "member of ops");
+	expect(
+	    &cfg, "{\"groups\": [\"users\", \"ops\"]}", true, "member of ops");
 	expect(&cfg, "{\"groups\": [\"admins\"]}", true, "member of admins");
 	expect(&cfg, "{\"groups\": [\"users\"]}", false, "not a member");
 	expect(&cfg, "{\"groups\": []}", false, "not a member");
@@ -86,12 +89,14 @@ test_groups(void **state)
 	expect(&cfg, "{\"groups\": [\"admins\", 1]}", false, "not an array");
 	expect(&cfg, "{\"groups\": [[\"admins\"]]}", false, "not an array");
 	/* exact bytes: no case folding, no prefix, no NUL tricks */
-	expect(&cfg, "{\"groups\": [\"Admins\", \"admin\", \"adminss\"]}", false,
-	    "not a member");
-	expect(&cfg, "{\"groups\": [\"admins\\u0000x\"]}", false, "not a member");
+	expect(&cfg, "{\"groups\": [\"Admins\", \"admin\", \"adminss\"]}",
+	    false, "not a member");
+	expect(
+	    &cfg, "{\"groups\": [\"admins\\u0000x\"]}", false, "not a member");
 	/* another claim name */
 	cfg.groups_claim = RW("roles");
-	expect(&cfg, "{\"groups\": [\"admins\"]}", false, "claim roles missing");
+	expect(
+	    &cfg, "{\"groups\": [\"admins\"]}", false, "claim roles missing");
 	expect(&cfg, "{\"roles\": [\"admins\"]}", true, "member of admins");
 	/* odd bytes in a name */
 	cfg.require_groups = RW("caf\xc3\xa9 50%\"x'");
@@ -164,7 +169,8 @@ test_claims(void **state)
 	expect(&cfg, "{\"level\": -2}", true, "held");
 	/* every pair; a name twice: both values */
 	cfg.require_claims = RW("dept=it mfa=true");
-	expect(&cfg, "{\"dept\": \"it\", \"mfa\": true}", true, "2 claims held");
+	expect(
+	    &cfg, "{\"dept\": \"it\", \"mfa\": true}", true, "2 claims held");
 	expect(&cfg, "{\"dept\": \"it\", \"mfa\": false}", false,
 	    "claim mfa does not hold");
 	cfg.require_claims = RW("dept=it dept=hr");
@@ -220,8 +226,8 @@ test_max_age(void **state)
 	expect(&cfg, claims, false, "not a time");
 	expect(&cfg, "{\"auth_time\": -1}", false, "not a time");
 	expect(&cfg, "{\"auth_time\": 253402300800}", false, "not a time");
-	expect(&cfg, "{\"auth_time\": 9223372036854775807}", false,
-	    "not a time");
+	expect(
+	    &cfg, "{\"auth_time\": 9223372036854775807}", false, "not a time");
 	cfg.max_age = 3600;
 	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 3660);
 	expect(&cfg, claims, true, "3660 s ago");
@@ -243,7 +249,8 @@ test_all(void **state)
 	assert_false(ion_rules_any(&cfg));
 	claims = parse("{\"sub\": \"s\"}");
 	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, res), 0);
-	assert_int_equal(ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
+	assert_int_equal(
+	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
 	json_decref(claims);
 
 	cfg.require_groups = RW("admins");
@@ -259,16 +266,17 @@ test_all(void **state)
 	assert_string_equal(res[1].rule, "require_claims");
 	assert_string_equal(res[2].rule, "require_acr");
 	assert_string_equal(res[3].rule, "max_age");
-	assert_int_equal(ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
+	assert_int_equal(
+	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
 	json_object_set_new(claims, "acr", json_string("silver"));
-	assert_int_equal(ion_rules_check(&cfg, claims, NOW, why, sizeof(why)),
-	    ION_ERR_AUTH);
+	assert_int_equal(
+	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), ION_ERR_AUTH);
 	assert_string_equal(
 	    why, "access rule require_acr not met: acr not one of require_acr");
 	/* never a claim's value in the reason */
 	json_object_set_new(claims, "mfa", json_string("SECRET-VALUE"));
-	assert_int_equal(ion_rules_check(&cfg, claims, NOW, why, sizeof(why)),
-	    ION_ERR_AUTH);
+	assert_int_equal(
+	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), ION_ERR_AUTH);
 	assert_null(strstr(why, "SECRET-VALUE"));
 	assert_non_null(strstr(why, "require_claims"));
 	json_decref(claims);
@@ -278,7 +286,8 @@ static void
 test_need_userinfo(void **state)
 {
 	struct ion_cfg cfg;
-	json_t *claims = parse("{\"sub\": \"s\", \"groups\": [], \"dept\": \"x\"}");
+	json_t *claims =
+	    parse("{\"sub\": \"s\", \"groups\": [], \"dept\": \"x\"}");
 
 	(void)state;
 	cfg_init(&cfg);

@@ -433,6 +433,7 @@ class Claims(RulesCase):
             {"require_claims": "department=ops level=3"},
             endpoint={"endpoint": "userinfo",
                       "json": {"department": "ops"}})
+        self.assertApplied(out, endpoint=1)
         self.assertDenied(out, "require_claims")
         self.check(out, self.userinfo_requests() == 1, "userinfo asked once")
 
@@ -792,6 +793,19 @@ class Account(RulesCase):
         self.check(out, len(self.account_logs(out)) == 1,
                    "one account line for the changed user")
 
+    def test_pam_user_changed_in_case_or_blank(self):
+        """"Alice" and "alice " are other users than alice."""
+        for other in ("Alice", "alice ", "alic"):
+            with self.subTest(user=other):
+                self.provider.reset()
+                s = self.stacked("auth required {module} config={conf}\n"
+                                 "account %s {module} config={conf}\n" %
+                                 TRANSPARENT)
+                out = s.run(Person(), acct="1", setuser=other)
+                self.check(out, out.code == PAM_SUCCESS, "auth: %s" %
+                           out.code)
+                self.assertAcct(out, PAM_PERM_DENIED)
+
     def test_pam_user_unchanged_control(self):
         s = self.stacked("auth required {module} config={conf}\n"
                        "account %s {module} config={conf}\n" % TRANSPARENT)
@@ -1048,6 +1062,7 @@ class Attacks(RulesCase):
                               "require_claims": "department=ops"},
                              endpoint={"endpoint": "userinfo",
                                        "json": {"groups": ["admins"]}})
+        self.assertApplied(out, endpoint=1)
         self.assertDenied(out, "require_groups")
 
 

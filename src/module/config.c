@@ -21,7 +21,7 @@
 #include "url.h"
 
 #define CFG_FILE_MAX (64 * 1024)
-#define CFG_LINE_MAX 4096
+#define CFG_LINE_MAX ION_CFG_VALUE_MAX
 #define CFG_ARGS_MAX 128
 #define SECRET_FILE_MAX 4096
 #define PATH_LEN_MAX 4095
@@ -439,6 +439,58 @@ parse_claim(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 #define WORDS_ANY 32u
 #define WORDS_PAIRS 64u
 
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+ion_cfg_unescape(
+    const char *w, size_t len, char *out, size_t outmax, size_t *outlen)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o == outmax)
+			return false;
+		if (w[i] != '%') {
+			out[o++] = w[i];
+			continue;
+		}
+		if (len - i < 3 || (hi = hex_digit(w[i + 1])) < 0 ||
+		    (lo = hex_digit(w[i + 2])) < 0 || (hi | lo) == 0)
+			return false;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*outlen = o;
+	return true;
+}
+
+/* Whether the escapes of an escaped word are good (ion_cfg_unescape()). */
+static bool
+escapes_ok(const char *w, size_t len, char *why, size_t whylen)
+{
+	char out[CFG_LINE_MAX];
+	size_t olen;
+
+	if (len <= sizeof(out) &&
+	    ion_cfg_unescape(w, len, out, sizeof(out), &olen))
+		return true;
+	why_set(why, whylen,
+	    "'%%' must start an escape of two hex digits, not %%00 (write a "
+	    "space as %%20, '#' as %%23, '%%' as %%25)");
+	return false;
+}
+
 /* Whether one word of a list key is well formed; why says what is not. */
 static bool
 word_ok(unsigned flags, const char *w, size_t len, char *why, size_t whylen)
@@ -458,6 +510,8 @@ word_ok(unsigned flags, const char *w, size_t len, char *why, size_t whylen)
 			return false;
 		}
 	}
+	if ((flags & WORDS_ANY) != 0)
+		return escapes_ok(w, len, why, whylen);
 	if ((flags & WORDS_PAIRS) == 0)
 		return true;
 	eq = memchr(w, '=', len);
@@ -470,7 +524,7 @@ word_ok(unsigned flags, const char *w, size_t len, char *why, size_t whylen)
 		    CLAIM_MAX);
 		return false;
 	}
-	return true;
+	return escapes_ok(eq + 1, (size_t)(w + len - eq - 1), why, whylen);
 }
 
 /*

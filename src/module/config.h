@@ -56,6 +56,8 @@
 #define ION_CFG_ERR_MAX 512
 /* The longest claim name user_claim, groups_claim and require_claims take. */
 #define ION_CLAIM_NAME_MAX 64
+/* The longest value a key takes (a line of the file holds at most this). */
+#define ION_CFG_VALUE_MAX 4096
 
 /* Signing algorithms, each tied to one key type (and curve). */
 enum ion_alg {
@@ -139,6 +141,18 @@ int ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
  * it gives no PAR endpoint and no RFC 9207 promise.
  */
 bool ion_cfg_needs_discovery(const struct ion_cfg *cfg);
+
+/*
+ * What a word of require_groups, or the VALUE of a require_claims pair,
+ * stands for: "%XX" (two hex digits, either case) is the byte XX, so a
+ * name may hold a space (%20), '#' (%23) or '%' itself (%25); every other
+ * byte stands for itself.  false for a '%' without two hex digits after
+ * it, for %00, or when the result would not fit in outmax bytes; else
+ * out holds *outlen bytes (no NUL added).  The result is never longer
+ * than len.
+ */
+bool ion_cfg_unescape(
+    const char *w, size_t len, char *out, size_t outmax, size_t *outlen);
 
 /* Scrubs the secrets and frees everything; accepts NULL, clears the pointer. */
 void ion_cfg_free(struct ion_cfg **cfg);

@@ -222,8 +222,12 @@ int
 ion_idtoken_merge_userinfo(
     json_t *claims, const json_t *userinfo, const char **why)
 {
+	static const char *const token_only[] = { "iss", "aud", "exp", "iat",
+		"nbf", "jti", "azp", "nonce", "at_hash", "c_hash", "sid",
+		"auth_time", "acr", "amr" };
 	json_t *copy = NULL, *v;
 	const json_t *sub, *usub;
+	size_t i;
 	const char *key, *reason = NULL;
 	bool id_pair, ui_pair;
 	int r = ION_ERR_INVALID;
@@ -275,13 +279,13 @@ ion_idtoken_merge_userinfo(
 		(void)json_object_del(copy, "email_verified");
 	}
 	/*
-	 * acr, amr and auth_time tell how this sign-in happened: only the
-	 * id_token, bound to it by the nonce, can say that (the access rules
-	 * judge them, rules.h).
+	 * The claims that describe the token or the sign-in it was issued
+	 * for (acr, amr and auth_time, which the access rules judge:
+	 * rules.h) mean something only in the id_token, bound to this
+	 * sign-in by the nonce.
 	 */
-	(void)json_object_del(copy, "acr");
-	(void)json_object_del(copy, "amr");
-	(void)json_object_del(copy, "auth_time");
+	for (i = 0; i < sizeof(token_only) / sizeof(token_only[0]); i++)
+		(void)json_object_del(copy, token_only[i]);
 	json_object_foreach(copy, key, v)
 	{
 		/* The signed id_token's claims always win. */

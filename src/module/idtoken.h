@@ -47,9 +47,10 @@ int ion_idtoken_check(const char *payload, size_t len,
  * (else ION_ERR_AUTH, claims untouched).  email and email_verified go as a
  * pair from one source: when the id_token has both, userinfo changes
  * neither; else both come from userinfo (replacing the id_token's one)
- * when it has both, and otherwise the claims end up with neither.  acr, amr
- * and auth_time are never taken from userinfo: they describe the sign-in
- * the id_token was issued for.  userinfo is
+ * when it has both, and otherwise the claims end up with neither.  The
+ * claims about the token or its sign-in are never taken from userinfo:
+ * iss, aud, exp, iat, nbf, jti, azp, nonce, at_hash, c_hash, sid,
+ * auth_time, acr and amr.  userinfo is
  * copied, not shared. On ION_ERR_NOMEM claims may hold part of the merge: fail
  * the login. why as for ion_idtoken_check().
  */

@@ -77,6 +77,7 @@ struct login {
 	struct ion_login_stats stats;
 	char maperr[256]; /* the user map's reason, when it is the why */
 	char rulewhy[ION_RULE_WHY_MAX + 64]; /* the failed access rule */
+	bool rule_failed;
 };
 
 static unsigned
@@ -546,6 +547,9 @@ ion_login_confirm(const struct ion_cfg *cfg, const struct ion_login_env *env)
 	return ION_CONFIRM_NO;
 }
 
+/* Also for an access rule not met: the person learns no more. */
+#define RULE_MESSAGE "Your iON account is not allowed on this machine."
+
 static const char *
 person_message(int r)
 {
@@ -559,7 +563,7 @@ person_message(int r)
 	case ION_ERR_ABORTED:
 		return "The code did not match. iON sign-in stopped.";
 	case ION_ERR_NO_USER:
-		return "Your iON account is not allowed on this machine.";
+		return RULE_MESSAGE;
 	default:
 		return "iON sign-in failed.";
 	}
@@ -575,6 +579,7 @@ login_init(struct login *l, const struct ion_cfg *cfg,
 	l->env = env;
 	l->conv = conv;
 	l->started = time(NULL);
+	l->stats.started = l->started;
 	l->stats.confirm = ion_login_confirm(cfg, env);
 	l->confirm = l->stats.confirm != ION_CONFIRM_NO;
 	l->deadline_ms = ion_now_ms() + (uint64_t)cfg->login_timeout * 1000;
@@ -708,9 +713,11 @@ check_rules(struct login *l, const char **why)
 {
 	int r;
 
-	if ((r = ion_rules_check(l->cfg, l->claims, time(NULL), l->rulewhy,
-		 sizeof(l->rulewhy))) != 0)
+	if ((r = ion_rules_check(l->cfg, l->claims, time(NULL), l->started,
+		 l->rulewhy, sizeof(l->rulewhy))) != 0) {
 		*why = l->rulewhy;
+		l->rule_failed = true;
+	}
 	return r;
 }
 
@@ -772,7 +779,8 @@ out:
 	if (ret_claims != NULL && l.claims != NULL)
 		*ret_claims = json_incref(l.claims);
 	if (r != 0 && r != ION_ERR_CONV)
-		tell(&l, ION_MSG_ERROR, person_message(r));
+		tell(&l, ION_MSG_ERROR,
+		    l.rule_failed ? RULE_MESSAGE : person_message(r));
 	if (l.http != NULL)
 		l.stats.http_requests = ion_http_request_count(l.http);
 	if (stats != NULL)

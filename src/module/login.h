@@ -43,6 +43,7 @@ enum ion_confirm {
 };
 
 struct ion_login_stats {
+	time_t started;		/* when the sign-in started (rules.h) */
 	unsigned http_requests; /* made during this sign-in */
 	unsigned long time_to_qr_us;
 	char subject[128]; /* the verified sub (printable), or "" */

@@ -736,7 +736,9 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 	int r;
 
 	if ((r = ion_jws_parse(id_token, &jws)) != 0) {
-		*why = "id_token is not a compact JWS";
+		*why = r == ION_ERR_RANGE
+		    ? "id_token longer than 16384 characters"
+		    : "id_token is not a compact JWS";
 		r = ION_ERR_AUTH;
 		goto out;
 	}

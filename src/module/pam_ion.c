@@ -15,6 +15,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "crypto.h"
 #include "errors.h"
@@ -234,8 +235,10 @@ log_outcome(pam_handle_t *pamh, const struct ion_cfg *cfg,
 
 /* What a successful sign-in leaves on the handle for pam_sm_acct_mgmt. */
 struct kept {
-	char *user;	/* the account it signed in */
-	json_t *claims; /* its verified claims */
+	char *user;	    /* the account it signed in */
+	json_t *claims;	    /* its verified claims */
+	time_t started;	    /* when the sign-in started (rules.h) */
+	uint64_t signed_ms; /* when it succeeded, ion_now_ms() */
 };
 
 static void
@@ -257,7 +260,7 @@ kept_free(pam_handle_t *pamh, void *data, int status)
  * on success); PAM_SUCCESS or the code to return.
  */
 static int
-keep(pam_handle_t *pamh, const char *user, json_t **claims)
+keep(pam_handle_t *pamh, const char *user, json_t **claims, time_t started)
 {
 	struct kept *k;
 
@@ -268,6 +271,8 @@ keep(pam_handle_t *pamh, const char *user, json_t **claims)
 	}
 	k->claims = *claims;
 	*claims = NULL;
+	k->started = started;
+	k->signed_ms = ion_now_ms();
 	if (pam_set_data(pamh, KEPT_NAME, k, kept_free) != PAM_SUCCESS) {
 		kept_free(pamh, k, 0);
 		return PAM_SYSTEM_ERR;
@@ -313,7 +318,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	    pam_set_item(pamh, PAM_USER, mapped) != PAM_SUCCESS)
 		pr = PAM_SYSTEM_ERR;
 	if (pr == PAM_SUCCESS &&
-	    (pr = keep(pamh, mapped, &claims)) != PAM_SUCCESS)
+	    (pr = keep(pamh, mapped, &claims, stats.started)) != PAM_SUCCESS)
 		snprintf(why, sizeof(why), "cannot keep the claims: %s",
 		    pam_strerror(pamh, pr));
 	log_outcome(pamh, cfg, &s.env, pr, mapped, why, &stats);
@@ -326,10 +331,14 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 /*
  * The account phase.  PAM_IGNORE unless pam_ion signed this handle in
  * (its data is there only after a successful pam_sm_authenticate), so
- * other modules' logins are theirs to judge.  Otherwise the user must
- * still be the one signed in, and this line's access rules (its own
- * arguments and config) must hold on the kept claims: PAM_PERM_DENIED
- * when not, PAM_SERVICE_ERR for a bad configuration.
+ * other modules' logins are theirs to judge; also when that sign-in is
+ * older than this line's login_timeout: applications run the account
+ * phase right after authenticating, and a long-lived handle (a screen
+ * locker) may since have been authenticated again by another module
+ * alone.  Otherwise the user must still be the one signed in, and this
+ * line's access rules (its own arguments and config) must hold on the
+ * kept claims: PAM_PERM_DENIED when not, PAM_SERVICE_ERR for a bad
+ * configuration.
  */
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -350,14 +359,21 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	ion_idtoken_subject(k->claims, sub, sizeof(sub));
 	user = item(pamh, PAM_USER);
-	if (user == NULL || strcmp(user, k->user) != 0) {
+	if (ion_now_ms() - k->signed_ms > (uint64_t)cfg->login_timeout * 1000) {
+		if (cfg->debug)
+			pam_syslog(pamh, LOG_DEBUG,
+			    "account check: the iON sign-in (sub %s) is older "
+			    "than login_timeout; not judged",
+			    sub);
+		pr = PAM_IGNORE;
+	} else if (user == NULL || strcmp(user, k->user) != 0) {
 		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON account check for %s failed: the user changed since "
 		    "the sign-in (sub %s; %s)",
 		    quser, sub, pam_strerror(pamh, pr));
-	} else if (ion_rules_check(
-		       cfg, k->claims, time(NULL), why, sizeof(why)) != 0) {
+	} else if (ion_rules_check(cfg, k->claims, time(NULL), k->started, why,
+		       sizeof(why)) != 0) {
 		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
 		pam_syslog(pamh, LOG_NOTICE,
 		    "iON account check for %s failed: %s (sub %s; %s)", quser,

@@ -35,15 +35,41 @@ string_is(const json_t *s, const char *w, size_t len)
 	    memcmp(json_string_value(s), w, len) == 0;
 }
 
-/* res->why = before NAME after, name made log-safe (names come from cfg). */
+/*
+ * res->why = before NAME after, with the len bytes of name made log-safe
+ * (names come from the configuration, never from the claims).
+ */
 static void
 set_why(struct ion_rule_result *res, const char *before, const char *name,
-    const char *after)
+    size_t len, const char *after)
 {
-	char safe[64];
+	char copy[ION_RULE_WHY_MAX / 2], safe[ION_RULE_WHY_MAX / 2];
 
+	snprintf(copy, sizeof(copy), "%.*s", (int)len, name);
 	snprintf(res->why, sizeof(res->why), "%s%s%s", before,
-	    ion_log_safe(name, SIZE_MAX, safe, sizeof(safe)), after);
+	    ion_log_safe(copy, SIZE_MAX, safe, sizeof(safe)), after);
+}
+
+static bool
+all_strings(const json_t *array)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(array); i++)
+		if (!json_is_string(json_array_get(array, i)))
+			return false;
+	return true;
+}
+
+static bool
+array_has_string(const json_t *array, const char *w, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(array); i++)
+		if (string_is(json_array_get(array, i), w, len))
+			return true;
+	return false;
 }
 
 static void
@@ -52,44 +78,39 @@ judge_groups(const struct ion_cfg *cfg, const json_t *claims,
 {
 	const json_t *groups = json_object_get(claims, cfg->groups_claim);
 	const char *p = cfg->require_groups, *w;
-	char name[ION_RULE_WHY_MAX / 2];
-	size_t i, len;
-	json_t *g;
+	const char *claim = cfg->groups_claim;
+	char want[ION_CFG_VALUE_MAX];
+	size_t len, wlen;
 
 	if (groups == NULL) {
-		set_why(res, "claim ", cfg->groups_claim, " missing");
+		set_why(res, "claim ", claim, strlen(claim), " missing");
 		return;
 	}
-	if (!json_is_array(groups)) {
-		set_why(res, "claim ", cfg->groups_claim,
+	if (!json_is_array(groups) || !all_strings(groups)) {
+		set_why(res, "claim ", claim, strlen(claim),
 		    " is not an array of strings");
 		return;
 	}
-	json_array_foreach(groups, i, g) if (!json_is_string(g))
-	{
-		set_why(res, "claim ", cfg->groups_claim,
-		    " is not an array of strings");
-		return;
-	}
-	while (next_word(&p, &w, &len))
-		json_array_foreach(groups, i, g) if (string_is(g, w, len))
-		{
-			snprintf(name, sizeof(name), "%.*s", (int)len, w);
-			set_why(res, "member of ", name, "");
+	while (next_word(&p, &w, &len)) {
+		/* config.c refused a word with a bad escape */
+		if (!ion_cfg_unescape(w, len, want, sizeof(want), &wlen))
+			continue;
+		if (array_has_string(groups, want, wlen)) {
+			set_why(res, "member of ", want, wlen, "");
 			res->met = true;
 			return;
 		}
+	}
 	snprintf(
 	    res->why, sizeof(res->why), "not a member of any required group");
 }
 
 /* Whether one claim value holds the configured VALUE (rules.h). */
 static bool
-value_holds(const json_t *v, const char *w, size_t len)
+value_holds(const json_t *v, const char *w, size_t len, bool in_array)
 {
 	char num[32];
 	size_t i;
-	json_t *e;
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -103,8 +124,11 @@ value_holds(const json_t *v, const char *w, size_t len)
 		    json_integer_value(v));
 		return strlen(num) == len && memcmp(num, w, len) == 0;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, e) if (json_typeof(e) != JSON_ARRAY &&
-		    value_holds(e, w, len)) return true;
+		if (in_array) /* an array in an array never holds */
+			return false;
+		for (i = 0; i < json_array_size(v); i++)
+			if (value_holds(json_array_get(v, i), w, len, true))
+				return true;
 		return false;
 	default: /* null, real, object */
 		return false;
@@ -116,8 +140,8 @@ judge_claims(const struct ion_cfg *cfg, const json_t *claims,
     struct ion_rule_result *res)
 {
 	const char *p = cfg->require_claims, *w, *eq;
-	char name[ION_CLAIM_NAME_MAX + 1];
-	size_t len, nlen, pairs = 0;
+	char name[ION_CLAIM_NAME_MAX + 1], want[ION_CFG_VALUE_MAX];
+	size_t len, nlen, wlen, pairs = 0;
 	const json_t *v;
 
 	while (next_word(&p, &w, &len)) {
@@ -125,11 +149,14 @@ judge_claims(const struct ion_cfg *cfg, const json_t *claims,
 		nlen = eq != NULL ? (size_t)(eq - w) : len;
 		snprintf(name, sizeof(name), "%.*s", (int)nlen, w);
 		if ((v = json_object_get(claims, name)) == NULL) {
-			set_why(res, "claim ", name, " missing");
+			set_why(res, "claim ", name, nlen, " missing");
 			return;
 		}
-		if (eq == NULL || !value_holds(v, eq + 1, len - nlen - 1)) {
-			set_why(res, "claim ", name,
+		if (eq == NULL ||
+		    !ion_cfg_unescape(
+			eq + 1, len - nlen - 1, want, sizeof(want), &wlen) ||
+		    !value_holds(v, want, wlen, false)) {
+			set_why(res, "claim ", name, nlen,
 			    " does not hold the value required");
 			return;
 		}
@@ -146,7 +173,6 @@ judge_acr(const struct ion_cfg *cfg, const json_t *claims,
 {
 	const json_t *acr = json_object_get(claims, "acr");
 	const char *p = cfg->require_acr, *w;
-	char value[ION_RULE_WHY_MAX / 2];
 	size_t len;
 
 	if (acr == NULL) {
@@ -159,20 +185,23 @@ judge_acr(const struct ion_cfg *cfg, const json_t *claims,
 	}
 	while (next_word(&p, &w, &len))
 		if (string_is(acr, w, len)) {
-			snprintf(value, sizeof(value), "%.*s", (int)len, w);
-			set_why(res, "acr ", value, "");
+			set_why(res, "acr ", w, len, "");
 			res->met = true;
 			return;
 		}
 	snprintf(res->why, sizeof(res->why), "acr not one of require_acr");
 }
 
+/*
+ * auth_time: a time in seconds, not in the future (with the leeway), and
+ * not earlier than earliest (less the leeway).
+ */
 static void
-judge_max_age(const struct ion_cfg *cfg, const json_t *claims, time_t now,
-    struct ion_rule_result *res)
+judge_auth_time(const json_t *claims, time_t now, time_t started,
+    int64_t earliest, struct ion_rule_result *res)
 {
 	const json_t *at = json_object_get(claims, "auth_time");
-	int64_t t, age;
+	int64_t t;
 
 	if (at == NULL) {
 		snprintf(res->why, sizeof(res->why), "auth_time missing");
@@ -184,19 +213,25 @@ judge_max_age(const struct ion_cfg *cfg, const json_t *claims, time_t now,
 		    "auth_time is not a time in seconds");
 		return;
 	}
-	age = (int64_t)now - t;
-	if (age < -ION_IDTOKEN_LEEWAY_S) {
+	if (t > (int64_t)now + ION_IDTOKEN_LEEWAY_S) {
 		snprintf(res->why, sizeof(res->why), "auth_time in the future");
 		return;
 	}
-	if (age > (int64_t)cfg->max_age + ION_IDTOKEN_LEEWAY_S) {
+	if (t < earliest - ION_IDTOKEN_LEEWAY_S) {
 		snprintf(res->why, sizeof(res->why),
-		    "signed in at iON %" PRId64 " s ago, more than max_age %u",
-		    age, cfg->max_age);
+		    "signed in at iON %" PRId64
+		    " s before this sign-in started, too long before",
+		    (int64_t)started - t);
 		return;
 	}
-	snprintf(res->why, sizeof(res->why),
-	    "signed in at iON %" PRId64 " s ago", age < 0 ? 0 : age);
+	if (t < (int64_t)started)
+		snprintf(res->why, sizeof(res->why),
+		    "signed in at iON %" PRId64
+		    " s before this sign-in started",
+		    (int64_t)started - t);
+	else
+		snprintf(res->why, sizeof(res->why),
+		    "signed in at iON during this sign-in");
 	res->met = true;
 }
 
@@ -204,12 +239,12 @@ bool
 ion_rules_any(const struct ion_cfg *cfg)
 {
 	return cfg->require_groups != NULL || cfg->require_claims != NULL ||
-	    cfg->require_acr != NULL || cfg->has_max_age;
+	    cfg->require_acr != NULL || cfg->has_max_age || cfg->login_prompt;
 }
 
 size_t
 ion_rules_eval(const struct ion_cfg *cfg, const json_t *claims, time_t now,
-    struct ion_rule_result out[ION_RULES_MAX])
+    time_t started, struct ion_rule_result out[ION_RULES_MAX])
 {
 	size_t n = 0;
 
@@ -228,17 +263,23 @@ ion_rules_eval(const struct ion_cfg *cfg, const json_t *claims, time_t now,
 	}
 	if (cfg->has_max_age) {
 		out[n].rule = "max_age";
-		judge_max_age(cfg, claims, now, &out[n++]);
+		judge_auth_time(claims, now, started,
+		    (int64_t)started - (int64_t)cfg->max_age, &out[n++]);
+	}
+	if (cfg->login_prompt) {
+		out[n].rule = "login_prompt";
+		judge_auth_time(
+		    claims, now, started, (int64_t)started, &out[n++]);
 	}
 	return n;
 }
 
 int
 ion_rules_check(const struct ion_cfg *cfg, const json_t *claims, time_t now,
-    char *why, size_t whylen)
+    time_t started, char *why, size_t whylen)
 {
 	struct ion_rule_result res[ION_RULES_MAX];
-	size_t i, n = ion_rules_eval(cfg, claims, now, res);
+	size_t i, n = ion_rules_eval(cfg, claims, now, started, res);
 
 	for (i = 0; i < n; i++)
 		if (!res[i].met) {

@@ -324,16 +324,37 @@ check_par(struct relay_app *app, const struct ion_url *u,
  * any case: "Request_Uri" or "STATE" next to the "state" the relay
  * checked would be theirs to honour.  What a name may be is therefore a
  * list, matched exactly after percent-decoding, each name at most once.
- * A parameter the module comes to send (acr_values, max_age, prompt)
- * joins the list in the same release.
+ * A parameter the module comes to send joins the list in the same
+ * release.  acr_values, max_age and prompt are the access rules'
+ * requests (pam_ion.conf(5)); of those, prompt may only be "login" and
+ * max_age only decimal digits, as the module sends them: no host can
+ * have the relay carry prompt=none (a sign-in that shows nothing).
  */
 static const char *const authorize_params[] = { "response_type", "client_id",
 	"redirect_uri", "scope", "state", "nonce", "code_challenge",
-	"code_challenge_method", NULL };
+	"code_challenge_method", "acr_values", "max_age", "prompt", NULL };
 
 #define AUTHORIZE_PARAMS_TEXT                                                  \
 	"response_type, client_id, redirect_uri, scope, state, nonce, "        \
-	"code_challenge, code_challenge_method"
+	"code_challenge, code_challenge_method, acr_values, max_age, prompt"
+#define MAX_AGE_DIGITS 10
+
+/* Whether the value of an allowed parameter is one pam_ion sends. */
+static bool
+param_value_ok(const char *name, const char *value, size_t vlen)
+{
+	size_t i;
+
+	if (strcmp(name, "prompt") == 0)
+		return vlen == 5 && memcmp(value, "login", 5) == 0;
+	if (strcmp(name, "max_age") == 0) {
+		for (i = 0; i < vlen; i++)
+			if (value[i] < '0' || value[i] > '9')
+				return false;
+		return vlen > 0 && vlen <= MAX_AGE_DIGITS;
+	}
+	return true;
+}
 
 /*
  * A decoded name or value a provider could read as something else: NUL
@@ -400,6 +421,14 @@ check_params(struct relay_app *app, const struct ion_url *u, bool par,
 			    "at most once and spelt exactly so: some "
 			    "providers read names in any case, and would act "
 			    "on one the relay did not check");
+			return false;
+		}
+		if (!param_value_ok(authorize_params[i], value, vlen)) {
+			json_reject(app, resp, 403,
+			    RELAY_REJECT_URL_NOT_ALLOWED,
+			    "authorize_url's prompt may only be login and its "
+			    "max_age only decimal digits, as pam_ion sends "
+			    "them");
 			return false;
 		}
 	}

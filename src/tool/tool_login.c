@@ -56,7 +56,7 @@ converse(void *arg, const struct ion_msg *msgs, size_t n, char **ret_answer)
 
 /* The claims, and each access rule the configuration uses, met or not. */
 static void
-show_claims(const struct ion_cfg *cfg, const json_t *claims)
+show_claims(const struct ion_cfg *cfg, const json_t *claims, time_t started)
 {
 	struct ion_rule_result res[ION_RULES_MAX];
 	size_t i, n;
@@ -65,7 +65,7 @@ show_claims(const struct ion_cfg *cfg, const json_t *claims)
 	if ((dump = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
 		printf("claims %s\n", dump);
 	free(dump);
-	n = ion_rules_eval(cfg, claims, time(NULL), res);
+	n = ion_rules_eval(cfg, claims, time(NULL), started, res);
 	if (n == 0)
 		printf("rules none configured\n");
 	for (i = 0; i < n; i++)
@@ -103,7 +103,7 @@ tool_login(const struct tool_opts *o)
 	r = ion_login_run(
 	    cfg, &env, &conv, &mapped, &claims, why, sizeof(why), &stats);
 	if (claims != NULL)
-		show_claims(cfg, claims);
+		show_claims(cfg, claims, stats.started);
 	json_decref(claims);
 	if (r == 0) {
 		printf("account %s%s\n", mapped,

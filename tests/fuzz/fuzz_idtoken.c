@@ -100,12 +100,19 @@ is_email_key(const char *key)
 	return strcmp(key, "email") == 0 || strcmp(key, "email_verified") == 0;
 }
 
-/* Claims about the sign-in itself, which only the id_token may carry. */
+/* Claims about the token or its sign-in: only the id_token may carry. */
 static bool
 is_event_key(const char *key)
 {
-	return strcmp(key, "acr") == 0 || strcmp(key, "amr") == 0 ||
-	    strcmp(key, "auth_time") == 0;
+	static const char *const only[] = { "iss", "aud", "exp", "iat", "nbf",
+		"jti", "azp", "nonce", "at_hash", "c_hash", "sid", "auth_time",
+		"acr", "amr" };
+	size_t i;
+
+	for (i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+		if (strcmp(key, only[i]) == 0)
+			return true;
+	return false;
 }
 
 static bool

@@ -18,10 +18,11 @@
 #include "rules.h"
 
 #define NOW 1800000000
+#define STARTED (NOW - 30)
 #define MAX_AGE 300
 
 static char groups_claim[] = "groups";
-static char require_groups[] = "admins ops";
+static char require_groups[] = "admins Linux%20Ops";
 static char require_claims[] = "mfa=true level=3 dept=it";
 static char require_acr[] = "gold urn:ion:mfa";
 
@@ -61,7 +62,7 @@ groups_ok(const json_t *claims)
 		if (!json_is_string(json_array_get(g, i)))
 			return false;
 		member |= str_is(json_array_get(g, i), "admins") ||
-		    str_is(json_array_get(g, i), "ops");
+		    str_is(json_array_get(g, i), "Linux Ops");
 	}
 	return member;
 }
@@ -114,7 +115,7 @@ max_age_ok(const json_t *claims)
 		return false;
 	t = json_integer_value(at);
 	return t >= 0 && t <= NOW + ION_IDTOKEN_LEEWAY_S &&
-	    t >= (json_int_t)NOW - MAX_AGE - ION_IDTOKEN_LEEWAY_S;
+	    t >= (json_int_t)STARTED - MAX_AGE - ION_IDTOKEN_LEEWAY_S;
 }
 
 int
@@ -135,7 +136,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(claims);
 		return 0;
 	}
-	n = ion_rules_eval(&cfg, claims, NOW, res);
+	n = ion_rules_eval(&cfg, claims, NOW, STARTED, res);
 	FUZZ_CHECK(n == 4);
 	want[0] = groups_ok(claims);
 	want[1] = claims_ok(claims);
@@ -147,7 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strlen(res[i].why) < sizeof(res[i].why));
 		all &= want[i];
 	}
-	r = ion_rules_check(&cfg, claims, NOW, why, sizeof(why));
+	r = ion_rules_check(&cfg, claims, NOW, STARTED, why, sizeof(why));
 	FUZZ_CHECK(r == (all ? 0 : ION_ERR_AUTH));
 	json_decref(claims);
 	return 0;

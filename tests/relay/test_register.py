@@ -494,7 +494,9 @@ class Register(rt.RelayTestCase):
         """The parameters pam_ion sends, and no others, each at most once,
         names matched exactly after decoding: some providers (ASP.NET)
         read names in any case, and would honour "Request_Uri" or
-        "STATE" beside the state the relay checked."""
+        "STATE" beside the state the relay checked.  Of the access rules'
+        requests, prompt only as login (never none) and max_age only as
+        digits."""
         _, s = rt.new_secret()
         _, other = rt.new_secret()
         n = rt.nonce_of_state(s)
@@ -510,9 +512,17 @@ class Register(rt.RelayTestCase):
             "Nonce beside nonce": u + "&Nonce=" + rt.nonce_of_state(other),
             "NONCE twice the same": u + "&NONCE=" + n,
             "unknown name": u + "&foo=1",
-            "prompt (not sent yet)": u + "&prompt=none",
-            "acr_values (not sent yet)": u + "&acr_values=x",
-            "max_age (not sent yet)": u + "&max_age=0",
+            "prompt=none (a sign-in that shows nothing)": u + "&prompt=none",
+            "prompt=consent": u + "&prompt=consent",
+            "prompt=login twice": u + "&prompt=login&prompt=login",
+            "prompt login and consent": u + "&prompt=login%20consent",
+            "Prompt": u + "&Prompt=login",
+            "max_age not digits": u + "&max_age=-1",
+            "max_age empty": u + "&max_age=",
+            "max_age 11 digits": u + "&max_age=12345678901",
+            "max_age with a space": u + "&max_age=0%20",
+            "two acr_values": u + "&acr_values=a&acr_values=b",
+            "LF in acr_values": u + "&acr_values=a%0a",
             "login_hint": u + "&login_hint=root",
             "response_mode": u + "&response_mode=form_post",
             "Client_Id": u + "&Client_Id=other",
@@ -548,7 +558,7 @@ class Register(rt.RelayTestCase):
                 desc = doc["error_description"]
                 # the rule, not the name that broke it
                 for word in ("Request_Uri", "REQUEST", "STATE", "foo",
-                             "prompt", "xstate"):
+                             "none", "xstate"):
                     self.assertNotIn(word, desc)
         # a space in a value is a value's: the state is then not S
         for url in (u.replace("state=" + s, "state=" + s + "%20"),
@@ -559,6 +569,10 @@ class Register(rt.RelayTestCase):
         # none of the above registered S; the module's own URL does, with
         # scope's spaces as '+' (pam_ion), %20 or a mix, and empty parts
         for url in (u,
+                    # the access rules' requests, as pam_ion sends them
+                    u + "&acr_values=urn%3Aion%3Amfa+gold&max_age=0"
+                    "&prompt=login",
+                    u + "&max_age=31536000",
                     rt.authorize_url(s, scope="openid%20profile%20email"),
                     rt.authorize_url(s, scope="openid+profile%20email"),
                     rt.PREFIX + "/authorize?&state=" + s + "&&nonce=" + n

@@ -267,20 +267,20 @@ test_rule_keys(void **state)
 	struct ion_cfg *cfg;
 
 	(void)state;
-	cfg =
-	    expect_ok(conf("groups_claim = roles\n"
-			   "require_groups =  admins   caf\xc3\xa9 50%\"ops'\n"
-			   "require_claims = dept=it mfa=true level=3 "
-			   "x=a=b\n"
-			   "acr_values = urn:ion:acr:mfa  silver\n"
-			   "require_acr = urn:ion:acr:mfa\n"
-			   "max_age = 0\n"
-			   "login_prompt = yes\n"),
-		NO_ARGS);
+	cfg = expect_ok(
+	    conf("groups_claim = roles\n"
+		 "require_groups =  admins   caf\xc3\xa9 50%25\"ops'\n"
+		 "require_claims = dept=it mfa=true level=3 "
+		 "x=a=b\n"
+		 "acr_values = urn:ion:acr:mfa  silver\n"
+		 "require_acr = urn:ion:acr:mfa\n"
+		 "max_age = 0\n"
+		 "login_prompt = yes\n"),
+	    NO_ARGS);
 	assert_string_equal(cfg->groups_claim, "roles");
 	/* one space between words, whatever the file had */
 	assert_string_equal(
-	    cfg->require_groups, "admins caf\xc3\xa9 50%\"ops'");
+	    cfg->require_groups, "admins caf\xc3\xa9 50%25\"ops'");
 	assert_string_equal(
 	    cfg->require_claims, "dept=it mfa=true level=3 x=a=b");
 	assert_string_equal(cfg->acr_values, "urn:ion:acr:mfa silver");
@@ -292,8 +292,8 @@ test_rule_keys(void **state)
 
 	/* an argument with spaces, as libpam passes [require_groups=a b] */
 	cfg = expect_ok(conf("require_groups = users\n"),
-	    ARGS("require_groups=admins #wheel", "max_age=300"));
-	assert_string_equal(cfg->require_groups, "admins #wheel");
+	    ARGS("require_groups=admins %23wheel", "max_age=300"));
+	assert_string_equal(cfg->require_groups, "admins %23wheel");
 	assert_true(cfg->has_max_age);
 	assert_int_equal(cfg->max_age, 300);
 	ion_cfg_free(&cfg);
@@ -634,6 +634,11 @@ static const struct {
 	{ "groups_claim", "Groups", "claim name" },
 	{ "groups_claim", "grou ps", "claim name" },
 	{ "require_groups", "admins\x7f", "control character" },
+	{ "require_groups", "50%", "escape of two hex digits" },
+	{ "require_groups", "a%2", "escape of two hex digits" },
+	{ "require_groups", "a%zz", "escape of two hex digits" },
+	{ "require_groups", "a%00b", "escape of two hex digits" },
+	{ "require_claims", "dept=100%", "escape of two hex digits" },
 	{ "require_claims", "dept", "NAME=VALUE" },
 	{ "require_claims", "dept=", "NAME=VALUE" },
 	{ "require_claims", "=it", "NAME=VALUE" },

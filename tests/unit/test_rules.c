@@ -19,6 +19,8 @@
 #include "rules.h"
 
 #define NOW 1800000000
+/* The sign-in being judged started half a minute ago. */
+#define STARTED (NOW - 30)
 /* The config's strings are not const; these tests never write them. */
 #define RW(s) ((char *)(uintptr_t)(const void *)(s))
 
@@ -53,13 +55,13 @@ expect(const struct ion_cfg *cfg, const char *claims_text, bool met,
 	size_t n;
 	int r;
 
-	n = ion_rules_eval(cfg, claims, NOW, res);
+	n = ion_rules_eval(cfg, claims, NOW, STARTED, res);
 	assert_int_equal(n, 1);
 	if (res[0].met != met || strstr(res[0].why, why) == NULL)
 		fail_msg("%s on %s: got %s '%s', expected %s '%s'", res[0].rule,
 		    claims_text, res[0].met ? "met" : "not met", res[0].why,
 		    met ? "met" : "not met", why);
-	r = ion_rules_check(cfg, claims, NOW, line, sizeof(line));
+	r = ion_rules_check(cfg, claims, NOW, STARTED, line, sizeof(line));
 	assert_int_equal(r, met ? 0 : ION_ERR_AUTH);
 	if (!met) {
 		assert_non_null(strstr(line, "access rule "));
@@ -99,7 +101,7 @@ test_groups(void **state)
 	    &cfg, "{\"groups\": [\"admins\"]}", false, "claim roles missing");
 	expect(&cfg, "{\"roles\": [\"admins\"]}", true, "member of admins");
 	/* odd bytes in a name */
-	cfg.require_groups = RW("caf\xc3\xa9 50%\"x'");
+	cfg.require_groups = RW("caf\xc3\xa9 50%25\"x'");
 	expect(&cfg, "{\"roles\": [\"caf\\u00e9\"]}", true, "member of caf??");
 	expect(&cfg, "{\"roles\": [\"50%\\\"x'\"]}", true, "member of 50%\"x'");
 	expect(&cfg, "{\"roles\": [\"cafe\"]}", false, "not a member");
@@ -125,10 +127,10 @@ test_many_groups(void **state)
 		json_array_append_new(groups, json_string(name));
 	}
 	json_object_set_new(claims, "groups", groups);
-	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, res), 1);
+	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, STARTED, res), 1);
 	assert_false(res[0].met);
 	json_array_append_new(groups, json_string("admins"));
-	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, res), 1);
+	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, STARTED, res), 1);
 	assert_true(res[0].met);
 	json_decref(claims);
 }
@@ -199,40 +201,89 @@ test_acr(void **state)
 	expect(&cfg, "{\"acr\": null}", false, "not a string");
 }
 
+/* auth_time against "at" seconds from NOW, under cfg's one rule. */
+static void
+expect_auth_time(const struct ion_cfg *cfg, long at, bool met, const char *why)
+{
+	char claims[64];
+
+	snprintf(claims, sizeof(claims), "{\"auth_time\": %ld}", NOW + at);
+	expect(cfg, claims, met, why);
+}
+
 static void
 test_max_age(void **state)
 {
 	struct ion_cfg cfg;
-	char claims[64];
 
 	(void)state;
 	cfg_init(&cfg);
 	cfg.has_max_age = true;
 	cfg.max_age = 0;
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 5);
-	expect(&cfg, claims, true, "5 s ago");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 60);
-	expect(&cfg, claims, true, "60 s ago");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 61);
-	expect(&cfg, claims, false, "more than max_age 0");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW + 60);
-	expect(&cfg, claims, true, "0 s ago");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW + 61);
-	expect(&cfg, claims, false, "in the future");
+	expect_auth_time(&cfg, -5, true, "during this sign-in");
+	expect_auth_time(&cfg, -30, true, "during this sign-in");
+	/* the leeway, counted from the start of the sign-in */
+	expect_auth_time(&cfg, -90, true, "60 s before this sign-in started");
+	expect_auth_time(&cfg, -91, false, "61 s before this sign-in started");
+	expect_auth_time(&cfg, 60, true, "during");
+	expect_auth_time(&cfg, 61, false, "in the future");
 	expect(&cfg, "{}", false, "auth_time missing");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d.0}", NOW);
-	expect(&cfg, claims, false, "not a time");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": \"%d\"}", NOW);
-	expect(&cfg, claims, false, "not a time");
+	expect(&cfg, "{\"auth_time\": 1800000000.0}", false, "not a time");
+	expect(&cfg, "{\"auth_time\": \"1800000000\"}", false, "not a time");
 	expect(&cfg, "{\"auth_time\": -1}", false, "not a time");
 	expect(&cfg, "{\"auth_time\": 253402300800}", false, "not a time");
 	expect(
 	    &cfg, "{\"auth_time\": 9223372036854775807}", false, "not a time");
+	expect(&cfg, "{\"auth_time\": null}", false, "not a time");
 	cfg.max_age = 3600;
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 3660);
-	expect(&cfg, claims, true, "3660 s ago");
-	snprintf(claims, sizeof(claims), "{\"auth_time\": %d}", NOW - 3661);
-	expect(&cfg, claims, false, "more than max_age 3600");
+	expect_auth_time(&cfg, -3690, true, "3660 s before");
+	expect_auth_time(&cfg, -3691, false, "too long before");
+}
+
+/* login_prompt = yes checks what prompt=login asked for, as max_age 0. */
+static void
+test_login_prompt(void **state)
+{
+	struct ion_cfg cfg;
+
+	(void)state;
+	cfg_init(&cfg);
+	cfg.login_prompt = true;
+	assert_true(ion_rules_any(&cfg));
+	expect_auth_time(&cfg, -1, true, "during this sign-in");
+	expect_auth_time(&cfg, -90, true, "60 s before");
+	/* an old iON session: the person was not asked again */
+	expect_auth_time(&cfg, -3600, false, "too long before");
+	expect(&cfg, "{}", false, "auth_time missing");
+}
+
+/* %XX escapes in group names and claim values: spaces, '#', '%'. */
+static void
+test_escapes(void **state)
+{
+	struct ion_cfg cfg;
+
+	(void)state;
+	cfg_init(&cfg);
+	/* "Linux Admins" is one name, never "Linux" or "Admins" */
+	cfg.require_groups = RW("Linux%20Admins");
+	expect(&cfg, "{\"groups\": [\"Linux Admins\"]}", true,
+	    "member of Linux Admins");
+	expect(&cfg, "{\"groups\": [\"Linux\", \"Admins\"]}", false,
+	    "not a member");
+	expect(
+	    &cfg, "{\"groups\": [\"Linux%20Admins\"]}", false, "not a member");
+	cfg.require_groups = RW("%23wheel 100%25 %e2%82%ac");
+	expect(&cfg, "{\"groups\": [\"#wheel\"]}", true, "member of #wheel");
+	expect(&cfg, "{\"groups\": [\"100%\"]}", true, "member of 100%");
+	expect(&cfg, "{\"groups\": [\"\u20ac\"]}", true, "member of ???");
+	cfg.require_groups = NULL;
+	cfg.require_claims = RW("dept=Research%20and%20Development");
+	expect(&cfg, "{\"dept\": \"Research and Development\"}", true,
+	    "1 claim held");
+	expect(&cfg, "{\"dept\": \"Research\"}", false, "does not hold");
+	cfg.require_claims = RW("x=%74rue");
+	expect(&cfg, "{\"x\": true}", true, "held");
 }
 
 /* Every rule at once: judged in order, the first failure named. */
@@ -248,9 +299,9 @@ test_all(void **state)
 	cfg_init(&cfg);
 	assert_false(ion_rules_any(&cfg));
 	claims = parse("{\"sub\": \"s\"}");
-	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, res), 0);
+	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, STARTED, res), 0);
 	assert_int_equal(
-	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
+	    ion_rules_check(&cfg, claims, NOW, STARTED, why, sizeof(why)), 0);
 	json_decref(claims);
 
 	cfg.require_groups = RW("admins");
@@ -261,22 +312,24 @@ test_all(void **state)
 	assert_true(ion_rules_any(&cfg));
 	claims = parse("{\"groups\": [\"admins\"], \"mfa\": true, "
 		       "\"acr\": \"gold\", \"auth_time\": 1800000000}");
-	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, res), 4);
+	assert_int_equal(ion_rules_eval(&cfg, claims, NOW, STARTED, res), 4);
 	assert_string_equal(res[0].rule, "require_groups");
 	assert_string_equal(res[1].rule, "require_claims");
 	assert_string_equal(res[2].rule, "require_acr");
 	assert_string_equal(res[3].rule, "max_age");
 	assert_int_equal(
-	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), 0);
+	    ion_rules_check(&cfg, claims, NOW, STARTED, why, sizeof(why)), 0);
 	json_object_set_new(claims, "acr", json_string("silver"));
 	assert_int_equal(
-	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), ION_ERR_AUTH);
+	    ion_rules_check(&cfg, claims, NOW, STARTED, why, sizeof(why)),
+	    ION_ERR_AUTH);
 	assert_string_equal(
 	    why, "access rule require_acr not met: acr not one of require_acr");
 	/* never a claim's value in the reason */
 	json_object_set_new(claims, "mfa", json_string("SECRET-VALUE"));
 	assert_int_equal(
-	    ion_rules_check(&cfg, claims, NOW, why, sizeof(why)), ION_ERR_AUTH);
+	    ion_rules_check(&cfg, claims, NOW, STARTED, why, sizeof(why)),
+	    ION_ERR_AUTH);
 	assert_null(strstr(why, "SECRET-VALUE"));
 	assert_non_null(strstr(why, "require_claims"));
 	json_decref(claims);
@@ -318,6 +371,8 @@ main(void)
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_acr),
 		cmocka_unit_test(test_max_age),
+		cmocka_unit_test(test_login_prompt),
+		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_all),
 		cmocka_unit_test(test_need_userinfo),
 	};

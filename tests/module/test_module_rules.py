@@ -261,39 +261,70 @@ class Groups(RulesCase):
         out = self.run_rules({"require_groups": "admins ops"})
         self.assertDenied(out, "require_groups", hidden=["group-09999"])
 
+    # Group names as the token has them -> as pam_ion.conf writes them:
+    # bytes as they are, but '%' starts a %XX escape ('%' itself is %25),
+    # and a blank or a '#' (which the line cannot hold) is %20 or %23.
+    ODD = {
+        "\u00c4rzte-\u03a9": "\u00c4rzte-\u03a9",
+        "\u65e5\u672c": "\u65e5\u672c",
+        "100%": "100%25",
+        "o'brien": "o'brien",
+        'say"hi"': 'say"hi"',
+        "a=b": "a=b",
+        "DOMAIN\\admins": "DOMAIN\\admins",
+        "Linux Admins": "Linux%20Admins",
+        "#wheel": "%23wheel",
+        "%41": "%2541",
+        "caf\u00e9": "caf%C3%A9",
+    }
+
     def test_odd_bytes(self):
-        """Group names with UTF-8, '%', quotes, '=' and a backslash, as
-        pam_ion.conf can write them (no blanks, no '#'): each matches
-        itself and nothing else."""
-        odd = ["\u00c4rzte-\u03a9", "\u65e5\u672c", "100%", "o'brien",
-               'say"hi"', "a=b", "DOMAIN\\admins", "%00"]
-        for name in odd:
-            with self.subTest(name=name):
+        """Group names with UTF-8, '%', quotes, '=', a backslash, a blank
+        and a '#', as pam_ion.conf writes them: each matches itself."""
+        for name, written in self.ODD.items():
+            with self.subTest(name=name, written=written):
                 self.provider.reset()
                 self.give(claims={"groups": ["staff", name]})
-                out = self.run_rules({"require_groups": "nobody " + name})
+                out = self.run_rules({"require_groups": "nobody " + written})
                 self.assertAllowed(out)
-        # The same names, but what the token holds differs in one byte.
-        near = {"\u00c4rzte-\u03a9": "A\u0308rzte-\u03a9",  # NFD
-                "100%": "100%25", "o'brien": "o\u2019brien",
-                "%00": "\u0000"}
-        for name, other in near.items():
-            with self.subTest(name=name, token=other):
+
+    def test_odd_bytes_near_misses(self):
+        """What the token holds differs from the name in one byte (or is
+        the name as written, escapes undecoded; or split at the blank):
+        not a member."""
+        near = [("\u00c4rzte-\u03a9", ["A\u0308rzte-\u03a9"]),  # NFD
+                ("100%25", ["100%25"]), ("100%25", ["100"]),
+                ("o'brien", ["o\u2019brien"]),
+                ("Linux%20Admins", ["Linux", "Admins"]),
+                ("Linux%20Admins", ["Linux%20Admins"]),
+                ("Linux%20Admins", ["Linux+Admins"]),
+                ("%23wheel", ["%23wheel"]), ("%2541", ["A"]),
+                ("%41", ["%41"]), ("caf%C3%A9", ["cafe\u0301"])]
+        for written, groups in near:
+            with self.subTest(written=written, token=groups):
                 self.provider.reset()
-                self.give(claims={"groups": ["staff", other]})
-                out = self.run_rules({"require_groups": name})
-                self.check(out, out.code not in (PAM_SUCCESS, PAM_IGNORE),
-                           "FAIL OPEN for %r vs %r" % (name, other))
-                self.assertResult(out, PAM_AUTH_ERR)
+                self.give(claims={"groups": ["staff"] + groups})
+                out = self.run_rules({"require_groups": written})
+                self.assertDenied(out, "require_groups")
+
+    def test_bad_escapes_are_configuration_errors(self):
+        """A NUL (%00), a lone '%' or a bad escape: PAM_SERVICE_ERR before
+        anything is shown, never a sign-in."""
+        for written in ("%00", "100%", "%zz", "ops%2", "%"):
+            with self.subTest(written=written):
+                self.give(claims={"groups": [written, "ops"]})
+                out = self.run_rules({"require_groups": "ops " + written})
+                self.assertConfigFailure(out, r".*require_groups")
 
     def test_odd_bytes_as_module_argument(self):
         """The same through libpam's argument parsing (bracketed)."""
-        for name in ("\u00c4rzte-\u03a9", "100%", "o'brien", 'say"hi"'):
+        for name in ("\u00c4rzte-\u03a9", "100%", "o'brien", 'say"hi"',
+                     "Linux Admins", "#wheel"):
             with self.subTest(name=name):
                 self.provider.reset()
                 self.give(claims={"groups": [name]})
                 out = self.run_rules(
-                    args=["[require_groups=nobody %s]" % name])
+                    args=["[require_groups=nobody %s]" % self.ODD[name]])
                 self.assertAllowed(out)
 
     def test_groups_claim(self):
@@ -336,6 +367,15 @@ class Claims(RulesCase):
         self.give(claims={"department": ""})
         out = self.run_rules({"require_claims": "department="})
         self.assertConfigFailure(out, r".*require_claims")
+
+    def test_escaped_value(self):
+        """VALUE after its %XX escapes: a blank as %20, '%' as %25."""
+        self.case("department=Sales%20EMEA", {"department": "Sales EMEA"},
+                  True)
+        self.case("department=Sales%20EMEA", {"department": "Sales%20EMEA"},
+                  False)
+        self.case("share=100%25", {"share": "100%"}, True)
+        self.case("share=100%25", {"share": "100%25"}, False)
 
     def test_string_value_with_equals_sign(self):
         """NAME=VALUE splits at the first '='."""

@@ -43,7 +43,8 @@ static void
 set_why(struct ion_rule_result *res, const char *before, const char *name,
     size_t len, const char *after)
 {
-	char copy[ION_RULE_WHY_MAX / 2], safe[ION_RULE_WHY_MAX / 2];
+	/* longer than safe, so that a cut name ends in "..." */
+	char copy[ION_RULE_WHY_MAX], safe[ION_RULE_WHY_MAX / 2];
 
 	snprintf(copy, sizeof(copy), "%.*s", (int)len, name);
 	snprintf(res->why, sizeof(res->why), "%s%s%s", before,

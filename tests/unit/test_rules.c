@@ -277,6 +277,13 @@ test_escapes(void **state)
 	expect(&cfg, "{\"groups\": [\"#wheel\"]}", true, "member of #wheel");
 	expect(&cfg, "{\"groups\": [\"100%\"]}", true, "member of 100%");
 	expect(&cfg, "{\"groups\": [\"\u20ac\"]}", true, "member of ???");
+	/* a long name is cut, and shows it */
+	cfg.require_groups = RW("g123456789012345678901234567890123456789"
+				"0123456789012345678901234567890123456789");
+	expect(&cfg,
+	    "{\"groups\": [\"g123456789012345678901234567890123456789"
+	    "0123456789012345678901234567890123456789\"]}",
+	    true, "56789...");
 	cfg.require_groups = NULL;
 	cfg.require_claims = RW("dept=Research%20and%20Development");
 	expect(&cfg, "{\"dept\": \"Research and Development\"}", true,

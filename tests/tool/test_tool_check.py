@@ -479,7 +479,8 @@ class Check(unittest.TestCase):
         s, argv = self.setup()
         extra = os.path.join(s.dir, "sshd_extra.conf")
         with open(extra, "w") as f:
-            f.write("match address 10.0.0.0/8\n  UsePAM no\n")
+            f.write("match address 10.0.0.0/8\n"
+                    "  AuthenticationMethods publickey\n")
         sshd_config = argv[argv.index("--sshd-config") + 1]
         with open(sshd_config) as f:
             text = f.read()
@@ -491,7 +492,7 @@ class Check(unittest.TestCase):
         status, out = self.run_checked(
             argv + ["--match=user=a,host=b,addr=10.1.2.3"])
         self.assertEqual(status, 1, out)
-        self.assert_finding(out, "FAIL", "sshd: usepam is not yes")
+        self.assert_finding(out, "FAIL", "has no keyboard-interactive")
 
     def test_match_argument(self):
         s, argv = self.setup()

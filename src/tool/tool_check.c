@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -37,6 +38,9 @@
 
 #define SERVICE_DEFAULT "sshd"
 #define SSHD_BIN "/usr/sbin/sshd"
+#define SSHD_DIR "/etc/ssh"
+#define SSHD_CONFIG SSHD_DIR "/sshd_config"
+#define SSHD_INCLUDE_DEPTH 16 /* sshd's READCONF_MAX_DEPTH */
 #define FORM_TYPE "application/x-www-form-urlencoded"
 #define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
 #define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
@@ -195,21 +199,70 @@ methods_allow_kbdint(const char *v)
 }
 
 /*
- * sshd -T [-f FILE] run directly (no shell): its output with stderr
- * (malloc'd), or NULL with why set to its first line.
+ * Whether an sshd_config file, or a file it includes, has a Match block.
+ * sshd reads "Include" patterns with glob(3), relative ones from its
+ * directory /etc/ssh.
+ */
+static bool
+sshd_has_match(const char *path, int depth)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (depth > SSHD_INCLUDE_DEPTH || (f = fopen(path, "re")) == NULL)
+		return false;
+	while (!found && getline(&line, &cap, f) != -1) {
+		char *p = line + strspn(line, " \t"), *arg;
+		size_t n = strcspn(p, " \t\r\n=");
+
+		if (n == 5 && strncasecmp(p, "match", 5) == 0)
+			found = true;
+		if (n != 7 || strncasecmp(p, "include", 7) != 0)
+			continue;
+		for (arg = strtok(p + n, " \t\r\n="); arg != NULL && !found;
+		     arg = strtok(NULL, " \t\r\n=")) {
+			char pattern[PATH_MAX];
+			glob_t g;
+			size_t i;
+
+			snprintf(pattern, sizeof(pattern), "%s%s",
+			    arg[0] == '/' ? "" : SSHD_DIR "/", arg);
+			if (glob(pattern, 0, NULL, &g) != 0)
+				continue;
+			for (i = 0; i < g.gl_pathc && !found; i++)
+				found = sshd_has_match(g.gl_pathv[i], depth + 1);
+			globfree(&g);
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * sshd -T [-f FILE] [-C MATCH] run directly (no shell): its output with
+ * stderr (malloc'd), or NULL with why set to its first line.
  */
 static char *
-sshd_t(const char *file, char *why, size_t whylen)
+sshd_t(const char *file, const char *match, char *why, size_t whylen)
 {
-	const char *argv[] = { SSHD_BIN, "-T", "-f", file, NULL };
+	const char *argv[7] = { SSHD_BIN, "-T", NULL };
 	char *out = NULL, buf[4096];
 	size_t len = 0, cap = 0;
-	int fds[2], st = 0;
+	int fds[2], st = 0, argc = 2;
 	ssize_t n;
 	pid_t pid;
 
-	if (file == NULL)
-		argv[2] = NULL;
+	if (file != NULL) {
+		argv[argc++] = "-f";
+		argv[argc++] = file;
+	}
+	if (match != NULL) {
+		argv[argc++] = "-C";
+		argv[argc++] = match;
+	}
 	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		return NULL;
@@ -251,6 +304,26 @@ sshd_t(const char *file, char *why, size_t whylen)
 	return out;
 }
 
+/* sshd -T without -C leaves out Match blocks: say which settings these are. */
+static void
+check_sshd_match(struct report *rep, const struct tool_opts *o)
+{
+	const char *file =
+	    o->sshd_config != NULL ? o->sshd_config : SSHD_CONFIG;
+
+	if (!sshd_has_match(file, 0))
+		return;
+	if (o->match != NULL)
+		finding(rep, "ok", NULL, "sshd: Match blocks evaluated for %s",
+		    o->match);
+	else
+		finding(rep, "warn",
+		    "name the connection to judge with --match "
+		    "user=NAME,host=HOST,addr=ADDR",
+		    "sshd: Match blocks are not evaluated by sshd -T without "
+		    "-C: the settings below are those outside them");
+}
+
 static void
 check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
 {
@@ -259,10 +332,12 @@ check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
 	long grace;
 
 	why[0] = '\0';
-	if ((out = sshd_t(o->sshd_config, why, sizeof(why))) == NULL) {
+	if ((out = sshd_t(o->sshd_config, o->match, why, sizeof(why))) ==
+	    NULL) {
 		finding(rep, "FAIL", "fix what sshd says", "sshd: %s", why);
 		return;
 	}
+	check_sshd_match(rep, o);
 	if (is(sshd_value(out, "usepam"), "yes"))
 		finding(rep, "ok", NULL, "sshd: usepam yes");
 	else

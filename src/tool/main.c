@@ -30,8 +30,8 @@ struct command {
 #define OPT_MODDIR 64u
 /* What --match may hold: sshd -C's key=value list, nothing a shell or sshd
  * would read as more. */
-#define MATCH_CHARS                                                      \
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" \
+#define MATCH_CHARS                                                            \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"       \
 	"_.,=:@-"
 
 static const struct command commands[] = {
@@ -50,7 +50,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: " PROG " check [--config FILE] [--service NAME] "
 	    "[--pam-dir DIR] [--module-dir DIR]\n"
-	    "           [--sshd-config FILE] "
+	    "                     [--sshd-config FILE] "
 	    "[--match user=NAME,host=HOST,addr=ADDR]\n"
 	    "       " PROG " login [--config FILE] [USER]\n"
 	    "       " PROG " map [--config FILE] VALUE...\n"
@@ -143,8 +143,7 @@ parse(const struct command *c, int argc, char **argv, struct tool_opts *o)
 			return bad("%s given twice", rows[k].name);
 		*rows[k].dest = value;
 	}
-	if (o->match != NULL &&
-	    o->match[strspn(o->match, MATCH_CHARS)] != '\0')
+	if (o->match != NULL && o->match[strspn(o->match, MATCH_CHARS)] != '\0')
 		return bad("--match: only letters, digits and _.,=:@- "
 			   "(sshd -C's user=NAME,host=HOST,addr=ADDR)");
 	if (o->map_check && o->nargs > 0)

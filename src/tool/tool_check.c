@@ -42,7 +42,7 @@
 #define SSHD_CONFIG SSHD_DIR "/sshd_config"
 #define SSHD_INCLUDE_DEPTH 16 /* sshd's READCONF_MAX_DEPTH */
 #define FORM_TYPE "application/x-www-form-urlencoded"
-#define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
+#define HEALTHZ_PATH "/healthz"	  /* the relay's liveness (pam-ion-relay(8)) */
 #define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
 #define ERR_MAX 512
 #define SEP " \xe2\x80\x94 " /* " — " between what and fix */
@@ -232,7 +232,8 @@ sshd_has_match(const char *path, int depth)
 			if (glob(pattern, 0, NULL, &g) != 0)
 				continue;
 			for (i = 0; i < g.gl_pathc && !found; i++)
-				found = sshd_has_match(g.gl_pathv[i], depth + 1);
+				found =
+				    sshd_has_match(g.gl_pathv[i], depth + 1);
 			globfree(&g);
 		}
 	}

@@ -8,11 +8,14 @@
  * state machine (impression, status, the state saved on entering each
  * substack) once, remembering visited states.
  */
+#include "tool_stack.h"
+
 #include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <security/pam_appl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,10 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <security/pam_appl.h>
-
 #include "config.h"
-#include "tool_stack.h"
 
 #define PAMD_DEFAULT "/etc/pam.d"
 #define PAMD_DIST "/usr/lib/pam.d" /* libpam's PAM_CONFIG_DIST_D */
@@ -106,7 +106,7 @@ struct stack {
 	struct handler h[MAX_HANDLERS];
 	size_t n;
 	const char *dir, *module_dir;
-	bool dist; /* also look in PAMD_DIST */
+	bool dist;	    /* also look in PAMD_DIST */
 	char why[WHAT_MAX]; /* why it cannot be judged, or cannot be read */
 };
 
@@ -114,7 +114,7 @@ struct stack {
 struct verdict {
 	bool free_leak[_PAM_RETURN_VALUES];
 	bool fallback_leak[_PAM_RETURN_VALUES];
-	unsigned fallback;		 /* first line that had to succeed */
+	unsigned fallback;		    /* first line that had to succeed */
 	unsigned char before[MAX_HANDLERS]; /* 1 warn, 2 FAIL */
 	bool ion_succeeds;
 };
@@ -318,12 +318,12 @@ set_role(const struct stack *s, struct handler *h)
 
 	int n = h->module[0] == '/'
 	    ? snprintf(h->path, sizeof(h->path), "%s", h->module)
-	    : snprintf(h->path, sizeof(h->path), "%s/%s", s->module_dir,
-		  h->module);
+	    : snprintf(
+		  h->path, sizeof(h->path), "%s/%s", s->module_dir, h->module);
 
 	/* A path too long to name a file names none: module_unknown. */
-	h->missing = n < 0 || (size_t)n >= sizeof(h->path) ||
-	    stat(h->path, &st) == -1;
+	h->missing =
+	    n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1;
 	if (strcmp(base, MODULE_NAME) == 0)
 		h->role = R_ION;
 	else if (h->missing)
@@ -387,8 +387,7 @@ control(struct stack *s, struct handler *h, char *tok, bool br, char **next,
 		    "%s:%u: a control longer than %d characters", h->file,
 		    h->lineno, CONTROL_MAX - 1);
 	snprintf(h->control, sizeof(h->control), br ? "[%s]" : "%s", tok);
-	if (strcasecmp(tok, "include") == 0 ||
-	    strcasecmp(tok, "substack") == 0)
+	if (strcasecmp(tok, "include") == 0 || strcasecmp(tok, "substack") == 0)
 		return include(s, h, pam_tok(next, NULL),
 		    strcasecmp(tok, "substack") == 0, depth);
 	if (!keyword_control(h->actions, tok)) {
@@ -528,8 +527,8 @@ read_file(struct stack *s, const char *name, int level, int depth)
 		f = fopen(path, "re");
 	}
 	if (f == NULL) {
-		snprintf(s->why, sizeof(s->why), "%s: %s", path,
-		    strerror(errno));
+		snprintf(
+		    s->why, sizeof(s->why), "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if ((h = malloc(sizeof(*h))) == NULL) {
@@ -605,13 +604,22 @@ visit(struct seen *v, const struct path *p)
 	return 0;
 }
 
+/* Whether a code among out[from..n) has action a on h. */
+static bool
+acted(const struct handler *h, const int *out, size_t from, size_t n, int a)
+{
+	for (; from < n; from++)
+		if (h->actions[out[from]] == a)
+			return true;
+	return false;
+}
+
 /* The codes line h can return; n of them. */
 static size_t
 outcomes(const struct handler *h, int ion_code, int *out)
 {
-	bool acted[NACTIONS + 2] = { false };
 	size_t n = 0;
-	int c, a;
+	int c;
 
 	if (h->kind == H_MUST_FAIL)
 		out[n++] = PAM_PERM_DENIED; /* libpam's PAM_MUST_FAIL_CODE */
@@ -624,16 +632,17 @@ outcomes(const struct handler *h, int ion_code, int *out)
 	else if (h->role == R_PERMIT)
 		out[n++] = PAM_SUCCESS;
 	else {
-		/* Failures that act alike are one outcome. */
+		/*
+		 * Failures that act alike are one outcome: only success and
+		 * ignore set the status apart.  PAM_INCOMPLETE suspends the
+		 * stack and resumes it at the same line.
+		 */
 		out[n++] = PAM_SUCCESS;
 		out[n++] = PAM_IGNORE;
-		for (c = 1; c < PAM_INCOMPLETE; c++) {
-			a = h->actions[c] > 0 ? NACTIONS : -h->actions[c];
-			if (c == PAM_IGNORE || acted[a])
-				continue;
-			acted[a] = true;
-			out[n++] = c;
-		}
+		for (c = 1; c < PAM_INCOMPLETE; c++)
+			if (c != PAM_IGNORE &&
+			    !acted(h, out, 2, n, h->actions[c]))
+				out[n++] = c;
 	}
 	return n;
 }
@@ -889,8 +898,9 @@ say_failure(const struct out *o, const struct stack *s,
 	code_list(v->free_leak, codes, sizeof(codes));
 	if (codes[0] != '\0') {
 		say(o, "FAIL",
-		    "make a pam_ion failure fail the stack: \"auth required "
-		    MODULE_NAME "\", or a success jump over \"auth requisite "
+		    "make a pam_ion failure fail the stack: \"auth "
+		    "required " MODULE_NAME
+		    "\", or a success jump over \"auth requisite "
 		    "pam_deny.so\" onto \"auth required pam_permit.so\" "
 		    "(pam_ion(8))",
 		    "%s (%s:%u, control %s) lets a pam_ion failure (%s) end "
@@ -926,8 +936,8 @@ say_failure(const struct out *o, const struct stack *s,
 
 /* The line itself: its module file, "-auth", controls libpam refuses. */
 static void
-say_lines(const struct out *o, const struct stack *s,
-    const struct handler *ion, const char *checked)
+say_lines(const struct out *o, const struct stack *s, const struct handler *ion,
+    const char *checked)
 {
 	const char *reads =
 	    ion->config[0] != '\0' ? ion->config : ION_CFG_DEFAULT_PATH;
@@ -938,7 +948,8 @@ say_lines(const struct out *o, const struct stack *s,
 		    "pam_ion.so reads %s, not the checked %s", reads, checked);
 	if (ion->missing)
 		say(o, "FAIL",
-		    "install libpam-ion, or give the module's path (pam_ion(8))",
+		    "install libpam-ion, or give the module's path "
+		    "(pam_ion(8))",
 		    "%s (%s:%u) does not exist: the line returns "
 		    "module_unknown",
 		    ion->path, ion->file, ion->lineno);

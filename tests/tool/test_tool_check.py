@@ -355,6 +355,11 @@ class Check(unittest.TestCase):
         ("auth [success=ok default=1] pam_unix.so\n"
          "auth required pam_ion.so\nauth required pam_permit.so\n",
          "FAIL", "can end the stack in success before pam_ion runs"),
+        # jumps of different lengths are different outcomes
+        ("auth [success=ok auth_err=1 user_unknown=2 default=die] "
+         "pam_unix.so\nauth required pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "before pam_ion runs, with no module succeeding"),
         # B10: continuation lines are one line
         ("auth required pam_ion.so\nauth \\\n  [default=reset] "
          "pam_deny.so\nauth required pam_permit.so\n", "FAIL",

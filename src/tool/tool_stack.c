@@ -377,6 +377,28 @@ include(struct stack *s, struct handler *h, const char *name, bool substack,
 	return add_handler(s, h);
 }
 
+/*
+ * Debian's @include: a file it cannot open makes libpam refuse the whole
+ * service (pam_start fails with PAM_ABORT), not one line.  Returns -3.
+ */
+static int
+at_include(
+    struct stack *s, const struct handler *h, const char *name, int depth)
+{
+	char why[sizeof(s->why)];
+	int r;
+
+	if (name != NULL && (r = read_file(s, name, h->level, depth)) != -1)
+		return r;
+	snprintf(why, sizeof(why), "%s", name != NULL ? s->why : "no file");
+	/* Cut short, the message still names the file and the reason. */
+	if (snprintf(s->why, sizeof(s->why),
+		"@include at %s:%u: %s: libpam refuses the whole service",
+		h->file, h->lineno, why) < 0)
+		s->why[0] = '\0';
+	return -3;
+}
+
 /* The control token: keyword, include, substack, or [...] parsed. */
 static int
 control(struct stack *s, struct handler *h, char *tok, bool br, char **next,
@@ -408,7 +430,7 @@ parse_line(struct stack *s, char *buf, struct handler *h, int depth)
 	if ((type = pam_tok(&next, NULL)) == NULL)
 		return 0;
 	if (strcmp(type, "@include") == 0) /* Debian's libpam */
-		return include(s, h, pam_tok(&next, NULL), false, depth);
+		return at_include(s, h, pam_tok(&next, NULL), depth);
 	h->silent = type[0] == '-';
 	type += h->silent;
 	/* An unknown type is an auth line that fails (most sensitive). */
@@ -505,7 +527,8 @@ assemble(struct stack *s, FILE *f, const char *path, unsigned *ln,
 
 /*
  * The auth lines of name at level.  Returns 0, -1 when the file cannot
- * be opened (why set), or -2 when it cannot be judged.
+ * be opened (why set), -2 when it cannot be judged, -3 when libpam would
+ * refuse the service.
  */
 static int
 read_file(struct stack *s, const char *name, int level, int depth)
@@ -987,6 +1010,11 @@ tool_stack_check(const char *pamd_dir, const char *module_dir,
 	s->module_dir = module_dir != NULL ? module_dir : PAM_ION_LIBPAM_DIR;
 	if ((r = read_file(s, service, 0, 0)) == -1) {
 		say(&o, "FAIL", "give the service's name with --service", "%s",
+		    s->why);
+		goto out;
+	}
+	if (r == -3) {
+		say(&o, "FAIL", "create the file, or remove the @include", "%s",
 		    s->why);
 		goto out;
 	}

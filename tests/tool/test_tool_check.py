@@ -369,6 +369,13 @@ class Check(unittest.TestCase):
          "FAIL", "cannot judge"),
         ("auth required pam_ion.so " + "x" * 1100 + "\n", "FAIL",
          "cannot judge"),
+        # a missing include is a line that fails; a missing @include
+        # makes Debian's libpam refuse the whole service
+        ("auth include nosuch\nauth required pam_ion.so\n", "warn",
+         "denies every sign-in"),
+        ("@include nosuch\nauth required pam_ion.so\n", "FAIL",
+         "@include at %(pamd)s/sshd:1: %(pamd)s/nosuch: No such file or "
+         "directory: libpam refuses the whole service"),
         # Debian's pam-auth-update output: success jumps over pam_deny
         (DEBIAN_ION, "ok", "a pam_ion failure fails the stack"),
         ("auth include ion-auth\n", "ok",

@@ -315,12 +315,13 @@ set_role(const struct stack *s, struct handler *h)
 {
 	const char *base = basename_of(h->module);
 	struct stat st;
+	int n;
 
-	int n = h->module[0] == '/'
-	    ? snprintf(h->path, sizeof(h->path), "%s", h->module)
-	    : snprintf(
-		  h->path, sizeof(h->path), "%s/%s", s->module_dir, h->module);
-
+	if (h->module[0] == '/')
+		n = snprintf(h->path, sizeof(h->path), "%s", h->module);
+	else
+		n = snprintf(h->path, sizeof(h->path), "%s/%s", s->module_dir,
+		    h->module);
 	/* A path too long to name a file names none: module_unknown. */
 	h->missing =
 	    n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1;
@@ -349,9 +350,10 @@ add_handler(struct stack *s, const struct handler *h)
 static int read_file(struct stack *s, const char *name, int level, int depth);
 
 /*
- * include, substack or @include of name: its auth lines in place, a
- * substack's one level down behind a marker line.  A file libpam cannot
- * load becomes a line that fails with every code bad, as in libpam.
+ * include or substack of name: its auth lines in place, a substack's one
+ * level down behind a marker line that jumps count as one line.  A file
+ * libpam cannot load becomes a line that fails with every code bad, as
+ * in libpam.
  */
 static int
 include(struct stack *s, struct handler *h, const char *name, bool substack,
@@ -1038,7 +1040,7 @@ tool_stack_check(const char *pamd_dir, const char *module_dir,
 	say_lines(&o, s, ion, checked);
 	if (judge(s, ion, &v) != 0) {
 		say(&o, "FAIL", "simplify the stack",
-		    "cannot judge: more paths through the stack than %d",
+		    "cannot judge: more states of the stack than %d",
 		    1 << (SEEN_BITS - 1));
 		goto out;
 	}

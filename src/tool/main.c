@@ -28,8 +28,10 @@ struct command {
 #define OPT_MAPCHECK 16u
 #define OPT_MATCH 32u
 #define OPT_MODDIR 64u
-/* What --match may hold: sshd -C's key=value list, nothing a shell or sshd
- * would read as more. */
+/*
+ * What --match may hold: sshd -C's key=value list, and nothing sshd could
+ * read as more (no space, quote or option syntax of its own).
+ */
 #define MATCH_CHARS                                                            \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"       \
 	"_.,=:@-"

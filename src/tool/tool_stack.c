@@ -980,8 +980,8 @@ say_lines(const struct out *o, const struct stack *s, const struct handler *ion,
 		    ion->path, ion->file, ion->lineno);
 	if (ion->silent)
 		say(o, "warn", "write \"auth\", not \"-auth\"",
-		    "\"-auth\" only keeps libpam from logging that "
-		    "pam_ion.so is missing: the line still runs and returns "
+		    "\"-auth\" only keeps libpam from logging a missing "
+		    "pam_ion.so: the line still runs, and then returns "
 		    "module_unknown");
 	for (i = 0; i < s->n; i++)
 		if (s->h[i].parse_error != NULL)

@@ -1,7 +1,7 @@
 """pam-ion check against the stand-in provider and the real relay
-(tests/module/moduletest.py starts them), a pam.d directory of the test's
-own (--pam-dir) and an sshd_config for `sshd -T -f` (--sshd-config): every
-finding it reports, good and broken."""
+(tests/module/moduletest.py starts them), a pam.d directory and a PAM module
+directory of the test's own (--pam-dir, --module-dir) and an sshd_config for
+`sshd -T -f` (--sshd-config): every finding it reports, good and broken."""
 
 import email.utils
 import http.server

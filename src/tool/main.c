@@ -26,9 +26,20 @@ struct command {
 #define OPT_PAMD 4u
 #define OPT_SSHD 8u
 #define OPT_MAPCHECK 16u
+#define OPT_MATCH 32u
+#define OPT_MODDIR 64u
+/*
+ * What --match may hold: sshd -C's key=value list, and nothing sshd could
+ * read as more (no space, quote or option syntax of its own).
+ */
+#define MATCH_CHARS                                                            \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"       \
+	"_.,=:@-"
 
 static const struct command commands[] = {
-	{ "check", tool_check, OPT_CONFIG | OPT_SERVICE | OPT_PAMD | OPT_SSHD,
+	{ "check", tool_check,
+	    OPT_CONFIG | OPT_SERVICE | OPT_PAMD | OPT_SSHD | OPT_MATCH |
+		OPT_MODDIR,
 	    0, 0 },
 	{ "login", tool_login, OPT_CONFIG, 0, 1 },
 	{ "map", tool_map, OPT_CONFIG | OPT_MAPCHECK, 0, -1 },
@@ -40,7 +51,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: " PROG " check [--config FILE] [--service NAME] "
-	    "[--pam-dir DIR] [--sshd-config FILE]\n"
+	    "[--pam-dir DIR] [--module-dir DIR]\n"
+	    "                     [--sshd-config FILE] "
+	    "[--match user=NAME,host=HOST,addr=ADDR]\n"
 	    "       " PROG " login [--config FILE] [USER]\n"
 	    "       " PROG " map [--config FILE] VALUE...\n"
 	    "       " PROG " map [--config FILE] --check\n"
@@ -78,6 +91,8 @@ parse(const struct command *c, int argc, char **argv, struct tool_opts *o)
 		{ "--service", OPT_SERVICE, &o->service },
 		{ "--pam-dir", OPT_PAMD, &o->pamd_dir },
 		{ "--sshd-config", OPT_SSHD, &o->sshd_config },
+		{ "--match", OPT_MATCH, &o->match },
+		{ "--module-dir", OPT_MODDIR, &o->module_dir },
 		{ "--check", OPT_MAPCHECK, NULL },
 	};
 	bool operands_only = false;
@@ -130,6 +145,9 @@ parse(const struct command *c, int argc, char **argv, struct tool_opts *o)
 			return bad("%s given twice", rows[k].name);
 		*rows[k].dest = value;
 	}
+	if (o->match != NULL && o->match[strspn(o->match, MATCH_CHARS)] != '\0')
+		return bad("--match: only letters, digits and _.,=:@- "
+			   "(sshd -C's user=NAME,host=HOST,addr=ADDR)");
 	if (o->map_check && o->nargs > 0)
 		return bad("%s: --check takes no VALUE", c->name);
 	if (!o->map_check && o->nargs < c->min_args && c->max_args != 0)

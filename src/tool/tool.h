@@ -21,6 +21,8 @@ struct tool_opts {
 	const char *service;	 /* --service NAME (check) */
 	const char *pamd_dir;	 /* --pam-dir DIR (check) */
 	const char *sshd_config; /* --sshd-config FILE (check) */
+	const char *match;	 /* --match SPEC (check): sshd -T -C SPEC */
+	const char *module_dir;	 /* --module-dir DIR (check) */
 	bool map_check;		 /* map --check */
 	char **args;		 /* the operands */
 	int nargs;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,19 +33,17 @@
 #include "relay_proto.h"
 #include "relayc.h"
 #include "tool.h"
+#include "tool_stack.h"
 #include "usermap.h"
 
-#define PAMD_DEFAULT "/etc/pam.d"
 #define SERVICE_DEFAULT "sshd"
 #define SSHD_BIN "/usr/sbin/sshd"
+#define SSHD_DIR "/etc/ssh"
+#define SSHD_CONFIG SSHD_DIR "/sshd_config"
+#define SSHD_INCLUDE_DEPTH 16 /* sshd's READCONF_MAX_DEPTH */
 #define FORM_TYPE "application/x-www-form-urlencoded"
-#define HEALTHZ_PATH "/healthz" /* the relay's liveness (pam-ion-relay(8)) */
-#define MODULE_NAME "pam_ion.so"
-#define CONFIG_ARG "config="
+#define HEALTHZ_PATH "/healthz"	  /* the relay's liveness (pam-ion-relay(8)) */
 #define LOGIN_TIMEOUT_DEFAULT 110 /* pam_ion.conf(5) */
-#define INCLUDE_DEPTH 8
-#define LINE_MAX_LEN 4096
-#define MAX_AUTH_LINES 256
 #define ERR_MAX 512
 #define SEP " \xe2\x80\x94 " /* " — " between what and fix */
 
@@ -126,361 +125,20 @@ check_cache_dir(struct report *rep, const struct ion_cfg *cfg)
 		finding(rep, "ok", NULL, "cache %s", cfg->cache_dir);
 }
 
-/* One auth line of a PAM stack, after includes are expanded. */
-struct auth_line {
-	char file[PATH_MAX];
-	unsigned lineno;
-	char control[256];
-	char module[256];
-	char config[PATH_MAX]; /* its config= argument, or "" */
-	bool optional_module;  /* "-auth": skipped when the module is missing */
-	bool in_substack;      /* its die ends only the substack */
-};
-
-struct stack {
-	struct auth_line lines[MAX_AUTH_LINES];
-	size_t n;
-	char err[PATH_MAX + ERR_MAX];
-};
-
-/* The next white-space separated word, or a [...] control; NULL at end. */
-static char *
-word(char **pp, char *out, size_t outlen)
-{
-	char *p = *pp, *start;
-	size_t n;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0' || *p == '\n')
-		return NULL;
-	start = p;
-	if (*p == '[') {
-		while (*p != '\0' && *p != ']')
-			p++;
-		if (*p == ']')
-			p++;
-	} else
-		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n')
-			p++;
-	n = (size_t)(p - start);
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, start, n);
-	out[n] = '\0';
-	*pp = p;
-	return out;
-}
-
-static int read_stack(struct stack *s, const char *dir, const char *name,
-    int depth, bool substack);
-
-static int
-stack_line(struct stack *s, const char *dir, const char *path, unsigned ln,
-    char *line, int depth, bool substack)
-{
-	char type[64], control[256], module[256], arg[PATH_MAX];
-	char *p = line, *t, *hash;
-
-	/* A '#' starts a comment anywhere on the line, as libpam reads it. */
-	if ((hash = strchr(line, '#')) != NULL)
-		*hash = '\0';
-	if (word(&p, type, sizeof(type)) == NULL)
-		return 0;
-	if (strcmp(type, "@include") == 0)
-		return word(&p, module, sizeof(module)) == NULL
-		    ? 0
-		    : read_stack(s, dir, module, depth + 1, substack);
-	t = type[0] == '-' ? type + 1 : type;
-	if (strcasecmp(t, "auth") != 0 ||
-	    word(&p, control, sizeof(control)) == NULL ||
-	    word(&p, module, sizeof(module)) == NULL)
-		return 0;
-	if (strcasecmp(control, "include") == 0)
-		return read_stack(s, dir, module, depth + 1, substack);
-	if (strcasecmp(control, "substack") == 0)
-		return read_stack(s, dir, module, depth + 1, true);
-	if (s->n == MAX_AUTH_LINES) {
-		snprintf(
-		    s->err, sizeof(s->err), "%s: too many auth lines", path);
-		return -1;
-	}
-	snprintf(s->lines[s->n].file, sizeof(s->lines[s->n].file), "%s", path);
-	s->lines[s->n].lineno = ln;
-	snprintf(s->lines[s->n].control, sizeof(s->lines[s->n].control), "%s",
-	    control);
-	snprintf(
-	    s->lines[s->n].module, sizeof(s->lines[s->n].module), "%s", module);
-	s->lines[s->n].config[0] = '\0';
-	s->lines[s->n].optional_module = type[0] == '-';
-	s->lines[s->n].in_substack = substack;
-	while (word(&p, arg, sizeof(arg)) != NULL)
-		if (strncmp(arg, CONFIG_ARG, strlen(CONFIG_ARG)) == 0)
-			snprintf(s->lines[s->n].config,
-			    sizeof(s->lines[s->n].config), "%s",
-			    arg + strlen(CONFIG_ARG));
-	s->n++;
-	return 0;
-}
-
-/* The auth lines of dir/name, includes expanded in place. */
-static int
-read_stack(struct stack *s, const char *dir, const char *name, int depth,
-    bool substack)
-{
-	char path[PATH_MAX], line[LINE_MAX_LEN];
-	unsigned ln = 0;
-	FILE *f;
-	int r = 0;
-
-	if (depth > INCLUDE_DEPTH) {
-		snprintf(
-		    s->err, sizeof(s->err), "%s: includes nest too deep", name);
-		return -1;
-	}
-	if (name[0] == '/')
-		snprintf(path, sizeof(path), "%s", name);
-	else
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(
-		    s->err, sizeof(s->err), "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
-		ln++;
-		r = stack_line(s, dir, path, ln, line, depth, substack);
-	}
-	fclose(f);
-	return r;
-}
-
-static const char *
-basename_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash != NULL ? slash + 1 : path;
-}
-
-/*
- * The value of key in a [...] control, the last one given winning as in
- * libpam; out is "" when key is not there.
- */
+/* tool_stack.c's findings, printed as the others. */
 static void
-control_value(const char *control, const char *key, char *out, size_t outlen)
+emit_finding(void *ctx, const char *level, const char *fix, const char *what)
 {
-	size_t klen = strlen(key);
-	const char *p = control + 1;
-
-	out[0] = '\0';
-	while (*p != '\0' && *p != ']') {
-		size_t n = strcspn(p, " \t]");
-
-		if (n > klen && strncasecmp(p, key, klen) == 0 &&
-		    p[klen] == '=')
-			snprintf(out, outlen, "%.*s", (int)(n - klen - 1),
-			    p + klen + 1);
-		p += n;
-		p += strspn(p, " \t");
-	}
-}
-
-/* The failure codes pam_ion returns (pam_code() in pam_ion.c). */
-static const char *const failures[] = { "auth_err", "authinfo_unavail",
-	"user_unknown", "service_err", "conv_err", "buf_err", "system_err" };
-#define NFAILURES (sizeof(failures) / sizeof(failures[0]))
-
-/*
- * Whether a failure with code under control fails the stack: die and bad
- * do, and so do ok and done (a failure code overrides success); ignore,
- * reset and jumps let the lines after it decide.
- */
-static bool
-fails_stack(const char *control, const char *code)
-{
-	char v[64];
-
-	if (strcasecmp(control, "required") == 0 ||
-	    strcasecmp(control, "requisite") == 0)
-		return true;
-	if (control[0] != '[')
-		return false; /* sufficient, optional */
-	control_value(control, code, v, sizeof(v));
-	if (v[0] == '\0')
-		control_value(control, "default", v, sizeof(v));
-	return strcasecmp(v, "die") == 0 || strcasecmp(v, "bad") == 0 ||
-	    strcasecmp(v, "ok") == 0 || strcasecmp(v, "done") == 0;
-}
-
-/* The failure codes control lets through, space-separated, or "". */
-static void
-let_through(const char *control, char *out, size_t outlen)
-{
-	size_t i, used = 0;
-
-	out[0] = '\0';
-	for (i = 0; i < NFAILURES; i++)
-		if (!fails_stack(control, failures[i]) && used < outlen) {
-			int n = snprintf(out + used, outlen - used, "%s%s",
-			    used > 0 ? " " : "", failures[i]);
-
-			if (n > 0)
-				used += (size_t)n;
-		}
-}
-
-/*
- * Whether the line at i can end the stack in success before pam_ion (at
- * ion) runs: sufficient, success=done, or a jump over pam_ion.
- */
-static bool
-passes_over(const struct stack *s, size_t i, size_t ion)
-{
-	const char *c = s->lines[i].control;
-	char v[64];
-	char *end;
-	unsigned long n;
-
-	if (strcasecmp(c, "sufficient") == 0)
-		return true;
-	if (c[0] != '[')
-		return false;
-	control_value(c, "success", v, sizeof(v));
-	if (strcasecmp(v, "done") == 0)
-		return true;
-	n = strtoul(v, &end, 10);
-	return v[0] != '\0' && *end == '\0' && i + n >= ion;
-}
-
-/*
- * The module reads the file its line's config= names (else the default):
- * findings about another file say nothing about this service.
- */
-static void
-check_line_config(struct report *rep, const char *service,
-    const struct auth_line *ion, const char *checked)
-{
-	const char *reads =
-	    ion->config[0] != '\0' ? ion->config : ION_CFG_DEFAULT_PATH;
-
-	if (checked != NULL && strcmp(reads, checked) != 0)
-		finding(rep, "warn",
-		    "run pam-ion check --config with that file",
-		    "pam stack %s: pam_ion.so reads %s, not the checked %s",
-		    service, reads, checked);
-}
-
-/* What the lines around pam_ion (the first one, at ion) let through. */
-static void
-check_around(struct report *rep, const char *service, const struct stack *s,
-    size_t ion_at)
-{
-	const struct auth_line *ion = &s->lines[ion_at], *after = NULL;
-	char codes[160];
-	size_t i;
-
-	for (i = 0; i < ion_at; i++)
-		if (passes_over(s, i, ion_at))
-			finding(rep, "warn",
-			    "move pam_ion.so above it, or make it requisite",
-			    "pam stack %s: %s (%s:%u, control %s) can end the "
-			    "stack in success before pam_ion runs",
-			    service, s->lines[i].module, s->lines[i].file,
-			    s->lines[i].lineno, s->lines[i].control);
-	if (ion->optional_module)
-		finding(rep, "warn", "write \"auth\", not \"-auth\"",
-		    "pam stack %s: \"-auth\" skips the line without a word "
-		    "when pam_ion.so is missing",
-		    service);
-	if (ion->in_substack)
-		finding(rep, "warn",
-		    "use include, or a control of the caller's",
-		    "pam stack %s: pam_ion.so is in a substack, whose die ends "
-		    "only the substack",
-		    service);
-	let_through(ion->control, codes, sizeof(codes));
-	if (codes[0] == '\0') {
-		finding(rep, "ok", NULL,
-		    "pam stack %s: control %s: a pam_ion failure fails the "
-		    "stack",
-		    service, ion->control);
-		return;
-	}
-	/*
-	 * A failure that gets through lets the lines after it decide.  That
-	 * is safe only when each of them denies (pam_deny.so): anything
-	 * else, a password module say, can grant what pam_ion refused.
-	 */
-	for (i = ion_at + 1; i < s->n && after == NULL; i++)
-		if (strcmp(basename_of(s->lines[i].module), "pam_deny.so") != 0)
-			after = &s->lines[i];
-	if (after != NULL && strcmp(codes, "authinfo_unavail") == 0)
-		finding(rep, "warn",
-		    "fine for a fallback, as strong as that module; for iON "
-		    "only use authinfo_unavail=die (pam_ion(8))",
-		    "pam stack %s: control %s falls back to %s (%s:%u) when "
-		    "iON or the relay cannot be reached, or the sign-in times "
-		    "out: anyone who waits out login_timeout gets it",
-		    service, ion->control, after->module, after->file,
-		    after->lineno);
-	else if (after != NULL)
-		finding(rep, "warn",
-		    "use required or requisite, or follow it only by "
-		    "pam_deny.so",
-		    "pam stack %s: control %s lets a pam_ion failure (%s) "
-		    "through to %s (%s:%u)",
-		    service, ion->control, codes, after->module, after->file,
-		    after->lineno);
-	else if (ion == &s->lines[s->n - 1])
-		finding(rep, "warn",
-		    "use required, or add \"auth requisite pam_deny.so\" "
-		    "after it",
-		    "pam stack %s: control %s is the last auth line, so the "
-		    "stack's default decides a pam_ion failure",
-		    service, ion->control);
-	else if (strcasecmp(ion->control, "optional") == 0)
-		finding(rep, "warn", "use required",
-		    "pam stack %s: pam_deny.so after optional pam_ion denies "
-		    "every sign-in",
-		    service);
-	else
-		finding(rep, "ok", NULL,
-		    "pam stack %s: only pam_deny.so follows a pam_ion failure",
-		    service);
+	finding(ctx, level, fix, "%s", what);
 }
 
 static void
 check_stack(struct report *rep, const struct tool_opts *o, const char *checked)
 {
-	const char *dir = o->pamd_dir != NULL ? o->pamd_dir : PAMD_DEFAULT;
-	const char *service = o->service != NULL ? o->service : SERVICE_DEFAULT;
-	struct stack *s = calloc(1, sizeof(*s));
-	const struct auth_line *ion = NULL;
-	size_t i;
+	const struct tool_findings out = { emit_finding, rep };
 
-	if (s == NULL)
-		return;
-	if (read_stack(s, dir, service, 0, false) != 0) {
-		finding(rep, "FAIL", "give the service's name with --service",
-		    "pam stack %s: %s", service, s->err);
-		goto out;
-	}
-	for (i = 0; i < s->n && ion == NULL; i++)
-		if (strcmp(basename_of(s->lines[i].module), MODULE_NAME) == 0)
-			ion = &s->lines[i];
-	if (ion == NULL) {
-		finding(rep, "FAIL",
-		    "add \"auth required " MODULE_NAME "\" (pam_ion(8))",
-		    "pam stack %s: no " MODULE_NAME " auth line", service);
-		goto out;
-	}
-	finding(rep, "ok", NULL, "pam stack %s: %s at %s:%u", service,
-	    ion->module, ion->file, ion->lineno);
-	check_line_config(rep, service, ion, checked);
-	check_around(rep, service, s, (size_t)(ion - s->lines));
-out:
-	free(s);
+	tool_stack_check(o->pamd_dir, o->module_dir,
+	    o->service != NULL ? o->service : SERVICE_DEFAULT, checked, &out);
 }
 
 /* The value of "key value" in sshd -T's output, or NULL. */
@@ -541,21 +199,71 @@ methods_allow_kbdint(const char *v)
 }
 
 /*
- * sshd -T [-f FILE] run directly (no shell): its output with stderr
- * (malloc'd), or NULL with why set to its first line.
+ * Whether an sshd_config file, or a file it includes, has a Match block.
+ * sshd reads "Include" patterns with glob(3), relative ones from its
+ * directory /etc/ssh.
+ */
+static bool
+sshd_has_match(const char *path, int depth)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (depth > SSHD_INCLUDE_DEPTH || (f = fopen(path, "re")) == NULL)
+		return false;
+	while (!found && getline(&line, &cap, f) != -1) {
+		char *p = line + strspn(line, " \t"), *arg;
+		size_t n = strcspn(p, " \t\r\n=");
+
+		if (n == 5 && strncasecmp(p, "match", 5) == 0)
+			found = true;
+		if (n != 7 || strncasecmp(p, "include", 7) != 0)
+			continue;
+		for (arg = strtok(p + n, " \t\r\n="); arg != NULL && !found;
+		     arg = strtok(NULL, " \t\r\n=")) {
+			char pattern[PATH_MAX];
+			glob_t g;
+			size_t i;
+
+			snprintf(pattern, sizeof(pattern), "%s%s",
+			    arg[0] == '/' ? "" : SSHD_DIR "/", arg);
+			if (glob(pattern, 0, NULL, &g) != 0)
+				continue;
+			for (i = 0; i < g.gl_pathc && !found; i++)
+				found =
+				    sshd_has_match(g.gl_pathv[i], depth + 1);
+			globfree(&g);
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * sshd -T [-f FILE] [-C MATCH] run directly (no shell): its output with
+ * stderr (malloc'd), or NULL with why set to its first line.
  */
 static char *
-sshd_t(const char *file, char *why, size_t whylen)
+sshd_t(const char *file, const char *match, char *why, size_t whylen)
 {
-	const char *argv[] = { SSHD_BIN, "-T", "-f", file, NULL };
+	const char *argv[7] = { SSHD_BIN, "-T", NULL };
 	char *out = NULL, buf[4096];
 	size_t len = 0, cap = 0;
-	int fds[2], st = 0;
+	int fds[2], st = 0, argc = 2;
 	ssize_t n;
 	pid_t pid;
 
-	if (file == NULL)
-		argv[2] = NULL;
+	if (file != NULL) {
+		argv[argc++] = "-f";
+		argv[argc++] = file;
+	}
+	if (match != NULL) {
+		argv[argc++] = "-C";
+		argv[argc++] = match;
+	}
 	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
 		snprintf(why, whylen, "%s", strerror(errno));
 		return NULL;
@@ -597,6 +305,26 @@ sshd_t(const char *file, char *why, size_t whylen)
 	return out;
 }
 
+/* sshd -T without -C leaves out Match blocks: say which settings these are. */
+static void
+check_sshd_match(struct report *rep, const struct tool_opts *o)
+{
+	const char *file =
+	    o->sshd_config != NULL ? o->sshd_config : SSHD_CONFIG;
+
+	if (!sshd_has_match(file, 0))
+		return;
+	if (o->match != NULL)
+		finding(rep, "ok", NULL, "sshd: Match blocks evaluated for %s",
+		    o->match);
+	else
+		finding(rep, "warn",
+		    "name the connection to judge with --match "
+		    "user=NAME,host=HOST,addr=ADDR",
+		    "sshd: Match blocks are not evaluated by sshd -T without "
+		    "-C: the settings below are those outside them");
+}
+
 static void
 check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
 {
@@ -605,10 +333,12 @@ check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
 	long grace;
 
 	why[0] = '\0';
-	if ((out = sshd_t(o->sshd_config, why, sizeof(why))) == NULL) {
+	if ((out = sshd_t(o->sshd_config, o->match, why, sizeof(why))) ==
+	    NULL) {
 		finding(rep, "FAIL", "fix what sshd says", "sshd: %s", why);
 		return;
 	}
+	check_sshd_match(rep, o);
 	if (is(sshd_value(out, "usepam"), "yes"))
 		finding(rep, "ok", NULL, "sshd: usepam yes");
 	else

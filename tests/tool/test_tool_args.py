@@ -36,6 +36,12 @@ class Args(ToolCase):
                 (("check", "--check"), "unknown option '--check'"),
                 (("map", "--service", "sshd", "x"),
                  "unknown option '--service'"),
+                (("check", "--match", "user=a;id"),
+                 "--match: only letters, digits and _.,=:@- "),
+                (("check", "--match="), "--match needs a value"),
+                (("check", "--module-dir"), "--module-dir needs a value"),
+                (("map", "--match", "user=a", "x"),
+                 "unknown option '--match'"),
         ]:
             with self.subTest(args=args):
                 status, out, err = run(*args)
@@ -49,6 +55,8 @@ class Args(ToolCase):
         status, out, _ = run("--help")
         self.assertEqual(status, 0)
         self.assertIn("pam-ion map", out)
+        self.assertIn("[--match user=NAME,host=HOST,addr=ADDR]", out)
+        self.assertIn("[--module-dir DIR]", out)
         status, out, _ = run("--version")
         self.assertEqual(status, 0)
         self.assertRegex(out, r"^pam-ion \d+\.\d+\.\d+\n$")

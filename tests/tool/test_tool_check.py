@@ -1,7 +1,7 @@
 """pam-ion check against the stand-in provider and the real relay
-(tests/module/moduletest.py starts them), a pam.d directory of the test's
-own (--pam-dir) and an sshd_config for `sshd -T -f` (--sshd-config): every
-finding it reports, good and broken."""
+(tests/module/moduletest.py starts them), a pam.d directory and a PAM module
+directory of the test's own (--pam-dir, --module-dir) and an sshd_config for
+`sshd -T -f` (--sshd-config): every finding it reports, good and broken."""
 
 import email.utils
 import http.server
@@ -22,6 +22,15 @@ SSHD = "/usr/sbin/sshd"
 GOOD_SSHD = ("UsePAM yes\nKbdInteractiveAuthentication yes\n"
              "LoginGraceTime 120\n")
 WRONG_KEY = "w" * 43
+# the PAM modules the test's module directory holds (empty files: check
+# only looks whether a module is there)
+MODULES = ["pam_ion.so", "pam_unix.so", "pam_deny.so", "pam_permit.so",
+           "pam_faildelay.so"]
+# Debian's pam-auth-update output for a profile with success=end default=
+# ignore: pam_ion's success jumps over pam_deny onto pam_permit
+DEBIAN_ION = ("auth [success=1 default=ignore] pam_ion.so\n"
+              "auth requisite pam_deny.so\n"
+              "auth required pam_permit.so\n")
 
 
 def setUpModule():
@@ -73,32 +82,46 @@ class Check(unittest.TestCase):
         if cls.made_run_sshd:
             os.rmdir("/run/sshd")
 
-    def setup(self, stack_text=None, sshd=GOOD_SSHD, service="sshd", **kw):
+    def setup(self, stack_text=None, sshd=GOOD_SSHD, service="sshd",
+              pam_files=None, **kw):
         """A Setup, a pam.d with service's stack (default: auth required
-        pam_ion.so) and an sshd_config; returns (setup, argv)."""
+        pam_ion.so) and pam_files (name -> text), a PAM module directory
+        holding MODULES, and an sshd_config; returns (setup, argv)."""
         kw.setdefault("options", {})
         kw["options"].setdefault("login_timeout", "60")
         s = self.st.setup(**kw)
         pamd = os.path.join(s.dir, "pamd")
-        write_pam_dir(pamd, {
+        files = {
             service: stack_text or "auth required pam_ion.so config=%s\n"
             % s.conf,
             "common-auth": "auth [success=1 default=ignore] pam_unix.so\n"
                            "auth requisite pam_deny.so\n"
-                           "auth required pam_permit.so\n"})
+                           "auth required pam_permit.so\n"}
+        files.update(pam_files or {})
+        write_pam_dir(pamd, files)
+        moddir = os.path.join(s.dir, "security")
+        os.mkdir(moddir)
+        for m in MODULES:
+            open(os.path.join(moddir, m), "w").close()
         sshd_config = os.path.join(s.dir, "sshd_config")
         with open(sshd_config, "w") as f:
             f.write("HostKey %s\n%s" % (self.hostkey, sshd))
         return s, ["check", "--config", s.conf, "--service", service,
-                   "--pam-dir", pamd, "--sshd-config", sshd_config]
+                   "--pam-dir", pamd, "--module-dir", moddir,
+                   "--sshd-config", sshd_config]
 
-    def check(self, *a, **kw):
-        s, argv = self.setup(*a, **kw)
+    def run_checked(self, argv):
+        """Runs pam-ion ARGV: (status, out), every line a finding."""
         status, out, err = run(*argv)
         self.assertEqual(err, "")
         for line in out.splitlines():
             self.assertRegex(line, r"^(ok: [^\u2014]*|(warn|FAIL): .* \u2014 "
                              r"\S.*)$")
+        return status, out
+
+    def check(self, *a, **kw):
+        s, argv = self.setup(*a, **kw)
+        status, out = self.run_checked(argv)
         return s, status, out
 
     def line(self, out, start):
@@ -232,69 +255,159 @@ class Check(unittest.TestCase):
         self.assertIn(s.relay_key_file, self.assert_finding(
             out, "FAIL", "relay: the relay refuses this host's key"))
 
+    # (stack, level, words in the finding, other pam.d files); %(pamd)s
+    # and %(mod)s are the test's pam.d and module directories
+    STACKS = [
+        ("auth required pam_unix.so\n", "FAIL", "no pam_ion.so auth line"),
+        ("auth requisite %(mod)s/pam_ion.so config=/nonexistent\n", "ok",
+         "control requisite: a pam_ion failure fails"),
+        ("auth [success=done default=die] pam_ion.so\n", "ok",
+         "control [success=done default=die]"),
+        # nothing decided at the end of the stack is PAM_PERM_DENIED
+        ("auth [success=done auth_err=bad default=ignore] pam_ion.so\n",
+         "ok", "a pam_ion failure fails the stack"),
+        ("auth sufficient pam_ion.so\n", "ok",
+         "a pam_ion failure fails the stack"),
+        # every code the module returns counts, not auth_err alone
+        ("auth [success=2 auth_err=die default=ignore] pam_ion.so\n"
+         "auth [success=1 default=ignore] pam_unix.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "warn", "lets a pam_ion failure (authinfo_unavail user_unknown "
+         "service_err conv_err buf_err system_err perm_denied) through to "
+         "pam_unix.so"),
+        ("auth [success=done default=ignore] pam_ion.so\n"
+         "@include common-auth\n", "warn",
+         "through to pam_unix.so (%(pamd)s/common-auth:1)"),
+        ("auth sufficient pam_ion.so\nauth required pam_unix.so\n",
+         "warn", "control sufficient lets a pam_ion failure (auth_err"),
+        # the Debian profile: a fallback, said as such
+        ("auth [success=2 authinfo_unavail=ignore default=die] "
+         "pam_ion.so\nauth [success=1 default=ignore] pam_unix.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "warn", "falls back to pam_unix.so"),
+        # libpam's default= fills only the codes still unset: first wins
+        ("auth [success=done default=die default=ignore] pam_ion.so\n"
+         "auth required pam_unix.so\n", "ok",
+         "a pam_ion failure fails the stack"),
+        # libpam matches code names case-sensitively: all codes bad
+        ("auth [DEFAULT=die] pam_ion.so\n", "warn", "does not parse"),
+        ("auth [DEFAULT=die] pam_ion.so\n", "warn",
+         "denies every sign-in"),
+        # what comes before pam_ion can grant without it
+        ("auth sufficient pam_unix.so\nauth required pam_ion.so\n",
+         "warn", "pam_unix.so (%(pamd)s/sshd:1, control sufficient) can "
+         "end the stack in success before pam_ion runs"),
+        ("auth [success=2 default=ignore] pam_unix.so\n"
+         "auth required pam_ion.so\nauth requisite pam_deny.so\n"
+         "auth required pam_permit.so\n", "warn",
+         "can end the stack in success before pam_ion runs"),
+        # libpam 1.5.2 runs a missing -auth module: module_unknown
+        ("-auth required pam_ion.so\n", "warn", "returns module_unknown"),
+        ("auth required pam_ion.so # iON first\n", "ok",
+         "control required: a pam_ion failure fails the stack"),
+        ("auth sufficient pam_ion.so\nauth requisite pam_deny.so\n",
+         "ok", "a pam_ion failure fails the stack"),
+        ("auth optional pam_ion.so\nauth required pam_deny.so\n",
+         "warn", "denies every sign-in"),
+        ("# comment\n-auth substack common-auth\n"
+         "auth required pam_ion.so\n", "ok", "control required"),
+        # B1: an earlier success stands when pam_ion's failure is ignored
+        ("auth optional pam_faildelay.so delay=2000000\n"
+         "auth [success=done default=ignore] pam_ion.so\n"
+         "auth optional pam_deny.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        # B2: a failure jumps over pam_deny onto pam_permit
+        ("auth [success=ok default=1] pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "(auth_err authinfo_unavail"),
+        # B3: reset forgets pam_ion's failure
+        ("auth required pam_ion.so\nauth [default=reset] pam_deny.so\n"
+         "auth required pam_permit.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        # B4: libpam allows spaces around '='
+        ("auth [success=done auth_err = ignore default=bad] pam_ion.so\n"
+         "auth required pam_permit.so\n", "FAIL",
+         "a pam_ion failure (auth_err) end"),
+        # B5: a second default= changes nothing
+        ("auth [success=done default=ignore default=die] pam_ion.so\n"
+         "auth required pam_permit.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        # B6: a missing module returns module_unknown
+        ("auth [success=done module_unknown=ignore default=die] "
+         "/nonexistent/pam_ion.so\nauth required pam_permit.so\n",
+         "FAIL", "a pam_ion failure (module_unknown) end"),
+        ("auth [success=done module_unknown=ignore default=die] "
+         "/nonexistent/pam_ion.so\nauth required pam_permit.so\n",
+         "FAIL", "/nonexistent/pam_ion.so (%(pamd)s/sshd:1) does not "
+         "exist"),
+        ("auth required pam_ion.so\n"
+         "auth [module_unknown=reset default=ignore] pam_nosuch.so\n"
+         "auth required pam_permit.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        # B7: a control without brackets is parsed all the same
+        ("auth success=done pam_unix.so\nauth required pam_ion.so\n",
+         "warn", "control success=done) can end the stack in success "
+         "before pam_ion runs"),
+        # B8
+        ("auth [default=done] pam_unix.so\nauth required pam_ion.so\n",
+         "warn", "can end the stack in success before pam_ion runs"),
+        # B9: a failure jumps over pam_ion onto pam_permit: no one signs in
+        ("auth [success=ok default=1] pam_unix.so\n"
+         "auth required pam_ion.so\nauth required pam_permit.so\n",
+         "FAIL", "can end the stack in success before pam_ion runs"),
+        # jumps of different lengths are different outcomes
+        ("auth [success=ok auth_err=1 user_unknown=2 default=die] "
+         "pam_unix.so\nauth required pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "before pam_ion runs, with no module succeeding"),
+        # B10: continuation lines are one line
+        ("auth required pam_ion.so\nauth \\\n  [default=reset] "
+         "pam_deny.so\nauth required pam_permit.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        # B11: too long to judge as libpam reads it
+        ("auth [success=done" + " " * 250 + "default=die] pam_ion.so\n",
+         "FAIL", "cannot judge"),
+        ("auth required pam_ion.so " + "x" * 1100 + "\n", "FAIL",
+         "cannot judge"),
+        # a missing include is a line that fails; a missing @include
+        # makes Debian's libpam refuse the whole service
+        ("auth include nosuch\nauth required pam_ion.so\n", "warn",
+         "denies every sign-in"),
+        ("@include nosuch\nauth required pam_ion.so\n", "FAIL",
+         "@include at %(pamd)s/sshd:1: %(pamd)s/nosuch: No such file or "
+         "directory: libpam refuses the whole service"),
+        # Debian's pam-auth-update output: success jumps over pam_deny
+        (DEBIAN_ION, "ok", "a pam_ion failure fails the stack"),
+        ("auth include ion-auth\n", "ok",
+         "a pam_ion failure fails the stack", {"ion-auth": DEBIAN_ION}),
+        ("auth include ion-auth\nauth required pam_permit.so\n", "FAIL",
+         "pam_ion.so (%(pamd)s/ion-auth:1, control [success=ok "
+         "default=ignore]) lets",
+         {"ion-auth": "auth [success=ok default=ignore] pam_ion.so\n"}),
+        # a requisite in a substack ends only the substack, but its
+        # failure stands
+        ("auth substack ion-sub\nauth required pam_permit.so\n", "ok",
+         "a pam_ion failure fails the stack",
+         {"ion-sub": "auth requisite pam_ion.so\n"}),
+        # a jump counts a substack as one line
+        ("auth [success=1 default=ignore] pam_unix.so\n"
+         "auth substack ion-sub\nauth required pam_permit.so\n", "warn",
+         "can end the stack in success before pam_ion runs",
+         {"ion-sub": "auth optional pam_faildelay.so\n"
+          "auth requisite pam_ion.so\n"}),
+    ]
+
     def test_pam_stacks(self):
-        conf = "config=/nonexistent"
-        for text, level, words in [
-                ("auth required pam_unix.so\n", "FAIL",
-                 "no pam_ion.so auth line"),
-                ("auth requisite /lib/security/pam_ion.so %s\n" % conf,
-                 "ok", "control requisite: a pam_ion failure fails"),
-                ("auth [success=done default=die] pam_ion.so %s\n" % conf,
-                 "ok", "control [success=done default=die]"),
-                # every code the module returns counts, not auth_err alone
-                ("auth [success=done auth_err=bad default=ignore] "
-                 "pam_ion.so\n", "warn", "is the last auth line"),
-                ("auth [success=1 auth_err=die default=ignore] pam_ion.so\n"
-                 "auth [success=1 default=ignore] pam_unix.so\n"
-                 "auth requisite pam_deny.so\n", "warn",
-                 "lets a pam_ion failure (authinfo_unavail user_unknown "
-                 "service_err conv_err buf_err system_err) through to "
-                 "pam_unix.so"),
-                ("auth [success=done default=ignore] pam_ion.so\n"
-                 "@include common-auth\n", "warn",
-                 "through to pam_unix.so (%s/common-auth:1)"),
-                ("auth sufficient pam_ion.so\nauth required pam_unix.so\n",
-                 "warn", "control sufficient lets a pam_ion failure "
-                 "(auth_err"),
-                # the Debian profile: a fallback, said as such
-                ("auth [success=2 authinfo_unavail=ignore default=die] "
-                 "pam_ion.so\nauth [success=1 default=ignore] pam_unix.so\n"
-                 "auth requisite pam_deny.so\nauth required pam_permit.so\n",
-                 "warn", "falls back to pam_unix.so"),
-                # libpam keeps the last value of a key
-                ("auth [default=die default=ignore] pam_ion.so\n"
-                 "auth required pam_unix.so\n", "warn",
-                 "through to pam_unix.so"),
-                ("auth [DEFAULT=die] pam_ion.so\n", "ok",
-                 "a pam_ion failure fails the stack"),
-                # what comes before pam_ion can grant without it
-                ("auth sufficient pam_unix.so\nauth required pam_ion.so\n",
-                 "warn", "pam_unix.so (%s/sshd:1, control sufficient) can "
-                 "end the stack in success before pam_ion runs"),
-                ("auth [success=2 default=ignore] pam_unix.so\n"
-                 "auth required pam_ion.so\nauth requisite pam_deny.so\n"
-                 "auth required pam_permit.so\n", "warn",
-                 "can end the stack in success before pam_ion runs"),
-                ("-auth required pam_ion.so\n", "warn",
-                 "skips the line without a word"),
-                ("auth required pam_ion.so # iON first\n", "ok",
-                 "control required: a pam_ion failure fails the stack"),
-                ("auth sufficient pam_ion.so\nauth requisite pam_deny.so\n",
-                 "ok", "only pam_deny.so follows a pam_ion failure"),
-                ("auth sufficient pam_ion.so\n", "warn",
-                 "is the last auth line"),
-                ("auth optional pam_ion.so\nauth required pam_deny.so\n",
-                 "warn", "pam_deny.so after optional pam_ion denies"),
-                ("# comment\n-auth substack common-auth\n"
-                 "auth required pam_ion.so\n", "ok",
-                 "control required"),
-        ]:
-            with self.subTest(text=text):
-                s, status, out = self.check(stack_text=text)
+        for text, level, words, *files in self.STACKS:
+            with self.subTest(text=text, words=words):
+                s, argv = self.setup(pam_files=files[0] if files else None)
+                where = {"pamd": os.path.join(s.dir, "pamd"),
+                         "mod": os.path.join(s.dir, "security")}
+                with open(os.path.join(where["pamd"], "sshd"), "w") as f:
+                    f.write(text % where)
+                status, out = self.run_checked(argv)
                 self.assertEqual(status, 1 if level == "FAIL" else 0, out)
-                if "%s" in words:
-                    words = words % os.path.join(s.dir, "pamd")
-                line = self.line(out, words)
+                line = self.line(out, words % where)
                 self.assertTrue(line.startswith(level + ": pam stack sshd"),
                                 line)
 
@@ -351,6 +464,57 @@ class Check(unittest.TestCase):
                 if "%s" in words:
                     words = words % s.dir
                 self.assert_finding(out, level, words)
+
+    def test_sshd_match(self):
+        match = "Match User bob\n    KbdInteractiveAuthentication no\n"
+        # sshd -T alone skips Match blocks: said, with the option to use
+        s, status, out = self.check(sshd=GOOD_SSHD + match)
+        self.assertEqual(status, 0, out)
+        self.assertIn("--match", self.assert_finding(
+            out, "warn", "sshd: Match blocks"))
+        self.assert_finding(out, "ok", "sshd: kbdinteractiveauthentication")
+        # evaluated for the connection the admin names
+        for who, level in [("user=bob,host=h.example,addr=192.0.2.1",
+                            "FAIL"),
+                           ("user=alice,host=h.example,addr=192.0.2.1",
+                            "ok")]:
+            with self.subTest(who=who):
+                s, argv = self.setup(sshd=GOOD_SSHD + match)
+                status, out = self.run_checked(argv + ["--match", who])
+                self.assertEqual(status, 1 if level == "FAIL" else 0, out)
+                self.assert_finding(out, level,
+                                    "sshd: kbdinteractiveauthentication")
+                self.assertIn(who, self.assert_finding(
+                    out, "ok", "sshd: Match blocks evaluated for "))
+
+    def test_sshd_match_in_include(self):
+        s, argv = self.setup()
+        extra = os.path.join(s.dir, "sshd_extra.conf")
+        with open(extra, "w") as f:
+            f.write("match address 10.0.0.0/8\n"
+                    "  AuthenticationMethods publickey\n")
+        sshd_config = argv[argv.index("--sshd-config") + 1]
+        with open(sshd_config) as f:
+            text = f.read()
+        with open(sshd_config, "w") as f:
+            f.write("Include %s/sshd_extra*.conf\n%s" % (s.dir, text))
+        status, out = self.run_checked(argv)
+        self.assertEqual(status, 0, out)
+        self.assert_finding(out, "warn", "sshd: Match blocks")
+        status, out = self.run_checked(
+            argv + ["--match=user=a,host=b,addr=10.1.2.3"])
+        self.assertEqual(status, 1, out)
+        self.assert_finding(out, "FAIL", "has no keyboard-interactive")
+
+    def test_match_argument(self):
+        s, argv = self.setup()
+        for bad in ["user=a;id", "user=a b", "user=$(id)"]:
+            with self.subTest(bad=bad):
+                status, out, err = run(*(argv + ["--match", bad]))
+                self.assertEqual(status, 2)
+                self.assertEqual(out, "")
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn("--match", err)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,47 @@
+/*
+ * pam-ion check's judgement of a service's PAM auth stack.  The stack is
+ * read as libpam 1.5.2 reads it (_pam_assemble_line, _pam_StrTok,
+ * _pam_parse_control, include and substack, Debian's @include) and run as
+ * its _pam_dispatch_aux runs it, for every code pam_ion.so can return
+ * and every outcome of the other lines: pam_deny.so always fails
+ * (auth_err), pam_permit.so always succeeds, a module whose file is
+ * missing returns module_unknown, a line libpam cannot use returns
+ * perm_denied, and any other module may succeed, ignore or fail with any
+ * code its control treats differently.
+ *
+ * The findings (see pam-ion(8)):
+ *   - FAIL when a pam_ion failure can end the stack in PAM_SUCCESS with no
+ *     other module succeeding after it, when a line before pam_ion can
+ *     end the stack in success without any module succeeding, when the
+ *     stack has no pam_ion.so line or its file is missing, and when a line
+ *     cannot be judged (longer than libpam reads, a control longer than
+ *     255 characters, too many lines or paths) rather than guessed;
+ *   - warn when a pam_ion failure needs another module's success after it
+ *     (the password fallback), when a line before pam_ion can end the
+ *     stack in success before pam_ion runs, when even a pam_ion success
+ *     cannot end the stack in success, for a control libpam cannot parse,
+ *     for "-auth" on the pam_ion line, and when the line's config= is not
+ *     the file checked;
+ *   - ok otherwise.
+ */
+#ifndef ION_TOOL_STACK_H
+#define ION_TOOL_STACK_H
+
+/* Where findings go: emit(ctx, "ok"|"warn"|"FAIL", fix or NULL, what). */
+struct tool_findings {
+	void (*emit)(
+	    void *ctx, const char *level, const char *fix, const char *what);
+	void *ctx;
+};
+
+/*
+ * Judges the auth stack of service in pamd_dir (NULL: /etc/pam.d, then
+ * /usr/lib/pam.d, as libpam looks), with relative module paths under
+ * module_dir (NULL: libpam's directory for this architecture).  checked
+ * is the configuration pam-ion check read, or NULL.  Prints nothing
+ * itself; every finding goes to out.
+ */
+void tool_stack_check(const char *pamd_dir, const char *module_dir,
+    const char *service, const char *checked, const struct tool_findings *out);
+
+#endif

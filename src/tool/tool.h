@@ -28,6 +28,13 @@ struct tool_opts {
 	int nargs;
 };
 
+/* Where findings go: emit(ctx, "ok"|"warn"|"FAIL", fix or NULL, what). */
+struct tool_findings {
+	void (*emit)(
+	    void *ctx, const char *level, const char *fix, const char *what);
+	void *ctx;
+};
+
 /*
  * Loads the configuration as the module does with no arguments but
  * config=FILE.  On failure prints "pam-ion: MESSAGE" on stderr and returns

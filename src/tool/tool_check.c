@@ -33,6 +33,7 @@
 #include "relay_proto.h"
 #include "relayc.h"
 #include "tool.h"
+#include "tool_rules.h"
 #include "tool_stack.h"
 #include "usermap.h"
 
@@ -593,6 +594,7 @@ static void
 check_provider(
     struct report *rep, struct ion_http *h, const struct ion_cfg *cfg)
 {
+	const struct tool_findings out = { emit_finding, rep };
 	struct ion_provider *p = NULL;
 	const char *why = "failed";
 
@@ -601,6 +603,7 @@ check_provider(
 		    "check issuer (and ca_file, ca_path, proxy) and that the "
 		    "provider is reachable",
 		    "provider: discovery %s: %s", cfg->issuer, why);
+		tool_rules_check(cfg, NULL, &out);
 		return;
 	}
 	finding(rep, "ok", NULL, "provider: discovery %s (token endpoint %s)",
@@ -608,6 +611,7 @@ check_provider(
 	check_token_endpoint(rep, h, cfg, p->token_endpoint);
 	check_jwks(rep, h, cfg, p->jwks_uri);
 	check_skew(rep, h, p->jwks_uri);
+	tool_rules_check(cfg, p, &out);
 	ion_provider_free(&p);
 }
 

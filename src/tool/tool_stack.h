@@ -27,12 +27,7 @@
 #ifndef ION_TOOL_STACK_H
 #define ION_TOOL_STACK_H
 
-/* Where findings go: emit(ctx, "ok"|"warn"|"FAIL", fix or NULL, what). */
-struct tool_findings {
-	void (*emit)(
-	    void *ctx, const char *level, const char *fix, const char *what);
-	void *ctx;
-};
+#include "tool.h"
 
 /*
  * Judges the auth stack of service in pamd_dir (NULL: /etc/pam.d, then

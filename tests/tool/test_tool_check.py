@@ -153,11 +153,92 @@ class Check(unittest.TestCase):
                      "sshd: usepam yes",
                      "sshd: kbdinteractiveauthentication yes",
                      "sshd: authenticationmethods allows",
-                     "sshd: logingracetime 120 > login_timeout 60"]:
+                     "sshd: logingracetime 120 > login_timeout 60",
+                     "access rules: none; anyone whose identity maps"]:
             self.line(out, what)
-        self.assertEqual(len(lines), 15, out)
+        self.assertEqual(len(lines), 16, out)
         # discovery and the keys went through the module's cache
         self.assertEqual(len(s.cache_files()), 2)
+
+    def rules(self, **options):
+        """pam-ion check with these access rules: (status, the lines about
+        the access rules)."""
+        s, status, out = self.check(options=options)
+        print("\n" + out, file=sys.stderr)
+        return status, [l for l in out.splitlines() if "access rules:" in l]
+
+    def test_rules_used(self):
+        status, lines = self.rules(require_groups="admins",
+                                   require_claims="sub=alice",
+                                   max_age="0", login_prompt="yes")
+        self.assertEqual(status, 0)
+        self.assertEqual(lines[0], "ok: access rules: require_groups (claim "
+                         "groups), require_claims, max_age 0 s, "
+                         "login_prompt, judged at every sign-in")
+        # the stand-in lists sub and auth_time, not groups
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("require_groups needs claim groups", lines[1])
+
+    def test_rules_auth_time_not_advertised(self):
+        # a provider whose discovery lists no auth_time
+        self.st.provider.misbehave({"endpoint": "discovery", "times": 1,
+                                    "json": {"claims_supported": ["sub"]}})
+        try:
+            status, lines = self.rules(max_age="0", login_prompt="yes")
+        finally:
+            self.st.provider.control("POST", "misbehave/clear", {})
+        self.assertEqual(status, 0)
+        warns = [l for l in lines if l.startswith("warn: ")]
+        self.assertEqual(len(warns), 2, lines)
+        self.assertIn("max_age needs claim auth_time,", warns[0])
+        self.assertIn("login_prompt needs claim auth_time,", warns[1])
+
+    def test_rules_claim_not_advertised(self):
+        # the stand-in provider lists no "groups" claim unless an account
+        # has one; sub it lists
+        status, lines = self.rules(require_groups="admins",
+                                   require_claims="sub=alice dept=it")
+        self.assertEqual(status, 0)
+        warns = [l for l in lines if l.startswith("warn: ")]
+        self.assertEqual(len(warns), 2, lines)
+        self.assertIn("require_groups needs claim groups, which the "
+                      "provider does not list in claims_supported", warns[0])
+        self.assertIn("require_claims needs claim dept,", warns[1])
+        self.assertNotIn("claim sub", "\n".join(lines))
+
+    def test_rules_acr_asked_not_verified(self):
+        status, lines = self.rules(acr_values="urn:stand-in:acr:default")
+        self.assertEqual(status, 0)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("warn: access rules: acr_values only asks the "
+                      "provider; nothing checks the acr it returns", lines[1])
+
+    def test_rules_acr_verified_not_asked(self):
+        status, lines = self.rules(require_acr="gold")
+        self.assertEqual(status, 0)
+        warns = [l for l in lines if l.startswith("warn: ")]
+        self.assertEqual(len(warns), 2, lines)
+        self.assertIn("require_acr gold is not asked for in acr_values",
+                      warns[0])
+        self.assertIn("require_acr gold is not in the provider's "
+                      "acr_values_supported", warns[1])
+
+    def test_rules_acr_asked_and_verified(self):
+        acr = "urn:stand-in:acr:default"
+        status, lines = self.rules(acr_values=acr, require_acr=acr)
+        self.assertEqual(status, 0)
+        self.assertEqual(lines, ["ok: access rules: require_acr, judged at "
+                                 "every sign-in"])
+
+    def test_rules_without_discovery(self):
+        # the provider unreachable: the configuration is still judged
+        port = mt.free_port()
+        status, lines = self.rules(issuer="http://127.0.0.1:%d" % port,
+                                   acr_values="x")
+        self.assertEqual(status, 1)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertTrue(lines[1].startswith("warn: access rules: "
+                                            "acr_values only asks"), lines)
 
     def test_config_refused(self):
         s, status, out = self.check(secret_mode=0o644)

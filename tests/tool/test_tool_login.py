@@ -124,6 +124,30 @@ class Login(unittest.TestCase):
         self.assertIn("pam-ion: sign-in failed:", seen)
         self.assertNotIn("claims ", seen)
 
+    def test_shows_the_rules_met(self):
+        self.st.provider.set_account("alice", claims={"groups": ["admins"]})
+        self.addCleanup(self.st.provider.reset)
+        s = self.st.setup(options={"require_groups": "ops admins",
+                                   "max_age": "300"})
+        status, seen = login(s, mt.Person("alice"), "alice")
+        self.assertEqual(status, 0, seen)
+        self.assertIn("\nrule require_groups met: member of admins\n", seen)
+        self.assertIn("\nrule max_age met: signed in at iON during this "
+                      "sign-in\n", seen)
+
+    def test_shows_the_rule_not_met(self):
+        self.st.provider.set_account("alice", claims={"groups": ["users"]})
+        self.addCleanup(self.st.provider.reset)
+        s = self.st.setup(options={"require_groups": "admins"})
+        status, seen = login(s, mt.Person("alice"), "alice")
+        self.assertEqual(status, 1, seen)
+        self.assertIn("\nrule require_groups NOT met: not a member of any "
+                      "required group\n", seen)
+        self.assertIn("pam-ion: sign-in failed: access rule require_groups "
+                      "not met", seen)
+        self.assertIn('"groups":["users"]', seen)
+        self.assertNotIn("\naccount ", seen)
+
     def test_relay_down(self):
         port = mt.free_port()
         s = self.st.setup(options={"relay_url": "http://127.0.0.1:%d"

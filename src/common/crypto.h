@@ -57,4 +57,7 @@ void ion_scrub(void *p, size_t len);
 /* Writes len bytes as 2 * len lowercase hex digits and a NUL to out. */
 void ion_hex_encode(const unsigned char *in, size_t len, char *out);
 
+/* The value of a hex digit, either case (0 to 15), or -1. */
+int ion_hex_value(char c);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "errors.h"
 
 /* The reasons below name the limit. */
@@ -131,17 +132,6 @@ parse_host(const char *s, size_t len, char host[256], const char **ret_why)
 	return 0;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * ION_ERR_DENIED for "." and ".." segments, ';', and percent-encoded '.',
  * '/', '\', '%' or bytes above 0x7f (ways to step out of a prefix's path);
@@ -156,8 +146,8 @@ check_path(const char *p, size_t len, const char **ret_why)
 		if (i < len && p[i] == '%') {
 			char a, b;
 
-			if (i + 2 >= len || hexval(p[i + 1]) < 0 ||
-			    hexval(p[i + 2]) < 0)
+			if (i + 2 >= len || ion_hex_value(p[i + 1]) < 0 ||
+			    ion_hex_value(p[i + 2]) < 0)
 				return refuse(
 				    ION_ERR_INVALID, WHY_ESCAPE, ret_why);
 			a = p[i + 1];
@@ -165,7 +155,7 @@ check_path(const char *p, size_t len, const char **ret_why)
 			/* '.', '/', '\', '%' (double decoding), and bytes
 			 * of overlong UTF-8 forms of them */
 			if ((a == '2' && (b == 'e' || b == 'f' || b == '5')) ||
-			    (a == '5' && b == 'c') || hexval(a) >= 8)
+			    (a == '5' && b == 'c') || ion_hex_value(a) >= 8)
 				return refuse(
 				    ION_ERR_DENIED, WHY_ENCODED, ret_why);
 		}
@@ -362,8 +352,8 @@ pct_decode(const char *s, size_t len, char *out, size_t *ret_len)
 
 			if (i + 2 >= len)
 				return ION_ERR_INVALID;
-			a = hexval(s[i + 1]);
-			b = hexval(s[i + 2]);
+			a = ion_hex_value(s[i + 1]);
+			b = ion_hex_value(s[i + 2]);
 			if (a < 0 || b < 0)
 				return ION_ERR_INVALID;
 			out[o++] = (char)(a << 4 | b);

@@ -439,16 +439,17 @@ parse_claim(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 #define WORDS_ANY 32u
 #define WORDS_PAIRS 64u
 
-static int
-hex_digit(char c)
+bool
+ion_cfg_next_word(const char **p, const char **word, size_t *len)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	while (**p == ' ')
+		(*p)++;
+	if (**p == '\0')
+		return false;
+	*word = *p;
+	*len = strcspn(*p, " ");
+	*p += *len;
+	return true;
 }
 
 bool
@@ -465,8 +466,8 @@ ion_cfg_unescape(
 			out[o++] = w[i];
 			continue;
 		}
-		if (len - i < 3 || (hi = hex_digit(w[i + 1])) < 0 ||
-		    (lo = hex_digit(w[i + 2])) < 0 || (hi | lo) == 0)
+		if (len - i < 3 || (hi = ion_hex_value(w[i + 1])) < 0 ||
+		    (lo = ion_hex_value(w[i + 2])) < 0 || (hi | lo) == 0)
 			return false;
 		out[o++] = (char)(hi << 4 | lo);
 		i += 2;
@@ -537,25 +538,19 @@ parse_words(const struct key *k, const char *v, struct ion_cfg *cfg, char *why,
 {
 	char out[CFG_LINE_MAX + 1];
 	size_t o = 0, wlen;
-	const char *p = v;
+	const char *p = v, *w;
 
 	if (strlen(v) > CFG_LINE_MAX) {
 		why_set(why, whylen, "longer than %d characters", CFG_LINE_MAX);
 		return ION_ERR_CONFIG;
 	}
-	for (;;) {
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		wlen = strcspn(p, " ");
-		if (!word_ok(k->flags, p, wlen, why, whylen))
+	while (ion_cfg_next_word(&p, &w, &wlen)) {
+		if (!word_ok(k->flags, w, wlen, why, whylen))
 			return ION_ERR_CONFIG;
 		if (o > 0)
 			out[o++] = ' ';
-		memcpy(out + o, p, wlen);
+		memcpy(out + o, w, wlen);
 		o += wlen;
-		p += wlen;
 	}
 	if (o == 0) {
 		why_set(why, whylen, "no value given");

@@ -143,6 +143,12 @@ int ion_cfg_load(int argc, const char **argv, struct ion_cfg **ret,
 bool ion_cfg_needs_discovery(const struct ion_cfg *cfg);
 
 /*
+ * The next word of a list value (words separated by spaces): false at the
+ * end, else *word and *len are the word and *p is past it.
+ */
+bool ion_cfg_next_word(const char **p, const char **word, size_t *len);
+
+/*
  * What a word of require_groups, or the VALUE of a require_claims pair,
  * stands for: "%XX" (two hex digits, either case) is the byte XX, so a
  * name may hold a space (%20), '#' (%23) or '%' itself (%25); every other

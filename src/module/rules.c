@@ -13,20 +13,6 @@
 /* auth_time's range, as idtoken.c reads exp and iat. */
 #define TIME_MAX INT64_C(253402300799)
 
-/* The next space-separated word of *p (length *len); false at the end. */
-static bool
-next_word(const char **p, const char **word, size_t *len)
-{
-	while (**p == ' ')
-		(*p)++;
-	if (**p == '\0')
-		return false;
-	*word = *p;
-	*len = strcspn(*p, " ");
-	*p += *len;
-	return true;
-}
-
 /* Whether the JSON string s is exactly the len bytes at w. */
 static bool
 string_is(const json_t *s, const char *w, size_t len)
@@ -92,7 +78,7 @@ judge_groups(const struct ion_cfg *cfg, const json_t *claims,
 		    " is not an array of strings");
 		return;
 	}
-	while (next_word(&p, &w, &len)) {
+	while (ion_cfg_next_word(&p, &w, &len)) {
 		/* config.c refused a word with a bad escape */
 		if (!ion_cfg_unescape(w, len, want, sizeof(want), &wlen))
 			continue;
@@ -145,7 +131,7 @@ judge_claims(const struct ion_cfg *cfg, const json_t *claims,
 	size_t len, nlen, wlen, pairs = 0;
 	const json_t *v;
 
-	while (next_word(&p, &w, &len)) {
+	while (ion_cfg_next_word(&p, &w, &len)) {
 		eq = memchr(w, '=', len); /* config.c made sure */
 		nlen = eq != NULL ? (size_t)(eq - w) : len;
 		snprintf(name, sizeof(name), "%.*s", (int)nlen, w);
@@ -184,7 +170,7 @@ judge_acr(const struct ion_cfg *cfg, const json_t *claims,
 		snprintf(res->why, sizeof(res->why), "acr is not a string");
 		return;
 	}
-	while (next_word(&p, &w, &len))
+	while (ion_cfg_next_word(&p, &w, &len))
 		if (string_is(acr, w, len)) {
 			set_why(res, "acr ", w, len, "");
 			res->met = true;
@@ -303,7 +289,7 @@ ion_rules_need_userinfo(const struct ion_cfg *cfg, const json_t *claims)
 	if (cfg->require_groups != NULL &&
 	    json_object_get(claims, cfg->groups_claim) == NULL)
 		return true;
-	while (p != NULL && next_word(&p, &w, &len)) {
+	while (p != NULL && ion_cfg_next_word(&p, &w, &len)) {
 		eq = memchr(w, '=', len);
 		snprintf(name, sizeof(name), "%.*s",
 		    (int)(eq != NULL ? (size_t)(eq - w) : len), w);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "b64url.h"
+#include "crypto.h"
 #include "errors.h"
 #include "relay_proto.h"
 #include "rootfile.h"
@@ -41,11 +42,8 @@ relay_client_name_ok(const char *name)
 static int
 hex_digit(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1; /* upper case too: one spelling per hash */
+	/* lower case only: one spelling per hash */
+	return c >= 'A' && c <= 'F' ? -1 : ion_hex_value(c);
 }
 
 static bool

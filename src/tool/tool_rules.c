@@ -28,20 +28,6 @@ emit(const struct tool_findings *out, const char *level, const char *fix,
 	out->emit(out->ctx, level, fix, what);
 }
 
-/* The next space-separated word of *p (length *len); false at the end. */
-static bool
-next_word(const char **p, const char **word, size_t *len)
-{
-	while (**p == ' ')
-		(*p)++;
-	if (**p == '\0')
-		return false;
-	*word = *p;
-	*len = strcspn(*p, " ");
-	*p += *len;
-	return true;
-}
-
 /* Whether the space-separated list holds the len bytes at w. */
 static bool
 list_has(const char *list, const char *w, size_t len)
@@ -49,7 +35,7 @@ list_has(const char *list, const char *w, size_t len)
 	const char *p = list, *x;
 	size_t xlen;
 
-	while (list != NULL && next_word(&p, &x, &xlen))
+	while (list != NULL && ion_cfg_next_word(&p, &x, &xlen))
 		if (xlen == len && memcmp(x, w, len) == 0)
 			return true;
 	return false;
@@ -120,7 +106,7 @@ acr_pairing(const struct ion_cfg *cfg, const struct tool_findings *out)
 		    "add require_acr with the values the sign-in must have",
 		    "access rules: acr_values only asks the provider; nothing "
 		    "checks the acr it returns");
-	while (p != NULL && next_word(&p, &w, &len))
+	while (p != NULL && ion_cfg_next_word(&p, &w, &len))
 		if (!list_has(cfg->acr_values, w, len)) {
 			snprintf(copy, sizeof(copy), "%.*s", (int)len, w);
 			emit(out, "warn",
@@ -163,7 +149,7 @@ provider_lists(const struct ion_cfg *cfg, const struct ion_provider *p,
 		claim_advertised(p->claims_supported, cfg->groups_claim,
 		    strlen(cfg->groups_claim), "require_groups", out);
 	q = cfg->require_claims;
-	while (q != NULL && next_word(&q, &w, &len)) {
+	while (q != NULL && ion_cfg_next_word(&q, &w, &len)) {
 		eq = memchr(w, '=', len);
 		claim_advertised(p->claims_supported, w,
 		    eq != NULL ? (size_t)(eq - w) : len, "require_claims", out);
@@ -176,7 +162,7 @@ provider_lists(const struct ion_cfg *cfg, const struct ion_provider *p,
 		    p->claims_supported, "auth_time", 9, "login_prompt", out);
 	q = cfg->require_acr;
 	while (q != NULL && p->acr_values_supported != NULL &&
-	    next_word(&q, &w, &len))
+	    ion_cfg_next_word(&q, &w, &len))
 		if (!advertises(p->acr_values_supported, w, len)) {
 			snprintf(copy, sizeof(copy), "%.*s", (int)len, w);
 			emit(out, "warn",

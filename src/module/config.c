@@ -599,13 +599,13 @@ parse_seconds(const struct key *k, const char *v, struct ion_cfg *cfg,
     char *why, size_t whylen)
 {
 	unsigned *field = (unsigned *)(void *)((char *)cfg + k->off);
-	unsigned long n = 0;
+	uint64_t n = 0;
 	size_t i, len = strlen(v);
 
 	for (i = 0; i < len && len <= 10; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			break;
-		n = n * 10 + (unsigned long)(v[i] - '0');
+		n = n * 10 + (uint64_t)(v[i] - '0');
 	}
 	if (len == 0 || len > 10 || i < len || n < k->lo || n > k->hi) {
 		why_set(

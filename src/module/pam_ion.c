@@ -238,7 +238,7 @@ struct kept {
 	char *user;	    /* the account it signed in */
 	json_t *claims;	    /* its verified claims */
 	time_t started;	    /* when the sign-in started (rules.h) */
-	uint64_t signed_ms; /* when it succeeded, ion_now_ms() */
+	uint64_t signed_ms; /* when it succeeded, ion_boot_ms() */
 };
 
 static void
@@ -272,7 +272,7 @@ keep(pam_handle_t *pamh, const char *user, json_t **claims, time_t started)
 	k->claims = *claims;
 	*claims = NULL;
 	k->started = started;
-	k->signed_ms = ion_now_ms();
+	k->signed_ms = ion_boot_ms();
 	if (pam_set_data(pamh, KEPT_NAME, k, kept_free) != PAM_SUCCESS) {
 		kept_free(pamh, k, 0);
 		return PAM_SYSTEM_ERR;
@@ -331,14 +331,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 /*
  * The account phase.  PAM_IGNORE unless pam_ion signed this handle in
  * (its data is there only after a successful pam_sm_authenticate), so
- * other modules' logins are theirs to judge; also when that sign-in is
- * older than this line's login_timeout: applications run the account
- * phase right after authenticating, and a long-lived handle (a screen
- * locker) may since have been authenticated again by another module
- * alone.  Otherwise the user must still be the one signed in, and this
- * line's access rules (its own arguments and config) must hold on the
- * kept claims: PAM_PERM_DENIED when not, PAM_SERVICE_ERR for a bad
- * configuration.
+ * other modules' logins are theirs to judge.  A sign-in older than this
+ * line's login_timeout (on CLOCK_BOOTTIME, suspends included) is not
+ * judged: a long-lived handle (a screen locker) may since have been
+ * authenticated by another module alone, and a person could wait at a
+ * later prompt on purpose.  Then PAM_IGNORE for a line without rules of
+ * its own, PAM_PERM_DENIED for one with rules (they cannot be judged on
+ * it, and must never be skipped).  Otherwise the user must still be the
+ * one signed in, and this line's access rules (its own arguments and
+ * config) must hold on the kept claims: PAM_PERM_DENIED when not,
+ * PAM_SERVICE_ERR for a bad configuration.
  */
 PAM_EXTERN int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -359,13 +361,28 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	ion_idtoken_subject(k->claims, sub, sizeof(sub));
 	user = item(pamh, PAM_USER);
-	if (ion_now_ms() - k->signed_ms > (uint64_t)cfg->login_timeout * 1000) {
-		if (cfg->debug)
-			pam_syslog(pamh, LOG_DEBUG,
-			    "account check: the iON sign-in (sub %s) is older "
-			    "than login_timeout; not judged",
-			    sub);
-		pr = PAM_IGNORE;
+	if (ion_boot_ms() - k->signed_ms >
+	    (uint64_t)cfg->login_timeout * 1000) {
+		/*
+		 * Another module may have authenticated the handle since;
+		 * or the person waited on purpose at a later prompt.  A line
+		 * with rules of its own cannot judge them on an old
+		 * sign-in, and never lets it by.
+		 */
+		if (ion_rules_any(cfg)) {
+			ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
+			pam_syslog(pamh, LOG_NOTICE,
+			    "iON account check for %s failed: the sign-in is "
+			    "older than login_timeout (sub %s; %s)",
+			    quser, sub, pam_strerror(pamh, pr));
+		} else {
+			if (cfg->debug)
+				pam_syslog(pamh, LOG_DEBUG,
+				    "account check: the iON sign-in (sub %s) "
+				    "is older than login_timeout; not judged",
+				    sub);
+			pr = PAM_IGNORE;
+		}
 	} else if (user == NULL || strcmp(user, k->user) != 0) {
 		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
 		pam_syslog(pamh, LOG_NOTICE,

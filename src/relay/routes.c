@@ -326,9 +326,10 @@ check_par(struct relay_app *app, const struct ion_url *u,
  * list, matched exactly after percent-decoding, each name at most once.
  * A parameter the module comes to send joins the list in the same
  * release.  acr_values, max_age and prompt are the access rules'
- * requests (pam_ion.conf(5)); of those, prompt may only be "login" and
- * max_age only decimal digits, as the module sends them: no host can
- * have the relay carry prompt=none (a sign-in that shows nothing).
+ * requests (pam_ion.conf(5)), with the values the module sends
+ * (param_value_ok()): no host can have the relay carry prompt=none (a
+ * sign-in that shows nothing), nor an acr_values some providers read as
+ * an instruction of another kind.
  */
 static const char *const authorize_params[] = { "response_type", "client_id",
 	"redirect_uri", "scope", "state", "nonce", "code_challenge",
@@ -337,21 +338,39 @@ static const char *const authorize_params[] = { "response_type", "client_id",
 #define AUTHORIZE_PARAMS_TEXT                                                  \
 	"response_type, client_id, redirect_uri, scope, state, nonce, "        \
 	"code_challenge, code_challenge_method, acr_values, max_age, prompt"
-#define MAX_AGE_DIGITS 10
+#define MAX_AGE_MAX 31536000 /* pam_ion.conf(5) */
 
-/* Whether the value of an allowed parameter is one pam_ion sends. */
+/*
+ * Whether the value of an allowed parameter is one pam_ion sends: prompt
+ * only login; max_age a number up to a year, no leading zero; acr_values
+ * words of printable ASCII without '"' or '\\' (as config.c takes them)
+ * separated by single spaces.
+ */
 static bool
 param_value_ok(const char *name, const char *value, size_t vlen)
 {
+	unsigned long n = 0;
 	size_t i;
 
 	if (strcmp(name, "prompt") == 0)
 		return vlen == 5 && memcmp(value, "login", 5) == 0;
 	if (strcmp(name, "max_age") == 0) {
-		for (i = 0; i < vlen; i++)
+		for (i = 0; i < vlen && i < 9; i++) {
 			if (value[i] < '0' || value[i] > '9')
 				return false;
-		return vlen > 0 && vlen <= MAX_AGE_DIGITS;
+			n = n * 10 + (unsigned long)(value[i] - '0');
+		}
+		return vlen > 0 && i == vlen &&
+		    (value[0] != '0' || vlen == 1) && n <= MAX_AGE_MAX;
+	}
+	if (strcmp(name, "acr_values") == 0) {
+		for (i = 0; i < vlen; i++)
+			if (value[i] == ' '
+				? i == 0 || i + 1 == vlen || value[i - 1] == ' '
+				: value[i] < 0x21 || value[i] > 0x7e ||
+				    value[i] == '"' || value[i] == '\\')
+				return false;
+		return vlen > 0;
 	}
 	return true;
 }
@@ -426,9 +445,10 @@ check_params(struct relay_app *app, const struct ion_url *u, bool par,
 		if (!param_value_ok(authorize_params[i], value, vlen)) {
 			json_reject(app, resp, 403,
 			    RELAY_REJECT_URL_NOT_ALLOWED,
-			    "authorize_url's prompt may only be login and its "
-			    "max_age only decimal digits, as pam_ion sends "
-			    "them");
+			    "authorize_url's prompt may only be login, its "
+			    "max_age a number of seconds up to 31536000 and "
+			    "its acr_values printable ASCII words, as pam_ion "
+			    "sends them");
 			return false;
 		}
 	}

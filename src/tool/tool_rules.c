@@ -173,6 +173,29 @@ provider_lists(const struct ion_cfg *cfg, const struct ion_provider *p,
 		}
 }
 
+/*
+ * max_age and login_prompt travel in the link the phone opens unless
+ * they are pushed: a person who strips them from it and has an iON
+ * session proves only a sign-in within the leeway before this one.
+ */
+static void
+freshness_pushed(const struct ion_cfg *cfg, const struct ion_provider *p,
+    const struct tool_findings *out)
+{
+	if ((!cfg->has_max_age && !cfg->login_prompt) ||
+	    cfg->par == ION_PAR_REQUIRED)
+		return;
+	emit(out, "warn",
+	    p != NULL && p->par_endpoint != NULL
+		? "set par = required: the provider offers pushed "
+		  "authorization requests"
+		: "ask the provider for pushed authorization requests (PAR), "
+		  "then set par = required",
+	    "access rules: without par = required, max_age and login_prompt "
+	    "are in the link the phone opens; stripped from it, they prove "
+	    "only a sign-in at iON up to 60 s before this one started");
+}
+
 void
 tool_rules_check(const struct ion_cfg *cfg, const struct ion_provider *p,
     const struct tool_findings *out)
@@ -181,4 +204,5 @@ tool_rules_check(const struct ion_cfg *cfg, const struct ion_provider *p,
 	acr_pairing(cfg, out);
 	if (p != NULL)
 		provider_lists(cfg, p, out);
+	freshness_pushed(cfg, p, out);
 }

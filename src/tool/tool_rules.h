@@ -11,7 +11,9 @@
  *     acr_values); a require_acr value the provider does not list in
  *     acr_values_supported; a claim a rule needs (groups_claim, a
  *     require_claims name, auth_time for max_age and login_prompt) that
- *     the provider does not list in claims_supported.
+ *     the provider does not list in claims_supported; max_age or
+ *     login_prompt without par = required (the phone can strip them
+ *     from the link it opens).
  * Discovery's lists are advice only: a provider may issue what it does not
  * advertise, so these are warnings, never failures.
  */

@@ -521,16 +521,17 @@ class Setup(ModuleFiles):
 
     def run(self, person=None, user="alice", rhost="198.51.100.7",
             timeout=RUN_TIMEOUT, ruser=None, tty=None, dev_binds=(),
-            acct=None, setuser=None):
+            acct=None, setuser=None, acct_delay=None):
         """One pam_authenticate.  rhost (PAM_RHOST), ruser (PAM_RUSER) and
         tty (PAM_TTY): None leaves them unset.  A login with neither rhost
         nor ruser and a local terminal as tty (CONSOLE, whose device is the
         real one) is the only kind for which confirm = no is honoured.
         dev_binds: see Syslog.wrap().  acct: "1" for pam_acct_mgmt after
         pam_authenticate, "only" for pam_acct_mgmt alone (out.acct_code);
-        setuser: PAM_USER before pam_acct_mgmt (pamdrive's header)."""
+        setuser: PAM_USER before pam_acct_mgmt; acct_delay: seconds
+        pamdrive waits before it (pamdrive's header)."""
         return run_pam(self, person or Person(), user, rhost, timeout,
-                       ruser, tty, dev_binds, acct, setuser)
+                       ruser, tty, dev_binds, acct, setuser, acct_delay)
 
 
 # ---------------------------------------------------------------- the person
@@ -723,7 +724,7 @@ class Outcome:
 
 
 def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
-            dev_binds=(), acct=None, setuser=None):
+            dev_binds=(), acct=None, setuser=None, acct_delay=None):
     st = setup.stack
     st.syslog.drain()  # whatever an earlier run left
     argv = [PAMDRIVE, setup.pamd, SERVICE, user or ""]
@@ -742,6 +743,8 @@ def run_pam(setup, person, user, rhost, timeout, ruser=None, tty=None,
         env["PAMDRIVE_ACCT"] = acct
     if setuser is not None:
         env["PAMDRIVE_SETUSER"] = setuser
+    if acct_delay is not None:
+        env["PAMDRIVE_ACCT_DELAY"] = str(acct_delay)
     env = _sanitizer_env(env)
     out = Outcome()
     out.person = person

@@ -22,6 +22,8 @@
  *                        RESULT line
  *   PAMDRIVE_SETUSER=U   before pam_acct_mgmt, PAM_USER becomes U (as an
  *                        application that changed its mind would)
+ *   PAMDRIVE_ACCT_DELAY=S  before pam_acct_mgmt, sleep S seconds (0 to
+ *                        120: a person waiting at a later prompt)
  * and prints "ACCT <code> <name>" and again "USER <name>".
  *
  * Exits 0 when every call it made (pam_authenticate, pam_acct_mgmt)
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "escape.h"
 
@@ -100,6 +103,8 @@ main(int argc, char **argv)
 	pam_handle_t *pamh = NULL;
 	const char *acct = getenv("PAMDRIVE_ACCT");
 	const char *setuser = getenv("PAMDRIVE_SETUSER");
+	const char *delay = getenv("PAMDRIVE_ACCT_DELAY");
+	unsigned delay_s = 0;
 	int r, last = PAM_SUCCESS, failed = 0;
 	int do_auth = 1, do_acct = 0;
 
@@ -113,6 +118,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	if (delay != NULL &&
+	    (sscanf(delay, "%u", &delay_s) != 1 || delay_s > 120)) {
+		fprintf(stderr, "pamdrive: PAMDRIVE_ACCT_DELAY: 0 to 120\n");
+		return 2;
+	}
 	if (argc < 3 || argc > 7) {
 		fprintf(stderr,
 		    "usage: pamdrive CONFDIR SERVICE [USER] "
@@ -157,6 +167,8 @@ main(int argc, char **argv)
 			pam_end(pamh, PAM_SYSTEM_ERR);
 			return 2;
 		}
+		if (delay_s > 0)
+			sleep(delay_s);
 		r = pam_acct_mgmt(pamh, 0);
 		printf("ACCT %d %s\n", r, pam_strerror(pamh, r));
 		print_user(pamh);

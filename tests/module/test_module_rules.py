@@ -846,6 +846,29 @@ class Account(RulesCase):
                            out.code)
                 self.assertAcct(out, PAM_PERM_DENIED)
 
+    def test_stale_sign_in(self):
+        """The person waits at a later prompt until the sign-in is older
+        than the account line's login_timeout: a line with rules of its
+        own denies (they are never skipped), one without ignores."""
+        short = "login_timeout=10 http_timeout=5"
+        s = self.stacked("auth required {module} config={conf}\n"
+                         "account %s {module} config={conf} %s "
+                         "[require_groups=ops]\n" % (TRANSPARENT, short))
+        self.provider.set_account("alice", claims={"groups": ["ops"]})
+        out = s.run(Person(), acct="1", acct_delay=11)
+        self.check(out, out.code == PAM_SUCCESS, "auth: %s" % out.code)
+        self.assertAcct(out, PAM_PERM_DENIED)
+        self.check(out, any("older than login_timeout" in e["text"]
+                            for e in self.account_logs(out)),
+                   "no account log line for the old sign-in")
+        self.provider.reset()
+        s = self.stacked("auth required {module} config={conf}\n"
+                         "account %s {module} config={conf} %s\n"
+                         % (TRANSPARENT, short))
+        out = s.run(Person(), acct="1", acct_delay=11)
+        self.check(out, out.code == PAM_SUCCESS, "auth: %s" % out.code)
+        self.assertAcct(out, PAM_IGNORE)
+
     def test_pam_user_unchanged_control(self):
         s = self.stacked("auth required {module} config={conf}\n"
                        "account %s {module} config={conf}\n" % TRANSPARENT)

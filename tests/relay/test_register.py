@@ -495,8 +495,9 @@ class Register(rt.RelayTestCase):
         names matched exactly after decoding: some providers (ASP.NET)
         read names in any case, and would honour "Request_Uri" or
         "STATE" beside the state the relay checked.  Of the access rules'
-        requests, prompt only as login (never none) and max_age only as
-        digits."""
+        requests, prompt only as login (never none), max_age only as a
+        number up to a year and acr_values only as printable ASCII words,
+        as pam_ion sends them."""
         _, s = rt.new_secret()
         _, other = rt.new_secret()
         n = rt.nonce_of_state(s)
@@ -520,6 +521,16 @@ class Register(rt.RelayTestCase):
             "max_age not digits": u + "&max_age=-1",
             "max_age empty": u + "&max_age=",
             "max_age 11 digits": u + "&max_age=12345678901",
+            "max_age over a year": u + "&max_age=31536001",
+            "max_age leading zero": u + "&max_age=0300",
+            "max_age zeros": u + "&max_age=0000000000",
+            "acr_values empty": u + "&acr_values=",
+            "acr_values quote": u + "&acr_values=a%22b",
+            "acr_values backslash": u + "&acr_values=a%5Cb",
+            "acr_values not ASCII": u + "&acr_values=caf%C3%A9",
+            "acr_values two spaces": u + "&acr_values=a%20%20b",
+            "acr_values leading space": u + "&acr_values=%20a",
+            "acr_values idp: and a space": u + "&acr_values=idp%3Aevil%20",
             "max_age with a space": u + "&max_age=0%20",
             "two acr_values": u + "&acr_values=a&acr_values=b",
             "LF in acr_values": u + "&acr_values=a%0a",
@@ -573,6 +584,7 @@ class Register(rt.RelayTestCase):
                     u + "&acr_values=urn%3Aion%3Amfa+gold&max_age=0"
                     "&prompt=login",
                     u + "&max_age=31536000",
+                    u + "&max_age=7&acr_values=a%20b",
                     rt.authorize_url(s, scope="openid%20profile%20email"),
                     rt.authorize_url(s, scope="openid+profile%20email"),
                     rt.PREFIX + "/authorize?&state=" + s + "&&nonce=" + n

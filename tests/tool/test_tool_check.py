@@ -175,9 +175,30 @@ class Check(unittest.TestCase):
         self.assertEqual(lines[0], "ok: access rules: require_groups (claim "
                          "groups), require_claims, max_age 0 s, "
                          "login_prompt, judged at every sign-in")
-        # the stand-in lists sub and auth_time, not groups
-        self.assertEqual(len(lines), 2, lines)
+        # the stand-in lists sub and auth_time, not groups, and offers no
+        # PAR
+        self.assertEqual(len(lines), 3, lines)
         self.assertIn("require_groups needs claim groups", lines[1])
+        self.assertIn("warn: access rules: without par = required, "
+                      "max_age and login_prompt are in the link the phone "
+                      "opens", lines[2])
+        self.assertIn("ask the provider for pushed authorization requests",
+                      lines[2])
+
+    def test_rules_fresh_and_pushed(self):
+        # the provider offers PAR: the fix names it; par = required
+        # silences the warning
+        self.st.provider.control("POST", "par", {"par": "on"})
+        self.addCleanup(self.st.provider.control, "POST", "par",
+                        {"par": "off"})
+        status, lines = self.rules(max_age="300")
+        self.assertEqual(len(lines), 2, lines)
+        self.assertIn("set par = required: the provider offers pushed "
+                      "authorization requests", lines[1])
+        status, lines = self.rules(max_age="300", par="required")
+        self.assertEqual(status, 0)
+        self.assertEqual(lines, ["ok: access rules: max_age 300 s, judged "
+                                 "at every sign-in"])
 
     def test_rules_auth_time_not_advertised(self):
         # a provider whose discovery lists no auth_time
@@ -188,7 +209,8 @@ class Check(unittest.TestCase):
         finally:
             self.st.provider.control("POST", "misbehave/clear", {})
         self.assertEqual(status, 0)
-        warns = [l for l in lines if l.startswith("warn: ")]
+        warns = [l for l in lines if l.startswith("warn: ") and
+                 "claims_supported" in l]
         self.assertEqual(len(warns), 2, lines)
         self.assertIn("max_age needs claim auth_time,", warns[0])
         self.assertIn("login_prompt needs claim auth_time,", warns[1])

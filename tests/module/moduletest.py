@@ -391,6 +391,8 @@ def _sanitizer_env(env):
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:"
                        "halt_on_error=1:exitcode=87")
         env.setdefault("LSAN_OPTIONS", "exitcode=88")
+        # pamdrive's header: keeps LeakSanitizer's tracer alive
+        env["PAMDRIVE_PIN"] = MODULE
         libdir, _ = sanitizer_runtime()
         if libdir:
             old = env.get("LD_LIBRARY_PATH")

@@ -26,9 +26,17 @@
  *                        120: a person waiting at a later prompt)
  * and prints "ACCT <code> <name>" and again "USER <name>".
  *
+ * PAMDRIVE_PIN=PATH loads PATH (the module) first with RTLD_NODELETE, so
+ * that libpam's dlclose() at pam_end() leaves it and its libraries mapped.
+ * The sanitizer runs set it: clang 14's LeakSanitizer misreads the dynamic
+ * TLS of a library unloaded before it scans, and its tracer crashes
+ * ("Tracer caught signal 11", seen after a sign-in with 10,000 groups),
+ * which would hide every leak of that run.
+ *
  * Exits 0 when every call it made (pam_authenticate, pam_acct_mgmt)
  * returned PAM_SUCCESS, 1 otherwise, 2 on a usage or set-up error.
  */
+#include <dlfcn.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +112,7 @@ main(int argc, char **argv)
 	const char *acct = getenv("PAMDRIVE_ACCT");
 	const char *setuser = getenv("PAMDRIVE_SETUSER");
 	const char *delay = getenv("PAMDRIVE_ACCT_DELAY");
+	const char *pin = getenv("PAMDRIVE_PIN");
 	unsigned delay_s = 0;
 	int r, last = PAM_SUCCESS, failed = 0;
 	int do_auth = 1, do_acct = 0;
@@ -121,6 +130,10 @@ main(int argc, char **argv)
 	if (delay != NULL &&
 	    (sscanf(delay, "%u", &delay_s) != 1 || delay_s > 120)) {
 		fprintf(stderr, "pamdrive: PAMDRIVE_ACCT_DELAY: 0 to 120\n");
+		return 2;
+	}
+	if (pin != NULL && dlopen(pin, RTLD_NOW | RTLD_NODELETE) == NULL) {
+		fprintf(stderr, "pamdrive: PAMDRIVE_PIN: %s\n", dlerror());
 		return 2;
 	}
 	if (argc < 3 || argc > 7) {

@@ -98,8 +98,9 @@ struct handler {
 	int level;
 	enum kind kind;
 	enum role role;
-	bool missing; /* no file at path: it returns module_unknown */
-	bool silent;  /* "-auth" */
+	bool missing;	    /* libpam cannot load it: module_unknown */
+	const char *absent; /* why not, when missing */
+	bool silent;	    /* "-auth" */
 };
 
 struct stack {
@@ -322,9 +323,15 @@ set_role(const struct stack *s, struct handler *h)
 	else
 		n = snprintf(h->path, sizeof(h->path), "%s/%s", s->module_dir,
 		    h->module);
-	/* A path too long to name a file names none: module_unknown. */
-	h->missing =
-	    n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1;
+	/*
+	 * A path too long to name a file names none, and dlopen loads
+	 * nothing from a directory: module_unknown.
+	 */
+	if (n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1)
+		h->absent = "does not exist";
+	else if (!S_ISREG(st.st_mode))
+		h->absent = "is not a regular file";
+	h->missing = h->absent != NULL;
 	if (strcmp(base, MODULE_NAME) == 0)
 		h->role = R_ION;
 	else if (h->missing)
@@ -975,9 +982,8 @@ say_lines(const struct out *o, const struct stack *s, const struct handler *ion,
 		say(o, "FAIL",
 		    "install libpam-ion, or give the module's path "
 		    "(pam_ion(8))",
-		    "%s (%s:%u) does not exist: the line returns "
-		    "module_unknown",
-		    ion->path, ion->file, ion->lineno);
+		    "%s (%s:%u) %s: the line returns module_unknown", ion->path,
+		    ion->file, ion->lineno, ion->absent);
 	if (ion->silent)
 		say(o, "warn", "write \"auth\", not \"-auth\"",
 		    "\"-auth\" only keeps libpam from logging a missing "

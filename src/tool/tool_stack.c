@@ -30,13 +30,12 @@
 #define PAMD_DIST "/usr/lib/pam.d" /* libpam's PAM_CONFIG_DIST_D */
 #define MODULE_NAME "pam_ion.so"
 #define CONFIG_ARG "config="
-#define LIBPAM_BUF 1024	  /* _pam_parse_conf_file's line buffer */
-#define CONTROL_MAX 256	  /* our control text, NUL included */
-#define MAX_HANDLERS 256  /* auth lines after includes */
-#define MAX_LEVEL 8	  /* substack levels we follow (libpam: 16) */
-#define MAX_DEPTH 8	  /* nested include files */
-#define MAX_JUMP 99999999 /* libpam adds digits into an int unchecked */
-#define SEEN_BITS 18	  /* 2^18 states remembered, half used at most */
+#define LIBPAM_BUF 1024	 /* _pam_parse_conf_file's line buffer */
+#define CONTROL_MAX 256	 /* our control text, NUL included */
+#define MAX_HANDLERS 256 /* auth lines after includes */
+#define MAX_LEVEL 8	 /* substack levels we follow (libpam: 16) */
+#define MAX_DEPTH 8	 /* nested include files */
+#define SEEN_BITS 18	 /* 2^18 states remembered, half used at most */
 #define WHAT_MAX (3 * PATH_MAX)
 
 /* libpam's actions (pam_private.h): jumps are positive. */
@@ -206,12 +205,19 @@ skip_space(const char *p)
 	return p;
 }
 
-/* One action at *p (ignore ... reset, or a jump), as libpam reads it. */
+/*
+ * One action at *p (ignore ... reset, or a jump), as libpam reads it.
+ * libpam adds a jump's digits into an int unchecked; Debian's build
+ * wraps it modulo 2^32, so any number reads as some int: 4294967297 as
+ * a jump of 1, 4294967295 as ok (-1), 4294967290 as "undefined" (-6,
+ * which a later default= fills), 2147483648 as a negative number no
+ * action has (a bad jump), 4294967296 as 0 (an error).
+ */
 static const char *
 parse_action(const char **pp, int *ret_act)
 {
 	const char *p = *pp;
-	long n = 0;
+	unsigned n = 0;
 	int a;
 
 	for (a = 0; a < NACTIONS; a++)
@@ -222,15 +228,13 @@ parse_action(const char **pp, int *ret_act)
 		}
 	if (!isdigit((unsigned char)*p))
 		return "expecting jump number";
-	do {
-		n = n * 10 + (*p - '0');
-		if (n > MAX_JUMP)
-			return "jump too long";
-	} while (*++p != '\0' && isdigit((unsigned char)*p));
+	do
+		n = n * 10 + (unsigned)(*p - '0');
+	while (*++p != '\0' && isdigit((unsigned char)*p));
 	if (n == 0)
 		return "expecting non-zero";
 	*pp = p;
-	*ret_act = (int)n;
+	*ret_act = n <= INT_MAX ? (int)n : -(int)(UINT_MAX - n) - 1;
 	return NULL;
 }
 
@@ -438,7 +442,7 @@ parse_line(struct stack *s, char *buf, struct handler *h, int depth)
 
 	if ((type = pam_tok(&next, NULL)) == NULL)
 		return 0;
-	if (strcmp(type, "@include") == 0) /* Debian's libpam */
+	if (strcasecmp(type, "@include") == 0) /* Debian's libpam */
 		return at_include(s, h, pam_tok(&next, NULL), depth);
 	h->silent = type[0] == '-';
 	type += h->silent;
@@ -736,11 +740,18 @@ step(const struct stack *s, struct path *p, int r)
 		}
 		if (a == ACT_DIE)
 			next = level_end(s, i);
-	} else if (a > 0 && (next = jump(s, i, a)) == NONE) {
-		/* "bad jump in stack": a failure, and on past the level */
+	} else if (a > 0 && (j = jump(s, i, a)) != NONE)
+		next = j;
+	else if (a != ACT_IGNORE) {
+		/*
+		 * "bad jump in stack": a jump past the end goes on past
+		 * its level, a negative number no action has (wrapped) on
+		 * at the next line; both fail.
+		 */
 		p->imp = IMP_NEG;
 		p->st = ST_FAIL;
-		next = level_end(s, i);
+		if (a > 0)
+			next = level_end(s, i);
 	}
 	for (j = i + 1; j < next && !p->ran && p->culprit == NONE; j++)
 		if (s->h[j].role == R_ION && s->h[j].kind == H_MODULE)

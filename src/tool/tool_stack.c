@@ -30,13 +30,12 @@
 #define PAMD_DIST "/usr/lib/pam.d" /* libpam's PAM_CONFIG_DIST_D */
 #define MODULE_NAME "pam_ion.so"
 #define CONFIG_ARG "config="
-#define LIBPAM_BUF 1024	  /* _pam_parse_conf_file's line buffer */
-#define CONTROL_MAX 256	  /* our control text, NUL included */
-#define MAX_HANDLERS 256  /* auth lines after includes */
-#define MAX_LEVEL 8	  /* substack levels we follow (libpam: 16) */
-#define MAX_DEPTH 8	  /* nested include files */
-#define MAX_JUMP 99999999 /* libpam adds digits into an int unchecked */
-#define SEEN_BITS 18	  /* 2^18 states remembered, half used at most */
+#define LIBPAM_BUF 1024	 /* _pam_parse_conf_file's line buffer */
+#define CONTROL_MAX 256	 /* our control text, NUL included */
+#define MAX_HANDLERS 256 /* auth lines after includes */
+#define MAX_LEVEL 8	 /* substack levels we follow (libpam: 16) */
+#define MAX_DEPTH 8	 /* nested include files */
+#define SEEN_BITS 18	 /* 2^18 states remembered, half used at most */
 #define WHAT_MAX (3 * PATH_MAX)
 
 /* libpam's actions (pam_private.h): jumps are positive. */
@@ -84,7 +83,26 @@ static const int ion_codes[] = { PAM_SUCCESS, PAM_AUTH_ERR,
 #define NION_CODES (sizeof(ion_codes) / sizeof(ion_codes[0]))
 
 enum kind { H_MODULE, H_MUST_FAIL, H_SUBSTACK };
-enum role { R_OTHER, R_ION, R_DENY, R_PERMIT, R_MISSING };
+/*
+ * R_NOAUTH: modules whose success authenticates no one (they check or
+ * set something about the session, or let anyone in), R_OTHER the rest,
+ * which may authenticate the person (pam_unix, pam_sss, pam_exec ...).
+ */
+enum role { R_OTHER, R_ION, R_DENY, R_PERMIT, R_NOAUTH, R_MISSING };
+
+/*
+ * Modules that may succeed, ignore or fail like any other, but whose
+ * success says nothing about who the person is.  pam_rootok lets root
+ * in by uid alone: it authenticates no one either.
+ */
+static const char *const noauth_modules[] = { "pam_cap.so", "pam_debug.so",
+	"pam_localuser.so", "pam_rootok.so", "pam_succeed_if.so", "pam_env.so",
+	"pam_faildelay.so", "pam_group.so", "pam_faillock.so", "pam_nologin.so",
+	"pam_securetty.so", "pam_shells.so", "pam_listfile.so",
+	"pam_keyinit.so", "pam_umask.so", "pam_echo.so", "pam_warn.so",
+	"pam_systemd.so", "pam_motd.so", "pam_mail.so", "pam_limits.so",
+	"pam_access.so", "pam_time.so", "pam_loginuid.so" };
+#define NNOAUTH (sizeof(noauth_modules) / sizeof(noauth_modules[0]))
 
 struct handler {
 	char file[PATH_MAX];
@@ -98,8 +116,9 @@ struct handler {
 	int level;
 	enum kind kind;
 	enum role role;
-	bool missing; /* no file at path: it returns module_unknown */
-	bool silent;  /* "-auth" */
+	bool missing;	    /* libpam cannot load it: module_unknown */
+	const char *absent; /* why not, when missing */
+	bool silent;	    /* "-auth" */
 };
 
 struct stack {
@@ -110,23 +129,34 @@ struct stack {
 	char why[WHAT_MAX]; /* why it cannot be judged, or cannot be read */
 };
 
-/* What the runs found (see terminal()). */
+/*
+ * What the runs found (see terminal()), by the pam_ion line that failed
+ * first on the path: the codes of that failure (bit per code) that end
+ * the stack in success with no authenticating module succeeding after
+ * it (free), or only after one (fallback, the first such line).
+ */
 struct verdict {
-	bool free_leak[_PAM_RETURN_VALUES];
-	bool fallback_leak[_PAM_RETURN_VALUES];
-	unsigned fallback;		    /* first line that had to succeed */
+	uint32_t free_leak[MAX_HANDLERS];
+	uint32_t fallback_leak[MAX_HANDLERS];
+	unsigned fallback[MAX_HANDLERS];
 	unsigned char before[MAX_HANDLERS]; /* 1 warn, 2 FAIL */
 	bool ion_succeeds;
 };
 
-/* One point of a run: _pam_dispatch_aux's state and what the path did. */
+/*
+ * One point of a run: _pam_dispatch_aux's state and what the path did.
+ * Each pam_ion line returns any of its codes, independently.  Until a
+ * pam_ion line runs, who is the first line that skipped one; after the
+ * first pam_ion failure, the first authenticating module to succeed.
+ */
 struct path {
 	unsigned pos, imp, st, prev;
 	unsigned saved[MAX_LEVEL]; /* imp | st << 2 at entry; [0] unused */
-	bool ran;		   /* a pam_ion line ran */
-	bool any;		   /* another module succeeded */
-	unsigned fallback;	   /* first other success after pam_ion */
-	unsigned culprit;	   /* first line that skipped pam_ion */
+	bool any;		   /* an authenticating module succeeded */
+	bool ion_ok;		   /* a pam_ion line succeeded */
+	unsigned who;		   /* the culprit, then the fallback */
+	unsigned failed;	   /* the first pam_ion line that failed */
+	unsigned code;		   /* and its code */
 };
 
 struct seen {
@@ -205,12 +235,19 @@ skip_space(const char *p)
 	return p;
 }
 
-/* One action at *p (ignore ... reset, or a jump), as libpam reads it. */
+/*
+ * One action at *p (ignore ... reset, or a jump), as libpam reads it.
+ * libpam adds a jump's digits into an int unchecked; Debian's build
+ * wraps it modulo 2^32, so any number reads as some int: 4294967297 as
+ * a jump of 1, 4294967295 as ok (-1), 4294967290 as "undefined" (-6,
+ * which a later default= fills), 2147483648 as a negative number no
+ * action has (a bad jump), 4294967296 as 0 (an error).
+ */
 static const char *
 parse_action(const char **pp, int *ret_act)
 {
 	const char *p = *pp;
-	long n = 0;
+	unsigned n = 0;
 	int a;
 
 	for (a = 0; a < NACTIONS; a++)
@@ -221,15 +258,13 @@ parse_action(const char **pp, int *ret_act)
 		}
 	if (!isdigit((unsigned char)*p))
 		return "expecting jump number";
-	do {
-		n = n * 10 + (*p - '0');
-		if (n > MAX_JUMP)
-			return "jump too long";
-	} while (*++p != '\0' && isdigit((unsigned char)*p));
+	do
+		n = n * 10 + (unsigned)(*p - '0');
+	while (*++p != '\0' && isdigit((unsigned char)*p));
 	if (n == 0)
 		return "expecting non-zero";
 	*pp = p;
-	*ret_act = (int)n;
+	*ret_act = n <= INT_MAX ? (int)n : -(int)(UINT_MAX - n) - 1;
 	return NULL;
 }
 
@@ -315,6 +350,7 @@ set_role(const struct stack *s, struct handler *h)
 {
 	const char *base = basename_of(h->module);
 	struct stat st;
+	size_t i;
 	int n;
 
 	if (h->module[0] == '/')
@@ -322,9 +358,15 @@ set_role(const struct stack *s, struct handler *h)
 	else
 		n = snprintf(h->path, sizeof(h->path), "%s/%s", s->module_dir,
 		    h->module);
-	/* A path too long to name a file names none: module_unknown. */
-	h->missing =
-	    n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1;
+	/*
+	 * A path too long to name a file names none, and dlopen loads
+	 * nothing from a directory: module_unknown.
+	 */
+	if (n < 0 || (size_t)n >= sizeof(h->path) || stat(h->path, &st) == -1)
+		h->absent = "does not exist";
+	else if (!S_ISREG(st.st_mode))
+		h->absent = "is not a regular file";
+	h->missing = h->absent != NULL;
 	if (strcmp(base, MODULE_NAME) == 0)
 		h->role = R_ION;
 	else if (h->missing)
@@ -335,6 +377,9 @@ set_role(const struct stack *s, struct handler *h)
 		h->role = R_PERMIT;
 	else
 		h->role = R_OTHER;
+	for (i = 0; i < NNOAUTH && h->role == R_OTHER; i++)
+		if (strcmp(base, noauth_modules[i]) == 0)
+			h->role = R_NOAUTH;
 }
 
 static int
@@ -431,7 +476,7 @@ parse_line(struct stack *s, char *buf, struct handler *h, int depth)
 
 	if ((type = pam_tok(&next, NULL)) == NULL)
 		return 0;
-	if (strcmp(type, "@include") == 0) /* Debian's libpam */
+	if (strcasecmp(type, "@include") == 0) /* Debian's libpam */
 		return at_include(s, h, pam_tok(&next, NULL), depth);
 	h->silent = type[0] == '-';
 	type += h->silent;
@@ -585,9 +630,9 @@ pack(const struct path *p)
 
 	for (l = 1; l < MAX_LEVEL; l++)
 		k |= (uint64_t)p->saved[l] << (15 + 3 * (l - 1));
-	return k | (uint64_t)p->ran << 36 | (uint64_t)p->any << 37 |
-	    (uint64_t)p->fallback << 38 | (uint64_t)p->culprit << 47 |
-	    (uint64_t)1 << 63;
+	return k | (uint64_t)p->any << 36 | (uint64_t)p->ion_ok << 37 |
+	    (uint64_t)p->who << 38 | (uint64_t)p->failed << 47 |
+	    (uint64_t)p->code << 56 | (uint64_t)1 << 63;
 }
 
 static void
@@ -602,10 +647,11 @@ unpack(uint64_t k, struct path *p)
 	p->saved[0] = IMP_UNDEF | ST_FAIL << 2;
 	for (l = 1; l < MAX_LEVEL; l++)
 		p->saved[l] = (k >> (15 + 3 * (l - 1))) & 7;
-	p->ran = (k >> 36) & 1;
-	p->any = (k >> 37) & 1;
-	p->fallback = (k >> 38) & 511;
-	p->culprit = (k >> 47) & 511;
+	p->any = (k >> 36) & 1;
+	p->ion_ok = (k >> 37) & 1;
+	p->who = (k >> 38) & 511;
+	p->failed = (k >> 47) & 511;
+	p->code = (k >> 56) & 31;
 }
 
 /* Queues p unless seen; -1 when there are too many states to judge. */
@@ -641,15 +687,18 @@ acted(const struct handler *h, const int *out, size_t from, size_t n, int a)
 
 /* The codes line h can return; n of them. */
 static size_t
-outcomes(const struct handler *h, int ion_code, int *out)
+outcomes(const struct handler *h, int *out)
 {
 	size_t n = 0;
 	int c;
 
 	if (h->kind == H_MUST_FAIL)
 		out[n++] = PAM_PERM_DENIED; /* libpam's PAM_MUST_FAIL_CODE */
+	else if (h->role == R_ION && h->missing)
+		out[n++] = PAM_MODULE_UNKNOWN;
 	else if (h->role == R_ION)
-		out[n++] = h->missing ? PAM_MODULE_UNKNOWN : ion_code;
+		for (; n < NION_CODES; n++)
+			out[n] = ion_codes[n];
 	else if (h->role == R_MISSING)
 		out[n++] = PAM_MODULE_UNKNOWN;
 	else if (h->role == R_DENY)
@@ -704,12 +753,13 @@ step(const struct stack *s, struct path *p, int r)
 {
 	size_t i = p->pos, next = i + 1, j;
 	const struct handler *h = &s->h[i];
+	bool ran = p->ion_ok || p->failed != NONE;
 	int a = h->actions[r];
 
 	if (h->role == R_OTHER && r == PAM_SUCCESS) {
 		p->any = true;
-		if (p->ran && p->fallback == NONE)
-			p->fallback = (unsigned)i;
+		if (p->failed != NONE && p->who == NONE)
+			p->who = (unsigned)i;
 	}
 	if (a == ACT_RESET) {
 		p->imp = p->saved[h->level] & 3;
@@ -729,47 +779,65 @@ step(const struct stack *s, struct path *p, int r)
 		}
 		if (a == ACT_DIE)
 			next = level_end(s, i);
-	} else if (a > 0 && (next = jump(s, i, a)) == NONE) {
-		/* "bad jump in stack": a failure, and on past the level */
+	} else if (a > 0 && (j = jump(s, i, a)) != NONE)
+		next = j;
+	else if (a != ACT_IGNORE) {
+		/*
+		 * "bad jump in stack": a jump past the end goes on past
+		 * its level, a negative number no action has (wrapped) on
+		 * at the next line; both fail.
+		 */
 		p->imp = IMP_NEG;
 		p->st = ST_FAIL;
-		next = level_end(s, i);
+		if (a > 0)
+			next = level_end(s, i);
 	}
-	for (j = i + 1; j < next && !p->ran && p->culprit == NONE; j++)
+	for (j = i + 1; j < next && !ran && p->who == NONE; j++)
 		if (s->h[j].role == R_ION && s->h[j].kind == H_MODULE)
-			p->culprit = (unsigned)i;
-	if (h->role == R_ION && h->kind == H_MODULE)
-		p->ran = true;
+			p->who = (unsigned)i;
+	if (h->role == R_ION && h->kind == H_MODULE && !p->ion_ok) {
+		/* Only what follows the first failure counts from here. */
+		if (!ran)
+			p->who = NONE, p->any = false;
+		if (r == PAM_SUCCESS) {
+			p->ion_ok = true;
+			p->who = p->failed = NONE;
+			p->code = 0;
+		} else if (p->failed == NONE) {
+			p->failed = (unsigned)i;
+			p->code = (unsigned)r;
+		}
+	}
 	p->pos = (unsigned)next;
 	p->prev = (unsigned)h->level;
 }
 
 /* A path at the end of the stack: what its outcome says. */
 static void
-terminal(const struct path *p, int code, struct verdict *v)
+terminal(const struct path *p, struct verdict *v)
 {
 	unsigned char level;
 
 	if (p->st != ST_SUCCESS || p->imp != IMP_POS)
 		return;
-	if (!p->ran) {
-		level = p->any ? 1 : 2;
-		if (p->culprit != NONE && v->before[p->culprit] < level)
-			v->before[p->culprit] = level;
-	} else if (code == PAM_SUCCESS)
+	if (p->ion_ok)
 		v->ion_succeeds = true;
-	else if (p->fallback == NONE)
-		v->free_leak[code] = true;
+	else if (p->failed == NONE) {
+		level = p->any ? 1 : 2;
+		if (p->who != NONE && v->before[p->who] < level)
+			v->before[p->who] = level;
+	} else if (p->who == NONE)
+		v->free_leak[p->failed] |= (uint32_t)1 << p->code;
 	else {
-		v->fallback_leak[code] = true;
-		if (p->fallback < v->fallback)
-			v->fallback = p->fallback;
+		v->fallback_leak[p->failed] |= (uint32_t)1 << p->code;
+		if (p->who < v->fallback[p->failed])
+			v->fallback[p->failed] = p->who;
 	}
 }
 
-/* Every path of the stack with pam_ion returning code; -1: too many. */
+/* Every path of the stack; -1: too many. */
 static int
-run(const struct stack *s, int code, struct seen *v, struct verdict *out)
+run(const struct stack *s, struct seen *v, struct verdict *out)
 {
 	const size_t cap = (size_t)1 << SEEN_BITS;
 	struct path p, q;
@@ -780,13 +848,13 @@ run(const struct stack *s, int code, struct seen *v, struct verdict *out)
 	v->used = v->ntodo = 0;
 	memset(&p, 0, sizeof(p));
 	p.saved[0] = IMP_UNDEF | ST_FAIL << 2;
-	p.fallback = p.culprit = NONE;
+	p.who = p.failed = NONE;
 	if (visit(v, &p) != 0)
 		return -1;
 	while (v->ntodo > 0) {
 		unpack(v->todo[--v->ntodo], &p);
 		if (p.pos >= s->n) {
-			terminal(&p, code, out);
+			terminal(&p, out);
 			continue;
 		}
 		if ((int)p.prev < s->h[p.pos].level)
@@ -799,7 +867,7 @@ run(const struct stack *s, int code, struct seen *v, struct verdict *out)
 				return -1;
 			continue;
 		}
-		n = outcomes(&s->h[p.pos], code, rets);
+		n = outcomes(&s->h[p.pos], rets);
 		for (i = 0; i < n; i++) {
 			q = p;
 			step(s, &q, rets[i]);
@@ -811,11 +879,11 @@ run(const struct stack *s, int code, struct seen *v, struct verdict *out)
 }
 
 /*
- * All runs: pam_ion's every code, module_unknown alone when the first
- * pam_ion line's file is missing.  -1 when there are too many paths.
+ * All runs: every pam_ion line returning each of its codes (a missing
+ * one module_unknown).  -1 when there are too many states.
  */
 static int
-judge(const struct stack *s, const struct handler *ion, struct verdict *out)
+judge(const struct stack *s, struct verdict *out)
 {
 	const size_t cap = (size_t)1 << SEEN_BITS;
 	struct seen v = { NULL, NULL, 0, 0 };
@@ -823,17 +891,12 @@ judge(const struct stack *s, const struct handler *ion, struct verdict *out)
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	out->fallback = NONE;
+	for (i = 0; i < MAX_HANDLERS; i++)
+		out->fallback[i] = NONE;
 	if ((v.slot = calloc(cap, sizeof(*v.slot))) == NULL ||
 	    (v.todo = calloc(cap, sizeof(*v.todo))) == NULL)
 		goto out;
-	for (i = 0; i < NION_CODES && !ion->missing; i++)
-		if (run(s, ion_codes[i], &v, out) != 0)
-			goto out;
-	for (i = 0; i < s->n; i++)
-		if (s->h[i].role == R_ION && s->h[i].missing)
-			break;
-	if (i < s->n && run(s, PAM_MODULE_UNKNOWN, &v, out) != 0)
+	if (run(s, &v, out) != 0)
 		goto out;
 	r = 0;
 out:
@@ -868,7 +931,7 @@ say(const struct out *o, const char *level, const char *fix, const char *fmt,
 
 /* The codes set in leak, space-separated, in ion_codes' order. */
 static void
-code_list(const bool *leak, char *out, size_t outlen)
+code_list(uint32_t leak, char *out, size_t outlen)
 {
 	size_t i, used = 0;
 
@@ -877,7 +940,7 @@ code_list(const bool *leak, char *out, size_t outlen)
 		int c = i < NION_CODES ? ion_codes[i] : PAM_MODULE_UNKNOWN;
 		int n;
 
-		if (!leak[c] || used >= outlen)
+		if ((leak & (uint32_t)1 << c) == 0 || used >= outlen)
 			continue;
 		n = snprintf(out + used, outlen - used, "%s%s",
 		    used > 0 ? " " : "", code_names[c]);
@@ -901,7 +964,7 @@ say_before(const struct out *o, const struct stack *s, const struct verdict *v)
 			    "pam_ion.so (pam_ion(8))",
 			    "%s (%s:%u, control %s) can end the stack in "
 			    "success before pam_ion runs, with no module "
-			    "succeeding at all",
+			    "succeeding that authenticates anyone",
 			    h->module, h->file, h->lineno, h->control);
 		else if (v->before[i] == 1)
 			say(o, "warn",
@@ -912,16 +975,25 @@ say_before(const struct out *o, const struct stack *s, const struct verdict *v)
 	}
 }
 
-/* What follows a pam_ion failure: nothing, a fallback, or a hole. */
+/*
+ * What follows a pam_ion failure, by the pam_ion line that failed first:
+ * nothing, a fallback, or a hole.
+ */
 static void
 say_failure(const struct out *o, const struct stack *s,
     const struct handler *ion, const struct verdict *v)
 {
 	char codes[256];
-	const struct handler *fb;
+	const struct handler *h, *fb;
+	bool hole = false, fallback = false;
+	size_t i;
 
-	code_list(v->free_leak, codes, sizeof(codes));
-	if (codes[0] != '\0') {
+	for (i = 0; i < s->n; i++) {
+		h = &s->h[i];
+		code_list(v->free_leak[i], codes, sizeof(codes));
+		if (codes[0] == '\0')
+			continue;
+		hole = true;
 		say(o, "FAIL",
 		    "make a pam_ion failure fail the stack: \"auth "
 		    "required " MODULE_NAME
@@ -929,34 +1001,39 @@ say_failure(const struct out *o, const struct stack *s,
 		    "pam_deny.so\" onto \"auth required pam_permit.so\" "
 		    "(pam_ion(8))",
 		    "%s (%s:%u, control %s) lets a pam_ion failure (%s) end "
-		    "the stack in success with no other module succeeding "
-		    "after it",
-		    ion->module, ion->file, ion->lineno, ion->control, codes);
-		return;
+		    "the stack in success with no other module authenticating "
+		    "the person after it",
+		    h->module, h->file, h->lineno, h->control, codes);
 	}
-	code_list(v->fallback_leak, codes, sizeof(codes));
-	if (codes[0] == '\0') {
+	for (i = 0; i < s->n && !hole; i++) {
+		h = &s->h[i];
+		code_list(v->fallback_leak[i], codes, sizeof(codes));
+		if (codes[0] == '\0')
+			continue;
+		fallback = true;
+		fb = &s->h[v->fallback[i]];
+		if (strcmp(codes, "authinfo_unavail") == 0)
+			say(o, "warn",
+			    "fine for a fallback, as strong as that module; "
+			    "for iON only use authinfo_unavail=die "
+			    "(pam_ion(8))",
+			    "control %s falls back to %s (%s:%u) when iON or "
+			    "the relay cannot be reached, or the sign-in times "
+			    "out: anyone who waits out login_timeout gets it",
+			    h->control, fb->module, fb->file, fb->lineno);
+		else
+			say(o, "warn",
+			    "use required or requisite, or a success jump over "
+			    "\"auth requisite pam_deny.so\"",
+			    "control %s lets a pam_ion failure (%s) through to "
+			    "%s (%s:%u)",
+			    h->control, codes, fb->module, fb->file,
+			    fb->lineno);
+	}
+	if (!hole && !fallback)
 		say(o, "ok", NULL,
 		    "control %s: a pam_ion failure fails the stack",
 		    ion->control);
-		return;
-	}
-	fb = &s->h[v->fallback];
-	if (strcmp(codes, "authinfo_unavail") == 0)
-		say(o, "warn",
-		    "fine for a fallback, as strong as that module; for iON "
-		    "only use authinfo_unavail=die (pam_ion(8))",
-		    "control %s falls back to %s (%s:%u) when iON or the relay "
-		    "cannot be reached, or the sign-in times out: anyone who "
-		    "waits out login_timeout gets it",
-		    ion->control, fb->module, fb->file, fb->lineno);
-	else
-		say(o, "warn",
-		    "use required or requisite, or a success jump over "
-		    "\"auth requisite pam_deny.so\"",
-		    "control %s lets a pam_ion failure (%s) through to %s "
-		    "(%s:%u)",
-		    ion->control, codes, fb->module, fb->file, fb->lineno);
 }
 
 /* The line itself: its module file, "-auth", controls libpam refuses. */
@@ -975,9 +1052,8 @@ say_lines(const struct out *o, const struct stack *s, const struct handler *ion,
 		say(o, "FAIL",
 		    "install libpam-ion, or give the module's path "
 		    "(pam_ion(8))",
-		    "%s (%s:%u) does not exist: the line returns "
-		    "module_unknown",
-		    ion->path, ion->file, ion->lineno);
+		    "%s (%s:%u) %s: the line returns module_unknown", ion->path,
+		    ion->file, ion->lineno, ion->absent);
 	if (ion->silent)
 		say(o, "warn", "write \"auth\", not \"-auth\"",
 		    "\"-auth\" only keeps libpam from logging a missing "
@@ -1038,7 +1114,7 @@ tool_stack_check(const char *pamd_dir, const char *module_dir,
 	}
 	say(&o, "ok", NULL, "%s at %s:%u", ion->module, ion->file, ion->lineno);
 	say_lines(&o, s, ion, checked);
-	if (judge(s, ion, &v) != 0) {
+	if (judge(s, &v) != 0) {
 		say(&o, "FAIL", "simplify the stack",
 		    "cannot judge: more states of the stack than %d",
 		    1 << (SEEN_BITS - 1));

@@ -25,7 +25,7 @@ WRONG_KEY = "w" * 43
 # the PAM modules the test's module directory holds (empty files: check
 # only looks whether a module is there)
 MODULES = ["pam_ion.so", "pam_unix.so", "pam_deny.so", "pam_permit.so",
-           "pam_faildelay.so"]
+           "pam_faildelay.so", "pam_cap.so", "pam_rootok.so"]
 # Debian's pam-auth-update output for a profile with success=end default=
 # ignore: pam_ion's success jumps over pam_deny onto pam_permit
 DEBIAN_ION = ("auth [success=1 default=ignore] pam_ion.so\n"
@@ -103,6 +103,8 @@ class Check(unittest.TestCase):
         os.mkdir(moddir)
         for m in MODULES:
             open(os.path.join(moddir, m), "w").close()
+        # a pam_ion.so that is a directory: libpam cannot load it
+        os.makedirs(os.path.join(moddir, "dir", "pam_ion.so"))
         sshd_config = os.path.join(s.dir, "sshd_config")
         with open(sshd_config, "w") as f:
             f.write("HostKey %s\n%s" % (self.hostkey, sshd))
@@ -498,6 +500,66 @@ class Check(unittest.TestCase):
          "can end the stack in success before pam_ion runs",
          {"ion-sub": "auth optional pam_faildelay.so\n"
           "auth requisite pam_ion.so\n"}),
+        # libpam adds a jump's digits into an int unchecked: it wraps
+        # (4294967297 is 1), and a jump past the end is a failure
+        ("auth [success=4294967297 default=1] pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "lets a pam_ion failure (auth_err authinfo_unavail"),
+        ("auth [success=123456789 default=1] pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "end the stack in success with no other module"),
+        ("auth [success=123456789 default=die] pam_ion.so\n"
+         "auth required pam_permit.so\n", "warn", "denies every sign-in"),
+        # 4294967290 wraps to libpam's "undefined": default= fills it
+        ("auth [success=4294967290 default=1] pam_ion.so\n"
+         "auth requisite pam_deny.so\nauth required pam_permit.so\n",
+         "FAIL", "end the stack in success with no other module"),
+        # 4294967295 wraps to ok
+        ("auth [success=done default=4294967295] pam_ion.so\n"
+         "auth required pam_permit.so\n", "ok",
+         "a pam_ion failure fails the stack"),
+        # 2147483648 wraps negative: a bad jump that fails and goes on
+        ("auth [success=done default=2147483648] pam_ion.so\n"
+         "auth required pam_permit.so\n", "ok",
+         "a pam_ion failure fails the stack"),
+        ("auth [success=4294967296 default=die] pam_ion.so\n", "warn",
+         "does not parse (expecting non-zero)"),
+        # Debian's @include is case-insensitive
+        ("auth [success=done default=ignore] pam_ion.so\n"
+         "@INCLUDE permit-auth\n", "FAIL",
+         "end the stack in success with no other module",
+         {"permit-auth": "auth sufficient pam_permit.so\n"}),
+        ("@iNcLuDe nosuch\nauth required pam_ion.so\n", "FAIL",
+         "@include at %(pamd)s/sshd:1: %(pamd)s/nosuch: No such file or "
+         "directory: libpam refuses the whole service"),
+        # ... but only that word: an unknown type is a line that fails
+        ("@includeX common-auth\nauth required pam_ion.so\n", "warn",
+         "denies every sign-in"),
+        # each pam_ion line returns a code of its own: one unreachable,
+        # the next refusing, jumps over pam_deny
+        ("auth [success=done authinfo_unavail=ignore default=die] "
+         "pam_ion.so\nauth [success=done authinfo_unavail=die default=1] "
+         "pam_ion.so\nauth requisite pam_deny.so\n"
+         "auth required pam_permit.so\n", "FAIL",
+         "lets a pam_ion failure (authinfo_unavail) end the stack"),
+        ("auth [success=done authinfo_unavail=ignore default=die] "
+         "pam_ion.so\nauth [success=done authinfo_unavail=die "
+         "default=ignore] pam_ion.so\nauth sufficient pam_unix.so\n",
+         "warn", "falls back to pam_unix.so (%(pamd)s/sshd:3)"),
+        # modules that succeed without authenticating anyone
+        ("auth [success=done default=ignore] pam_ion.so\n"
+         "auth optional pam_cap.so\n", "FAIL",
+         "end the stack in success with no other module"),
+        ("auth sufficient pam_rootok.so\nauth required pam_ion.so\n",
+         "FAIL", "before pam_ion runs, with no module succeeding"),
+        # a pam_ion.so libpam cannot load returns module_unknown
+        ("auth [success=done module_unknown=ignore default=die] "
+         "%(mod)s/dir/pam_ion.so\nauth required pam_permit.so\n",
+         "FAIL", "a pam_ion failure (module_unknown) end"),
+        ("auth [success=done module_unknown=ignore default=die] "
+         "%(mod)s/dir/pam_ion.so\nauth required pam_permit.so\n",
+         "FAIL", "%(mod)s/dir/pam_ion.so (%(pamd)s/sshd:1) is not a "
+         "regular file"),
     ]
 
     def test_pam_stacks(self):

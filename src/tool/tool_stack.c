@@ -92,11 +92,12 @@ enum role { R_OTHER, R_ION, R_DENY, R_PERMIT, R_NOAUTH, R_MISSING };
 
 /*
  * Modules that may succeed, ignore or fail like any other, but whose
- * success says nothing about who the person is.  pam_rootok lets root
- * in by uid alone: it authenticates no one either.
+ * success says nothing about who the person is.  pam_rootok.so is not
+ * among them: it vouches for a caller who is root already (su, the
+ * stock stack), which is the fallback warning's to name, not a hole.
  */
 static const char *const noauth_modules[] = { "pam_cap.so", "pam_debug.so",
-	"pam_localuser.so", "pam_rootok.so", "pam_succeed_if.so", "pam_env.so",
+	"pam_localuser.so", "pam_succeed_if.so", "pam_env.so",
 	"pam_faildelay.so", "pam_group.so", "pam_faillock.so", "pam_nologin.so",
 	"pam_securetty.so", "pam_shells.so", "pam_listfile.so",
 	"pam_keyinit.so", "pam_umask.so", "pam_echo.so", "pam_warn.so",

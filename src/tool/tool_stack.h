@@ -11,10 +11,10 @@
  * and any other module may succeed, ignore or fail with any code its
  * control treats differently.  A success authenticates the person
  * unless the module is pam_permit.so or one known to authenticate no
- * one (pam_cap, pam_rootok, which lets root in by uid alone,
- * pam_succeed_if, pam_env, pam_faildelay ...: noauth_modules in
- * tool_stack.c, listed in pam-ion(8)); any other module (pam_unix,
- * pam_sss, pam_exec ...) may.
+ * one (pam_cap, pam_succeed_if, pam_env, pam_faildelay ...:
+ * noauth_modules in tool_stack.c, listed in pam-ion(8)); any other module
+ * (pam_unix, pam_sss, pam_exec, and pam_rootok, which vouches for a caller
+ * who is root already) may.
  *
  * The findings (see pam-ion(8)):
  *   - FAIL when a pam_ion failure can end the stack in PAM_SUCCESS with no

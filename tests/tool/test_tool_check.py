@@ -25,7 +25,8 @@ WRONG_KEY = "w" * 43
 # the PAM modules the test's module directory holds (empty files: check
 # only looks whether a module is there)
 MODULES = ["pam_ion.so", "pam_unix.so", "pam_deny.so", "pam_permit.so",
-           "pam_faildelay.so", "pam_cap.so", "pam_rootok.so"]
+           "pam_faildelay.so", "pam_cap.so", "pam_rootok.so",
+           "pam_succeed_if.so"]
 # Debian's pam-auth-update output for a profile with success=end default=
 # ignore: pam_ion's success jumps over pam_deny onto pam_permit
 DEBIAN_ION = ("auth [success=1 default=ignore] pam_ion.so\n"
@@ -550,7 +551,11 @@ class Check(unittest.TestCase):
         ("auth [success=done default=ignore] pam_ion.so\n"
          "auth optional pam_cap.so\n", "FAIL",
          "end the stack in success with no other module"),
+        # su's stock stack: root vouched for by uid, a warning
         ("auth sufficient pam_rootok.so\nauth required pam_ion.so\n",
+         "warn", "can end the stack in success before pam_ion runs"),
+        ("auth sufficient pam_succeed_if.so uid = 0\n"
+         "auth required pam_ion.so\n",
          "FAIL", "before pam_ion runs, with no module succeeding"),
         # a pam_ion.so libpam cannot load returns module_unknown
         ("auth [success=done module_unknown=ignore default=die] "

@@ -77,7 +77,6 @@ struct login {
 	struct ion_login_stats stats;
 	char maperr[256]; /* the user map's reason, when it is the why */
 	char rulewhy[ION_RULE_WHY_MAX + 64]; /* the failed access rule */
-	bool rule_failed;
 };
 
 static unsigned
@@ -714,10 +713,8 @@ check_rules(struct login *l, const char **why)
 	int r;
 
 	if ((r = ion_rules_check(l->cfg, l->claims, time(NULL), l->started,
-		 l->rulewhy, sizeof(l->rulewhy))) != 0) {
+		 l->rulewhy, sizeof(l->rulewhy))) != 0)
 		*why = l->rulewhy;
-		l->rule_failed = true;
-	}
 	return r;
 }
 
@@ -780,7 +777,7 @@ out:
 		*ret_claims = json_incref(l.claims);
 	if (r != 0 && r != ION_ERR_CONV)
 		tell(&l, ION_MSG_ERROR,
-		    l.rule_failed ? RULE_MESSAGE : person_message(r));
+		    reason == l.rulewhy ? RULE_MESSAGE : person_message(r));
 	if (l.http != NULL)
 		l.stats.http_requests = ion_http_request_count(l.http);
 	if (stats != NULL)

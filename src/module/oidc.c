@@ -132,13 +132,10 @@ url_member(json_t *doc, const char *key)
 	return strdup(json_string_value(v));
 }
 
-/*
- * Fetches url through the cache (unless force); *ret_cached tells whether
- * the body came from the cache rather than from the network just now.
- */
-static int
-fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
-    bool force, char **ret_body, bool *ret_cached, const char **why)
+int
+ion_oidc_fetch_doc(struct ion_http *h, const struct ion_cfg *cfg,
+    const char *url, bool force, char **ret_body, bool *ret_cached,
+    const char **why)
 {
 	struct ion_http_resp resp;
 	time_t now = time(NULL);
@@ -178,12 +175,14 @@ fetch_doc(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 static json_t *
 advertised(json_t *doc, const char *key)
 {
-	json_t *list = json_object_get(doc, key), *v;
+	json_t *list = json_object_get(doc, key);
 	size_t i;
 
 	if (!json_is_array(list))
 		return NULL;
-	json_array_foreach(list, i, v) if (!json_is_string(v)) return NULL;
+	for (i = 0; i < json_array_size(list); i++)
+		if (!json_is_string(json_array_get(list, i)))
+			return NULL;
 	return json_incref(list);
 }
 
@@ -277,7 +276,7 @@ use_configured(
 
 /*
  * p (empty) from the discovery document at url, through the cache unless
- * force, and the configured endpoints.  *ret_cached as fetch_doc().
+ * force, and the configured endpoints.  *ret_cached as ion_oidc_fetch_doc().
  */
 static int
 load_provider(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
@@ -287,7 +286,8 @@ load_provider(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
 	json_t *doc;
 	int r;
 
-	if ((r = fetch_doc(h, cfg, url, force, &body, ret_cached, why)) != 0)
+	if ((r = ion_oidc_fetch_doc(
+		 h, cfg, url, force, &body, ret_cached, why)) != 0)
 		return r;
 	doc = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
 	if ((r = read_discovery(doc, cfg->issuer, p, why)) == 0)
@@ -618,10 +618,9 @@ string_member(json_t *obj, const char *key)
 	return strdup(json_string_value(v));
 }
 
-/* The token request's form body (malloc'd; it holds the code), or NULL. */
-static char *
-token_form(const struct ion_cfg *cfg, const char *code, const char *verifier,
-    size_t *ret_len)
+char *
+ion_oidc_token_form(const struct ion_cfg *cfg, const char *code,
+    const char *verifier, size_t *ret_len)
 {
 	struct ion_buf form;
 
@@ -692,7 +691,7 @@ ion_oidc_exchange(struct ion_http *h, const struct ion_cfg *cfg,
 	size_t len = 0;
 	int r;
 
-	if ((body = token_form(cfg, code, verifier, &len)) == NULL)
+	if ((body = ion_oidc_token_form(cfg, code, verifier, &len)) == NULL)
 		return nomem(why);
 	memset(&resp, 0, sizeof(resp));
 	r = ion_http_post(h, p->token_endpoint, FORM_TYPE, body, len,
@@ -742,8 +741,8 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 		r = ION_ERR_AUTH;
 		goto out;
 	}
-	if ((r = fetch_doc(h, cfg, p->jwks_uri, false, &jwks, &cached, why)) !=
-	    0)
+	if ((r = ion_oidc_fetch_doc(
+		 h, cfg, p->jwks_uri, false, &jwks, &cached, why)) != 0)
 		goto out;
 	r = ion_jws_verify(jws, jwks, cfg->allowed_algs);
 	if ((r == ION_ERR_NOT_FOUND || r == ION_ERR_INVALID ||
@@ -760,7 +759,7 @@ ion_oidc_verify(struct ion_http *h, const struct ion_cfg *cfg,
 		 */
 		free(jwks);
 		jwks = NULL;
-		if ((r = fetch_doc(
+		if ((r = ion_oidc_fetch_doc(
 			 h, cfg, p->jwks_uri, true, &jwks, &cached, why)) != 0)
 			goto out;
 		r = ion_jws_verify(jws, jwks, cfg->allowed_algs);

@@ -64,6 +64,25 @@ int ion_oidc_discover(struct ion_http *h, const struct ion_cfg *cfg,
 void ion_provider_free(struct ion_provider **p);
 
 /*
+ * A provider document (discovery, JWKS) at url through the disk cache
+ * (cache.h), unless force: fresh from the cache, else fetched and stored.
+ * *ret_cached tells whether the body came from the cache.  0 with
+ * *ret_body malloc'd; ION_ERR_UNAVAIL / ION_ERR_TIMEOUT (no answer, or not
+ * 200) with *why set, log-safe.
+ */
+int ion_oidc_fetch_doc(struct ion_http *h, const struct ion_cfg *cfg,
+    const char *url, bool force, char **ret_body, bool *ret_cached,
+    const char **why);
+
+/*
+ * The token request's form body for code and verifier (grant_type,
+ * client_id, code, redirect_uri, code_verifier; malloc'd, it holds the
+ * code), or NULL.  *ret_len (when not NULL) is its length.
+ */
+char *ion_oidc_token_form(const struct ion_cfg *cfg, const char *code,
+    const char *verifier, size_t *ret_len);
+
+/*
  * The authorize URL with the request in its query: response_type=code,
  * client_id, redirect_uri, scope, state, nonce, code_challenge (S256).
  * malloc'd, NULL when out of memory.

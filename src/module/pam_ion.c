@@ -347,7 +347,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const struct kept *k = NULL;
 	struct ion_cfg *cfg = NULL;
-	const char *user;
+	const char *user, *denied = NULL;
 	char err[ION_CFG_ERR_MAX], why[WHY_MAX], quser[64], sub[128];
 	int pr = PAM_PERM_DENIED;
 
@@ -369,13 +369,9 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		 * with rules of its own cannot judge them on an old
 		 * sign-in, and never lets it by.
 		 */
-		if (ion_rules_any(cfg)) {
-			ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
-			pam_syslog(pamh, LOG_NOTICE,
-			    "iON account check for %s failed: the sign-in is "
-			    "older than login_timeout (sub %s; %s)",
-			    quser, sub, pam_strerror(pamh, pr));
-		} else {
+		if (ion_rules_any(cfg))
+			denied = "the sign-in is older than login_timeout";
+		else {
 			if (cfg->debug)
 				pam_syslog(pamh, LOG_DEBUG,
 				    "account check: the iON sign-in (sub %s) "
@@ -383,20 +379,18 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 				    sub);
 			pr = PAM_IGNORE;
 		}
-	} else if (user == NULL || strcmp(user, k->user) != 0) {
-		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
-		pam_syslog(pamh, LOG_NOTICE,
-		    "iON account check for %s failed: the user changed since "
-		    "the sign-in (sub %s; %s)",
-		    quser, sub, pam_strerror(pamh, pr));
-	} else if (ion_rules_check(cfg, k->claims, time(NULL), k->started, why,
-		       sizeof(why)) != 0) {
-		ion_log_safe(user, SIZE_MAX, quser, sizeof(quser));
-		pam_syslog(pamh, LOG_NOTICE,
-		    "iON account check for %s failed: %s (sub %s; %s)", quser,
-		    why, sub, pam_strerror(pamh, pr));
-	} else
+	} else if (user == NULL || strcmp(user, k->user) != 0)
+		denied = "the user changed since the sign-in";
+	else if (ion_rules_check(cfg, k->claims, time(NULL), k->started, why,
+		     sizeof(why)) != 0)
+		denied = why;
+	else
 		pr = PAM_SUCCESS;
+	if (denied != NULL)
+		pam_syslog(pamh, LOG_NOTICE,
+		    "iON account check for %s failed: %s (sub %s; %s)",
+		    ion_log_safe(user, SIZE_MAX, quser, sizeof(quser)), denied,
+		    sub, pam_strerror(pamh, pr));
 	ion_cfg_free(&cfg);
 	return pr;
 }

@@ -381,34 +381,6 @@ check_sshd(struct report *rep, const struct tool_opts *o, unsigned timeout)
 	free(out);
 }
 
-/* The JWKS: fresh from the cache, else fetched (and stored) as oidc.c does. */
-static char *
-jwks_body(struct ion_http *h, const struct ion_cfg *cfg, const char *url,
-    const char **why)
-{
-	struct ion_http_resp resp;
-	time_t now = time(NULL);
-	char *body = NULL;
-	int r;
-
-	if (ion_cache_load(cfg->cache_dir, url, now, &body, NULL, NULL) == 0)
-		return body;
-	memset(&resp, 0, sizeof(resp));
-	if ((r = ion_http_get(h, url, NULL, 0, ION_OIDC_MAX_DOC, &resp)) != 0) {
-		*why = ion_strerror(r);
-		return NULL;
-	}
-	if (resp.status == 200) {
-		(void)ion_cache_store(cfg->cache_dir, url, resp.body, resp.len,
-		    resp.cache_control, now);
-		body = resp.body;
-		resp.body = NULL; /* transferred */
-	} else
-		*why = "not 200";
-	ion_http_resp_clear(&resp);
-	return body;
-}
-
 /*
  * Does a JWK fit one of the allowed algorithms?  The module ties each
  * algorithm to its key type: RSA for RS* and PS*, EC on P-256/384/521 for
@@ -439,11 +411,12 @@ check_jwks(struct report *rep, struct ion_http *h, const struct ion_cfg *cfg,
     const char *url)
 {
 	const char *why = "no answer";
-	char *body = jwks_body(h, cfg, url, &why);
+	char *body = NULL;
 	json_t *doc = NULL, *keys, *k;
 	size_t i, usable = 0;
+	bool cached;
 
-	if (body == NULL) {
+	if (ion_oidc_fetch_doc(h, cfg, url, false, &body, &cached, &why) != 0) {
 		finding(rep, "FAIL",
 		    "check jwks_uri and that the provider is reachable",
 		    "provider: JWKS %s: %s", url, why);
@@ -529,27 +502,20 @@ check_token_endpoint(struct report *rep, struct ion_http *h,
     const struct ion_cfg *cfg, const char *url)
 {
 	unsigned char raw[32];
-	char code[ION_B64URL_LEN(32) + 1], *form = NULL, *id = NULL,
-					   *redir = NULL;
+	char code[ION_B64URL_LEN(32) + 1], *form = NULL;
 	struct ion_http_resp resp;
 	const char *err = NULL;
 	json_t *ans = NULL;
+	size_t len;
 	int r;
 
 	memset(&resp, 0, sizeof(resp));
 	if (ion_random_bytes(raw, sizeof(raw)) != 0)
 		return;
 	ion_b64url_encode(raw, sizeof(raw), code);
-	if ((id = ion_http_form_escape(cfg->client_id)) == NULL ||
-	    (redir = ion_http_form_escape(cfg->redirect_uri)) == NULL ||
-	    asprintf(&form,
-		"grant_type=authorization_code&client_id=%s&code=%s"
-		"&redirect_uri=%s&code_verifier=%s",
-		id, code, redir, code) == -1) {
-		form = NULL;
+	if ((form = ion_oidc_token_form(cfg, code, code, &len)) == NULL)
 		goto out;
-	}
-	r = ion_http_post(h, url, FORM_TYPE, form, strlen(form), cfg->client_id,
+	r = ion_http_post(h, url, FORM_TYPE, form, len, cfg->client_id,
 	    cfg->client_secret, ION_OIDC_MAX_TOKEN_RESP, &resp);
 	if (r != 0) {
 		finding(rep, "FAIL", "check that the provider is reachable",
@@ -586,8 +552,6 @@ out:
 	json_decref(ans);
 	ion_http_resp_clear(&resp);
 	free(form);
-	free(redir);
-	free(id);
 }
 
 static void
